@@ -1,0 +1,3 @@
+from cleanup_trace.cli import main
+
+raise SystemExit(main())

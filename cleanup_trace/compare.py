@@ -1,0 +1,145 @@
+"""Equality for replay: ``==`` first, then a structural comparison with a readable diff.
+
+Recorded values come back as new objects, so classes without ``__eq__`` (identity
+equality) are compared by type and state; NaN equals NaN; tuples and lists differ;
+functions compare by code. Every difference is reported with its path
+(``result[2].balance: 10 != 12``).
+"""
+from __future__ import annotations
+
+import math
+import types
+from typing import Any, Iterator
+
+_MAX_DEPTH = 200
+
+
+def _has_own_eq(value: Any) -> bool:
+    return type(value).__eq__ is not object.__eq__
+
+
+def _state(value: Any) -> dict[str, Any] | None:
+    state: dict[str, Any] = {}
+    found = False
+    if hasattr(value, "__dict__"):
+        try:
+            state.update(vars(value))
+            found = True
+        except TypeError:
+            pass
+    for klass in type(value).__mro__:
+        for slot in getattr(klass, "__slots__", ()) or ():
+            if isinstance(slot, str) and slot not in ("__dict__", "__weakref__") and hasattr(value, slot):
+                state[slot] = getattr(value, slot)
+                found = True
+    return state if found else None
+
+
+def _safe_repr(value: Any, limit: int = 120) -> str:
+    try:
+        text = repr(value)
+    except Exception as error:
+        text = f"<{type(value).__name__} (repr failed: {error})>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Iterator[str]:
+    if actual is expected:
+        return
+    if isinstance(actual, float) and isinstance(expected, float) and math.isnan(actual) and math.isnan(expected):
+        return
+    key = (id(actual), id(expected))
+    if key in seen or depth > _MAX_DEPTH:
+        return
+    seen.add(key)
+    where = path or "value"
+    numbers = (int, float, complex)
+    if type(actual) is not type(expected) and not (
+        isinstance(actual, numbers) and isinstance(expected, numbers)
+        and not isinstance(actual, bool) and not isinstance(expected, bool)
+    ):
+        yield (f"{where}: type {type(actual).__module__}.{type(actual).__qualname__} != "
+               f"{type(expected).__module__}.{type(expected).__qualname__} "
+               f"({_safe_repr(actual)} != {_safe_repr(expected)})")
+        return
+    if isinstance(expected, (list, tuple)):
+        if len(actual) != len(expected):
+            yield f"{where}: length {len(actual)} != {len(expected)} ({_safe_repr(actual)} != {_safe_repr(expected)})"
+            return
+        for index, (left, right) in enumerate(zip(actual, expected)):
+            yield from _walk(left, right, f"{path}[{index}]", seen, depth + 1)
+        return
+    if isinstance(expected, dict) and type(expected).__eq__ is dict.__eq__:
+        missing = [k for k in expected if k not in actual]
+        extra = [k for k in actual if k not in expected]
+        if missing or extra:
+            yield f"{where}: keys differ (missing {_safe_repr(missing)}, unexpected {_safe_repr(extra)})"
+            return
+        for name in expected:
+            yield from _walk(actual[name], expected[name], f"{path}[{name!r}]", seen, depth + 1)
+        return
+    if isinstance(expected, (types.FunctionType, types.MethodType)):
+        left = getattr(actual, "__code__", None)
+        right = getattr(expected, "__code__", None)
+        if left is None or right is None or left.co_code != right.co_code or \
+                actual.__qualname__ != expected.__qualname__:
+            yield f"{where}: function {_safe_repr(actual)} != {_safe_repr(expected)}"
+        return
+    if isinstance(expected, BaseException):
+        if actual.args != expected.args:
+            yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
+        return
+    if _has_own_eq(expected):
+        try:
+            if bool(actual == expected):
+                return
+        except Exception as error:
+            # A user __eq__ that cannot handle a half-built object (``self`` recorded on
+            # entry to ``__init__``): compare state instead, or report why not.
+            left_state, right_state = _state(actual), _state(expected)
+            if left_state is None or right_state is None:
+                yield f"{where}: comparing raised {type(error).__name__}: {error}"
+            else:
+                yield from _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__",
+                                 seen, depth + 1)
+            return
+        # Containers of NaN or of objects without __eq__ compare unequal with ==
+        # although they are equal structurally: look inside before reporting.
+        if isinstance(expected, (set, frozenset)):
+            yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
+            return
+        left_state, right_state = _state(actual), _state(expected)
+        if left_state is None or right_state is None or type(expected).__module__ == "builtins":
+            yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
+            return
+        inner = list(_walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__", seen, depth + 1))
+        yield from inner or [f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"]
+        return
+    left_state, right_state = _state(actual), _state(expected)
+    if left_state is None and right_state is None:
+        return  # same type, no state: ``object()`` and friends are interchangeable
+    for name in sorted(set(left_state or {}) | set(right_state or {})):
+        sub = f"{path}.{name}" if path else name
+        if name not in (left_state or {}):
+            yield f"{sub}: missing (expected {_safe_repr((right_state or {})[name])})"
+        elif name not in (right_state or {}):
+            yield f"{sub}: unexpected attribute ({_safe_repr((left_state or {})[name])})"
+        else:
+            yield from _walk(left_state[name], right_state[name], sub, seen, depth + 1)  # type: ignore[index]
+
+
+def differences(actual: Any, expected: Any, limit: int = 20) -> list[str]:
+    """Paths where ``actual`` and ``expected`` differ (empty list: they are equal)."""
+    found = []
+    for problem in _walk(actual, expected, "", set(), 0):
+        found.append(problem)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def assert_return_values(actual: Any, expected: Any) -> None:
+    """Assert that a replayed outcome equals the recorded one (seed-compatible name)."""
+    from cleanup_trace.replay import check_outcome
+
+    check_outcome(actual, expected)

@@ -1,0 +1,111 @@
+"""Which modules get instrumented, and why.
+
+``ModuleFilter.decide(name, origin)`` is pure apart from a per-name cache: every
+decision carries a human-readable reason that the debug log shows. Order of the rules:
+
+1. the tool itself and the libraries it runs on are never instrumented (re-entry);
+2. ``PYTESTCLEANUP_EXCLUDE_MODULES`` unless ``PYTESTCLEANUP_INCLUDE_MODULES`` also matches;
+3. ``PYTESTCLEANUP_INCLUDE_MODULES`` wins over every default exclusion below;
+4. ``PYTESTCLEANUP_ALLOW_ALL_MODULES`` includes everything else;
+5. default exclusions: standard library, site-packages, test modules and conftest;
+6. everything left is the user's own code.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+import sysconfig
+from typing import NamedTuple
+
+# Never instrumented, whatever the settings say: instrumenting these would make the
+# recorder record itself, or break the machinery it runs on.
+ALWAYS_EXCLUDED_TOP_LEVEL = frozenset({
+    "cleanup_trace", "wrapt", "jsonpickle", "dill", "structlog", "pytest", "_pytest",
+    "pluggy", "importlib", "importlib_metadata", "importlib_resources", "encodings",
+    "py", "iniconfig", "packaging", "xdist", "execnet", "pytest_asyncio", "_virtualenv",
+    "__editable__", "typing_extensions", "coverage", "pytest_cov",
+})
+
+_STDLIB_NAMES = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
+
+
+class Decision(NamedTuple):
+    include: bool
+    reason: str
+
+
+def _stdlib_directories() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    found = {os.path.normcase(os.path.realpath(paths[key])) for key in ("stdlib", "platstdlib") if key in paths}
+    return tuple(sorted(found))
+
+
+def _site_directories() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    found = {os.path.normcase(os.path.realpath(paths[key])) for key in ("purelib", "platlib") if key in paths}
+    return tuple(sorted(found))
+
+
+def is_test_file(origin: str) -> bool:
+    base = os.path.basename(origin)
+    return base == "conftest.py" or (base.startswith("test_") and base.endswith(".py")) or base.endswith("_test.py")
+
+
+class ModuleFilter:
+    def __init__(self, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+                 allow_all: bool = False) -> None:
+        self.include = tuple(include)
+        self.exclude = tuple(exclude)
+        self.allow_all = allow_all
+        self._stdlib_dirs = _stdlib_directories()
+        self._site_dirs = _site_directories()
+        self._by_name: dict[str, Decision | None] = {}
+
+    @staticmethod
+    def _match(name: str, patterns: tuple[str, ...]) -> str | None:
+        for pattern in patterns:
+            if fnmatch.fnmatchcase(name, pattern):
+                return pattern
+        return None
+
+    def decide_by_name(self, name: str) -> Decision | None:
+        """The cheap bail-out, before any file-system work: a final decision or ``None``."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            pass
+        top_level = name.partition(".")[0]
+        decision: Decision | None = None
+        if top_level in ALWAYS_EXCLUDED_TOP_LEVEL:
+            decision = Decision(False, f"{top_level} is cleanup_trace or a library it runs on")
+        else:
+            excluded_by = self._match(name, self.exclude)
+            included_by = self._match(name, self.include)
+            if included_by:
+                decision = Decision(True, f"matches PYTESTCLEANUP_INCLUDE_MODULES pattern {included_by!r}")
+            elif excluded_by:
+                decision = Decision(False, f"matches PYTESTCLEANUP_EXCLUDE_MODULES pattern {excluded_by!r}")
+            elif self.allow_all:
+                decision = Decision(True, "PYTESTCLEANUP_ALLOW_ALL_MODULES is set")
+            elif top_level in _STDLIB_NAMES:
+                decision = Decision(False, "is in the standard library")
+        self._by_name[name] = decision
+        return decision
+
+    def decide(self, name: str, origin: str | None) -> Decision:
+        decision = self.decide_by_name(name)
+        if decision is not None:
+            return decision
+        if not origin:
+            return Decision(False, "has no source file")
+        real = os.path.normcase(os.path.realpath(origin))
+        if any(real.startswith(directory + os.sep) for directory in self._site_dirs) or (
+            f"{os.sep}site-packages{os.sep}" in real or f"{os.sep}dist-packages{os.sep}" in real
+        ):
+            return Decision(False, "is installed in site-packages")
+        if any(real.startswith(directory + os.sep) for directory in self._stdlib_dirs):
+            return Decision(False, "is in the standard library")
+        if is_test_file(real):
+            return Decision(False, "is a test module or conftest")
+        return Decision(True, "is the user's own code")

@@ -1,0 +1,186 @@
+"""The import hook: a ``MetaPathFinder`` at ``sys.meta_path[0]`` and its loader.
+
+* Cheap first: the filter decides from the dotted name alone when it can (stdlib, the
+  tool, its dependencies, explicit patterns), before any file-system work.
+* Only for included names are the *other* finders asked for the spec; our loader replaces
+  the spec's loader only when that is exactly a ``SourceFileLoader`` on a ``.py`` file.
+  Everything else passes untouched: pytest's assertion rewriter (test files, conftest),
+  namespace packages, zip imports, extension and frozen modules.
+* The loader subclasses ``SourceFileLoader`` and overrides ``get_code`` (``runpy``, hence
+  ``python -m``, calls ``get_code``, not ``exec_module``); ``get_source``, ``get_data`` and
+  ``importlib.resources`` keep working.
+* Rewritten bytecode is cached beside the normal ``.pyc`` under its own name, validated by
+  the source's hash (a same-second edit is never served stale), written to a temporary
+  file then ``os.replace``d, honouring ``sys.dont_write_bytecode`` and
+  ``sys.pycache_prefix``. The standard ``cache_from_source`` is never monkeypatched.
+* A transform failure never breaks the import: the module is compiled unmodified and one
+  warning names it.
+"""
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import marshal
+import os
+import sys
+import threading
+from typing import Any, Optional, Sequence
+
+from cleanup_trace import rewrite
+from cleanup_trace._log import log
+from cleanup_trace.filters import ModuleFilter
+
+_CACHE_SUFFIX = f"-cleanup_trace-{rewrite.TRANSFORM_VERSION}.pyc"
+# magic (4) + our flags (4) + source hash (8); the flags word guards the format.
+_HEADER_FLAGS = (rewrite.TRANSFORM_VERSION << 8 | 0xC7).to_bytes(4, "little")
+
+
+def cache_path(source_path: str) -> Optional[str]:
+    try:
+        normal = importlib.util.cache_from_source(source_path)
+    except (NotImplementedError, ValueError):
+        return None
+    return normal[: -len(".pyc")] + _CACHE_SUFFIX
+
+
+def _read_cached(path: str, source_hash: bytes) -> Any:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    header = importlib.util.MAGIC_NUMBER + _HEADER_FLAGS + source_hash
+    if not data.startswith(header):
+        return None
+    try:
+        return marshal.loads(data[len(header):])
+    except Exception:  # a corrupt cache file is a cache miss
+        return None
+
+
+def _write_cached(path: str, source_hash: bytes, code: Any) -> None:
+    if sys.dont_write_bytecode:
+        return
+    payload = importlib.util.MAGIC_NUMBER + _HEADER_FLAGS + source_hash + marshal.dumps(code)
+    temporary = f"{path}.{os.getpid()}.{threading.get_ident()}"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+        # Invariant: the cache name always holds a complete, valid file (or nothing).
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+
+
+class InstrumentingLoader(importlib.machinery.SourceFileLoader):
+    def get_code(self, fullname: str) -> Any:
+        source_path = self.get_filename(fullname)
+        source = self.get_data(source_path)
+        source_hash = importlib.util.source_hash(source)
+        cached = cache_path(source_path)
+        if cached is not None:
+            code = _read_cached(cached, source_hash)
+            if code is not None:
+                return code
+        try:
+            code = rewrite.compile_instrumented(source, source_path, fullname)
+        except Exception as error:
+            if not isinstance(error, SyntaxError):
+                log.warning("module.not_instrumented", module=fullname,
+                            error=f"{type(error).__name__}: {error}")
+            # The plain path reports the user's own SyntaxError exactly as Python would.
+            return self.source_to_code(source, source_path)
+        if cached is not None:
+            _write_cached(cached, source_hash, code)
+        return code
+
+
+class InstrumentingFinder:
+    """Finder that swaps in :class:`InstrumentingLoader` for included source modules."""
+
+    def __init__(self, module_filter: ModuleFilter) -> None:
+        self.filter = module_filter
+        self._busy = threading.local()
+        self.instrumented: list[str] = []
+
+    def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Any = None) -> Any:
+        early = self.filter.decide_by_name(fullname)
+        if early is not None and not early.include:
+            return None
+        if getattr(self._busy, "active", False):
+            return None
+        self._busy.active = True
+        try:
+            spec = self._find_with_others(fullname, path, target)
+        finally:
+            self._busy.active = False
+        if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader:
+            return None
+        origin = spec.origin or ""
+        if not origin.endswith(".py") or not os.path.isfile(origin):
+            return None
+        decision = self.filter.decide(fullname, origin)
+        if not decision.include:
+            log.debug("module.skipped", module=fullname, reason=decision.reason)
+            return None
+        log.debug("module.instrumented", module=fullname, reason=decision.reason)
+        spec.loader = InstrumentingLoader(fullname, origin)
+        self.instrumented.append(fullname)
+        return spec
+
+    def _find_with_others(self, fullname: str, path: Any, target: Any) -> Any:
+        for finder in list(sys.meta_path):
+            if finder is self or isinstance(finder, InstrumentingFinder):
+                continue
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            try:
+                spec = find_spec(fullname, path, target)
+            except Exception:
+                continue
+            if spec is not None:
+                return spec
+        return None
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+def install(module_filter: ModuleFilter) -> InstrumentingFinder:
+    """Put a finder first on ``sys.meta_path`` (one at a time)."""
+    for finder in sys.meta_path:
+        if isinstance(finder, InstrumentingFinder):
+            finder.filter = module_filter
+            return finder
+    finder = InstrumentingFinder(module_filter)
+    sys.meta_path.insert(0, finder)
+    return finder
+
+
+def uninstall() -> None:
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, InstrumentingFinder)]
+
+
+def already_imported(module_filter: ModuleFilter) -> list[str]:
+    """Included modules imported before the hook: they cannot be rewritten any more."""
+    names = []
+    for name, module in list(sys.modules.items()):
+        if name in ("__main__", "__mp_main__") or module is None:
+            continue
+        if module_filter.decide_by_name(name) is not None and not module_filter.decide_by_name(name).include:
+            continue
+        origin = getattr(getattr(module, "__spec__", None), "origin", None) or getattr(module, "__file__", None)
+        if not origin or not str(origin).endswith(".py"):
+            continue
+        if module_filter.decide(name, origin).include and not _is_instrumented(module):
+            names.append(name)
+    return sorted(names)
+
+
+def _is_instrumented(module: Any) -> bool:
+    return isinstance(getattr(module, "__loader__", None), InstrumentingLoader)

@@ -1,0 +1,193 @@
+"""The pytest plugin (entry point ``pytest11``): replay, record mode, summary.
+
+Cheap to import: the recorder and the replay machinery load only when used. Per-session
+state lives in ``config.stash``.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from cleanup_trace.config import ConfigError, Settings, describe_options
+
+settings_key = pytest.StashKey[Settings]()
+cases_key = pytest.StashKey[dict]()
+recording_key = pytest.StashKey[bool]()
+_parametrized_key = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cleanup_trace", "cleanup_trace: record real calls, replay them as tests")
+    group.addoption(
+        "--cleanup-record", action="store_true", default=False,
+        help="record the calls this test run makes into your code as data files "
+             "(configured by the PYTESTCLEANUP_* environment variables: see `python -m cleanup_trace --help`)",
+    )
+
+
+def _read_settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list) -> None:
+    # Earlier than pytest_configure: a conftest.py that imports the application runs
+    # right after this hook, and modules imported before the hook cannot be rewritten.
+    if getattr(early_config.known_args_namespace, "cleanup_record", False):
+        from cleanup_trace.recorder import Recorder
+
+        settings = _read_settings()
+        early_config.stash[settings_key] = settings
+        Recorder(settings).start()
+        early_config.stash[recording_key] = True
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if settings_key not in config.stash:
+        config.stash[settings_key] = _read_settings()
+    if config.getoption("--cleanup-record", False) and not config.stash.get(recording_key, False):
+        from cleanup_trace.recorder import Recorder
+
+        Recorder(config.stash[settings_key]).start()
+        config.stash[recording_key] = True
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(recording_key, False):
+        from cleanup_trace.recorder import Recorder
+
+        config.stash[recording_key] = False
+        Recorder().stop(force=True)
+
+
+def pytest_report_header(config: pytest.Config) -> Optional[str]:
+    if config.stash.get(recording_key, False):
+        return f"cleanup_trace: recording into {config.stash[settings_key].data_directory}"
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if not config.stash.get(recording_key, False):
+        return
+    from cleanup_trace.recorder import Recorder
+
+    recorder = Recorder()
+    recorder.flush()
+    summary = recorder.summary()
+    skipped = summary.pop("skipped")
+    terminalreporter.write_sep("-", "cleanup_trace recording")
+    terminalreporter.write_line(", ".join(f"{key}: {value}" for key, value in summary.items()))
+    if skipped:
+        terminalreporter.write_line("skipped cases: " + ", ".join(f"{k}: {v}" for k, v in skipped.items()))
+
+
+# -- replay -------------------------------------------------------------------------------
+def _data_directory(metafunc: pytest.Metafunc, settings: Settings) -> Path:
+    if settings.test_directory_is_explicit:
+        return settings.data_directory
+    return Path(str(metafunc.definition.path)).parent / settings.test_data_directory
+
+
+def parametrize_stg_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize a test taking ``fn, args, kwargs, expected`` from the data files.
+
+    Sync tests get the sync cases, ``async def`` tests the async ones. Idempotent: the
+    plugin calls it for the generated tests, a conftest may call it too.
+    """
+    from cleanup_trace import replay
+
+    if not set(replay.ARGNAMES) <= set(metafunc.fixturenames):
+        return
+    stash = metafunc.definition.stash
+    if stash.get(_parametrized_key, False):
+        return
+    stash[_parametrized_key] = True
+    config = metafunc.config
+    settings = config.stash[settings_key] if settings_key in config.stash else _read_settings()
+    directory = _data_directory(metafunc, settings)
+    cache = config.stash.setdefault(cases_key, {})
+    if directory not in cache:
+        cache[directory] = replay.collect(directory)
+    wants_async = inspect.iscoroutinefunction(metafunc.function)
+    refs = [ref for ref in cache[directory]
+            if (ref.file is not None and ref.file.is_async == wants_async) or (ref.file is None and not wants_async)]
+    metafunc.parametrize(",".join(replay.ARGNAMES), [(ref,) * 4 for ref in refs],
+                         ids=[ref.id for ref in refs], indirect=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from cleanup_trace.replay import ASYNC_TEST, SYNC_TEST
+
+    if metafunc.function.__name__ in (SYNC_TEST, ASYNC_TEST):
+        parametrize_stg_tests(metafunc)
+
+
+def _loaded(request: pytest.FixtureRequest) -> Any:
+    from cleanup_trace.replay import CaseRef
+
+    ref = getattr(request, "param", None)
+    if not isinstance(ref, CaseRef):
+        raise pytest.UsageError(
+            f"fixture {request.fixturename!r} comes from cleanup_trace and only serves tests "
+            "parametrized from recorded data files (parametrize_stg_tests)")
+    try:
+        return ref.load()
+    except Exception as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture
+def fn(request: pytest.FixtureRequest) -> Any:
+    """The recorded function, as a callable that replays its outcome."""
+    from cleanup_trace.replay import ReplayCall
+
+    return ReplayCall(_loaded(request))
+
+
+@pytest.fixture
+def args(request: pytest.FixtureRequest) -> list:
+    """Recorded positional arguments (``self``/``cls`` first for methods)."""
+    return list(_loaded(request).args)
+
+
+@pytest.fixture
+def kwargs(request: pytest.FixtureRequest) -> dict:
+    """Recorded keyword arguments."""
+    return dict(_loaded(request).kwargs)
+
+
+@pytest.fixture
+def expected(request: pytest.FixtureRequest) -> Any:
+    """The recorded outcome: a return value, an exception, or yielded items."""
+    return _loaded(request).expected
+
+
+def _is_replay_item(item: pytest.Function) -> bool:
+    from cleanup_trace.replay import CaseRef
+
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and isinstance(callspec.params.get("fn"), CaseRef)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Optional[bool]:
+    # Async replay tests run without pytest-asyncio; when pytest-asyncio manages the item
+    # (auto mode marks it ``asyncio``) it is left to pytest-asyncio.
+    if not inspect.iscoroutinefunction(pyfuncitem.obj) or pyfuncitem.get_closest_marker("asyncio"):
+        return None
+    if not _is_replay_item(pyfuncitem):
+        return None
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(pyfuncitem.obj(**arguments))
+    return True
+
+
+__all__ = ["parametrize_stg_tests", "describe_options"]

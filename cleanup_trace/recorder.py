@@ -1,0 +1,183 @@
+"""The ``Recorder`` facade: the one place that wires settings, hook, runtime and writer.
+
+``with Recorder(): ...`` records; ``Recorder()`` is a singleton (calling it again returns
+the same object and re-entering is counted, so nested use is harmless).
+"""
+from __future__ import annotations
+
+import atexit
+import collections
+import os
+import threading
+from typing import Any, Optional
+
+from cleanup_trace import _log, importhook, locate, runtime
+from cleanup_trace._log import log
+from cleanup_trace.config import Settings
+from cleanup_trace.filters import ModuleFilter
+from cleanup_trace.writer import DataWriter
+
+
+def header_for(function: runtime.FunctionRecord) -> dict:
+    return {
+        "format": "cleanup_trace/1",
+        "module": function.module,
+        "qualname": function.qualname,
+        "role": function.role,
+        "async": function.is_async,
+        "generator": function.is_generator or function.is_async_generator,
+    }
+
+
+class Recorder:
+    _instance: Optional["Recorder"] = None
+    _instance_lock = threading.Lock()
+
+    def __new__(cls, settings: Optional[Settings] = None) -> "Recorder":
+        with cls._instance_lock:
+            if cls._instance is None:
+                instance = super().__new__(cls)
+                instance._setup(settings or Settings.from_env())
+                cls._instance = instance
+            return cls._instance
+
+    def __init__(self, settings: Optional[Settings] = None) -> None:
+        pass  # all set up once in __new__: Recorder() is a singleton
+
+    def _setup(self, settings: Settings) -> None:
+        self.settings = settings
+        _log.set_level(settings.log_level)
+        self.filter = ModuleFilter(settings.include_modules, settings.exclude_modules, settings.allow_all_modules)
+        self.writer = DataWriter(settings.data_directory, settings.filesize_limit_bytes)
+        self._depth = 0
+        self._reachable: dict[tuple, Optional[bool]] = {}
+        self._pending: list[tuple[runtime.FunctionRecord, dict]] = []
+        self._lock = threading.RLock()
+        self._finder: Optional[importhook.InstrumentingFinder] = None
+        self._atexit_registered = False
+        self.reasons: collections.Counter = collections.Counter()
+
+    @classmethod
+    def _reset_for_tests(cls) -> None:
+        """Forget the singleton (the test-suite only)."""
+        if cls._instance is not None:
+            cls._instance.stop(force=True)
+        cls._instance = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self._depth > 0
+
+    def __enter__(self) -> "Recorder":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        with self._lock:
+            self._depth += 1
+            if self._depth > 1:
+                return
+            self._finder = importhook.install(self.filter)
+            late = importhook.already_imported(self.filter)
+            if late:
+                log.warning("modules.imported_too_early", modules=",".join(late),
+                            reason="imported before recording started, so not instrumented; "
+                                   "start recording before importing them")
+            runtime.start(self, self.settings.test_case_count_per_function, self.settings.serialisation_depth)
+            if not self._atexit_registered:
+                self._atexit_registered = True
+                atexit.register(self._at_exit)
+                if hasattr(os, "register_at_fork"):
+                    os.register_at_fork(after_in_child=self._after_fork_in_child)
+
+    def stop(self, force: bool = False) -> None:
+        with self._lock:
+            if self._depth == 0:
+                return
+            self._depth = 0 if force else self._depth - 1
+            if self._depth > 0:
+                return
+            runtime.stop()
+            importhook.uninstall()
+            self.flush()
+            self.report()
+
+    def _at_exit(self) -> None:
+        try:
+            self.stop(force=True)
+        except Exception as error:  # never raise at interpreter exit
+            log.error("recorder.exit_failed", error=f"{type(error).__name__}: {error}")
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.RLock()
+        self.writer.reset_after_fork()
+        self._pending = []
+
+    # -- the sink the runtime hands cases to --------------------------------------------
+    def _is_reachable(self, function: runtime.FunctionRecord) -> Optional[bool]:
+        """Can replay find this function by name? ``None``: not yet known (module importing)."""
+        known = self._reachable.get(function.key)
+        if known is not None:
+            return known
+        module = locate.find_module(function.module)
+        result: Optional[bool]
+        if module is not None and locate.reaches(module, function.qualname, function.role, function.wrapper):
+            result = True
+        elif module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+            result = None
+        else:
+            result = False
+        if result is not None:
+            self._reachable[function.key] = result
+        return result
+
+    def accept(self, function: runtime.FunctionRecord, case: dict) -> bool:
+        with self._lock:
+            reachable = self._is_reachable(function)
+            if reachable is None:
+                # Called while its module is still importing: decide at flush time.
+                self._pending.append((function, case))
+                return True
+            if not reachable:
+                function.skip("not importable by its qualified name",
+                              "defined where replay cannot find it (a registry, a decorator "
+                              "without functools.wraps, a class built at run time)")
+                return False
+            outcome = self.writer.accept(header_for(function), case)
+            if outcome != "written":
+                runtime.stats()[f"skipped: {outcome}"] += 1
+                return False
+            return True
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._reachable = {key: value for key, value in self._reachable.items() if value}
+            for function, case in pending:
+                if self._is_reachable(function) is None:
+                    self._reachable[function.key] = False
+                self.accept(function, case)
+
+    def summary(self) -> dict:
+        functions = runtime.functions()
+        stats = runtime.stats()
+        return {
+            "functions instrumented": len(functions),
+            "functions called": sum(1 for function in functions if function.called),
+            "functions with cases": sum(1 for function in functions if function.accepted),
+            "cases written": stats.get("cases recorded", 0),
+            "data files": len(self.writer.written),
+            "skipped": {key[len("skipped: "):]: value for key, value in sorted(stats.items())
+                        if key.startswith("skipped: ")},
+        }
+
+    def report(self) -> None:
+        summary = self.summary()
+        skipped = ", ".join(f"{reason}: {count}" for reason, count in summary.pop("skipped").items())
+        log.info("recording.summary", directory=str(self.settings.data_directory),
+                 **{key.replace(" ", "_"): value for key, value in summary.items()},
+                 skipped=skipped or "none")

@@ -1,0 +1,327 @@
+"""Replay: data files -> parametrized cases -> call -> compare.
+
+Decoding is lazy: collection reads each file's JSON only to count its cases and build
+ids (``module.qualname-NN-index``, stable and readable, identical on every xdist
+worker); jsonpickle decoding, imports and calls happen when the test runs. A corrupt or
+unreadable file becomes one failing item naming the file and the reason.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib
+import inspect
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+from cleanup_trace import locate, serialise
+from cleanup_trace.compare import differences
+from cleanup_trace.writer import MAX_FILES
+
+SYNC_TEST = "test_pytest_cleanup_sync_test_cases"
+ASYNC_TEST = "test_pytest_cleanup_async_test_cases"
+ARGNAMES = ("fn", "args", "kwargs", "expected")
+
+
+class DataFileError(Exception):
+    """A data file cannot be replayed; the message names the file and the reason."""
+
+
+@dataclasses.dataclass
+class DataFile:
+    path: Path
+    header: dict
+    cases: list
+    suffix: str
+
+    @property
+    def is_async(self) -> bool:
+        return bool(self.header.get("async"))
+
+    @property
+    def function_name(self) -> str:
+        head = self.header
+        return ".".join(part for part in (head["module"], head["qualname"], head.get("role", "")) if part)
+
+
+@dataclasses.dataclass
+class CaseRef:
+    """One recorded case, not yet decoded."""
+
+    file: Optional[DataFile]
+    index: int
+    path: Path
+    problem: str = ""
+    _loaded: Any = dataclasses.field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        if self.file is None:
+            return f"{self.path.parent.name}.{self.path.stem}-unreadable"
+        return f"{self.file.function_name}-{self.file.suffix}-{self.index}"
+
+    def __repr__(self) -> str:  # shown by pytest in failure reports
+        return f"<case {self.id} from {self.path}>"
+
+    def load(self) -> "LoadedCase":
+        if self._loaded is None:
+            self._loaded = _load_case(self)
+        return self._loaded
+
+
+def read_data_file(path: Path) -> DataFile:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataFileError(f"{path}: cannot read: {error}") from None
+    except json.JSONDecodeError as error:
+        raise DataFileError(f"{path}: not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise DataFileError(f"{path}: expected a JSON object, found {type(document).__name__}")
+    found = document.get("format")
+    if found != serialise.FORMAT:
+        raise DataFileError(f"{path}: format {found!r}, expected {serialise.FORMAT!r}")
+    missing = [key for key in ("module", "qualname", "cases") if key not in document]
+    if missing:
+        raise DataFileError(f"{path}: missing keys {missing}")
+    if not isinstance(document["cases"], list):
+        raise DataFileError(f"{path}: 'cases' is not a list")
+    suffix = path.stem.rpartition("-")[2]
+    return DataFile(path, document, document["cases"], suffix)
+
+
+def collect(directory: Path) -> list[CaseRef]:
+    """Every case under ``directory``, in a deterministic order."""
+    refs: list[CaseRef] = []
+    if not directory.is_dir():
+        return refs
+    for path in sorted(directory.glob("*/*.json")):
+        if path.name.startswith("."):
+            continue
+        try:
+            data_file = read_data_file(path)
+        except DataFileError as error:
+            refs.append(CaseRef(None, 0, path, str(error)))
+            continue
+        refs.extend(CaseRef(data_file, index, path) for index in range(len(data_file.cases)))
+    return refs
+
+
+# -- loading one case ---------------------------------------------------------------------
+@dataclasses.dataclass
+class Expected:
+    """The recorded outcome: ``returned``, ``raised`` or ``generator``."""
+
+    kind: str
+    value: Any = None
+    raised_type: str = ""
+    message: str = ""
+    items: list = dataclasses.field(default_factory=list)
+    end: str = ""
+    truncated: bool = False
+
+    def __repr__(self) -> str:
+        if self.kind == "raised":
+            return f"<raises {self.raised_type}({self.message!r})>"
+        if self.kind == "generator":
+            return f"<generator yielding {self.items!r}, end={self.end}>"
+        return repr(self.value)
+
+
+@dataclasses.dataclass
+class Raised:
+    """What replay returns instead of raising when the recorded outcome was an exception."""
+
+    error: BaseException
+
+
+@dataclasses.dataclass
+class GeneratorRun:
+    items: list
+    end: str
+    returned: Any = None
+    raised: Optional[BaseException] = None
+
+
+@dataclasses.dataclass
+class LoadedCase:
+    function: Any
+    args: list
+    kwargs: dict
+    expected: Expected
+    name: str
+
+
+def _load_case(ref: CaseRef) -> LoadedCase:
+    if ref.file is None:
+        raise DataFileError(ref.problem)
+    where = f"{ref.path}: case {ref.index}"
+    header = ref.file.header
+    try:
+        module = importlib.import_module(header["module"])
+    except Exception as error:
+        raise DataFileError(f"{where}: cannot import module {header['module']!r}: "
+                            f"{type(error).__name__}: {error}") from None
+    target = locate.locate(module, header["qualname"], header.get("role", ""))
+    if target is None:
+        raise DataFileError(f"{where}: {header['module']}.{header['qualname']} no longer exists")
+    function = locate.innermost(target)
+    case = ref.file.cases[ref.index]
+    try:
+        call = serialise.decode(case["call"])
+        outcome = case["outcome"]
+        expected = _expected(outcome)
+    except DataFileError:
+        raise
+    except Exception as error:
+        raise DataFileError(f"{where}: cannot decode: {type(error).__name__}: {error}") from None
+    return LoadedCase(function, list(call["args"]), dict(call["kwargs"]), expected, ref.id)
+
+
+def _expected(outcome: dict) -> Expected:
+    if "returned" in outcome:
+        return Expected("returned", serialise.decode(outcome["returned"]))
+    if "raised" in outcome:
+        raised = outcome["raised"]
+        return Expected("raised", raised_type=raised["type"], message=raised["message"])
+    if "generator" in outcome:
+        generator = outcome["generator"]
+        expected = Expected("generator", items=[serialise.decode(item) for item in generator["items"]],
+                            end=generator["end"], truncated=generator.get("truncated", False))
+        if generator["end"] == "returned":
+            expected.value = serialise.decode(generator.get("returned"))
+        elif generator["end"] == "raised":
+            expected.raised_type = generator["raised"]["type"]
+            expected.message = generator["raised"]["message"]
+        return expected
+    raise DataFileError(f"unknown outcome keys {sorted(outcome)}")
+
+
+# -- calling ------------------------------------------------------------------------------
+def _take(generator: Any, expected: Expected) -> GeneratorRun:
+    limit = len(expected.items) if expected.end == "open" or expected.truncated else len(expected.items) + 1
+    items: list = []
+    try:
+        while len(items) < limit:
+            items.append(next(generator))
+    except StopIteration as stop:
+        return GeneratorRun(items, "returned", stop.value)
+    except Exception as error:
+        return GeneratorRun(items, "raised", raised=error)
+    generator.close()
+    return GeneratorRun(items, "open")
+
+
+async def _take_async(generator: Any, expected: Expected) -> GeneratorRun:
+    limit = len(expected.items) if expected.end == "open" or expected.truncated else len(expected.items) + 1
+    items: list = []
+    try:
+        while len(items) < limit:
+            items.append(await generator.__anext__())
+    except StopAsyncIteration:
+        return GeneratorRun(items, "returned", None)
+    except Exception as error:
+        return GeneratorRun(items, "raised", raised=error)
+    await generator.aclose()
+    return GeneratorRun(items, "open")
+
+
+class ReplayCall:
+    """The ``fn`` of a replay test: calls the recorded layer and shapes its outcome."""
+
+    def __init__(self, case: LoadedCase) -> None:
+        self.case = case
+        self.__wrapped__ = case.function
+        self.__name__ = getattr(case.function, "__name__", "fn")
+
+    def __repr__(self) -> str:
+        return f"<replay of {self.case.name}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        function, expected = self.case.function, self.case.expected
+        if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+            return self._call_async(*args, **kwargs)
+        try:
+            result = function(*args, **kwargs)
+        except Exception as error:
+            if expected.kind == "raised":
+                return Raised(error)
+            raise
+        if expected.kind == "generator" and inspect.isgenerator(result):
+            return _take(result, expected)
+        return result
+
+    async def _call_async(self, *args: Any, **kwargs: Any) -> Any:
+        function, expected = self.case.function, self.case.expected
+        if inspect.isasyncgenfunction(function):
+            return await _take_async(function(*args, **kwargs), expected)
+        try:
+            return await function(*args, **kwargs)
+        except Exception as error:
+            if expected.kind == "raised":
+                return Raised(error)
+            raise
+
+
+def _type_name(error: BaseException) -> str:
+    return f"{type(error).__module__}.{type(error).__qualname__}"
+
+
+def _check_raised(error: Optional[BaseException], expected: Expected, what: str) -> None:
+    if error is None:
+        raise AssertionError(f"{what}: expected {expected.raised_type}({expected.message!r}) to be raised")
+    if _type_name(error) != expected.raised_type or str(error) != expected.message:
+        raise AssertionError(f"{what}: expected {expected.raised_type}({expected.message!r}), "
+                             f"got {_type_name(error)}({str(error)!r})") from error
+
+
+def _fail(problems: list[str]) -> None:
+    raise AssertionError("replayed value differs from the recorded one:\n  " + "\n  ".join(problems))
+
+
+def check_outcome(actual: Any, expected: Any) -> None:
+    """Compare a replayed outcome with a recorded one; raise ``AssertionError`` on mismatch."""
+    if not isinstance(expected, Expected):
+        problems = differences(actual, expected)
+        if problems:
+            _fail(problems)
+        return
+    if expected.kind == "raised":
+        _check_raised(actual.error if isinstance(actual, Raised) else None, expected, "call")
+        return
+    if isinstance(actual, Raised):
+        raise actual.error
+    if expected.kind == "generator":
+        if not isinstance(actual, GeneratorRun):
+            raise AssertionError(f"expected a generator, got {type(actual).__name__}: {actual!r}")
+        problems = differences(actual.items, expected.items)
+        if problems:
+            _fail([f"yielded items: {problem}" for problem in problems])
+        if expected.end == "returned":
+            if actual.end == "raised":
+                raise actual.raised  # type: ignore[misc]
+            if actual.end != "returned":
+                raise AssertionError(f"generator yielded more than the {len(expected.items)} recorded items")
+            problems = differences(actual.returned, expected.value)
+            if problems:
+                _fail([f"generator return value: {problem}" for problem in problems])
+        elif expected.end == "raised":
+            _check_raised(actual.raised, expected, "generator")
+        return
+    problems = differences(actual, expected.value)
+    if problems:
+        _fail(problems)
+
+
+def run_case(ref: CaseRef) -> None:
+    """Replay one case outside pytest (the verify command uses this)."""
+    case = ref.load()
+    call = ReplayCall(case)
+    actual = call(*case.args, **case.kwargs)
+    if inspect.iscoroutine(actual):
+        actual = asyncio.run(actual)
+    check_outcome(actual, case.expected)
+
+
+__all__ = ["collect", "CaseRef", "check_outcome", "run_case", "MAX_FILES"]

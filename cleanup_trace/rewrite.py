@@ -1,0 +1,150 @@
+"""The AST transformer: add one recording decorator, innermost, to every function.
+
+Pure: ``rewrite_module(source, filename, module_name) -> ast.Module``, testable on
+source strings without importing anything. Decisions made here cost nothing at run time:
+
+* the helper import goes after the docstring and ``from __future__`` imports, bound to
+  a name containing ``@`` that user code can never write (pytest binds ``@py_builtins``);
+* the decorator is appended *last* to ``decorator_list``, so it is applied first and
+  records the function's own inputs and outputs, whatever outer decorators do;
+* functions nested in functions, lambdas, ``@overload`` stubs,
+  ``__init_subclass__``/``__class_getitem__`` (implicit classmethods) and
+  ``singledispatch``/``singledispatchmethod`` ``register`` implementations are skipped;
+* a module containing the opt-out marker comment is left alone;
+* property setters and deleters carry a role, since they share the getter's qualname.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Union
+
+TRANSFORM_VERSION = 1
+HELPER_NAME = "@cleanup_trace_runtime"
+RUNTIME_MODULE = "cleanup_trace.runtime"
+OPT_OUT_MARKER = "# cleanup_trace: skip-file"
+
+_IMPLICIT_CLASSMETHODS = frozenset({"__init_subclass__", "__class_getitem__"})
+_ROLES = {"setter": "setter", "deleter": "deleter"}
+
+FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+
+
+def _decorator_name(node: ast.expr) -> str:
+    """Dotted name of a decorator expression (``a.b`` for ``@a.b`` and ``@a.b(...)``)."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def skip_reason(node: FunctionNode) -> str | None:
+    """Why a function is not instrumented, or ``None`` when it is."""
+    if node.name in _IMPLICIT_CLASSMETHODS:
+        return "implicit classmethod"
+    for decorator in node.decorator_list:
+        name = _decorator_name(decorator)
+        last = name.rpartition(".")[2]
+        if last == "overload":
+            return "typing.overload stub"
+        if last == "register" and isinstance(decorator, (ast.Attribute, ast.Call)):
+            # ``@fun.register`` / ``@fun.register(int)``: the implementation is reached
+            # only through the dispatch registry, never by its qualified name.
+            return "singledispatch implementation"
+    return None
+
+
+def _role(node: FunctionNode) -> str:
+    for decorator in node.decorator_list:
+        if isinstance(decorator, ast.Attribute) and decorator.attr in _ROLES:
+            return _ROLES[decorator.attr]
+    return ""
+
+
+class _Instrumenter(ast.NodeTransformer):
+    def __init__(self, module_name: str) -> None:
+        self.module_name = module_name
+        self.instrumented: list[str] = []
+        self.skipped: list[tuple[str, str]] = []
+        self._scope: list[str] = []
+
+    def _decorator(self, node: FunctionNode) -> ast.expr:
+        call = ast.Call(
+            func=ast.Attribute(value=ast.Name(id=HELPER_NAME, ctx=ast.Load()), attr="instrument", ctx=ast.Load()),
+            args=[ast.Constant(self.module_name), ast.Constant(_role(node))],
+            keywords=[],
+        )
+        # Locations of the original ``def`` keep tracebacks and co_firstlineno unchanged.
+        target = node.decorator_list[-1] if node.decorator_list else node
+        return ast.fix_missing_locations(ast.copy_location(call, target))
+
+    def _visit_function(self, node: FunctionNode) -> FunctionNode:
+        qualname = ".".join(self._scope + [node.name])
+        reason = skip_reason(node)
+        if reason:
+            self.skipped.append((qualname, reason))
+        else:
+            node.decorator_list.append(self._decorator(node))
+            self.instrumented.append(qualname)
+        # Nested functions are not importable, so not replayable: not descended into.
+        return node
+
+    visit_FunctionDef = _visit_function  # type: ignore[assignment]
+    visit_AsyncFunctionDef = _visit_function  # type: ignore[assignment]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
+        self._scope.append(node.name)
+        try:
+            self.generic_visit(node)
+        finally:
+            self._scope.pop()
+        return node
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.Lambda:
+        return node
+
+
+def _insert_position(body: list[ast.stmt]) -> int:
+    position = 0
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        position = 1
+    while position < len(body):
+        statement = body[position]
+        if isinstance(statement, ast.ImportFrom) and statement.module == "__future__":
+            position += 1
+        else:
+            break
+    return position
+
+
+def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tuple[ast.Module, list[str]]:
+    """Parse ``source`` and instrument it; return the tree and the instrumented qualnames.
+
+    A module carrying ``OPT_OUT_MARKER`` is returned parsed but unchanged.
+    """
+    tree = ast.parse(source, filename=filename)
+    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+    if OPT_OUT_MARKER in text:
+        return tree, []
+    instrumenter = _Instrumenter(module_name)
+    instrumenter.visit(tree)
+    if not instrumenter.instrumented:
+        return tree, []
+    position = _insert_position(tree.body)
+    anchor = tree.body[position] if position < len(tree.body) else tree.body[-1]
+    helper_import = ast.Import(names=[ast.alias(name=RUNTIME_MODULE, asname=HELPER_NAME)])
+    ast.copy_location(helper_import, anchor)
+    ast.fix_missing_locations(helper_import)
+    tree.body.insert(position, helper_import)
+    return tree, instrumenter.instrumented
+
+
+def compile_instrumented(source: str | bytes, filename: str, module_name: str):
+    """Source to code object with instrumentation (raises on any transform failure)."""
+    tree, _ = rewrite_module(source, filename, module_name)
+    return compile(tree, filename, "exec", dont_inherit=True)

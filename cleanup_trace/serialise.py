@@ -1,0 +1,104 @@
+"""Values to JSON and back: jsonpickle, plus dill for functions that are not importable.
+
+``encode`` returns a JSON-compatible structure (embedded as-is in the data files, so they
+stay readable); ``decode`` restores it. ``check_round_trip`` is how the recorder refuses
+values that would replay wrongly (mocks, open files, locks, objects past the depth limit):
+a case is written only if what it stores decodes back to something equal.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import sys
+import types
+from typing import Any
+
+import dill
+import jsonpickle
+from jsonpickle import pickler as _jp_pickler
+from jsonpickle import unpickler as _jp_unpickler
+
+FORMAT = "cleanup_trace/1"
+DILL_LOADER = "cleanup_trace.serialise.load_dill"
+
+
+class Unserialisable(Exception):
+    """A value cannot be stored so that it replays as itself."""
+
+
+def load_dill(payload: str) -> Any:
+    """Inverse of the dill encoding used for local functions and lambdas."""
+    return dill.loads(base64.b64decode(payload.encode("ascii")))
+
+
+def _importable(function: Any) -> bool:
+    module = sys.modules.get(getattr(function, "__module__", None) or "")
+    qualname = getattr(function, "__qualname__", "")
+    if module is None or not qualname or "<" in qualname:
+        return False
+    target: Any = module
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            return False
+    return True
+
+
+class _Pickler(_jp_pickler.Pickler):
+    """jsonpickle, except that local functions and lambdas go through dill (base64)."""
+
+    def _flatten_function(self, obj: Any) -> Any:
+        if not isinstance(obj, types.FunctionType) or _importable(obj):
+            return super()._flatten_function(obj)
+        try:
+            payload = base64.b64encode(dill.dumps(obj, recurse=True)).decode("ascii")
+        except Exception as error:
+            raise Unserialisable(f"function {obj.__qualname__} cannot be pickled by dill: {error}") from None
+        return {"py/reduce": [{"py/function": DILL_LOADER}, {"py/tuple": [payload]}]}
+
+
+def encode(value: Any, max_depth: int = 500) -> Any:
+    """``value`` as a JSON-compatible structure; raises :class:`Unserialisable`."""
+    pickler = _Pickler(keys=True, warn=False, max_depth=max_depth, make_refs=True)
+    try:
+        flat = pickler.flatten(value, reset=True)
+        json.dumps(flat, allow_nan=True)
+    except Unserialisable:
+        raise
+    except RecursionError:
+        raise Unserialisable("value is nested too deeply") from None
+    except Exception as error:
+        raise Unserialisable(f"{type(error).__name__}: {error}") from None
+    return flat
+
+
+def decode(data: Any) -> Any:
+    unpickler = _jp_unpickler.Unpickler(keys=True, safe=False)
+    return unpickler.restore(data, reset=True)
+
+
+def dumps(data: Any) -> str:
+    """Canonical JSON text (sorted keys): equal texts mean equal recorded values."""
+    return json.dumps(data, sort_keys=True, allow_nan=True, separators=(",", ":"))
+
+
+def check_round_trip(original: Any, data: Any) -> Any:
+    """Decode ``data`` and require it to equal ``original``; return the decoded value."""
+    from cleanup_trace.compare import differences
+
+    try:
+        restored = decode(data)
+    except Exception as error:
+        raise Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}") from None
+    problems = differences(restored, original, limit=1)
+    if problems:
+        raise Unserialisable(f"value does not round-trip: {problems[0]}")
+    return restored
+
+
+def is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+__all__ = ["FORMAT", "Unserialisable", "encode", "decode", "dumps", "check_round_trip", "load_dill"]

@@ -1,0 +1,161 @@
+"""Data files: ``<data dir>/<module>/<qualname>[.role]-NN.json``.
+
+* A run never overwrites an earlier run's file: it claims the next free suffix
+  ``-00``..``-09`` with ``os.link`` of a complete temporary file, which fails if the name
+  exists (so many processes never claim the same name and nobody sees a half file).
+* After the claim the file is rewritten whenever a case is accepted, through a temporary
+  file and ``os.replace`` — atomic: a reader sees the old or the new file, never a part.
+* Cases already present in earlier files of the function are not written again.
+* A file that would grow past the size limit is not written (the case is refused).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any, Optional
+
+from cleanup_trace import serialise
+from cleanup_trace._log import log
+
+MAX_FILES = 10
+_SUFFIX = re.compile(r"-(\d\d)\.json$")
+
+
+def function_stem(qualname: str, role: str = "") -> str:
+    return f"{qualname}.{role}" if role else qualname
+
+
+def data_files(directory: Path, module: str, stem: str) -> list[Path]:
+    """Existing data files of one function, in suffix order."""
+    folder = directory / module
+    found = []
+    for index in range(MAX_FILES):
+        path = folder / f"{stem}-{index:02d}.json"
+        if path.exists():
+            found.append(path)
+    return found
+
+
+def render(header: dict, cases: list[dict]) -> str:
+    document = dict(header)
+    document["cases"] = cases
+    return json.dumps(document, indent=2, sort_keys=True, allow_nan=True) + "\n"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def claim(folder: Path, stem: str, text: str) -> Optional[Path]:
+    """Create the next free ``stem-NN.json`` holding ``text``; ``None`` if all ten exist."""
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f".{stem}.{os.getpid()}.{threading.get_ident()}.tmp"
+    temporary.write_text(text, encoding="utf-8")
+    try:
+        for index in range(MAX_FILES):
+            target = folder / f"{stem}-{index:02d}.json"
+            if target.exists():
+                continue
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                continue  # another process claimed it first: try the next one
+            except OSError:
+                # No hard links here (some network or FUSE file systems): O_EXCL instead,
+                # then the content through os.replace (readers may briefly see it empty).
+                try:
+                    descriptor = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError:
+                    continue
+                os.close(descriptor)
+                atomic_write(target, text)
+            return target
+        return None
+    finally:
+        try:
+            temporary.unlink()
+        except OSError:
+            pass
+
+
+class _FunctionFile:
+    def __init__(self, header: dict, existing: set[str]) -> None:
+        self.header = header
+        self.existing = existing
+        self.cases: list[dict] = []
+        self.path: Optional[Path] = None
+        self.refused_size = False
+
+
+class DataWriter:
+    """The recorder's sink for cases: dedupes against earlier files and writes eagerly."""
+
+    def __init__(self, directory: Path, filesize_limit_bytes: int) -> None:
+        self.directory = directory
+        self.limit = filesize_limit_bytes
+        self._files: dict[tuple, _FunctionFile] = {}
+        self._lock = threading.Lock()
+        self.written: set[Path] = set()
+
+    def reset_after_fork(self) -> None:
+        """A fork child writes its own files: forget the parent's claims."""
+        self._lock = threading.Lock()
+        self._files = {}
+        self.written = set()
+
+    def _load_existing(self, module: str, stem: str) -> set[str]:
+        known: set[str] = set()
+        for path in data_files(self.directory, module, stem):
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+                for case in document.get("cases", []):
+                    known.add(serialise.dumps(case))
+            except Exception as error:
+                log.warning("datafile.unreadable", path=str(path), error=f"{type(error).__name__}: {error}")
+        return known
+
+    def accept(self, header: dict, case: dict) -> str:
+        """Write ``case``; return ``"written"`` or the reason it was not."""
+        module, stem = header["module"], function_stem(header["qualname"], header["role"])
+        key = (module, stem)
+        text = serialise.dumps(case)
+        with self._lock:
+            state = self._files.get(key)
+            if state is None:
+                state = self._files[key] = _FunctionFile(header, self._load_existing(module, stem))
+            if text in state.existing:
+                return "already in an earlier data file"
+            state.cases.append(case)
+            content = render(header, state.cases)
+            if self.limit and len(content.encode("utf-8")) > self.limit:
+                state.cases.pop()
+                if not state.refused_size:
+                    state.refused_size = True
+                    log.warning("datafile.too_large", function=f"{module}.{stem}",
+                                limit_bytes=self.limit,
+                                hint="raise PYTESTCLEANUP_FILESIZE_LIMIT_MB to keep such cases")
+                return "data file size limit"
+            try:
+                if state.path is None:
+                    state.path = claim(self.directory / module, stem, content)
+                    if state.path is None:
+                        state.cases.pop()
+                        log.warning("datafile.all_used", function=f"{module}.{stem}",
+                                    hint="all ten files -00..-09 exist; run `python -m cleanup_trace compact`")
+                        return "all ten data files used"
+                else:
+                    atomic_write(state.path, content)
+            except OSError as error:
+                state.cases.pop()
+                log.error("datafile.write_failed", function=f"{module}.{stem}", error=str(error))
+                return "write failed"
+            state.existing.add(text)
+            if state.path not in self.written:
+                self.written.add(state.path)
+                log.debug("datafile.written", path=str(state.path))
+            return "written"

@@ -1,0 +1,1 @@
+"""A small stock-keeping application: the bundled example for cleanup_trace."""
