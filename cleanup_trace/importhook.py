@@ -26,7 +26,7 @@ import sys
 import threading
 from typing import Any, Optional, Sequence
 
-from cleanup_trace import rewrite
+from cleanup_trace import _log, rewrite
 from cleanup_trace._log import log
 from cleanup_trace.filters import ModuleFilter
 
@@ -110,6 +110,8 @@ class InstrumentingFinder:
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Any = None) -> Any:
         early = self.filter.decide_by_name(fullname)
         if early is not None and not early.include:
+            if early.reason.startswith("matches") and _log.is_enabled_for("DEBUG"):
+                log.debug("module.skipped", module=fullname, reason=early.reason)
             return None
         if getattr(self._busy, "active", False):
             return None

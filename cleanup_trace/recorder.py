@@ -148,6 +148,10 @@ class Recorder:
                               "without functools.wraps, a class built at run time)")
                 return False
             outcome = self.writer.accept(header_for(function), case)
+            if outcome == "already in an earlier data file":
+                # Counts against the budget: the same workload recorded twice adds no file.
+                runtime.stats()[f"skipped: {outcome}"] += 1
+                return True
             if outcome != "written":
                 runtime.stats()[f"skipped: {outcome}"] += 1
                 return False
@@ -169,7 +173,7 @@ class Recorder:
             "functions instrumented": len(functions),
             "functions called": sum(1 for function in functions if function.called),
             "functions with cases": sum(1 for function in functions if function.accepted),
-            "cases written": stats.get("cases recorded", 0),
+            "cases written": self.writer.cases_written,
             "data files": len(self.writer.written),
             "skipped": {key[len("skipped: "):]: value for key, value in sorted(stats.items())
                         if key.startswith("skipped: ")},

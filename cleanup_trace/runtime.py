@@ -248,7 +248,6 @@ class FunctionRecord:
             self.cases.add(text)
             if sink.accept(self, case):
                 self.accepted += 1
-                _state.stats["cases recorded"] += 1
                 if self.accepted >= _state.budget:
                     self.close_gate()
 

@@ -46,7 +46,14 @@ def _importable(function: Any) -> bool:
 
 
 class _Pickler(_jp_pickler.Pickler):
-    """jsonpickle, except that local functions and lambdas go through dill (base64)."""
+    """jsonpickle, except that local functions and lambdas go through dill (base64), and
+    iterators are refused: jsonpickle would drain them, consuming the user's data."""
+
+    def _flatten_obj_instance(self, obj: Any) -> Any:
+        if hasattr(type(obj), "__next__"):
+            raise Unserialisable(f"{type(obj).__module__}.{type(obj).__qualname__} is an iterator: "
+                                 "storing it would consume it")
+        return super()._flatten_obj_instance(obj)
 
     def _flatten_function(self, obj: Any) -> Any:
         if not isinstance(obj, types.FunctionType) or _importable(obj):

@@ -101,12 +101,14 @@ class DataWriter:
         self._files: dict[tuple, _FunctionFile] = {}
         self._lock = threading.Lock()
         self.written: set[Path] = set()
+        self.cases_written = 0
 
     def reset_after_fork(self) -> None:
         """A fork child writes its own files: forget the parent's claims."""
         self._lock = threading.Lock()
         self._files = {}
         self.written = set()
+        self.cases_written = 0
 
     def _load_existing(self, module: str, stem: str) -> set[str]:
         known: set[str] = set()
@@ -155,6 +157,7 @@ class DataWriter:
                 log.error("datafile.write_failed", function=f"{module}.{stem}", error=str(error))
                 return "write failed"
             state.existing.add(text)
+            self.cases_written += 1
             if state.path not in self.written:
                 self.written.add(state.path)
                 log.debug("datafile.written", path=str(state.path))

@@ -99,61 +99,63 @@ def _alternatives_getter(defs: Dict[str, Sequence[Any]]):
 def apply_steps(metafunc: Any, steps: List[Step]) -> None:
     """Replace ``metafunc``'s call specs by the per-branch combination."""
     defs = _compat.metafunc_fixturedefs(metafunc)
-    branches = split_closure(
+    root = split_closure(
         _compat.metafunc_initialnames(metafunc), _deps_getter(defs), _alternatives_getter(defs)
     )
+    template = next((s.calls[0] for s in steps if s.calls), None)
+    if template is None:
+        return
     step_of: Dict[str, Step] = {}
     for step in steps:
         for name in step.argnames:
             step_of.setdefault(name, step)
-
-    all_names = set()
-    for names, _ in branches:
-        all_names.update(names)
-    in_every_branch = set.intersection(*(set(names) for names, _ in branches))
+    leaves = root.leaves()
+    all_names = set().union(*leaves)
+    in_every_branch = set.intersection(*(set(leaf) for leaf in leaves))
+    # Steps about names outside the whole tree (cannot normally happen, as
+    # pytest validates argnames) are crossed with every branch.
+    orphans = [s for s in steps if not any(n in all_names for n in s.argnames)]
 
     def is_function_scoped(name: str) -> bool:
         fixturedefs = defs.get(name)
         return bool(fixturedefs) and _compat.fixturedef_scope(fixturedefs[-1]) == "function"
 
-    template = None
-    for step in steps:
-        if step.calls:
-            template = step.calls[0]
-            break
-    if template is None:
-        return
+    def cross(calls: List[Any], sub: List[Any]) -> List[Any]:
+        return [_compat.merge_callspecs(c, s, is_empty_id) for c in calls for s in sub]
 
-    result: List[Any] = []
-    for names, choices in branches:
-        branch = set(names)
-        calls = [_compat.empty_callspec(template)]
-        applied = set()
-        for name in names:
-            step = step_of.get(name)
-            if step is None or id(step) in applied:
-                continue
-            applied.add(id(step))
-            sub = [step.calls[choices[name]]] if name in choices else step.calls
-            calls = [_compat.merge_callspecs(c, s, is_empty_id) for c in calls for s in sub]
-        # Steps about names outside the whole tree (should not happen, as
-        # pytest validates argnames) are crossed with every branch.
-        for step in steps:
-            if id(step) not in applied and not any(n in all_names for n in step.argnames):
-                applied.add(id(step))
-                calls = [_compat.merge_callspecs(c, s, is_empty_id) for c in calls for s in step.calls]
+    def markers_for(branch: set) -> Dict[str, Any]:
         markers: Dict[str, Any] = {}
-        for name in all_names:
-            if name in in_every_branch:
-                continue
+        for name in all_names - in_every_branch:
             if name not in branch:
-                if name in step_of or is_function_scoped(name):
-                    for n in (step_of[name].argnames if name in step_of else [name]):
-                        if n not in branch:
-                            markers[n] = NOT_USED
+                if name in step_of:
+                    markers.update((n, NOT_USED) for n in step_of[name].argnames if n not in branch)
+                elif is_function_scoped(name):
+                    markers[name] = NOT_USED
             elif name not in step_of and is_function_scoped(name):
                 markers[name] = USED
-        if markers:
-            calls = [_compat.with_pseudo_params(c, markers) for c in calls]
-        result.extend(calls)
-    _compat.set_calls(metafunc, result)
+        return markers
+
+    def visit(node: Any, calls: List[Any], path: List[str], applied: set) -> List[Any]:
+        applied = set(applied)
+        for name in node.names:
+            step = step_of.get(name)
+            if name == node.split or step is None or id(step) in applied:
+                continue
+            applied.add(id(step))
+            calls = cross(calls, step.calls)
+        path = path + node.names
+        if node.split is None:
+            for step in orphans:
+                calls = cross(calls, step.calls)
+            markers = markers_for(set(path))
+            return [_compat.with_pseudo_params(c, markers) for c in calls] if markers else calls
+        union_step = step_of.get(node.split)
+        out: List[Any] = []
+        # Parent call first, then each alternative: ids stay grouped by prefix.
+        for call in calls:
+            for index, child in enumerate(node.children):
+                sub = [call] if union_step is None else cross([call], [union_step.calls[index]])
+                out.extend(visit(child, sub, path, applied | {id(union_step)}))
+        return out
+
+    _compat.set_calls(metafunc, visit(root, [_compat.empty_callspec(template)], [], set()))

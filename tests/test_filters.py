@@ -1,0 +1,49 @@
+"""Include/exclude decisions, each with its reason."""
+from __future__ import annotations
+
+import json
+import os
+import sysconfig
+
+from cleanup_trace.filters import ModuleFilter
+
+SITE = os.path.join(sysconfig.get_paths()["purelib"], "somelib", "__init__.py")
+STDLIB = json.__file__
+
+
+def test_user_code_is_included(tmp_path) -> None:
+    """A module of the user's project is recorded by default."""
+    assert (True, "is the user's own code") == ModuleFilter().decide("app", str(tmp_path / "app.py"))
+
+
+def test_default_exclusions_have_reasons(tmp_path) -> None:
+    """stdlib, site-packages, tests and conftest, and the tool itself are left alone."""
+    module_filter = ModuleFilter()
+    assert (False, "is in the standard library") == module_filter.decide("json", STDLIB)
+    assert (False, "is installed in site-packages") == module_filter.decide("somelib", SITE)
+    assert (False, "is a test module or conftest") == module_filter.decide("test_app", str(tmp_path / "test_app.py"))
+    assert (False, "is a test module or conftest") == module_filter.decide("conftest", str(tmp_path / "conftest.py"))
+    assert not module_filter.decide("cleanup_trace.runtime", str(tmp_path / "x.py")).include
+    assert not module_filter.decide("wrapt", SITE).include
+
+
+def test_include_wins_over_default_exclusions_and_exclude() -> None:
+    """PYTESTCLEANUP_INCLUDE_MODULES takes precedence, as in the seed."""
+    module_filter = ModuleFilter(include=("somelib*",), exclude=("somelib*",))
+    decision = module_filter.decide("somelib.core", SITE)
+    assert (True, "matches PYTESTCLEANUP_INCLUDE_MODULES pattern 'somelib*'") == decision
+
+
+def test_exclude_patterns(tmp_path) -> None:
+    """PYTESTCLEANUP_EXCLUDE_MODULES drops user modules by fnmatch pattern."""
+    module_filter = ModuleFilter(exclude=("app.secret*",))
+    assert (False, "matches PYTESTCLEANUP_EXCLUDE_MODULES pattern 'app.secret*'") == module_filter.decide(
+        "app.secrets", str(tmp_path / "app" / "secrets.py"))
+    assert module_filter.decide("app.public", str(tmp_path / "app" / "public.py")).include
+
+
+def test_allow_all_modules() -> None:
+    """PYTESTCLEANUP_ALLOW_ALL_MODULES records site-packages too, never the tool itself."""
+    module_filter = ModuleFilter(allow_all=True)
+    assert module_filter.decide("somelib", SITE).include
+    assert not module_filter.decide("jsonpickle", SITE).include
