@@ -64,7 +64,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from cleanup_trace.recorder import Recorder
 
         config.stash[recording_key] = False
-        Recorder().stop(force=True)
+        Recorder().stop(force=True, report=False)  # the terminal summary said it already
 
 
 def pytest_report_header(config: pytest.Config) -> Optional[str]:

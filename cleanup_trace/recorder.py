@@ -94,7 +94,7 @@ class Recorder:
                 if hasattr(os, "register_at_fork"):
                     os.register_at_fork(after_in_child=self._after_fork_in_child)
 
-    def stop(self, force: bool = False) -> None:
+    def stop(self, force: bool = False, report: bool = True) -> None:
         with self._lock:
             if self._depth == 0:
                 return
@@ -104,7 +104,8 @@ class Recorder:
             runtime.stop()
             importhook.uninstall()
             self.flush()
-            self.report()
+            if report:
+                self.report()
 
     def _at_exit(self) -> None:
         try:

@@ -176,7 +176,8 @@ def _plain_mark(names, argvalues, indirect, ids, idgen, scope) -> Any:
         else:
             new_values.append(raw)
     final_ids: Any = ids if callable(ids) else explicit
-    return pytest.mark.parametrize(names, new_values, indirect=indirect, ids=final_ids, scope=scope)
+    # A comma-joined string (not a list) keeps pytest's single-name semantics.
+    return pytest.mark.parametrize(",".join(names), new_values, indirect=indirect, ids=final_ids, scope=scope)
 
 
 # ---------------------------------------------------------- union version

@@ -56,3 +56,15 @@ class Runner(object):
 @pytest.fixture
 def runner(pytester: pytest.Pytester) -> Runner:
     return Runner(pytester)
+
+
+@pytest.fixture
+def subprocess_pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytester whose subprocess runs can import this source tree."""
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cleanup_trace.goodies.__file__)))
+    root = os.path.dirname(root)
+    old = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", root + (os.pathsep + old if old else ""))
+    return pytester

@@ -132,16 +132,14 @@ def test_fixture_indirect(runner):
     """A test can parametrize a @fixture indirectly (raw value, one mark)."""
     src = '''
 import pytest
-from cleanup_trace.goodies import fixture, parametrize, param_fixture
-
-b = param_fixture("b", [0])
+from cleanup_trace.goodies import fixture, parametrize
 
 @fixture
 @parametrize("x", [1])
 def my_fix(x):
     return x * 10
 
-@parametrize(my_fix=[2], indirect=True)
+@parametrize(b=[0], my_fix=[2], indirect=["my_fix"])
 def test_foo_indirect(b, my_fix):
     assert 20 == my_fix
 '''

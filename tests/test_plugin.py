@@ -1,0 +1,137 @@
+"""The pytest plugin as users meet it: options, record mode, async replay, xdist."""
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import data_files, run_tool
+
+ASYNC_APP = '''
+import asyncio
+
+
+async def fetch(n):
+    await asyncio.sleep(0)
+    if n < 0:
+        raise ValueError("negative")
+    return n * 10
+
+
+async def ticker(n):
+    for i in range(n):
+        await asyncio.sleep(0)
+        yield i
+
+
+async def run():
+    print(await asyncio.gather(fetch(1), fetch(2)))
+    try:
+        await fetch(-1)
+    except ValueError as error:
+        print("error", error)
+    print([i async for i in ticker(3)])
+
+
+def main():
+    asyncio.run(run())
+'''
+
+
+def test_help_lists_the_option(pytester: pytest.Pytester) -> None:
+    """The plugin loads automatically: `pytest --help` shows --cleanup-record."""
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*--cleanup-record*"])
+
+
+def test_bad_variable_is_a_usage_error(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """A malformed PYTESTCLEANUP_* value stops pytest with one clear line."""
+    clean_env.setenv("PYTESTCLEANUP_SERIALISATION_DEPTH", "deep")
+    result = pytester.runpytest_subprocess()
+    result.stderr.fnmatch_lines(["*PYTESTCLEANUP_SERIALISATION_DEPTH='deep' is not valid: expected a whole number >= 1*"])
+    assert "Traceback" not in result.stderr.str()
+    assert 4 == result.ret  # pytest's usage-error exit code
+
+
+def test_record_an_existing_suite(pytester: pytest.Pytester, app: Path) -> None:
+    """--cleanup-record: app modules imported by conftest are recorded, tests are not,
+    assertion rewriting still explains failures, and the summary is printed."""
+    (app / "tests" / "conftest.py").write_text(textwrap.dedent("""
+        import app
+        import pytest
+
+        @pytest.fixture
+        def eight():
+            return app.fib(6)
+    """))
+    (app / "tests" / "test_app.py").write_text(textwrap.dedent("""
+        import app
+
+        def helper(value):
+            return value
+
+        def test_fib(eight):
+            assert eight == 8
+            assert app.divide(6, 3) == 2.0
+
+        def test_rewritten():
+            assert helper(app.Counter.double(2)) == 5
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*assert 4 == 5*", "*cleanup_trace recording*",
+                                 "functions instrumented: 9, functions called: 3, functions with cases: 3*"])
+    assert ["tests/test-data/app/Counter.double-00.json", "tests/test-data/app/divide-00.json",
+            "tests/test-data/app/fib-00.json"] == data_files(app)
+    run_tool(pytester)  # the scaffold, then replay the recorded suite
+    (app / "tests" / "test_app.py").unlink()
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=7, skipped=1)
+
+
+def test_seed_conftest_snippet_records(pytester: pytest.Pytester, app: Path) -> None:
+    """The seed's way: pytest_runtestloop/pytest_sessionfinish from the record snippet."""
+    run_tool(pytester)
+    snippet = (app / "tests" / "conftest-pytestcleanup-record.py").read_text()
+    (app / "tests" / "conftest.py").write_text(snippet)
+    (app / "tests" / "test_app.py").write_text("def test_fib():\n    import app\n    assert app.fib(5) == 5\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests/test_app.py").assert_outcomes(passed=1)
+    assert ["tests/test-data/app/fib-00.json"] == data_files(app)
+
+
+def test_replay_conftest_snippet_is_harmless_twice(pytester: pytest.Pytester, app: Path) -> None:
+    """The replay snippet in conftest and the plugin both parametrize: no duplicate ids."""
+    run_tool(pytester, "app")
+    snippet = (app / "tests" / "conftest-pytestcleanup-replay.py").read_text()
+    (app / "tests" / "conftest.py").write_text(snippet)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=13, skipped=1)
+
+
+@pytest.mark.parametrize("plugin_args", [
+    ["-p", "no:asyncio"],
+    ["-p", "asyncio", "-o", "asyncio_mode=strict"],
+    ["-p", "asyncio", "-o", "asyncio_mode=auto"],
+], ids=["without-pytest-asyncio", "asyncio-strict", "asyncio-auto"])
+def test_async_replay(pytester: pytest.Pytester, app: Path, plugin_args: list) -> None:
+    """Coroutines and async generators replay with or without pytest-asyncio."""
+    pytest.importorskip("pytest_asyncio")
+    (app / "aapp.py").write_text(textwrap.dedent(ASYNC_APP))
+    recorded = run_tool(pytester, "aapp")
+    assert ["[10, 20]", "error negative", "[0, 1, 2]"] == recorded.outlines[:3]
+    header = json.loads((app / "tests/test-data/aapp/ticker-00.json").read_text())
+    assert (True, True) == (header["async"], header["generator"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *plugin_args)
+    result.assert_outcomes(passed=6)
+
+
+def test_xdist_gives_the_same_ids_and_outcomes(pytester: pytest.Pytester, app: Path) -> None:
+    """Replay under -n 2 collects the same ids on every worker and passes the same."""
+    pytest.importorskip("xdist")
+    run_tool(pytester, "app")
+    serial = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--collect-only", "-q")
+    ids = sorted(line for line in serial.outlines if "::" in line)
+    parallel = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-v")
+    parallel.assert_outcomes(passed=13, skipped=1)
+    ran = sorted(line.split(" ")[-1] for line in parallel.outlines if "PASSED" in line or "SKIPPED" in line)
+    assert len(ids) == len(ran) == 14
