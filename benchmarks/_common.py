@@ -44,8 +44,10 @@ def _make_venv(path: Path, requirements: Sequence[str], stamp_text: str) -> Path
     log(f"creating venv {path} ({' '.join(requirements)}) ...")
     shutil.rmtree(path, ignore_errors=True)
     venv.EnvBuilder(with_pip=True, clear=True).create(path)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    *requirements], check=True)
+    installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                                *requirements], capture_output=True, text=True)
+    if installed.returncode != 0:
+        raise RuntimeError(f"pip install {' '.join(requirements)} failed:\n{installed.stdout}\n{installed.stderr}")
     stamp.write_text(stamp_text)
     return python
 
@@ -77,6 +79,9 @@ def run_child(python: Path, script: str, args: Sequence[str], env: Optional[dict
     """Run ``benchmarks/<script>`` in a fresh interpreter; its last stdout line is JSON."""
     full_env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTESTCLEANUP_", "MT_"))}
     full_env["PYTHONHASHSEED"] = "0"
+    # The import figure is about bytecode caches; a shell's PYTHONDONTWRITEBYTECODE would
+    # make both the plain and the instrumented import recompile every time.
+    full_env.pop("PYTHONDONTWRITEBYTECODE", None)
     full_env.update(env or {})
     completed = subprocess.run([str(python), str(HERE / script), *args], capture_output=True, text=True,
                                env=full_env, cwd=str(cwd) if cwd else None, timeout=timeout)

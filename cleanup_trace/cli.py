@@ -17,6 +17,19 @@ files under <test dir>/<data dir>; then `pytest` replays them.
                                         main() (or PYTESTCLEANUP_FUNCTION)
   python -m cleanup_trace               only write the scaffold: the replay test file and
                                         the two conftest snippets (never overwriting)
+  python -m cleanup_trace verify        replay every recorded case; move the ones that do
+                                        not reproduce into <data dir>-quarantine, with why
+  python -m cleanup_trace compact       merge each function's -00..-09 files into as few
+                                        as needed, without duplicates
+
+Staging runs, with no code change: PYTESTCLEANUP_RECORD=1 python app.py
+  The installed cleanup_trace.pth starts recording at interpreter start-up (subprocesses
+  inherit the variable and record too). Where .pth files are not processed (python -S,
+  some embedded interpreters), put the bundled sitecustomize on the path instead:
+    PYTHONPATH="$(python -c 'import cleanup_trace.startup as s; print(s.DIRECTORY)')" \
+    PYTESTCLEANUP_RECORD=1 python app.py
+  Data goes to PYTESTCLEANUP_TEST_DIRECTORY (default: test, tests or testing under the
+  current directory) and is written as it is recorded: nothing to flush.
 """
 
 EPILOG = "Configuration, by environment variables only:\n" + describe_options()
@@ -47,11 +60,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _error(str(error))
     from cleanup_trace import scaffold
 
+    if arguments.module in ("verify", "compact"):
+        return _maintain(arguments.module, settings)
     if arguments.module is None:
         for path, result in scaffold.write_scaffold(settings.test_directory, settings.test_data_directory).items():
             print(f"{result}: {path}")
         return 0
     return _record(arguments.module, settings)
+
+
+def _maintain(command: str, settings: Settings) -> int:
+    from cleanup_trace import maintenance
+
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    directory = settings.data_directory
+    if not directory.is_dir():
+        return _error(f"no data directory {directory} (set PYTESTCLEANUP_TEST_DIRECTORY)")
+    if command == "compact":
+        report = maintenance.compact(directory, settings.filesize_limit_bytes)
+        print(f"compacted {report['functions']} functions: {report['files before']} files -> "
+              f"{report['files after']}")
+        return 0
+    report = maintenance.verify(directory)
+    print(f"verified {report['cases']} cases: {report['kept']} reproduce, "
+          f"{report['quarantined']} quarantined in {report['quarantine']}")
+    for reason, count in report["reasons"].most_common():
+        print(f"  {count:5d}  {reason}")
+    return 0
 
 
 def _record(module_name: str, settings: Settings) -> int:

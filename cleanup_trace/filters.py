@@ -7,7 +7,9 @@ decision carries a human-readable reason that the debug log shows. Order of the 
 2. ``PYTESTCLEANUP_EXCLUDE_MODULES`` unless ``PYTESTCLEANUP_INCLUDE_MODULES`` also matches;
 3. ``PYTESTCLEANUP_INCLUDE_MODULES`` wins over every default exclusion below;
 4. ``PYTESTCLEANUP_ALLOW_ALL_MODULES`` includes everything else;
-5. default exclusions: standard library, site-packages, test modules and conftest;
+5. default exclusions: standard library, site-packages (except the project in the current
+   directory installed there, as tox and non-editable installs do), test modules and
+   conftest;
 6. everything left is the user's own code.
 """
 from __future__ import annotations
@@ -54,7 +56,9 @@ def is_test_file(origin: str) -> bool:
 
 class ModuleFilter:
     def __init__(self, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
-                 allow_all: bool = False) -> None:
+                 allow_all: bool = False, project_root: str | None = None) -> None:
+        self.project_root = project_root if project_root is not None else os.getcwd()
+        self._project_names: dict[str, bool] = {}
         self.include = tuple(include)
         self.exclude = tuple(exclude)
         self.allow_all = allow_all
@@ -93,6 +97,18 @@ class ModuleFilter:
         self._by_name[name] = decision
         return decision
 
+    def _is_project(self, top_level: str) -> bool:
+        known = self._project_names.get(top_level)
+        if known is None:
+            root = self.project_root
+            known = any(
+                os.path.isfile(os.path.join(base, top_level, "__init__.py"))
+                or os.path.isfile(os.path.join(base, top_level + ".py"))
+                for base in (root, os.path.join(root, "src"))
+            )
+            self._project_names[top_level] = known
+        return known
+
     def decide(self, name: str, origin: str | None) -> Decision:
         decision = self.decide_by_name(name)
         if decision is not None:
@@ -103,6 +119,10 @@ class ModuleFilter:
         if any(real.startswith(directory + os.sep) for directory in self._site_dirs) or (
             f"{os.sep}site-packages{os.sep}" in real or f"{os.sep}dist-packages{os.sep}" in real
         ):
+            if self._is_project(name.partition(".")[0]):
+                # tox (and any non-editable install) runs the project from site-packages:
+                # it is still the user's code, and its data belongs to the project.
+                return Decision(True, "is the project in the current directory, installed")
             return Decision(False, "is installed in site-packages")
         if any(real.startswith(directory + os.sep) for directory in self._stdlib_dirs):
             return Decision(False, "is in the standard library")

@@ -74,12 +74,3 @@ def app(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> Path:
     pytester.makefile(".ini", pytest="[pytest]\ntestpaths = tests\n")
     clean_env.setenv("PYTHONPATH", str(pytester.path), prepend=os.pathsep)
     return pytester.path
-
-
-def run_tool(pytester: pytest.Pytester, *arguments: str) -> pytest.RunResult:
-    """``python -m cleanup_trace ARGUMENTS`` in the project directory."""
-    return pytester.run(sys.executable, "-m", "cleanup_trace", *arguments)
-
-
-def data_files(root: Path) -> list[str]:
-    return sorted(str(path.relative_to(root)) for path in root.glob("tests/test-data/*/*.json"))

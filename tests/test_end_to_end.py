@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import data_files, run_tool
+from e2e_support import data_files, run_tool
 
 EXPECTED_FILES = [
     "tests/test-data/app/Counter.__init__-00.json",

@@ -47,3 +47,12 @@ def test_allow_all_modules() -> None:
     module_filter = ModuleFilter(allow_all=True)
     assert module_filter.decide("somelib", SITE).include
     assert not module_filter.decide("jsonpickle", SITE).include
+
+
+def test_project_installed_in_site_packages_is_user_code(tmp_path) -> None:
+    """Under tox the project runs from site-packages: still recorded, by its name."""
+    (tmp_path / "src" / "somelib").mkdir(parents=True)
+    (tmp_path / "src" / "somelib" / "__init__.py").write_text("")
+    module_filter = ModuleFilter(project_root=str(tmp_path))
+    assert (True, "is the project in the current directory, installed") == module_filter.decide("somelib.x", SITE)
+    assert not module_filter.decide("otherlib", SITE.replace("somelib", "otherlib")).include

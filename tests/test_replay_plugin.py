@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import data_files, run_tool
+from e2e_support import data_files, run_tool
 
 ASYNC_APP = '''
 import asyncio
