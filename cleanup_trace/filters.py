@@ -29,6 +29,10 @@ ALWAYS_EXCLUDED_TOP_LEVEL = frozenset({
     "__editable__", "typing_extensions", "coverage", "pytest_cov",
 })
 
+# Pure modules of the tool that the recorder itself never calls while recording: an
+# explicit include pattern may select them, so that the project records its own cases.
+SELF_RECORDABLE = frozenset({"cleanup_trace.config", "cleanup_trace.compare", "cleanup_trace.writer"})
+
 _STDLIB_NAMES = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
 
 
@@ -81,7 +85,9 @@ class ModuleFilter:
             pass
         top_level = name.partition(".")[0]
         decision: Decision | None = None
-        if top_level in ALWAYS_EXCLUDED_TOP_LEVEL:
+        if name in SELF_RECORDABLE and self._match(name, self.include):
+            decision = Decision(True, f"matches PYTESTCLEANUP_INCLUDE_MODULES pattern {self._match(name, self.include)!r}")
+        elif top_level in ALWAYS_EXCLUDED_TOP_LEVEL:
             decision = Decision(False, f"{top_level} is cleanup_trace or a library it runs on")
         else:
             excluded_by = self._match(name, self.exclude)

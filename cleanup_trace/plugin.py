@@ -95,11 +95,13 @@ def _data_directory(metafunc: pytest.Metafunc, settings: Settings) -> Path:
     return Path(str(metafunc.definition.path)).parent / settings.test_data_directory
 
 
-def parametrize_stg_tests(metafunc: pytest.Metafunc) -> None:
+def parametrize_stg_tests(metafunc: pytest.Metafunc, data_directory: Optional[Path] = None) -> None:
     """Parametrize a test taking ``fn, args, kwargs, expected`` from the data files.
 
-    Sync tests get the sync cases, ``async def`` tests the async ones. Idempotent: the
-    plugin calls it for the generated tests, a conftest may call it too.
+    Sync tests get the sync cases, ``async def`` tests the async ones. The data come from
+    ``data_directory`` if given, else from ``<test dir>/<data dir>`` (the test file's own
+    directory unless PYTESTCLEANUP_TEST_DIRECTORY is set). Idempotent: the plugin calls it
+    for the generated tests, a conftest may call it too.
     """
     from cleanup_trace import replay
 
@@ -111,7 +113,7 @@ def parametrize_stg_tests(metafunc: pytest.Metafunc) -> None:
     stash[_parametrized_key] = True
     config = metafunc.config
     settings = config.stash[settings_key] if settings_key in config.stash else _read_settings()
-    directory = _data_directory(metafunc, settings)
+    directory = Path(data_directory) if data_directory is not None else _data_directory(metafunc, settings)
     cache = config.stash.setdefault(cases_key, {})
     if directory not in cache:
         cache[directory] = replay.collect(directory)

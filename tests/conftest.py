@@ -74,3 +74,14 @@ def app(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> Path:
     pytester.makefile(".ini", pytest="[pytest]\ntestpaths = tests\n")
     clean_env.setenv("PYTHONPATH", str(pytester.path), prepend=os.pathsep)
     return pytester.path
+
+
+SELF_DATA = Path(__file__).resolve().parent.parent / "test-data"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """test_self_replay.py replays the repository's own recorded cases."""
+    if metafunc.definition.path.name == "test_self_replay.py":
+        from cleanup_trace import parametrize_stg_tests
+
+        parametrize_stg_tests(metafunc, data_directory=SELF_DATA)

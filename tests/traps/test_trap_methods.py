@@ -10,7 +10,7 @@ EXPECTED_FUNCTIONS = {
     "methods.Account.label", "methods.Account.label.setter", "methods.Account.__private",
     "methods.Account.doubled", "methods.Account.Audit.check", "methods.Account.Audit.Deep.level",
     "methods.Point.norm1", "methods.Point.moved", "methods.Item.total", "methods.Version.bump",
-    "methods.Color.describe", "methods.Color.parse", "methods.Square.describe", "methods.Square.area",
+    "methods.Color.describe", "methods.Color.parse", "methods.Square.area",
     "methods.Shape.describe", "methods.Plugin.run", "methods.CsvPlugin.run", "methods.Base.greet",
     "methods.Child.greet",
 } | ({"methods.Slotted.total"} if sys.version_info >= (3, 10) else set())
@@ -41,3 +41,13 @@ def test_attrs_classes_with_super(trap) -> None:
     for recording in trap.run("attrs_app", min_cases=6):
         assert {"attrs_app.Child.describe", "attrs_app.Base.describe", "attrs_app.Point3.norm1",
                 "attrs_app.Point.norm1", "attrs_app.Point3.origin", "attrs_app.Frozen.shout"} <= set(recording.cases())
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: self of a __slots__ class on entry to __init__ is refused: jsonpickle's "
+                                        "dir() fallback stores the bound RecordingWrapper methods as attributes")
+def test_slots_init_is_recorded(trap) -> None:
+    """``Point.__init__`` (``__slots__``, nothing set yet) is recorded like any ``__init__``."""
+    trap.copy_app("methods")
+    recording = trap.record("methods", "cli")
+    assert [] == [line for line in recording.events("call.skipped") if "Point.__init__" in line]
+    assert "methods.Point.__init__" in recording.cases()
