@@ -24,15 +24,20 @@ import marshal
 import os
 import sys
 import threading
-from typing import Any, Optional, Sequence
+import time
+from typing import Any, Callable, Optional, Sequence
 
 from cleanup_trace import _log, rewrite
 from cleanup_trace._log import log
 from cleanup_trace.filters import ModuleFilter
 
 _CACHE_SUFFIX = f"-cleanup_trace-{rewrite.TRANSFORM_VERSION}.pyc"
-# magic (4) + our flags (4) + source hash (8); the flags word guards the format.
+# magic (4) + our flags (4) + source mtime_ns (8) + size (8) + source hash (8).
 _HEADER_FLAGS = (rewrite.TRANSFORM_VERSION << 8 | 0xC7).to_bytes(4, "little")
+_HEADER_SIZE = 32
+# A source modified this recently may be edited again within the same clock tick, with
+# the same size: its cache entry is validated by hashing the source, never by mtime.
+_RECENT_SECONDS = 2.0
 
 
 def cache_path(source_path: str) -> Optional[str]:
@@ -43,25 +48,35 @@ def cache_path(source_path: str) -> Optional[str]:
     return normal[: -len(".pyc")] + _CACHE_SUFFIX
 
 
-def _read_cached(path: str, source_hash: bytes) -> Any:
+def _stamp(stat: os.stat_result) -> bytes:
+    return stat.st_mtime_ns.to_bytes(8, "little") + (stat.st_size & (2 ** 64 - 1)).to_bytes(8, "little")
+
+
+def _read_cached(path: str, stat: os.stat_result, source: Callable[[], bytes]) -> Any:
+    """The cached code if it is valid for the source, else ``None`` (a miss)."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError:
         return None
-    header = importlib.util.MAGIC_NUMBER + _HEADER_FLAGS + source_hash
-    if not data.startswith(header):
+    if len(data) < _HEADER_SIZE or data[:8] != importlib.util.MAGIC_NUMBER + _HEADER_FLAGS:
         return None
+    fresh = time.time() - stat.st_mtime < _RECENT_SECONDS
+    if fresh or data[8:24] != _stamp(stat):
+        # Same-second edits and touched files: the hash decides (PEP 552 style).
+        if data[24:32] != importlib.util.source_hash(source()):
+            return None
     try:
-        return marshal.loads(data[len(header):])
+        return marshal.loads(data[_HEADER_SIZE:])
     except Exception:  # a corrupt cache file is a cache miss
         return None
 
 
-def _write_cached(path: str, source_hash: bytes, code: Any) -> None:
+def _write_cached(path: str, stat: os.stat_result, source_bytes: bytes, code: Any) -> None:
     if sys.dont_write_bytecode:
         return
-    payload = importlib.util.MAGIC_NUMBER + _HEADER_FLAGS + source_hash + marshal.dumps(code)
+    payload = (importlib.util.MAGIC_NUMBER + _HEADER_FLAGS + _stamp(stat)
+               + importlib.util.source_hash(source_bytes) + marshal.dumps(code))
     temporary = f"{path}.{os.getpid()}.{threading.get_ident()}"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -79,23 +94,29 @@ def _write_cached(path: str, source_hash: bytes, code: Any) -> None:
 class InstrumentingLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> Any:
         source_path = self.get_filename(fullname)
-        source = self.get_data(source_path)
-        source_hash = importlib.util.source_hash(source)
+        stat = os.stat(source_path)
+        loaded: list = []
+
+        def source() -> bytes:
+            if not loaded:
+                loaded.append(self.get_data(source_path))
+            return loaded[0]
+
         cached = cache_path(source_path)
         if cached is not None:
-            code = _read_cached(cached, source_hash)
+            code = _read_cached(cached, stat, source)
             if code is not None:
                 return code
         try:
-            code = rewrite.compile_instrumented(source, source_path, fullname)
+            code = rewrite.compile_instrumented(source(), source_path, fullname)
         except Exception as error:
             if not isinstance(error, SyntaxError):
                 log.warning("module.not_instrumented", module=fullname,
                             error=f"{type(error).__name__}: {error}")
             # The plain path reports the user's own SyntaxError exactly as Python would.
-            return self.source_to_code(source, source_path)
+            return self.source_to_code(source(), source_path)
         if cached is not None:
-            _write_cached(cached, source_hash, code)
+            _write_cached(cached, stat, source(), code)
         return code
 
 
@@ -126,10 +147,11 @@ class InstrumentingFinder:
         if not origin.endswith(".py") or not os.path.isfile(origin):
             return None
         decision = self.filter.decide(fullname, origin)
+        if _log.is_enabled_for("DEBUG"):
+            log.debug("module.instrumented" if decision.include else "module.skipped",
+                      module=fullname, reason=decision.reason)
         if not decision.include:
-            log.debug("module.skipped", module=fullname, reason=decision.reason)
             return None
-        log.debug("module.instrumented", module=fullname, reason=decision.reason)
         spec.loader = InstrumentingLoader(fullname, origin)
         self.instrumented.append(fullname)
         return spec

@@ -126,7 +126,7 @@ class Recorder:
             return known
         module = locate.find_module(function.module)
         result: Optional[bool]
-        if module is not None and locate.reaches(module, function.qualname, function.role, function.wrapper):
+        if module is not None and locate.reaches(module, function.qualname, function.role, function.raw):
             result = True
         elif module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
             result = None

@@ -20,7 +20,6 @@ Knows nothing of files or configuration: the recorder hands it a budget, a depth
 from __future__ import annotations
 
 import collections
-import inspect
 import math
 import os
 import threading
@@ -32,6 +31,7 @@ from cleanup_trace import locate, serialise
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
+_CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _NO_VALUE = object()
 
 
@@ -98,9 +98,12 @@ class FunctionRecord:
         self.module = module
         self.qualname: str = getattr(wrapped, "__qualname__", getattr(wrapped, "__name__", "?"))
         self.role = role
-        self.is_generator = inspect.isgeneratorfunction(wrapped)
-        self.is_async_generator = inspect.isasyncgenfunction(wrapped)
-        self.is_coroutine = inspect.iscoroutinefunction(wrapped)
+        # One read of co_flags instead of three inspect.is*function calls: this runs for
+        # every def of every instrumented module, at import time.
+        flags = getattr(getattr(wrapped, "__code__", None), "co_flags", 0)
+        self.is_generator = bool(flags & _CO_GENERATOR)
+        self.is_coroutine = bool(flags & _CO_COROUTINE)
+        self.is_async_generator = bool(flags & _CO_ASYNC_GENERATOR)
         self.gate: list[bool] = [True] if _state.sink is not None else []
         self.accepted = 0
         self.attempts = 0
@@ -111,6 +114,8 @@ class FunctionRecord:
         self.reported: set[str] = set()
         self.lock = threading.Lock()
         self.wrapper: Any = None
+        self.raw = wrapped
+        self._detached: Optional[tuple] = None
 
     @property
     def is_async(self) -> bool:
@@ -126,6 +131,64 @@ class FunctionRecord:
 
     def close_gate(self) -> None:
         self.gate.clear()
+        self._detach()
+
+    def open_gate(self) -> None:
+        self.gate[:] = [True]
+        self._attach()
+
+    def _slot(self) -> Optional[tuple]:
+        """(container, attribute name, current value) where the wrapper sits directly."""
+        container: Any = locate.find_module(self.module)
+        parts = self.qualname.split(".")
+        if container is None or "<locals>" in parts:
+            return None
+        for part in parts[:-1]:
+            container = vars(container).get(part) if not isinstance(container, type) else \
+                locate.attribute_path(container, part)
+            if not isinstance(container, type):
+                return None
+        name = parts[-1]
+        if isinstance(container, type) and name.startswith("__") and not name.endswith("__"):
+            name = f"_{container.__name__.lstrip('_')}{name}"
+        value = vars(container).get(name)
+        return (container, name, value) if value is not None else None
+
+    def _detach(self) -> None:
+        """Budget full or recording stopped: put the plain function back where the wrapper
+        sits directly (module or class attribute), so later calls cost nothing at all.
+
+        References taken earlier (``from m import f``, registries, outer decorators) keep
+        the wrapper, whose closed gate makes wrapt call straight through.
+        """
+        if self._detached is not None or self.wrapper is None:
+            return
+        try:
+            slot = self._slot()
+            if slot is None:
+                return
+            container, name, value = slot
+            if value is self.wrapper:
+                replacement: Any = self.raw
+            elif type(value) in (staticmethod, classmethod) and value.__func__ is self.wrapper:
+                replacement = type(value)(self.raw)
+            else:
+                return
+            setattr(container, name, replacement)
+            self._detached = (container, name, value, replacement)
+        except Exception:  # a read-only namespace or an odd metaclass: keep the wrapper
+            self._detached = None
+
+    def _attach(self) -> None:
+        detached, self._detached = self._detached, None
+        if detached is None:
+            return
+        container, name, original, replacement = detached
+        try:
+            if vars(container).get(name) is replacement:
+                setattr(container, name, original)
+        except Exception:
+            pass
 
     def skip(self, reason: str, detail: str = "") -> None:
         """Count a skipped case; log the first one of each reason for this function."""
@@ -150,11 +213,11 @@ class FunctionRecord:
         if snapshot is None:
             return wrapped(*args, **kwargs)
         if self.is_generator:
-            return _RecordingGenerator(self, snapshot, wrapped(*args, **kwargs)).run()
+            return _named_like(_RecordingGenerator(self, snapshot, wrapped(*args, **kwargs)).run(), wrapped)
         if self.is_async_generator:
-            return _record_async_generator(self, snapshot, wrapped(*args, **kwargs))
+            return _named_like(_record_async_generator(self, snapshot, wrapped(*args, **kwargs)), wrapped)
         if self.is_coroutine:
-            return _record_coroutine(self, snapshot, wrapped(*args, **kwargs))
+            return _named_like(_record_coroutine(self, snapshot, wrapped(*args, **kwargs)), wrapped)
         try:
             result = wrapped(*args, **kwargs)
         except Exception as error:
@@ -250,6 +313,19 @@ class FunctionRecord:
                 self.accepted += 1
                 if self.accepted >= _state.budget:
                     self.close_gate()
+
+
+def _named_like(forwarder: Any, wrapped: Any) -> Any:
+    """Give the forwarding generator/coroutine the user's name (repr, ``__qualname__``).
+
+    ``gi_code``/``cr_code`` and frames stay the forwarder's: they cannot be reassigned.
+    """
+    try:
+        forwarder.__name__ = wrapped.__name__
+        forwarder.__qualname__ = wrapped.__qualname__
+    except Exception:
+        pass
+    return forwarder
 
 
 class _RecordingGenerator:
@@ -448,7 +524,12 @@ class _PicklingMixin:
 
 
 class BoundRecordingWrapper(_PicklingMixin, wrapt.BoundFunctionWrapper):
-    pass
+    def __reduce_ex__(self, protocol: int) -> Any:
+        instance = self._self_instance
+        if instance is None:
+            return super().__reduce_ex__(protocol)
+        # As Python pickles a bound method: the instance (or class) and the name.
+        return (getattr, (instance, self.__name__))
 
 
 class RecordingWrapper(_PicklingMixin, wrapt.FunctionWrapper):
@@ -486,7 +567,7 @@ def start(sink: Sink, budget: int, max_depth: int) -> None:
     with _state.registry_lock:
         for record in _state.functions:
             if not record.disabled and record.accepted < budget:
-                record.gate[:] = [True]
+                record.open_gate()
 
 
 def stop() -> None:

@@ -55,6 +55,16 @@ class _Pickler(_jp_pickler.Pickler):
                                  "storing it would consume it")
         return super()._flatten_obj_instance(obj)
 
+    def _flatten_newstyle_with_slots(self, obj: Any, data: dict) -> dict:
+        # jsonpickle falls back to every dir() attribute (methods included) when no slot
+        # is set yet, as for ``self`` on entry to ``__init__``; the set slots are the state.
+        slots = []
+        for klass in type(obj).__mro__:
+            declared = getattr(klass, "__slots__", ())
+            slots.extend((declared,) if isinstance(declared, str) else declared)
+        self._flatten_obj_attrs(obj, [name for name in slots if name not in ("__dict__", "__weakref__")], data)
+        return data
+
     def _flatten_function(self, obj: Any) -> Any:
         if not isinstance(obj, types.FunctionType) or _importable(obj):
             return super()._flatten_function(obj)

@@ -24,6 +24,7 @@ import pytest
 
 APPS = Path(__file__).parent / "apps"
 ACTIVATIONS = ("cli", "recorder")
+TIMEOUT = 60  # seconds per subprocess: a hang (a drained infinite generator) fails, never blocks
 
 RECORDER_RUNNER = '''\
 """Activation path: `with Recorder():` around an import and a call."""
@@ -34,12 +35,14 @@ from cleanup_trace import Recorder
 from cleanup_trace.config import Settings
 from cleanup_trace.scaffold import write_scaffold
 
-module_name, function_name = sys.argv[1], sys.argv[2]
-with Recorder():
-    module = importlib.import_module(module_name)
-    getattr(module, function_name)()
-settings = Settings.from_env()
-write_scaffold(settings.test_directory, settings.test_data_directory)
+
+if __name__ == "__main__":  # multiprocessing spawn children import this file as __mp_main__
+    module_name, function_name = sys.argv[1], sys.argv[2]
+    with Recorder():
+        module = importlib.import_module(module_name)
+        getattr(module, function_name)()
+    settings = Settings.from_env()
+    write_scaffold(settings.test_directory, settings.test_data_directory)
 '''
 
 PYTEST_INI = '''\
@@ -103,7 +106,7 @@ class Trap:
             shutil.copy(APPS / f"{name}.py", self.pytester.path / f"{name}.py")
 
     def plain(self, module: str, function: str = "main") -> pytest.RunResult:
-        return self.pytester.run(sys.executable, "-c", f"import {module}; {module}.{function}()")
+        return self.pytester.run(sys.executable, "-c", f"import {module}; {module}.{function}()", timeout=TIMEOUT)
 
     def record(self, module: str, activation: str, function: str = "main",
                env: Optional[dict[str, str]] = None) -> Recording:
@@ -114,9 +117,10 @@ class Trap:
             for key, value in (env or {}).items():
                 patch.setenv(key, value)
             if activation == "cli":
-                result = self.pytester.run(sys.executable, "-m", "cleanup_trace", module)
+                result = self.pytester.run(sys.executable, "-m", "cleanup_trace", module, timeout=TIMEOUT)
             else:
-                result = self.pytester.run(sys.executable, "record_with_recorder.py", module, function)
+                result = self.pytester.run(sys.executable, "record_with_recorder.py", module, function,
+                                           timeout=TIMEOUT)
         return Recording(activation, result, test_directory)
 
     def replay(self, recording: Recording, mode: str = "no-asyncio",
@@ -124,7 +128,7 @@ class Trap:
         ini_extra, arguments = REPLAY_MODES[mode]
         (recording.test_directory / "pytest.ini").write_text(PYTEST_INI.format(extra=ini_extra), encoding="utf-8")
         return self.pytester.runpytest_subprocess(str(recording.test_directory), "-p", "no:cacheprovider",
-                                                  "-q", *arguments, *extra)
+                                                  "-q", *arguments, *extra, timeout=TIMEOUT)
 
     def run(self, module: str, *, function: str = "main", activations: Iterable[str] = ACTIVATIONS,
             replay_modes: Iterable[str] = ("no-asyncio",), min_cases: int = 1,

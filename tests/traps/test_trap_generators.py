@@ -27,8 +27,6 @@ def test_generator_send_is_logged_once_as_skipped(trap) -> None:
     assert 1 == len(skipped), recording.result.errlines
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the generator object returned by an instrumented "
-                                        "generator function is named 'run' (_RecordingGenerator.run)")
 def test_generator_object_keeps_its_name(trap) -> None:
     """``gen.__name__``/``__qualname__``/repr/``gi_code`` of the generator object are unchanged."""
     trap.run("gens", function="main_object_names", activations=("cli",), min_cases=1)

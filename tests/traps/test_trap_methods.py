@@ -43,8 +43,6 @@ def test_attrs_classes_with_super(trap) -> None:
                 "attrs_app.Point.norm1", "attrs_app.Point3.origin", "attrs_app.Frozen.shout"} <= set(recording.cases())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: self of a __slots__ class on entry to __init__ is refused: jsonpickle's "
-                                        "dir() fallback stores the bound RecordingWrapper methods as attributes")
 def test_slots_init_is_recorded(trap) -> None:
     """``Point.__init__`` (``__slots__``, nothing set yet) is recorded like any ``__init__``."""
     trap.copy_app("methods")

@@ -18,8 +18,6 @@ def test_pickle_copy_and_pools_behave_and_replay(trap) -> None:
                                                          for c in cases["pickling.square"]}) + 5
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a pickled bound method of an instrumented method loses its "
-                                        "instance (_PicklingMixin.__reduce_ex__ resolves Class.method by name)")
 def test_pickled_bound_method_keeps_its_instance(trap) -> None:
     """``pickle.loads(pickle.dumps(obj.method))`` and ``Pool.map(obj.method, ...)`` still bind ``obj``."""
     trap.run("pickling", function="main_bound_method", activations=("cli",), min_cases=1)
@@ -35,4 +33,17 @@ def test_functions_as_values_and_mutated_arguments(trap) -> None:
         bag_states = [case["call"]["args"][0]["items"] for case in cases["funcvalues.Bag.add"]]
         assert [[], ["x"]] == bag_states
         dill_payloads = [case for case in cases["funcvalues.apply"] if "load_dill" in json.dumps(case)]
-        assert 2 <= len(dill_payloads)
+        assert 1 == len(dill_payloads)  # the closure; negate and abs are stored by name
+        assert 4 == sum("load_dill" in json.dumps(case) for case in cases["funcvalues.make_scaler"])
+        assert 2 == len(cases["funcvalues.compose"])
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: lambdas are never handed to dill: jsonpickle's flattener "
+                                        "selection stores a lambda as None, so every such case is refused")
+def test_lambdas_are_recorded_through_dill(trap) -> None:
+    """Lambdas as arguments and return values are recorded (dill) and replay green."""
+    for recording in trap.run("funcvalues", function="main_lambdas", activations=("cli",), min_cases=5):
+        cases = recording.cases()
+        assert 3 == len(cases.get("funcvalues.apply", []))
+        assert 1 == len(cases.get("funcvalues.make_adder", []))
+        assert 1 == len(cases.get("funcvalues.compose", []))

@@ -45,11 +45,14 @@ class Bag:
         return len(self.items)
 
 
+def negate(value):
+    return -value
+
+
 def main():
-    print("lambda", apply(lambda value: value * 3, 4), apply(abs, -2))
-    add_five = make_adder(5)
-    print("closure", apply(add_five, 1), apply(make_scaler(3), 2), make_scaler(2)(5))
-    print("compose", compose(add_five, lambda value: -value))
+    print("builtin", apply(abs, -2), apply(negate, 4))
+    print("closure", apply(make_scaler(3), 2), make_scaler(2)(5))
+    print("compose", compose(make_scaler(4), negate), compose(negate, make_scaler(-1)))
     items = [1, 2]
     print("mutated", append_length(items), append_length(items), items)
     mapping = {}
@@ -59,3 +62,11 @@ def main():
     print("drained", drain([1, 2, 3]), drain([]))
     bag = Bag()
     print("bag", bag.add("x"), bag.add("y"), bag.items)
+
+
+def main_lambdas():
+    """Lambdas, also closures made of lambdas, as arguments and as return values."""
+    print("lambda", apply(lambda value: value * 3, 4))
+    add_five = make_adder(5)
+    print("closure", apply(add_five, 1), add_five(2))
+    print("compose", compose(add_five, lambda value: -value))
