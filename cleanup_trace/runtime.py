@@ -91,31 +91,57 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
     return kind
 
 
+class _Live:
+    """The part of a function's recording state needed only once it is called."""
+
+    __slots__ = ("attempts", "fingerprints", "cases", "reported", "lock")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.fingerprints: set = set()
+        self.cases: set[str] = set()
+        self.reported: set[str] = set()
+        self.lock = threading.Lock()
+
+
 class FunctionRecord:
-    """Recording state of one instrumented function (one per ``def``)."""
+    """Recording state of one instrumented function (one per ``def``).
+
+    Created for every ``def`` at import time, so kept small: the sets and the lock of a
+    function that is called come later, in :class:`_Live`.
+    """
+
+    __slots__ = ("module", "qualname", "role", "is_generator", "is_coroutine", "is_async_generator", "gate",
+                 "accepted", "called", "disabled", "wrapper", "raw", "_detached", "_live")
 
     def __init__(self, wrapped: Callable, module: str, role: str) -> None:
         self.module = module
-        self.qualname: str = getattr(wrapped, "__qualname__", getattr(wrapped, "__name__", "?"))
+        self.qualname: str = getattr(wrapped, "__qualname__", None) or getattr(wrapped, "__name__", "?")
         self.role = role
         # One read of co_flags instead of three inspect.is*function calls: this runs for
         # every def of every instrumented module, at import time.
-        flags = getattr(getattr(wrapped, "__code__", None), "co_flags", 0)
+        flags = wrapped.__code__.co_flags if hasattr(wrapped, "__code__") else 0
         self.is_generator = bool(flags & _CO_GENERATOR)
         self.is_coroutine = bool(flags & _CO_COROUTINE)
         self.is_async_generator = bool(flags & _CO_ASYNC_GENERATOR)
         self.gate: list[bool] = [True] if _state.sink is not None else []
         self.accepted = 0
-        self.attempts = 0
-        self.fingerprints: set = set()
-        self.cases: set[str] = set()
         self.called = False
         self.disabled = False
-        self.reported: set[str] = set()
-        self.lock = threading.Lock()
         self.wrapper: Any = None
         self.raw = wrapped
         self._detached: Optional[tuple] = None
+        self._live: Optional[_Live] = None
+
+    @property
+    def live(self) -> _Live:
+        live = self._live
+        if live is None:
+            with _state.registry_lock:  # two threads calling first must share one state
+                if self._live is None:
+                    self._live = _Live()
+                live = self._live
+        return live  # type: ignore[return-value]
 
     @property
     def is_async(self) -> bool:
@@ -193,8 +219,9 @@ class FunctionRecord:
     def skip(self, reason: str, detail: str = "") -> None:
         """Count a skipped case; log the first one of each reason for this function."""
         _state.stats[f"skipped: {reason}"] += 1
-        if reason not in self.reported:
-            self.reported.add(reason)
+        reported = self.live.reported
+        if reason not in reported:
+            reported.add(reason)
             log.warning("call.skipped", function=self.name, reason=reason, detail=detail)
 
     def fail(self, error: BaseException) -> None:
@@ -233,13 +260,14 @@ class FunctionRecord:
             self.called = True
             if self.disabled or not self.gate:
                 return None
+            live = self.live
             fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None)
-            if fingerprint in self.fingerprints:
+            if fingerprint in live.fingerprints:
                 _state.stats["skipped: duplicate"] += 1
                 return None
-            self.fingerprints.add(fingerprint)
-            self.attempts += 1
-            if self.attempts > 20 * _state.budget + 20:
+            live.fingerprints.add(fingerprint)
+            live.attempts += 1
+            if live.attempts > 20 * _state.budget + 20:
                 # Bounded work and memory for a function whose calls keep being refused.
                 self.close_gate()
                 self.skip("too many refused cases", "recording stopped for this function")
@@ -301,14 +329,15 @@ class FunctionRecord:
     def _offer(self, case: dict) -> None:
         text = serialise.dumps(case)
         sink = _state.sink
-        with self.lock:
-            if text in self.cases:
+        live = self.live
+        with live.lock:
+            if text in live.cases:
                 _state.stats["skipped: duplicate"] += 1
                 return
             if sink is None or not self.gate:
                 _state.stats["skipped: budget"] += 1
                 return
-            self.cases.add(text)
+            live.cases.add(text)
             if sink.accept(self, case):
                 self.accepted += 1
                 if self.accepted >= _state.budget:
@@ -544,8 +573,7 @@ def instrument(module: str, role: str = "") -> Callable[[Callable], Callable]:
             record = FunctionRecord(function, module, role)
             wrapper = RecordingWrapper(function, record, record.gate.__len__)
             record.wrapper = wrapper
-            with _state.registry_lock:
-                _state.functions.append(record)
+            _state.functions.append(record)  # list.append is atomic: no lock at import time
             return wrapper
         except Exception as error:  # never break the user's import
             log.error("function.not_instrumented", function=f"{module}.{getattr(function, '__qualname__', '?')}",
@@ -590,7 +618,8 @@ def _after_fork_in_child() -> None:
     # A fork child must not inherit held locks or the parent's half-state.
     _state.registry_lock = threading.Lock()
     for record in _state.functions:
-        record.lock = threading.Lock()
+        if record._live is not None:
+            record._live.lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

@@ -34,6 +34,10 @@ def main():
         print(pool.map(square, range(4)))
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         print(pool.map(cube, range(3)))
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as executor:
+        print(list(executor.map(cube, [5, 6])))
     child = subprocess.run([sys.executable, "-c", "import work; print(work.square(9))"],
                            capture_output=True, text=True)
     print(child.stdout.strip())
@@ -81,15 +85,16 @@ def _pth_installed() -> bool:
 
 @pytest.mark.parametrize("via", ["pth", "sitecustomize"])
 def test_staging_run_records_every_process(worker_app: Path, via: str) -> None:
-    """PYTESTCLEANUP_RECORD=1 python -m work: fork and spawn pools, a subprocess and an
-    os.fork child (ended with os._exit) all record, with no code change."""
+    """PYTESTCLEANUP_RECORD=1 python -m work: fork and spawn pools, a spawn
+    ProcessPoolExecutor, a subprocess and an os.fork child (ended with os._exit) all
+    record, with no code change."""
     if via == "pth" and not _pth_installed():
         pytest.skip("cleanup_trace.pth is installed by wheel installs (tox), not by editable ones")
     result = subprocess.run([sys.executable, "-m", "work"], cwd=worker_app, env=_staging_env(worker_app, via),
                             capture_output=True, text=True, timeout=120)
-    assert ["[0, 1, 4, 9]", "[0, 1, 8]", "81"] == result.stdout.splitlines(), result.stderr
+    assert ["[0, 1, 4, 9]", "[0, 1, 8]", "[125, 216]", "81"] == result.stdout.splitlines(), result.stderr
     assert [0, 1, 2, 3, 9, 11] == _arguments(_cases(worker_app, "square"))
-    assert [0, 1, 2] == _arguments(_cases(worker_app, "cube"))
+    assert [0, 1, 2, 5, 6] == _arguments(_cases(worker_app, "cube"))
 
 
 def test_environment_alone_does_nothing_without_the_variable(worker_app: Path) -> None:

@@ -135,3 +135,18 @@ def test_xdist_gives_the_same_ids_and_outcomes(pytester: pytest.Pytester, app: P
     parallel.assert_outcomes(passed=13, skipped=1)
     ran = sorted(line.split(" ")[-1] for line in parallel.outlines if "PASSED" in line or "SKIPPED" in line)
     assert len(ids) == len(ran) == 14
+
+
+def test_recording_under_xdist_writes_from_every_worker(pytester: pytest.Pytester, app: Path) -> None:
+    """pytest --cleanup-record -n 2: each worker records its own calls, no file clobbered."""
+    pytest.importorskip("xdist")
+    for index in range(4):
+        (app / "tests" / f"test_part{index}.py").write_text(
+            f"import app\n\ndef test_fib():\n    assert app.fib({index + 10}) > 0\n\n"
+            f"def test_double():\n    assert app.Counter.double({index}) == {2 * index}\n")
+    result = pytester.runpytest_subprocess("--cleanup-record", "-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=8)
+    doubles = []
+    for path in sorted((app / "tests/test-data/app").glob("Counter.double-*.json")):
+        doubles.extend(case["call"]["args"][0] for case in json.loads(path.read_text())["cases"])
+    assert [0, 1, 2, 3] == sorted(doubles)

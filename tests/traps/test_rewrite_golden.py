@@ -1,0 +1,204 @@
+"""The transformer as a pure function of source text: placement, names, locations, skip rules."""
+from __future__ import annotations
+
+import ast
+import sys
+import textwrap
+import traceback
+import types
+
+import pytest
+
+from cleanup_trace import rewrite
+
+
+def rewritten(source: str, module: str = "golden") -> str:
+    tree, _ = rewrite.rewrite_module(textwrap.dedent(source), "golden.py", module)
+    return ast.unparse(tree)
+
+
+def instrumented(source: str) -> list[str]:
+    return rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden")[1]
+
+
+def test_helper_import_goes_after_docstring_and_future_imports() -> None:
+    """Docstring first, then ``from __future__``, then the helper import, then the code."""
+    source = '''
+        """Doc."""
+        from __future__ import annotations
+        import os
+
+        def f(x):
+            return x
+    '''
+    expected = textwrap.dedent('''\
+        """Doc."""
+        from __future__ import annotations
+        import cleanup_trace.runtime as @cleanup_trace_runtime
+        import os
+
+        @@cleanup_trace_runtime.instrument('golden', '')
+        def f(x):
+            return x''')
+    assert expected == rewritten(source)
+
+
+def test_helper_name_cannot_clash_with_user_code() -> None:
+    """The helper is bound to a name containing ``@``; a user name ``cleanup_trace_runtime`` is untouched."""
+    assert "@" in rewrite.HELPER_NAME
+    source = "cleanup_trace_runtime = 1\ndef f():\n    return cleanup_trace_runtime\n"
+    namespace: dict = {"__name__": "golden"}
+    exec(rewrite.compile_instrumented(source, "golden.py", "golden"), namespace)
+    assert 1 == namespace["f"]()
+
+
+def test_module_without_functions_is_left_alone() -> None:
+    """No function, no helper import."""
+    assert "x = 1" == rewritten("x = 1\n")
+
+
+def test_decorator_is_innermost() -> None:
+    """The recording decorator is appended last, so it is applied first."""
+    source = '''
+        import functools
+        class K:
+            @staticmethod
+            @functools.lru_cache
+            def f(x):
+                return x
+    '''
+    tree, _ = rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden")
+    method = tree.body[-1].body[0]
+    assert ["staticmethod", "functools.lru_cache", "@cleanup_trace_runtime.instrument('golden', '')"] == \
+        [ast.unparse(decorator) for decorator in method.decorator_list]
+
+
+def test_property_roles() -> None:
+    """Getter, setter and deleter share a qualname; the role tells them apart."""
+    source = '''
+        class K:
+            @property
+            def v(self):
+                return 1
+            @v.setter
+            def v(self, value):
+                pass
+            @v.deleter
+            def v(self):
+                pass
+    '''
+    roles = [ast.unparse(node.decorator_list[-1]) for node in
+             rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden")[0].body[-1].body]
+    assert ["@cleanup_trace_runtime.instrument('golden', '')", "@cleanup_trace_runtime.instrument('golden', 'setter')",
+            "@cleanup_trace_runtime.instrument('golden', 'deleter')"] == roles
+
+
+def test_skip_rules() -> None:
+    """Nested functions, lambdas, overloads, implicit classmethods and register implementations are skipped."""
+    source = '''
+        import functools
+        from typing import overload
+
+        def outer(x):
+            def inner(y):
+                return y
+            return inner(lambda z: z)
+
+        square = lambda x: x * x
+
+        @overload
+        def g(x: int) -> int: ...
+        def g(x):
+            return x
+
+        @functools.singledispatch
+        def show(x):
+            return x
+
+        @show.register
+        def _(x: int):
+            return x
+
+        @show.register(list)
+        def _show_list(x):
+            return x
+
+        class K:
+            def __init_subclass__(cls, **kwargs):
+                pass
+            def __class_getitem__(cls, item):
+                return cls
+            async def fetch(self):
+                return 1
+            class Inner:
+                def deep(self):
+                    return 2
+
+        if True:
+            def conditional():
+                return 3
+    '''
+    assert ["outer", "g", "show", "K.fetch", "K.Inner.deep", "conditional"] == instrumented(source)
+
+
+def test_opt_out_marker() -> None:
+    """A module carrying the marker comment is returned unchanged."""
+    source = "# cleanup_trace: skip-file\ndef f():\n    return 1\n"
+    assert [] == instrumented(source)
+    assert "def f():\n    return 1" == rewritten(source)
+
+
+def test_locations_are_unchanged() -> None:
+    """co_firstlineno and traceback line numbers equal those of the plain compile."""
+    source = textwrap.dedent('''\
+        """Doc."""
+
+
+        @staticmethod
+        def decorated():
+            return 1
+
+
+        def fails(x):
+
+            raise ValueError(x)
+    ''').replace("@staticmethod\n", "")
+
+    def load(code: types.CodeType) -> dict:
+        namespace: dict = {"__name__": "golden_locations"}
+        sys.modules["golden_locations"] = types.ModuleType("golden_locations")
+        try:
+            exec(code, namespace)
+        finally:
+            del sys.modules["golden_locations"]
+        return namespace
+
+    plain = load(compile(source, "golden.py", "exec"))
+    rewritten_ = load(rewrite.compile_instrumented(source, "golden.py", "golden_locations"))
+    for name in ("decorated", "fails"):
+        assert plain[name].__code__.co_firstlineno == rewritten_[name].__code__.co_firstlineno
+
+    def failing_line(namespace: dict) -> list:
+        with pytest.raises(ValueError) as info:
+            namespace["fails"](1)
+        return [(frame.name, frame.lineno) for frame in traceback.extract_tb(info.value.__traceback__)
+                if frame.filename == "golden.py"]
+
+    assert [("fails", 10)] == failing_line(plain)
+    assert failing_line(plain) == failing_line(rewritten_)
+
+
+def test_decorated_first_line_is_the_first_decorator() -> None:
+    """With decorators, co_firstlineno is the first decorator's line, with or without the tool."""
+    source = "import functools\n\n@functools.lru_cache\n@functools.wraps(len)\ndef f():\n    return 1\n"
+    plain = compile(source, "golden.py", "exec")
+    code = rewrite.compile_instrumented(source, "golden.py", "golden")
+    first = [const.co_firstlineno for const in plain.co_consts if isinstance(const, types.CodeType)]
+    assert [3] == first
+    assert first == [const.co_firstlineno for const in code.co_consts if isinstance(const, types.CodeType)]
+
+
+def test_syntax_error_propagates_from_the_parser() -> None:
+    """The transformer does not swallow a user's SyntaxError."""
+    with pytest.raises(SyntaxError):
+        rewrite.rewrite_module("def f(:\n", "golden.py", "golden")
