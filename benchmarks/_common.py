@@ -149,3 +149,11 @@ def finish(rows: Sequence[Row], arguments: argparse.Namespace) -> None:
     print_table(rows)
     if arguments.json:
         print(json.dumps(list(rows), indent=1))
+
+
+def script_main(description: str, run: Any) -> None:
+    """``python benchmarks/bench_X.py [options]``: one figure alone, same options as run.py."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common_arguments(parser)
+    arguments = parser.parse_args()
+    finish(run(arguments), arguments)

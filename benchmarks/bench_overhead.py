@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (HERE, PEER_SHIM_NOTE, Row, common_arguments, finish, log, median, ours_python,  # noqa: E402
+from _common import (HERE, PEER_SHIM_NOTE, Row, script_main, log, median, ours_python,  # noqa: E402
                      peer_python, run_child, workdir)
 
 # tool -> (which venv, fraction of the full loop it runs)
@@ -113,10 +113,7 @@ def run(arguments: argparse.Namespace) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_arguments(parser)
-    arguments = parser.parse_args()
-    finish(run(arguments), arguments)
+    script_main(__doc__, run)
 
 
 if __name__ == "__main__":

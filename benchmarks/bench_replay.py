@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Row, common_arguments, finish, log, median, ours_python, run_child, workdir  # noqa: E402
+from _common import Row, script_main, log, median, ours_python, run_child, workdir  # noqa: E402
 
 FUNCTIONS = 50
 
@@ -111,10 +111,7 @@ def run(arguments: argparse.Namespace) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_arguments(parser)
-    arguments = parser.parse_args()
-    finish(run(arguments), arguments)
+    script_main(__doc__, run)
 
 
 if __name__ == "__main__":
