@@ -23,6 +23,7 @@ import collections
 import math
 import os
 import threading
+import types
 from typing import Any, Callable, Optional, Protocol
 
 import wrapt
@@ -85,6 +86,16 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
             (_fingerprint(key, 2), _fingerprint(item, depth + 1)) for key, item in list(value.items())[:4])
     if kind is set or kind is frozenset:
         return (kind, len(value))
+    if kind is types.FunctionType:
+        # Functions passed as values: different lambdas, or one closure over different
+        # cells, are different calls.
+        cells = []
+        for cell in value.__closure__ or ():
+            try:
+                cells.append(_fingerprint(cell.cell_contents, depth + 1))
+            except ValueError:  # an empty cell
+                cells.append(None)
+        return (kind, value.__qualname__, id(value.__code__), tuple(cells))
     state = getattr(value, "__dict__", None)
     if type(state) is dict:
         return (kind,) + tuple((key, _fingerprint(item, depth + 1)) for key, item in list(state.items())[:6])
@@ -547,6 +558,12 @@ class _PicklingMixin:
 
     def __copy__(self) -> Any:
         return self
+
+    # A Python subclass of a wrapt proxy gets an instance __dict__ of its own, hiding the
+    # proxied function's (functools.wraps would then copy the wrong attributes).
+    @property
+    def __dict__(self) -> Any:  # type: ignore[override]
+        return self.__wrapped__.__dict__
 
     def __deepcopy__(self, memo: dict) -> Any:
         return self

@@ -49,7 +49,17 @@ class _Pickler(_jp_pickler.Pickler):
     """jsonpickle, except that local functions and lambdas go through dill (base64), and
     iterators are refused: jsonpickle would drain them, consuming the user's data."""
 
+    def _get_flattener(self, obj: Any) -> Any:
+        # jsonpickle sends lambdas nowhere (``is_module_function`` rejects '<lambda>'),
+        # storing None; every plain function goes through _flatten_function instead.
+        if type(obj) is types.FunctionType:
+            return self._flatten_function
+        return super()._get_flattener(obj)
+
     def _flatten_obj_instance(self, obj: Any) -> Any:
+        if type(obj) is bytearray:
+            # jsonpickle's own encoding of bytearray decodes back empty.
+            return {"py/reduce": [{"py/type": "builtins.bytearray"}, {"py/tuple": [self._flatten(bytes(obj))]}]}
         if hasattr(type(obj), "__next__"):
             raise Unserialisable(f"{type(obj).__module__}.{type(obj).__qualname__} is an iterator: "
                                  "storing it would consume it")

@@ -363,6 +363,7 @@ class Library:
         before = self.work / "test-data-before-verify"
         if data_directory.is_dir():
             shutil.copytree(data_directory, before)
+        source_files = _files(self.source)
         first, first_outcomes = self.replay("replay-1", data_root)
         result["replay1"] = pytest_counts(first.output)
         result["replay1_failures"] = {test_id: message for test_id, (outcome, message) in first_outcomes.items()
@@ -385,8 +386,21 @@ class Library:
         result["replay2_failures"] = {test_id: message for test_id, (outcome, message) in second_outcomes.items()
                                       if outcome in ("failed", "error")}
         result["coverage"] = self.coverage_total()
+        # Replayed calls run for real: files they create at recorded absolute paths inside
+        # the library's sources would change its next suite run. Reported, then removed.
+        created = sorted(_files(self.source) - source_files)
+        result["replay_wrote"] = [str(path) for path in created]
+        for path in created:
+            try:
+                path.unlink()
+            except OSError:
+                pass
         result["own_coverage"] = _float(self.row.get("coverage_pct", ""))
         return result
+
+
+def _files(directory: Path) -> set:
+    return {path for path in directory.rglob("*") if path.is_file() and "__pycache__" not in path.parts}
 
 
 def _case_count(path: Path) -> int:
@@ -518,7 +532,7 @@ def table(results: list) -> str:
             top_text,
             f"{_fmt(fig['replay_rate'], '.1f', '%')} of {fig['replay_total']}",
             f"{verify[2]} ({_fmt(fig['quarantine_rate'], '.1f', '%')})" if verify else "n/a",
-            _fmt(fig["replay2_rate"], ".0f", "%"),
+            _fmt(fig["replay2_rate"], ".1f", "%"),
             f"{_fmt(result.get('coverage'), '.1f')}/{_fmt(result.get('own_coverage'), '.1f')}%",
             f"{_fmt(result.get('cost'), '.2f', 'x')}",
         ])
@@ -569,6 +583,9 @@ def details(result: dict, limit: int) -> str:
     out.append(f"    replay after verify: {result.get('replay2')} -> {_fmt(fig['replay2_rate'], '.2f', '%')}")
     for cause, count, functions in group_failures(result.get("replay2_failures", {}))[:limit]:
         out.append(f"      {count:4d}  {cause}  in: {', '.join(functions[:4])}")
+    if result.get("replay_wrote"):
+        out.append(f"    replay wrote {len(result['replay_wrote'])} file(s) into the library's sources (removed): "
+                   + ", ".join(result["replay_wrote"][:5]))
     out.append(f"  5 coverage of {result.get('import', '')} by the generated tests: "
                f"{_fmt(result.get('coverage'), '.1f', '%')} (own suite: {_fmt(result.get('own_coverage'), '.1f', '%')})")
     out.append(f"  6 cost: {seconds[1]:.1f}s / {seconds[0]:.1f}s = {_fmt(result.get('cost'), '.2f', 'x')} "

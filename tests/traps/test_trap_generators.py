@@ -1,8 +1,6 @@
 """Trap family: generators. Laziness, send/throw/close, return values, yield from."""
 from __future__ import annotations
 
-import pytest
-
 
 def test_generators_behave_and_replay(trap) -> None:
     """Same output with and without the tool; recorded generator cases replay green."""

@@ -14,8 +14,6 @@ def test_introspection_is_unchanged(trap) -> None:
         assert {"raised": {"type": "builtins.ValueError", "message": "bad 3"}} == raised
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: RecordingWrapper (a Python subclass of wrapt.FunctionWrapper) has its "
-                                        "own __dict__, so vars(fn) and functools.wraps miss the function's attributes")
 def test_function_dict_is_the_functions_own(trap) -> None:
     """``vars(fn)`` is the function's dict; ``functools.wraps`` copies attributes set by decorators."""
     trap.run("introspect", function="main_function_attributes", activations=("cli",))

@@ -27,8 +27,6 @@ def test_object_without_eq_mismatch_shows_a_readable_diff(trap) -> None:
     result.stdout.fnmatch_lines(["*replayed value differs from the recorded one*", "*amount: 21 != 20*"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a bytearray does not round-trip through jsonpickle (decodes empty), "
-                                        "so every call taking or returning one is refused")
 def test_bytearray_is_recorded(trap) -> None:
     """A bytearray argument and return value are recorded and replay green."""
     for recording in trap.run("values", function="main_bytearray", activations=("cli",)):
