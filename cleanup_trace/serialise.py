@@ -33,6 +33,7 @@ def load_dill(payload: str) -> Any:
 
 
 def _importable(function: Any) -> bool:
+    """Is ``function`` what its module and qualified name lead to (so storable by name)?"""
     module = sys.modules.get(getattr(function, "__module__", None) or "")
     qualname = getattr(function, "__qualname__", "")
     if module is None or not qualname or "<" in qualname:
@@ -42,7 +43,10 @@ def _importable(function: Any) -> bool:
         target = getattr(target, part, None)
         if target is None:
             return False
-    return True
+    # The name may now lead elsewhere (a function replaced after it was stored, or one
+    # decorated later): then only dill can bring back this very function.
+    return target is function or getattr(target, "__wrapped__", None) is function \
+        or getattr(target, "__func__", None) is function
 
 
 class _Pickler(_jp_pickler.Pickler):
