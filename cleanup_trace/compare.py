@@ -43,6 +43,19 @@ def _safe_repr(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _subclass_state(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Iterator[str]:
+    """A list/dict/tuple subclass may carry state beside its items (attributes, slots)."""
+    if type(expected) in (list, tuple, dict):
+        return
+    left, right = _state(actual) or {}, _state(expected) or {}
+    for name in sorted(set(left) | set(right)):
+        sub = f"{path}.{name}" if path else name
+        if name not in left or name not in right:
+            yield f"{sub}: {'missing' if name not in left else 'unexpected attribute'}"
+        else:
+            yield from _walk(left[name], right[name], sub, seen, depth + 1)
+
+
 def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Iterator[str]:
     if actual is expected:
         return
@@ -68,6 +81,7 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Itera
             return
         for index, (left, right) in enumerate(zip(actual, expected)):
             yield from _walk(left, right, f"{path}[{index}]", seen, depth + 1)
+        yield from _subclass_state(actual, expected, path, seen, depth)
         return
     if isinstance(expected, dict) and type(expected).__eq__ is dict.__eq__:
         missing = [k for k in expected if k not in actual]
@@ -77,6 +91,7 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Itera
             return
         for name in expected:
             yield from _walk(actual[name], expected[name], f"{path}[{name!r}]", seen, depth + 1)
+        yield from _subclass_state(actual, expected, path, seen, depth)
         return
     if isinstance(expected, (types.FunctionType, types.MethodType)):
         left = getattr(actual, "__code__", None)

@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 import inspect
 import json
+import random
 from pathlib import Path
 from typing import Any, Optional
 
@@ -151,6 +152,7 @@ class LoadedCase:
     kwargs: dict
     expected: Expected
     name: str
+    random_state: Any = None
 
 
 def _load_case(ref: CaseRef) -> LoadedCase:
@@ -172,11 +174,12 @@ def _load_case(ref: CaseRef) -> LoadedCase:
         call = serialise.decode(case["call"])
         outcome = case["outcome"]
         expected = _expected(outcome)
+        random_state = serialise.decode(case["random_state"]) if "random_state" in case else None
     except DataFileError:
         raise
     except Exception as error:
         raise DataFileError(f"{where}: cannot decode: {type(error).__name__}: {error}") from None
-    return LoadedCase(function, list(call["args"]), dict(call["kwargs"]), expected, ref.id)
+    return LoadedCase(function, list(call["args"]), dict(call["kwargs"]), expected, ref.id, random_state)
 
 
 def _expected(outcome: dict) -> Expected:
@@ -240,6 +243,9 @@ class ReplayCall:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         function, expected = self.case.function, self.case.expected
+        if self.case.random_state is not None:
+            # The call drew from the global random generator: start where it started.
+            random.setstate(self.case.random_state)
         if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
             return self._call_async(*args, **kwargs)
         try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import math
 import os
+import random
 import threading
 import types
 from typing import Any, Callable, Optional, Protocol
@@ -32,6 +33,12 @@ from cleanup_trace import locate, serialise
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
+# A function whose values keep being refused (unserialisable, not round-tripping) stops
+# being tried: each refusal costs a full serialisation.
+REFUSALS_IN_A_ROW = 3
+# A function called this often with no new case since its last one is saturated: its
+# gate closes, so hot functions that repeat themselves stop paying for the fingerprint.
+CALLS_WITHOUT_NEWS = 1000
 _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _NO_VALUE = object()
 
@@ -105,10 +112,12 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
 class _Live:
     """The part of a function's recording state needed only once it is called."""
 
-    __slots__ = ("attempts", "fingerprints", "cases", "reported", "lock")
+    __slots__ = ("attempts", "fingerprints", "cases", "reported", "lock", "refused_in_a_row", "calls_without_news")
 
     def __init__(self) -> None:
         self.attempts = 0
+        self.refused_in_a_row = 0
+        self.calls_without_news = 0
         self.fingerprints: set = set()
         self.cases: set[str] = set()
         self.reported: set[str] = set()
@@ -193,7 +202,7 @@ class FunctionRecord:
 
     def _detach(self) -> None:
         """Budget full or recording stopped: put the plain function back where the wrapper
-        sits directly (module or class attribute), so later calls cost nothing at all.
+        sits directly as a class attribute, so later calls cost nothing at all.
 
         References taken earlier (``from m import f``, registries, outer decorators) keep
         the wrapper, whose closed gate makes wrapt call straight through.
@@ -202,7 +211,10 @@ class FunctionRecord:
             return
         try:
             slot = self._slot()
-            if slot is None:
+            if slot is None or not isinstance(slot[0], type):
+                # Module-level functions keep their wrapper: other modules may hold the
+                # same object (``from m import f``) and compare identities. Methods are
+                # bound anew at every access anyway, and are where wrapt costs most.
                 return
             container, name, value = slot
             if value is self.wrapper:
@@ -230,7 +242,12 @@ class FunctionRecord:
     def skip(self, reason: str, detail: str = "") -> None:
         """Count a skipped case; log the first one of each reason for this function."""
         _state.stats[f"skipped: {reason}"] += 1
-        reported = self.live.reported
+        live = self.live
+        live.refused_in_a_row += 1
+        if live.refused_in_a_row >= REFUSALS_IN_A_ROW and self.gate:
+            self.close_gate()
+            _state.stats["functions given up (cases kept being refused)"] += 1
+        reported = live.reported
         if reason not in reported:
             reported.add(reason)
             log.warning("call.skipped", function=self.name, reason=reason, detail=detail)
@@ -272,9 +289,14 @@ class FunctionRecord:
             if self.disabled or not self.gate:
                 return None
             live = self.live
+            live.calls_without_news += 1
+            if live.calls_without_news > CALLS_WITHOUT_NEWS:
+                self.close_gate()
+                _state.stats["functions saturated (no new case in a long while)"] += 1
+                return None
             fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None)
             if fingerprint in live.fingerprints:
-                _state.stats["skipped: duplicate"] += 1
+                _state.stats["skipped: duplicate call"] += 1
                 return None
             live.fingerprints.add(fingerprint)
             live.attempts += 1
@@ -290,7 +312,9 @@ class FunctionRecord:
             except serialise.Unserialisable as error:
                 self.skip("unserialisable argument", str(error))
                 return None
-            return {"call": data}
+            # Functions that draw from the global random generator replay with the state
+            # they started from (stored only when the call changed it).
+            return {"call": data, "random": random.getstate()}
         except Exception as error:
             self.fail(error)
             return None
@@ -307,6 +331,9 @@ class FunctionRecord:
                 if outcome is None:
                     return
             case = {"call": snapshot["call"], "outcome": outcome}
+            before = snapshot.get("random")
+            if before is not None and random.getstate() != before:
+                case["random_state"] = serialise.encode(before)
             self._offer(case)
         except Exception as error:
             self.fail(error)
@@ -351,6 +378,8 @@ class FunctionRecord:
             live.cases.add(text)
             if sink.accept(self, case):
                 self.accepted += 1
+                live.refused_in_a_row = 0
+                live.calls_without_news = 0
                 if self.accepted >= _state.budget:
                     self.close_gate()
 
@@ -400,6 +429,10 @@ class _RecordingGenerator:
     def _end(self, end: dict) -> None:
         if self.snapshot is None:
             return
+        if self.truncated:
+            # Only the first ITEM_LIMIT items are known: replay compares those and
+            # leaves the generator open, whatever came after.
+            end = {"end": "open"}
         if self.sent_values:
             self.function.skip("generator driven with send()", "replay cannot reproduce sent values")
             return

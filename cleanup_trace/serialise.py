@@ -49,6 +49,23 @@ def _importable(function: Any) -> bool:
         or getattr(target, "__func__", None) is function
 
 
+_TEST_MODULES: dict[str, bool] = {}
+
+
+def _refuse_test_module(obj: Any) -> None:
+    """Values whose class or function lives in a test module do not replay: the replay
+    run imports the project, not the recorded test suite's modules."""
+    name = getattr(obj, "__module__", None) or ""
+    known = _TEST_MODULES.get(name)
+    if known is None:
+        from cleanup_trace.filters import is_test_file
+
+        origin = getattr(sys.modules.get(name), "__file__", None)
+        known = _TEST_MODULES[name] = bool(origin) and is_test_file(str(origin))
+    if known:
+        raise Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module")
+
+
 class _Pickler(_jp_pickler.Pickler):
     """jsonpickle, except that local functions and lambdas go through dill (base64), and
     iterators are refused: jsonpickle would drain them, consuming the user's data."""
@@ -61,6 +78,7 @@ class _Pickler(_jp_pickler.Pickler):
         return super()._get_flattener(obj)
 
     def _flatten_obj_instance(self, obj: Any) -> Any:
+        _refuse_test_module(type(obj))
         if type(obj) is bytearray:
             # jsonpickle's own encoding of bytearray decodes back empty.
             return {"py/reduce": [{"py/type": "builtins.bytearray"}, {"py/tuple": [self._flatten(bytes(obj))]}]}
@@ -80,6 +98,7 @@ class _Pickler(_jp_pickler.Pickler):
         return data
 
     def _flatten_function(self, obj: Any) -> Any:
+        _refuse_test_module(obj)
         if not isinstance(obj, types.FunctionType) or _importable(obj):
             return super()._flatten_function(obj)
         try:
@@ -104,9 +123,17 @@ def encode(value: Any, max_depth: int = 500) -> Any:
     return flat
 
 
+def _strict_unpickler() -> Any:
+    # A class that cannot be imported must be an error, not a silently wrong value (a
+    # raw dict, None): jsonpickle >= 4 can say so.
+    try:
+        return _jp_unpickler.Unpickler(keys=True, safe=False, on_missing="error")
+    except TypeError:
+        return _jp_unpickler.Unpickler(keys=True, safe=False)
+
+
 def decode(data: Any) -> Any:
-    unpickler = _jp_unpickler.Unpickler(keys=True, safe=False)
-    return unpickler.restore(data, reset=True)
+    return _strict_unpickler().restore(data, reset=True)
 
 
 def dumps(data: Any) -> str:

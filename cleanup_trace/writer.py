@@ -39,10 +39,18 @@ def data_files(directory: Path, module: str, stem: str) -> list[Path]:
     return found
 
 
+def _sorted_keys(mapping: dict) -> dict:
+    return {key: mapping[key] for key in sorted(mapping)}
+
+
 def render(header: dict, cases: list[dict]) -> str:
-    document = dict(header)
-    document["cases"] = cases
-    return json.dumps(document, indent=2, sort_keys=True, allow_nan=True) + "\n"
+    """Pretty JSON; the file's own keys are sorted, recorded values keep their order.
+
+    ``sort_keys=True`` would also reorder the keys of recorded dicts, and a dict argument
+    must replay in its recorded insertion order.
+    """
+    document = _sorted_keys(dict(header, cases=[_sorted_keys(case) for case in cases]))
+    return json.dumps(document, indent=2, allow_nan=True) + "\n"
 
 
 def atomic_write(path: Path, text: str) -> None:
