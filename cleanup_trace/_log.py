@@ -8,6 +8,7 @@ so that users can grep for them.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -19,11 +20,23 @@ _state: dict[str, Any] = {"level": logging.INFO}
 
 
 class _StderrLogger:
-    """Prints to the *current* ``sys.stderr`` (pytest's capture swaps it)."""
+    """Writes to the process's real standard error.
+
+    Not to the current ``sys.stderr``: a program (or a test using ``capsys``/``capfd``)
+    that swaps it must not find the tool's lines in its own output. ``claim_stderr`` keeps
+    a duplicate of file descriptor 2 taken when recording starts.
+    """
 
     def msg(self, message: str) -> None:
+        data = (message + "\n").encode("utf-8", "replace")
+        descriptor = _state.get("fd")
         try:
-            print(message, file=sys.stderr, flush=True)
+            if descriptor is not None:
+                os.write(descriptor, data)
+            else:
+                stream = sys.__stderr__ or sys.stderr
+                stream.write(message + "\n")
+                stream.flush()
         except Exception:  # a closed stderr must never break the user's program
             pass
 
@@ -42,6 +55,17 @@ def _render(logger: Any, method_name: str, event_dict: dict) -> str:
     fields = " ".join(f"{key}={value!r}" if isinstance(value, str) and " " in value
                       else f"{key}={value}" for key, value in event_dict.items())
     return f"cleanup_trace [{method_name}] {event} {fields}".rstrip()
+
+
+def claim_stderr() -> None:
+    """Keep a duplicate of fd 2 as it is now (before any capture swaps it)."""
+    if _state.get("fd") is None:
+        try:
+            _state["fd"] = os.dup(2)
+            if hasattr(os, "set_inheritable"):
+                os.set_inheritable(_state["fd"], False)
+        except OSError:
+            _state["fd"] = None
 
 
 def set_level(level_name: str) -> None:

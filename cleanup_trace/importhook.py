@@ -91,6 +91,10 @@ def _write_cached(path: str, stat: os.stat_result, source_bytes: bytes, code: An
             pass
 
 
+# Modules whose transform failed (imported unmodified), for the recording summary.
+not_instrumented: list = []
+
+
 class InstrumentingLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> Any:
         source_path = self.get_filename(fullname)
@@ -111,6 +115,7 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
             code = rewrite.compile_instrumented(source(), source_path, fullname)
         except Exception as error:
             if not isinstance(error, SyntaxError):
+                not_instrumented.append(fullname)
                 log.warning("module.not_instrumented", module=fullname,
                             error=f"{type(error).__name__}: {error}")
             # The plain path reports the user's own SyntaxError exactly as Python would.

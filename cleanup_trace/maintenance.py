@@ -35,9 +35,13 @@ def _reason_kind(reason: str) -> str:
     return reason.split(":", 1)[0]
 
 
+REPEATS = 3
+
+
 def verify(data_directory: Path, quarantine_directory: Optional[Path] = None,
-           runner: Callable[[CaseRef], None] = run_case) -> dict:
-    """Replay every case; move those that fail into the quarantine, each with its reason.
+           runner: Callable[[CaseRef], None] = run_case, repeats: int = REPEATS) -> dict:
+    """Replay every case ``repeats`` times (fresh decode each time, so non-determinism
+    shows); move those that fail into the quarantine, each with its reason.
 
     Returns ``{"cases": n, "kept": n, "quarantined": n, "reasons": Counter}``.
     """
@@ -54,7 +58,8 @@ def verify(data_directory: Path, quarantine_directory: Optional[Path] = None,
         for index, case in enumerate(data_file.cases):
             totals["cases"] += 1
             try:
-                runner(CaseRef(data_file, index, path))
+                for _ in range(repeats):
+                    runner(CaseRef(data_file, index, path))
             except Exception as error:  # the user's code may raise anything
                 reason = _reason(error)
                 moved.append(dict(case, quarantine_reason=reason))

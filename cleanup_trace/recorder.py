@@ -6,7 +6,6 @@ the same object and re-entering is counted, so nested use is harmless).
 from __future__ import annotations
 
 import atexit
-import collections
 import os
 import threading
 from typing import Any, Optional
@@ -55,7 +54,7 @@ class Recorder:
         self._lock = threading.RLock()
         self._finder: Optional[importhook.InstrumentingFinder] = None
         self._atexit_registered = False
-        self.reasons: collections.Counter = collections.Counter()
+        self.imported_too_early: list[str] = []
 
     @classmethod
     def _reset_for_tests(cls) -> None:
@@ -81,8 +80,10 @@ class Recorder:
             self._depth += 1
             if self._depth > 1:
                 return
+            _log.claim_stderr()
             self._finder = importhook.install(self.filter)
             late = importhook.already_imported(self.filter)
+            self.imported_too_early = late
             if late:
                 log.warning("modules.imported_too_early", modules=",".join(late),
                             reason="imported before recording started, so not instrumented; "
@@ -176,6 +177,10 @@ class Recorder:
             "functions with cases": sum(1 for function in functions if function.accepted),
             "cases written": self.writer.cases_written,
             "data files": len(self.writer.written),
+            **{key: value for key, value in sorted(stats.items())
+               if key.startswith("functions ") and value},
+            **({"modules imported too early": len(self.imported_too_early)} if self.imported_too_early else {}),
+            **({"modules not instrumented": len(importhook.not_instrumented)} if importhook.not_instrumented else {}),
             "skipped": {key[len("skipped: "):]: value for key, value in sorted(stats.items())
                         if key.startswith("skipped: ")},
         }

@@ -7,7 +7,8 @@ source strings without importing anything. Decisions made here cost nothing at r
   a name containing ``@`` that user code can never write (pytest binds ``@py_builtins``);
 * the decorator is appended *last* to ``decorator_list``, so it is applied first and
   records the function's own inputs and outputs, whatever outer decorators do;
-* functions nested in functions, lambdas, ``@overload`` stubs,
+* functions that look at their caller's frame (``sys._getframe``, ``inspect.stack``...),
+  functions nested in functions, lambdas, ``@overload`` stubs,
   ``__init_subclass__``/``__class_getitem__`` (implicit classmethods) and
   ``singledispatch``/``singledispatchmethod`` ``register`` implementations are skipped;
 * a module containing the opt-out marker comment is left alone;
@@ -24,6 +25,10 @@ RUNTIME_MODULE = "cleanup_trace.runtime"
 OPT_OUT_MARKER = "# cleanup_trace: skip-file"
 
 _IMPLICIT_CLASSMETHODS = frozenset({"__init_subclass__", "__class_getitem__"})
+# Calls that look at the caller's frame: a wrapper adds a frame, so such a function
+# would see the tool instead of its caller (``sys._getframe(1).f_globals['__name__']``).
+_FRAME_INSPECTORS = frozenset({"_getframe", "currentframe", "stack", "extract_stack", "getouterframes",
+                               "_getframemodulename"})
 _ROLES = {"setter": "setter", "deleter": "deleter"}
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
@@ -46,6 +51,8 @@ def skip_reason(node: FunctionNode) -> str | None:
     """Why a function is not instrumented, or ``None`` when it is."""
     if node.name in _IMPLICIT_CLASSMETHODS:
         return "implicit classmethod"
+    if _inspects_frames(node):
+        return "looks at its caller's frame"
     for decorator in node.decorator_list:
         name = _decorator_name(decorator)
         last = name.rpartition(".")[2]
@@ -56,6 +63,16 @@ def skip_reason(node: FunctionNode) -> str | None:
             # only through the dispatch registry, never by its qualified name.
             return "singledispatch implementation"
     return None
+
+
+def _inspects_frames(node: FunctionNode) -> bool:
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Call):
+            function = inner.func
+            name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+            if name in _FRAME_INSPECTORS:
+                return True
+    return False
 
 
 def _role(node: FunctionNode) -> str:

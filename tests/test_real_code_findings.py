@@ -1,0 +1,98 @@
+"""What recording real libraries taught the tool (issue 7), each as a user-visible test."""
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cleanup_trace.rewrite import rewrite_module
+from e2e_support import run_tool
+
+FINDINGS_APP = '''
+import io
+import random
+import sys
+import time
+
+
+def roll(sides):
+    return random.randint(1, sides)
+
+
+def ordered(mapping):
+    return list(mapping)
+
+
+def caller_module():
+    return sys._getframe(1).f_globals["__name__"]
+
+
+def stamp(label):
+    return f"{label}-{time.perf_counter_ns()}"
+
+
+def quiet(handle):
+    return len(handle.name)
+
+
+def main():
+    random.seed(7)
+    print([roll(6) for _ in range(3)], ordered({"b": 1, "a": 2}), caller_module())
+    print(stamp("x").startswith("x-"))
+    saved, sys.stderr = sys.stderr, io.StringIO()
+    try:
+        with open(__file__) as handle:
+            quiet(handle)
+        captured = sys.stderr.getvalue()
+    finally:
+        sys.stderr = saved
+    print("captured", repr(captured))
+'''
+
+
+@pytest.fixture
+def findings(pytester: pytest.Pytester, app: Path) -> Path:
+    (app / "findings.py").write_text(textwrap.dedent(FINDINGS_APP))
+    return app
+
+
+def test_frame_inspecting_functions_are_left_alone() -> None:
+    """A wrapper frame would make sys._getframe(1) see the tool: such functions are skipped."""
+    source = "import sys\ndef who():\n    return sys._getframe(1)\ndef plain():\n    return 1\n"
+    _, instrumented = rewrite_module(source, "m.py", "m")
+    assert ["plain"] == instrumented
+
+
+def test_program_output_is_unchanged_and_replays(pytester: pytest.Pytester, findings: Path) -> None:
+    """Random draws replay from their recorded state, dict order survives the data file,
+    the caller's frame is the caller's, and the tool's log lines never land in a
+    sys.stderr the program swapped in."""
+    plain = pytester.run(sys.executable, "-c", "import findings; findings.main()")
+    recorded = run_tool(pytester, "findings")
+    assert plain.outlines == [line for line in recorded.outlines if not line.startswith("written: ")]
+    assert "captured ''" == recorded.outlines[2]
+    assert "call.skipped function=findings.quiet" in recorded.stderr.str()
+    roll = json.loads((findings / "tests/test-data/findings/roll-00.json").read_text())
+    assert all("random_state" in case for case in roll["cases"])
+    ordered = (findings / "tests/test-data/findings/ordered-00.json").read_text()
+    assert ordered.index('"b"') < ordered.index('"a"')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "roll or ordered")
+    result.assert_outcomes(passed=len(roll["cases"]) + 1)
+
+
+def test_verify_quarantines_what_does_not_reproduce(pytester: pytest.Pytester, findings: Path) -> None:
+    """A clock-dependent result fails replay; verify moves it aside with its reason and
+    the rest replays green."""
+    run_tool(pytester, "findings")
+    result = run_tool(pytester, "verify")
+    assert 0 == result.ret
+    result.stdout.fnmatch_lines(["verified * cases: * reproduce, 1 quarantined in *test-data-quarantine",
+                                 "*1  does not reproduce"])
+    quarantined = json.loads((findings / "tests/test-data-quarantine/findings/stamp-00.json").read_text())
+    assert quarantined["cases"][0]["quarantine_reason"].startswith("does not reproduce: value:")
+    assert not (findings / "tests/test-data/findings/stamp-00.json").exists()
+    replay = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert 0 == replay.ret
