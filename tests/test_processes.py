@@ -176,3 +176,15 @@ def test_all_ten_files_used_then_compact(worker_app: Path, pytester: pytest.Pyte
     subprocess.run([sys.executable, "-c", "import work; work.square(10)"], cwd=worker_app,
                    env=dict(env, PYTESTCLEANUP_RECORD="1"), check=True)
     assert list(range(11)) == _arguments(_cases(worker_app, "square"))
+
+
+def test_isolated_mode_child_records_through_the_pth(worker_app: Path) -> None:
+    """`python -I` ignores PYTHON* variables but still processes site-packages' .pth files:
+    a child started that way records (PYTESTCLEANUP_RECORD is not a PYTHON* variable)."""
+    if not _pth_installed():
+        pytest.skip("cleanup_trace.pth is installed by wheel installs (tox), not by editable ones")
+    code = "import sys; sys.path.insert(0, '.'); import work; print(work.square(12))"
+    result = subprocess.run([sys.executable, "-I", "-c", code], cwd=worker_app,
+                            env=_staging_env(worker_app, "pth"), capture_output=True, text=True)
+    assert "144" == result.stdout.strip(), result.stderr
+    assert [12] == _arguments(_cases(worker_app, "square"))
