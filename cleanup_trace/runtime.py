@@ -43,6 +43,10 @@ _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _NO_VALUE = object()
 
 
+# Interruptions belong to the user; anything else raised while the tool works is the tool's.
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
 class Sink(Protocol):
     def accept(self, function: "FunctionRecord", case: dict) -> bool: ...
 
@@ -315,7 +319,9 @@ class FunctionRecord:
             # Functions that draw from the global random generator replay with the state
             # they started from (stored only when the call changed it).
             return {"call": data, "random": random.getstate()}
-        except Exception as error:
+        except _PASS_THROUGH:
+            raise
+        except BaseException as error:  # some libraries derive errors from BaseException
             self.fail(error)
             return None
         finally:
@@ -335,7 +341,9 @@ class FunctionRecord:
             if before is not None and random.getstate() != before:
                 case["random_state"] = serialise.encode(before)
             self._offer(case)
-        except Exception as error:
+        except _PASS_THROUGH:
+            raise
+        except BaseException as error:  # some libraries derive errors from BaseException
             self.fail(error)
         finally:
             _guard.busy = False

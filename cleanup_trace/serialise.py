@@ -16,6 +16,7 @@ from typing import Any
 
 import dill
 import jsonpickle
+from jsonpickle import errors as _jp_errors
 from jsonpickle import pickler as _jp_pickler
 from jsonpickle import unpickler as _jp_unpickler
 
@@ -132,8 +133,17 @@ def _strict_unpickler() -> Any:
         return _jp_unpickler.Unpickler(keys=True, safe=False)
 
 
+class UnknownClass(Exception):
+    """A stored value names a class that cannot be imported."""
+
+
 def decode(data: Any) -> Any:
-    return _strict_unpickler().restore(data, reset=True)
+    try:
+        return _strict_unpickler().restore(data, reset=True)
+    except _jp_errors.ClassNotFoundError as error:
+        # jsonpickle derives this from BaseException: it would fly past every
+        # ``except Exception`` of the tool and into the user's program.
+        raise UnknownClass(str(error)) from None
 
 
 def dumps(data: Any) -> str:
