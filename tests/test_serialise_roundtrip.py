@@ -1,0 +1,35 @@
+"""Property: a value serialised, written as a data file, read and decoded is equal."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cleanup_trace import serialise
+from cleanup_trace.compare import differences
+from cleanup_trace.writer import render
+
+scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
+           | st.binary(max_size=20) | st.decimals(allow_nan=False, allow_infinity=False).map(Decimal)
+           | st.fractions().map(Fraction))
+values = st.recursive(
+    scalars,
+    lambda children: (st.lists(children, max_size=4) | st.tuples(children, children)
+                      | st.dictionaries(st.text(max_size=5) | st.integers(), children, max_size=4)
+                      | st.frozensets(st.integers(), max_size=4)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values)
+def test_value_survives_the_data_file(value) -> None:
+    """encode -> render -> json.loads -> decode gives an equal value (NaN included)."""
+    header = {"format": serialise.FORMAT, "module": "m", "qualname": "f", "role": "", "async": False,
+              "generator": False}
+    text = render(header, [{"call": serialise.encode({"args": [value], "kwargs": {}}), "outcome": {}}])
+    restored = serialise.decode(json.loads(text)["cases"][0]["call"])["args"][0]
+    assert [] == differences(restored, value)
