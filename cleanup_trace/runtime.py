@@ -23,6 +23,7 @@ import collections
 import math
 import os
 import random
+import sys
 import threading
 import types
 from typing import Any, Callable, Optional, Protocol
@@ -53,6 +54,8 @@ class Sink(Protocol):
 
 class _Guard(threading.local):
     busy = False
+    # Snapshots of the recorded synchronous calls running in this thread, innermost last.
+    calls: Optional[list] = None
 
 
 _guard = _Guard()
@@ -277,11 +280,20 @@ class FunctionRecord:
             return _named_like(_record_async_generator(self, snapshot, wrapped(*args, **kwargs)), wrapped)
         if self.is_coroutine:
             return _named_like(_record_coroutine(self, snapshot, wrapped(*args, **kwargs)), wrapped)
+        running = _guard.calls
+        if running is None:
+            running = _guard.calls = []
+        running.append(snapshot)
         try:
             result = wrapped(*args, **kwargs)
         except Exception as error:
+            running.pop()
             self.finish(snapshot, raised=error)
             raise
+        except BaseException:
+            running.pop()
+            raise
+        running.pop()
         self.finish(snapshot, returned=result)
         return result
 
@@ -332,6 +344,10 @@ class FunctionRecord:
         """Serialise the outcome and hand the case to the sink."""
         _guard.busy = True
         try:
+            if snapshot.get("side_effect"):
+                self.skip("side effects outside the process",
+                          f"{snapshot['side_effect']}: replaying the call would repeat it")
+                return
             if outcome is None:
                 outcome = self._outcome(returned, raised)
                 if outcome is None:
@@ -645,8 +661,48 @@ def is_recording_wrapper(value: Any) -> bool:
     return type(value) in (RecordingWrapper, BoundRecordingWrapper)
 
 
+# -- side effects: a call that writes files, starts processes or talks to the network is
+# not recorded (its replay would do it again). Python's audit events tell us, for free
+# when no recorded call is running.
+_SIDE_EFFECT_EVENTS = frozenset({
+    "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.truncate", "os.link", "os.symlink",
+    "os.chmod", "os.chown", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.move",
+    "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.fork", "os.kill",
+    "socket.connect", "socket.sendto", "socket.bind",
+})
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_audit_installed = False
+
+
+def _writes(arguments: tuple) -> bool:
+    path, mode, flags = (tuple(arguments) + (None, None, None))[:3]
+    if isinstance(path, (str, bytes)) and (str(path).endswith(".pyc") or "__pycache__" in str(path)):
+        return False  # the interpreter's own bytecode cache, not the user's doing
+    if isinstance(mode, str):
+        return any(letter in mode for letter in "wax+")
+    return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
+
+
+def _audit(event: str, arguments: tuple) -> None:
+    calls = _guard.calls
+    if not calls or _guard.busy:
+        return
+    if event == "open":
+        if not _writes(arguments):
+            return
+    elif event not in _SIDE_EFFECT_EVENTS:
+        return
+    for snapshot in calls:
+        snapshot.setdefault("side_effect", event)
+
+
 # -- control, used by the recorder only ---------------------------------------------------
 def start(sink: Sink, budget: int, max_depth: int) -> None:
+    global _audit_installed
+    if not _audit_installed and hasattr(sys, "addaudithook"):
+        # Audit hooks cannot be removed: installed once, a no-op outside recorded calls.
+        _audit_installed = True
+        sys.addaudithook(_audit)
     _state.sink = sink
     _state.budget = budget
     _state.max_depth = max_depth
@@ -675,6 +731,7 @@ def stats() -> collections.Counter:
 def _after_fork_in_child() -> None:
     # A fork child must not inherit held locks or the parent's half-state.
     _state.registry_lock = threading.Lock()
+    _guard.calls = None  # the child is not inside the parent's calls
     for record in _state.functions:
         if record._live is not None:
             record._live.lock = threading.Lock()

@@ -38,6 +38,12 @@ def quiet(handle):
     return len(handle.name)
 
 
+def save(path, text):
+    with open(path, "w") as handle:
+        handle.write(text)
+    return len(text)
+
+
 def main():
     random.seed(7)
     print([roll(6) for _ in range(3)], ordered({"b": 1, "a": 2}), caller_module())
@@ -50,6 +56,7 @@ def main():
     finally:
         sys.stderr = saved
     print("captured", repr(captured))
+    print("saved", save("saved.txt", "hello"))
 '''
 
 
@@ -81,6 +88,17 @@ def test_program_output_is_unchanged_and_replays(pytester: pytest.Pytester, find
     assert ordered.index('"b"') < ordered.index('"a"')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "roll or ordered")
     result.assert_outcomes(passed=len(roll["cases"]) + 1)
+
+
+def test_calls_with_side_effects_are_not_recorded(pytester: pytest.Pytester, findings: Path) -> None:
+    """A call that writes a file is not recorded (its replay would write it again): one
+    log event says so, and the program still wrote its file once."""
+    result = run_tool(pytester, "findings")
+    assert "saved 5" in result.outlines
+    assert "hello" == (findings / "saved.txt").read_text()
+    result.stderr.fnmatch_lines(["*call.skipped function=findings.save reason='side effects outside the process'*open*"])
+    assert not (findings / "tests/test-data/findings/save-00.json").exists()
+    assert not (findings / "tests/test-data/findings/main-00.json").exists()  # main called save
 
 
 def test_verify_quarantines_what_does_not_reproduce(pytester: pytest.Pytester, findings: Path) -> None:
