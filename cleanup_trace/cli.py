@@ -69,11 +69,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return _record(arguments.module, settings)
 
 
+def _current_directory_importable() -> None:
+    """`python -m` semantics: modules of the current directory are importable."""
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+
+
 def _maintain(command: str, settings: Settings) -> int:
     from cleanup_trace import maintenance
 
-    if "" not in sys.path:
-        sys.path.insert(0, "")
+    _current_directory_importable()
     directory = settings.data_directory
     if not directory.is_dir():
         return _error(f"no data directory {directory} (set PYTESTCLEANUP_TEST_DIRECTORY)")
@@ -94,8 +99,7 @@ def _record(module_name: str, settings: Settings) -> int:
     from cleanup_trace import scaffold
     from cleanup_trace.recorder import Recorder
 
-    if "" not in sys.path and sys.path[:1] != [""]:
-        sys.path.insert(0, "")  # `python -m` semantics: the current directory is importable
+    _current_directory_importable()
     recorder = Recorder(settings)
     exit_code = 0
     with recorder:
