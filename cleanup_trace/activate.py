@@ -7,7 +7,6 @@ print at every start of every Python program in the environment.
 """
 from __future__ import annotations
 
-import os
 import sys
 
 _started = False
@@ -40,6 +39,3 @@ def process_startup() -> bool:
             pass
         return False
 
-
-def wanted(environ: dict = os.environ) -> bool:  # type: ignore[assignment]
-    return environ.get("PYTESTCLEANUP_RECORD", "").strip().lower() not in ("", "0", "false", "no", "off")

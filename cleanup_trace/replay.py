@@ -18,7 +18,6 @@ from typing import Any, Optional
 
 from cleanup_trace import locate, serialise
 from cleanup_trace.compare import differences
-from cleanup_trace.writer import MAX_FILES
 
 SYNC_TEST = "test_pytest_cleanup_sync_test_cases"
 ASYNC_TEST = "test_pytest_cleanup_async_test_cases"
@@ -330,4 +329,4 @@ def run_case(ref: CaseRef) -> None:
     check_outcome(actual, case.expected)
 
 
-__all__ = ["collect", "CaseRef", "check_outcome", "run_case", "MAX_FILES"]
+__all__ = ["collect", "CaseRef", "check_outcome", "run_case"]

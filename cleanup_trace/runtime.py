@@ -657,10 +657,6 @@ def instrument(module: str, role: str = "") -> Callable[[Callable], Callable]:
     return decorate
 
 
-def is_recording_wrapper(value: Any) -> bool:
-    return type(value) in (RecordingWrapper, BoundRecordingWrapper)
-
-
 # -- side effects: a call that writes files, starts processes or talks to the network is
 # not recorded (its replay would do it again). Python's audit events tell us, for free
 # when no recorded call is running.

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import sys
 import types
 from typing import Any
 
 import dill
-import jsonpickle
 from jsonpickle import errors as _jp_errors
 from jsonpickle import pickler as _jp_pickler
 from jsonpickle import unpickler as _jp_unpickler
@@ -163,10 +161,6 @@ def check_round_trip(original: Any, data: Any) -> Any:
     if problems:
         raise Unserialisable(f"value does not round-trip: {problems[0]}")
     return restored
-
-
-def is_nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
 
 
 __all__ = ["FORMAT", "Unserialisable", "encode", "decode", "dumps", "check_round_trip", "load_dill"]

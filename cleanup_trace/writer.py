@@ -15,7 +15,7 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from cleanup_trace import serialise
 from cleanup_trace._log import log
