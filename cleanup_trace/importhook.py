@@ -201,7 +201,8 @@ def already_imported(module_filter: ModuleFilter) -> list[str]:
     for name, module in list(sys.modules.items()):
         if name in ("__main__", "__mp_main__") or module is None:
             continue
-        if module_filter.decide_by_name(name) is not None and not module_filter.decide_by_name(name).include:
+        early = module_filter.decide_by_name(name)
+        if early is not None and not early.include:
             continue
         origin = getattr(getattr(module, "__spec__", None), "origin", None) or getattr(module, "__file__", None)
         if not origin or not str(origin).endswith(".py"):

@@ -18,6 +18,8 @@ from jsonpickle import errors as _jp_errors
 from jsonpickle import pickler as _jp_pickler
 from jsonpickle import unpickler as _jp_unpickler
 
+from cleanup_trace.compare import differences
+
 FORMAT = "cleanup_trace/1"
 DILL_LOADER = "cleanup_trace.serialise.load_dill"
 
@@ -151,8 +153,6 @@ def dumps(data: Any) -> str:
 
 def check_round_trip(original: Any, data: Any) -> Any:
     """Decode ``data`` and require it to equal ``original``; return the decoded value."""
-    from cleanup_trace.compare import differences
-
     try:
         restored = decode(data)
     except Exception as error:
