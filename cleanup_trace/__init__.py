@@ -3,25 +3,24 @@
 Also ships the fixture goodies of pytest-cases (``fixture``, ``fixture_union``,
 ``parametrize`` with ``fixture_ref``/``lazy_value``, ...), working on current pytest.
 """
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from cleanup_trace._version import __version__
-from cleanup_trace.compare import assert_return_values
-from cleanup_trace.goodies import (
-    NOT_USED,
-    InvalidParamsList,
-    assert_exception,
-    fixture,
-    fixture_ref,
-    fixture_union,
-    ignore_unused,
-    is_lazy,
-    lazy_value,
-    param_fixture,
-    param_fixtures,
-    parametrize,
-    unpack_fixture,
-)
-from cleanup_trace.plugin import parametrize_stg_tests
-from cleanup_trace.recorder import Recorder
+
+# Where each public name lives. Imported on first use (PEP 562): a staging process that
+# only records must not pay for pytest, the goodies or the plugin at start-up.
+_HOMES = {
+    "Recorder": "cleanup_trace.recorder",
+    "assert_return_values": "cleanup_trace.compare",
+    "parametrize_stg_tests": "cleanup_trace.plugin",
+    **{name: "cleanup_trace.goodies" for name in (
+        "NOT_USED", "InvalidParamsList", "assert_exception", "fixture", "fixture_ref", "fixture_union",
+        "ignore_unused", "is_lazy", "lazy_value", "param_fixture", "param_fixtures", "parametrize",
+        "unpack_fixture")},
+}
 
 __all__ = [
     "NOT_USED",
@@ -42,3 +41,16 @@ __all__ = [
     "parametrize_stg_tests",
     "unpack_fixture",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

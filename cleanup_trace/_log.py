@@ -1,7 +1,9 @@
 """The tool's structured logger.
 
 Built with ``structlog.wrap_logger`` on a private stderr logger: a library must never
-call ``structlog.configure()``, which is the user's global state. Event names are stable
+call ``structlog.configure()``, which is the user's global state. structlog is imported at
+the first event at or above the level (it imports asyncio: tens of milliseconds that a
+recording process which logs nothing must not pay at start-up). Event names are stable
 and dotted (``module.instrumented``, ``call.unserialisable``, ``datafile.written`` ...)
 so that users can grep for them.
 """
@@ -11,8 +13,6 @@ import logging
 import os
 import sys
 from typing import Any
-
-import structlog
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
@@ -41,12 +41,6 @@ class _StderrLogger:
             pass
 
     log = debug = info = warning = warn = error = critical = exception = msg
-
-
-def _filter_by_level(logger: Any, method_name: str, event_dict: dict) -> dict:
-    if _LEVELS.get(method_name.upper(), 20) < _state["level"]:
-        raise structlog.DropEvent
-    return event_dict
 
 
 def _render(logger: Any, method_name: str, event_dict: dict) -> str:
@@ -78,14 +72,48 @@ def is_enabled_for(level_name: str) -> bool:
 
 
 def get_logger() -> Any:
-    return structlog.wrap_logger(
-        _StderrLogger(),
-        processors=[
-            _filter_by_level,
-            _render,
-        ],
-        context_class=dict,
-    )
+    import structlog
+
+    return structlog.wrap_logger(_StderrLogger(), processors=[_render], context_class=dict)
 
 
-log = get_logger()
+class _Log:
+    """``log.warning("event", key=value)``: level checked first, structlog built on first use."""
+
+    def __init__(self) -> None:
+        self._logger: Any = None
+        self._building = False
+
+    def _emit(self, method_name: str, event: str, **fields: Any) -> None:
+        if _LEVELS.get(method_name.upper(), 20) < _state["level"]:
+            return
+        if self._logger is None:
+            if self._building:
+                # An event while structlog itself imports (our import hook sees its
+                # imports): rendered the same way, without it.
+                _StderrLogger().msg(_render(None, method_name, {"event": event, **fields}))
+                return
+            self._building = True
+            try:
+                self._logger = get_logger()
+            finally:
+                self._building = False
+        getattr(self._logger, method_name)(event, **fields)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._emit("debug", event, **fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._emit("info", event, **fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._emit("warning", event, **fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._emit("error", event, **fields)
+
+    def critical(self, event: str, **fields: Any) -> None:
+        self._emit("critical", event, **fields)
+
+
+log = _Log()

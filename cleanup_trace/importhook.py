@@ -149,7 +149,7 @@ class InstrumentingFinder:
         if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader:
             return None
         origin = spec.origin or ""
-        if not origin.endswith(".py") or not os.path.isfile(origin):
+        if not origin.endswith(".py"):  # the path finder found the file: no stat needed
             return None
         decision = self.filter.decide(fullname, origin)
         if _log.is_enabled_for("DEBUG"):

@@ -172,7 +172,7 @@ class Recorder:
         functions = runtime.functions()
         stats = runtime.stats()
         return {
-            "functions instrumented": len(functions),
+            "functions instrumented": runtime.instrumented_count(),
             "functions called": sum(1 for function in functions if function.called),
             "functions with cases": sum(1 for function in functions if function.accepted),
             "cases written": self.writer.cases_written,

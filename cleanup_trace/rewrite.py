@@ -3,8 +3,9 @@
 Pure: ``rewrite_module(source, filename, module_name) -> ast.Module``, testable on
 source strings without importing anything. Decisions made here cost nothing at run time:
 
-* the helper import goes after the docstring and ``from __future__`` imports, bound to
-  a name containing ``@`` that user code can never write (pytest binds ``@py_builtins``);
+* one statement goes after the docstring and ``from __future__`` imports: it binds the
+  module's instrumenter (:class:`cleanup_trace.runtime.ModuleInstrumenter`) to a name
+  containing ``@`` that user code can never write (pytest binds ``@py_builtins``);
 * the decorator is appended *last* to ``decorator_list``, so it is applied first and
   records the function's own inputs and outputs, whatever outer decorators do;
 * functions that look at their caller's frame (``sys._getframe``, ``inspect.stack``...),
@@ -19,8 +20,8 @@ from __future__ import annotations
 import ast
 from typing import Union
 
-TRANSFORM_VERSION = 1
-HELPER_NAME = "@cleanup_trace_runtime"
+TRANSFORM_VERSION = 2
+HELPER_NAME = "@cleanup_trace"
 RUNTIME_MODULE = "cleanup_trace.runtime"
 OPT_OUT_MARKER = "# cleanup_trace: skip-file"
 
@@ -83,21 +84,20 @@ def _role(node: FunctionNode) -> str:
 
 
 class _Instrumenter(ast.NodeTransformer):
-    def __init__(self, module_name: str) -> None:
-        self.module_name = module_name
+    def __init__(self) -> None:
         self.instrumented: list[str] = []
         self.skipped: list[tuple[str, str]] = []
         self._scope: list[str] = []
 
     def _decorator(self, node: FunctionNode) -> ast.expr:
-        call = ast.Call(
-            func=ast.Attribute(value=ast.Name(id=HELPER_NAME, ctx=ast.Load()), attr="instrument", ctx=ast.Load()),
-            args=[ast.Constant(self.module_name), ast.Constant(_role(node))],
-            keywords=[],
-        )
+        # ``@<instrumenter>``, or ``@<instrumenter>.setter``/``.deleter`` for property roles.
+        decorator: ast.expr = ast.Name(id=HELPER_NAME, ctx=ast.Load())
+        role = _role(node)
+        if role:
+            decorator = ast.Attribute(value=decorator, attr=role, ctx=ast.Load())
         # Locations of the original ``def`` keep tracebacks and co_firstlineno unchanged.
         target = node.decorator_list[-1] if node.decorator_list else node
-        return ast.fix_missing_locations(ast.copy_location(call, target))
+        return ast.fix_missing_locations(ast.copy_location(decorator, target))
 
     def _visit_function(self, node: FunctionNode) -> FunctionNode:
         qualname = ".".join(self._scope + [node.name])
@@ -148,16 +148,24 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
     if OPT_OUT_MARKER in text:
         return tree, []
-    instrumenter = _Instrumenter(module_name)
+    instrumenter = _Instrumenter()
     instrumenter.visit(tree)
     if not instrumenter.instrumented:
         return tree, []
     position = _insert_position(tree.body)
     anchor = tree.body[position] if position < len(tree.body) else tree.body[-1]
+    # import cleanup_trace.runtime as <HELPER_NAME>
+    # <HELPER_NAME> = <HELPER_NAME>.module_instrumenter(<module name>)
     helper_import = ast.Import(names=[ast.alias(name=RUNTIME_MODULE, asname=HELPER_NAME)])
-    ast.copy_location(helper_import, anchor)
-    ast.fix_missing_locations(helper_import)
-    tree.body.insert(position, helper_import)
+    bind = ast.Assign(
+        targets=[ast.Name(id=HELPER_NAME, ctx=ast.Store())],
+        value=ast.Call(func=ast.Attribute(value=ast.Name(id=HELPER_NAME, ctx=ast.Load()),
+                                          attr="module_instrumenter", ctx=ast.Load()),
+                       args=[ast.Constant(module_name)], keywords=[]))
+    for statement in (helper_import, bind):
+        ast.copy_location(statement, anchor)
+        ast.fix_missing_locations(statement)
+    tree.body[position:position] = [helper_import, bind]
     return tree, instrumenter.instrumented
 
 

@@ -4,9 +4,12 @@ Knows nothing of files or configuration: the recorder hands it a budget, a depth
 *sink* (``accept(function, case) -> bool``) through :func:`start`, and takes them away with
 :func:`stop`. The rules, each one a trap (DESIGN.md section 5):
 
-* cheap first: a per-function *gate* list whose C-level ``__len__`` is wrapt's ``enabled=``
-  switch, so a function whose budget is full (or a run that is not recording) costs one
-  C call, not a Python frame;
+* cheap first: a per-function *gate*, a ``bytearray`` given to wrapt as ``enabled=``: wrapt
+  tests its truth in C, so a function whose budget is full (or a run that is not
+  recording) costs no Python frame; once nothing else holds the wrapper, the plain
+  function is put back where the wrapper was (:meth:`FunctionRecord.close_gate`);
+* cheap at import: one wrapper and one gate per ``def``; the recording state of a function
+  is created at its first recorded call;
 * a thread-local guard, checked first: serialising ``self`` runs the user's instrumented
   ``__getstate__``/``__eq__``/``__repr__``, which must neither record nor recurse;
 * arguments are serialised *before* the call (the callee may mutate them);
@@ -30,7 +33,7 @@ from typing import Any, Callable, Optional, Protocol
 
 import wrapt
 
-from cleanup_trace import locate, serialise
+from cleanup_trace import locate
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -40,8 +43,25 @@ REFUSALS_IN_A_ROW = 3
 # A function called this often with no new case since its last one is saturated: its
 # gate closes, so hot functions that repeat themselves stop paying for the fingerprint.
 CALLS_WITHOUT_NEWS = 1000
+# A module function whose wrapper is still held by something else when nothing of ours
+# runs it is tried this many times before it keeps its wrapper for good.
+DETACH_ATTEMPTS = 8
+_OPEN = b"\x01"
 _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _NO_VALUE = object()
+
+
+# The serialiser (with dill and jsonpickle) is imported at the first recorded call: a
+# process that records nothing pays nothing for it, and included modules import faster
+# while the heap is still small (every garbage collection walks all of it).
+serialise: Any = None
+
+
+def _load_serialiser() -> None:
+    global serialise
+    from cleanup_trace import serialise as module
+
+    serialise = module
 
 
 # Interruptions belong to the user; anything else raised while the tool works is the tool's.
@@ -66,7 +86,10 @@ class _State:
         self.sink: Optional[Sink] = None
         self.budget = 5
         self.max_depth = 500
-        self.functions: list[FunctionRecord] = []
+        self.modules: list[ModuleInstrumenter] = []
+        # Module functions whose gate closed while something held their wrapper (their
+        # own call, at least): the plain function goes back once nothing does.
+        self.pending_detach: list[FunctionRecord] = []
         self.stats: collections.Counter = collections.Counter()
         self.registry_lock = threading.Lock()
 
@@ -132,33 +155,31 @@ class _Live:
 
 
 class FunctionRecord:
-    """Recording state of one instrumented function (one per ``def``).
+    """Recording state of one instrumented function, created at its first recorded call.
 
-    Created for every ``def`` at import time, so kept small: the sets and the lock of a
-    function that is called come later, in :class:`_Live`.
+    The sets and the lock of a function that records come later still, in :class:`_Live`.
     """
 
     __slots__ = ("module", "qualname", "role", "is_generator", "is_coroutine", "is_async_generator", "gate",
-                 "accepted", "called", "disabled", "wrapper", "raw", "_detached", "_live")
+                 "accepted", "called", "disabled", "raw", "_detached", "_live", "_detach_attempts")
 
-    def __init__(self, wrapped: Callable, module: str, role: str) -> None:
+    def __init__(self, wrapped: Callable, module: str, role: str, gate: bytearray) -> None:
         self.module = module
         self.qualname: str = getattr(wrapped, "__qualname__", None) or getattr(wrapped, "__name__", "?")
         self.role = role
-        # One read of co_flags instead of three inspect.is*function calls: this runs for
-        # every def of every instrumented module, at import time.
+        # One read of co_flags instead of three inspect.is*function calls.
         flags = wrapped.__code__.co_flags if hasattr(wrapped, "__code__") else 0
         self.is_generator = bool(flags & _CO_GENERATOR)
         self.is_coroutine = bool(flags & _CO_COROUTINE)
         self.is_async_generator = bool(flags & _CO_ASYNC_GENERATOR)
-        self.gate: list[bool] = [True] if _state.sink is not None else []
+        self.gate = gate
         self.accepted = 0
         self.called = False
         self.disabled = False
-        self.wrapper: Any = None
         self.raw = wrapped
         self._detached: Optional[tuple] = None
         self._live: Optional[_Live] = None
+        self._detach_attempts = 0
 
     @property
     def live(self) -> _Live:
@@ -183,15 +204,16 @@ class FunctionRecord:
         return ".".join(part for part in (self.module, self.qualname, self.role) if part)
 
     def close_gate(self) -> None:
-        self.gate.clear()
+        if self.gate:
+            self.gate.clear()
         self._detach()
 
     def open_gate(self) -> None:
-        self.gate[:] = [True]
+        self.gate[:] = _OPEN
         self._attach()
 
     def _slot(self) -> Optional[tuple]:
-        """(container, attribute name, current value) where the wrapper sits directly."""
+        """(container, attribute name) where this function's wrapper may sit directly."""
         container: Any = locate.find_module(self.module)
         parts = self.qualname.split(".")
         if container is None or "<locals>" in parts:
@@ -204,45 +226,79 @@ class FunctionRecord:
         name = parts[-1]
         if isinstance(container, type) and name.startswith("__") and not name.endswith("__"):
             name = f"_{container.__name__.lstrip('_')}{name}"
-        value = vars(container).get(name)
-        return (container, name, value) if value is not None else None
+        return container, name
+
+    def _is_my_wrapper(self, value: Any) -> bool:
+        return type(value) is RecordingWrapper and value.__wrapped__ is self.raw
+
+    def _wait_for_detach(self) -> None:
+        with _state.registry_lock:
+            if self._detach_attempts < DETACH_ATTEMPTS and self not in _state.pending_detach:
+                _state.pending_detach.append(self)
 
     def _detach(self) -> None:
         """Budget full or recording stopped: put the plain function back where the wrapper
-        sits directly as a class attribute, so later calls cost nothing at all.
+        sits directly, so later calls cost nothing at all.
 
-        References taken earlier (``from m import f``, registries, outer decorators) keep
-        the wrapper, whose closed gate makes wrapt call straight through.
+        A method is put back at once: it is bound anew at every access, nobody can hold
+        the class's wrapper by identity in a way that matters. A module function is put
+        back only when nothing but its module holds the wrapper (``from m import f``
+        elsewhere, a registry, a ``partial``, a running call all do): then no reference
+        anywhere can tell the two apart. Otherwise it waits in ``pending_detach``.
         """
-        if self._detached is not None or self.wrapper is None:
+        if self._detached is not None:
             return
         try:
             slot = self._slot()
-            if slot is None or not isinstance(slot[0], type):
-                # Module-level functions keep their wrapper: other modules may hold the
-                # same object (``from m import f``) and compare identities. Methods are
-                # bound anew at every access anyway, and are where wrapt costs most.
+            if slot is None:
                 return
-            container, name, value = slot
-            if value is self.wrapper:
-                replacement: Any = self.raw
-            elif type(value) in (staticmethod, classmethod) and value.__func__ is self.wrapper:
-                replacement = type(value)(self.raw)
-            else:
+            container, name = slot
+            namespace = vars(container)
+            value = namespace.get(name)
+            if isinstance(container, type):
+                if self._is_my_wrapper(value):
+                    replacement: Any = self.raw
+                elif type(value) in (staticmethod, classmethod) and self._is_my_wrapper(value.__func__):
+                    replacement = type(value)(self.raw)
+                else:
+                    return
+                setattr(container, name, replacement)
+                self._detached = (container, name, value, replacement, None)
                 return
-            setattr(container, name, replacement)
-            self._detached = (container, name, value, replacement)
+            if not self._is_my_wrapper(value):
+                return
+            del value
+            if _other_holders(namespace, name):
+                self._wait_for_detach()
+                return
+            wrapper = namespace[name]
+            namespace[name] = self.raw
+            self._detached = (container, name, wrapper, self.raw)
         except Exception:  # a read-only namespace or an odd metaclass: keep the wrapper
             self._detached = None
+
+    def _tool_references(self) -> int:
+        """References the tool itself keeps to the plain function of a detached record:
+        ``self.raw``, the wrapper's ``__wrapped__``, ``_detached``, the module registry's
+        ``gates`` and ``records`` keys (and ``roles``, for a setter or deleter)."""
+        return 5 + (1 if self.role else 0)
 
     def _attach(self) -> None:
         detached, self._detached = self._detached, None
         if detached is None:
             return
-        container, name, original, replacement = detached
         try:
-            if vars(container).get(name) is replacement:
-                setattr(container, name, original)
+            container, name = detached[0], detached[1]
+            namespace = vars(container)
+            if namespace.get(name) is not detached[3]:
+                return
+            if not isinstance(container, type) and _other_holders(namespace, name) != self._tool_references():
+                # Someone took the plain function since (``from m import f`` after the
+                # detach): putting the wrapper back would make their copy a different
+                # object. The function is not recorded again in this process.
+                self._detached = detached
+                return
+            setattr(container, name, detached[2])
         except Exception:
             pass
 
@@ -265,37 +321,6 @@ class FunctionRecord:
         self.close_gate()
         _state.stats["functions disabled by a tool error"] += 1
         log.error("function.disabled", function=self.name, error=f"{type(error).__name__}: {error}")
-
-    # -- the wrapper: (wrapped, instance, args, kwargs), wrapt's one signature ----------
-    def __call__(self, wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
-        if _guard.busy:
-            return wrapped(*args, **kwargs)
-        full_args = args if instance is None else (instance,) + args
-        snapshot = self._snapshot(full_args, kwargs)
-        if snapshot is None:
-            return wrapped(*args, **kwargs)
-        if self.is_generator:
-            return _named_like(_RecordingGenerator(self, snapshot, wrapped(*args, **kwargs)).run(), wrapped)
-        if self.is_async_generator:
-            return _named_like(_record_async_generator(self, snapshot, wrapped(*args, **kwargs)), wrapped)
-        if self.is_coroutine:
-            return _named_like(_record_coroutine(self, snapshot, wrapped(*args, **kwargs)), wrapped)
-        running = _guard.calls
-        if running is None:
-            running = _guard.calls = []
-        running.append(snapshot)
-        try:
-            result = wrapped(*args, **kwargs)
-        except Exception as error:
-            running.pop()
-            self.finish(snapshot, raised=error)
-            raise
-        except BaseException:
-            running.pop()
-            raise
-        running.pop()
-        self.finish(snapshot, returned=result)
-        return result
 
     def _snapshot(self, full_args: tuple, kwargs: dict) -> Optional[dict]:
         """Serialise the call before it runs; ``None`` when this call is not recorded."""
@@ -322,6 +347,8 @@ class FunctionRecord:
                 self.skip("too many refused cases", "recording stopped for this function")
                 return None
             call = {"args": list(full_args), "kwargs": dict(kwargs)}
+            if serialise is None:
+                _load_serialiser()
             try:
                 data = serialise.encode(call, _state.max_depth)
                 serialise.check_round_trip(call, data)
@@ -639,22 +666,142 @@ class RecordingWrapper(_PicklingMixin, wrapt.FunctionWrapper):
     __bound_function_wrapper__ = BoundRecordingWrapper
 
 
-def instrument(module: str, role: str = "") -> Callable[[Callable], Callable]:
-    """The decorator the transformer adds, innermost, to every function it instruments."""
+class ModuleInstrumenter:
+    """The decorator the transformer applies, innermost, to every ``def`` of one module.
 
-    def decorate(function: Callable) -> Callable:
+    Import time is the hot path here (every ``def`` of every included module): a gate and
+    a wrapper per function, nothing else. The function's :class:`FunctionRecord` is made
+    when a call first reaches :meth:`dispatch`, the one wrapper callable of the module.
+    """
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self.gates: dict[Callable, bytearray] = {}  # plain function -> its gate
+        self.roles: dict[Callable, str] = {}  # property setters and deleters only
+        self.records: dict[Callable, FunctionRecord] = {}
+
+    def decorator(self) -> Callable[[Callable], Callable]:
+        """The decorator itself: a plain function with its look-ups bound as defaults,
+        the cheapest call Python has (it runs once per ``def``)."""
+
+        def instrument(function: Callable, _wrap: type = RecordingWrapper, _dispatch: Callable = self.dispatch,
+                       _gates: dict = self.gates, _state: _State = _state) -> Callable:
+            try:
+                gate = bytearray(_OPEN) if _state.sink is not None else bytearray()
+                wrapper = _wrap(function, _dispatch, gate)
+                _gates[function] = gate
+                return wrapper
+            except Exception as error:  # never break the user's import
+                log.error("function.not_instrumented",
+                          function=f"{self.module}.{getattr(function, '__qualname__', '?')}",
+                          error=f"{type(error).__name__}: {error}")
+                return function
+
+        def with_role(role: str) -> Callable[[Callable], Callable]:
+            def instrument_role(function: Callable) -> Callable:
+                self.roles[function] = role
+                return instrument(function)
+            return instrument_role
+
+        instrument.setter = with_role("setter")  # type: ignore[attr-defined]
+        instrument.deleter = with_role("deleter")  # type: ignore[attr-defined]
+        return instrument
+
+    def dispatch(self, wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+        """wrapt's wrapper, (wrapped, instance, args, kwargs), for every function of the module.
+
+        One frame between the caller and the function: the recursion limit and tracebacks
+        see one extra frame, not two.
+        """
+        if _guard.busy:
+            return wrapped(*args, **kwargs)
+        raw = wrapped.__func__ if type(wrapped) is types.MethodType else wrapped
+        record = self.records.get(raw) or self.record_for(raw)
+        if record is None:  # not one of ours (cannot happen with the transformer's output)
+            return wrapped(*args, **kwargs)
+        full_args = args if instance is None else (instance,) + args
+        snapshot = record._snapshot(full_args, kwargs)
+        if snapshot is None:
+            return wrapped(*args, **kwargs)
+        if record.is_generator:
+            return _named_like(_RecordingGenerator(record, snapshot, wrapped(*args, **kwargs)).run(), wrapped)
+        if record.is_async_generator:
+            return _named_like(_record_async_generator(record, snapshot, wrapped(*args, **kwargs)), wrapped)
+        if record.is_coroutine:
+            return _named_like(_record_coroutine(record, snapshot, wrapped(*args, **kwargs)), wrapped)
+        running = _guard.calls
+        if running is None:
+            running = _guard.calls = []
+        running.append(snapshot)
         try:
-            record = FunctionRecord(function, module, role)
-            wrapper = RecordingWrapper(function, record, record.gate.__len__)
-            record.wrapper = wrapper
-            _state.functions.append(record)  # list.append is atomic: no lock at import time
-            return wrapper
-        except Exception as error:  # never break the user's import
-            log.error("function.not_instrumented", function=f"{module}.{getattr(function, '__qualname__', '?')}",
-                      error=f"{type(error).__name__}: {error}")
-            return function
+            result = wrapped(*args, **kwargs)
+        except Exception as error:
+            running.pop()
+            record.finish(snapshot, raised=error)
+            if _state.pending_detach:
+                _retry_detaches(record)
+            raise
+        except BaseException:
+            running.pop()
+            raise
+        running.pop()
+        record.finish(snapshot, returned=result)
+        if _state.pending_detach:
+            _retry_detaches(record)
+        return result
 
-    return decorate
+    def record_for(self, raw: Callable) -> Optional[FunctionRecord]:
+        with _state.registry_lock:  # two threads calling first must share one record
+            record = self.records.get(raw)
+            gate = self.gates.get(raw)
+            if record is None and gate is not None:
+                record = self.records[raw] = FunctionRecord(raw, self.module, self.roles.get(raw, ""), gate)
+            return record
+
+
+def module_instrumenter(module: str) -> Callable[[Callable], Callable]:
+    """Called once at the top of every instrumented module (the transformer adds the call):
+    the decorator for its functions (``.setter``/``.deleter`` for property roles)."""
+    instrumenter = ModuleInstrumenter(module)
+    _state.modules.append(instrumenter)  # list.append is atomic: no lock at import time
+    return instrumenter.decorator()
+
+
+def _retry_detaches(current: Optional[FunctionRecord]) -> None:
+    """Put back the plain functions whose wrappers nothing holds any more.
+
+    A function running in this thread (``current``, or with a frame on the stack) is held
+    by its caller: it waits for a later try, without using up an attempt.
+    """
+    with _state.registry_lock:
+        pending, _state.pending_detach = _state.pending_detach, []
+    busy, _guard.busy = _guard.busy, True
+    try:
+        running = set()
+        frame: Any = sys._getframe(1)
+        while frame is not None:
+            running.add(frame.f_code)
+            frame = frame.f_back
+        for record in pending:
+            if record.gate or record._detached is not None:
+                continue  # recording again, or done meanwhile
+            if record is current or getattr(record.raw, "__code__", None) in running:
+                with _state.registry_lock:
+                    _state.pending_detach.append(record)
+                continue
+            record._detach_attempts += 1
+            record._detach()  # queues itself again while something still holds the wrapper
+    except Exception as error:  # the wrappers stay: slower, never wrong
+        log.debug("detach.failed", error=f"{type(error).__name__}: {error}")
+    finally:
+        _guard.busy = busy
+
+
+def _other_holders(namespace: dict, name: str) -> int:
+    """References to ``namespace[name]`` besides the namespace's own (call sites hold none)."""
+    value = namespace.get(name)
+    # sys.getrefcount sees the namespace's entry, ``value`` here and its own argument.
+    return sys.getrefcount(value) - 3
 
 
 # -- side effects: a call that writes files, starts processes or talks to the network is
@@ -703,21 +850,41 @@ def start(sink: Sink, budget: int, max_depth: int) -> None:
     _state.budget = budget
     _state.max_depth = max_depth
     with _state.registry_lock:
-        for record in _state.functions:
-            if not record.disabled and record.accepted < budget:
+        modules = list(_state.modules)
+    for instrumenter in modules:
+        # Records only, never the plain functions themselves: a reference held here would
+        # look like a user's to the re-attaching check.
+        for gate in list(instrumenter.gates.values()):
+            gate[:] = _OPEN
+        for record in list(instrumenter.records.values()):
+            if record.disabled or record.accepted >= budget:
+                record.gate.clear()
+            else:
                 record.open_gate()
 
 
 def stop() -> None:
     _state.sink = None
     with _state.registry_lock:
-        for record in _state.functions:
+        modules = list(_state.modules)
+    for instrumenter in modules:
+        for gate in list(instrumenter.gates.values()):
+            gate.clear()
+        for record in list(instrumenter.records.values()):
             record.close_gate()
+    if _state.pending_detach:
+        _retry_detaches(None)
+
+
+def instrumented_count() -> int:
+    with _state.registry_lock:
+        return sum(len(instrumenter.gates) for instrumenter in _state.modules)
 
 
 def functions() -> list[FunctionRecord]:
+    """The functions that were called while recording (the others have no record)."""
     with _state.registry_lock:
-        return list(_state.functions)
+        return [record for instrumenter in _state.modules for record in list(instrumenter.records.values())]
 
 
 def stats() -> collections.Counter:
@@ -728,7 +895,7 @@ def _after_fork_in_child() -> None:
     # A fork child must not inherit held locks or the parent's half-state.
     _state.registry_lock = threading.Lock()
     _guard.calls = None  # the child is not inside the parent's calls
-    for record in _state.functions:
+    for record in functions():
         if record._live is not None:
             record._live.lock = threading.Lock()
 

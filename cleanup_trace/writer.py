@@ -17,7 +17,6 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from cleanup_trace import serialise
 from cleanup_trace._log import log
 
 MAX_FILES = 10
@@ -119,6 +118,8 @@ class DataWriter:
         self.cases_written = 0
 
     def _load_existing(self, module: str, stem: str) -> set[str]:
+        from cleanup_trace import serialise  # loaded by the runtime's first recorded call
+
         known: set[str] = set()
         for path in data_files(self.directory, module, stem):
             try:
@@ -133,6 +134,8 @@ class DataWriter:
         """Write ``case``; return ``"written"`` or the reason it was not."""
         module, stem = header["module"], function_stem(header["qualname"], header["role"])
         key = (module, stem)
+        from cleanup_trace import serialise  # loaded by the runtime's first recorded call
+
         text = serialise.dumps(case)
         with self._lock:
             state = self._files.get(key)

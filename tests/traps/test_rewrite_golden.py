@@ -34,19 +34,20 @@ def test_helper_import_goes_after_docstring_and_future_imports() -> None:
     expected = textwrap.dedent('''\
         """Doc."""
         from __future__ import annotations
-        import cleanup_trace.runtime as @cleanup_trace_runtime
+        import cleanup_trace.runtime as @cleanup_trace
+        @cleanup_trace = @cleanup_trace.module_instrumenter('golden')
         import os
 
-        @@cleanup_trace_runtime.instrument('golden', '')
+        @@cleanup_trace
         def f(x):
             return x''')
     assert expected == rewritten(source)
 
 
 def test_helper_name_cannot_clash_with_user_code() -> None:
-    """The helper is bound to a name containing ``@``; a user name ``cleanup_trace_runtime`` is untouched."""
+    """The helper is bound to a name containing ``@``; a user name ``cleanup_trace`` is untouched."""
     assert "@" in rewrite.HELPER_NAME
-    source = "cleanup_trace_runtime = 1\ndef f():\n    return cleanup_trace_runtime\n"
+    source = "cleanup_trace = 1\ndef f():\n    return cleanup_trace\n"
     namespace: dict = {"__name__": "golden"}
     exec(rewrite.compile_instrumented(source, "golden.py", "golden"), namespace)
     assert 1 == namespace["f"]()
@@ -69,7 +70,7 @@ def test_decorator_is_innermost() -> None:
     '''
     tree, _ = rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden")
     method = tree.body[-1].body[0]
-    assert ["staticmethod", "functools.lru_cache", "@cleanup_trace_runtime.instrument('golden', '')"] == \
+    assert ["staticmethod", "functools.lru_cache", "@cleanup_trace"] == \
         [ast.unparse(decorator) for decorator in method.decorator_list]
 
 
@@ -89,8 +90,7 @@ def test_property_roles() -> None:
     '''
     roles = [ast.unparse(node.decorator_list[-1]) for node in
              rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden")[0].body[-1].body]
-    assert ["@cleanup_trace_runtime.instrument('golden', '')", "@cleanup_trace_runtime.instrument('golden', 'setter')",
-            "@cleanup_trace_runtime.instrument('golden', 'deleter')"] == roles
+    assert ["@cleanup_trace", "@cleanup_trace.setter", "@cleanup_trace.deleter"] == roles
 
 
 def test_skip_rules() -> None:

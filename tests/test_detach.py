@@ -1,0 +1,54 @@
+"""Putting plain functions back once recording no longer needs their wrappers, and back again."""
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+LIB = '''
+def kept(x):
+    return x + 1
+
+def taken(x):
+    return x + 2
+'''
+
+SCRIPT = '''
+import types
+from cleanup_trace import Recorder
+
+def plain(function):
+    return type(function) is types.FunctionType
+
+with Recorder():
+    import lib
+    for value in range(3):
+        lib.kept(value)
+        lib.taken(value)
+print("after first run:", plain(lib.kept), plain(lib.taken))
+taken = lib.taken  # somebody holds the plain function now
+with Recorder():
+    print("recording again:", plain(lib.kept), plain(lib.taken))
+    lib.kept(10)
+    print("still the same object:", taken is lib.taken)
+print("after second run:", plain(lib.kept), plain(lib.taken))
+'''
+
+
+def test_wrappers_go_back_at_stop_and_return_only_when_nobody_took_the_plain_function(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(lib=textwrap.dedent(LIB), script=textwrap.dedent(SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines([
+        "after first run: True True",
+        # kept is wrapped again and records; taken stays plain: its holder would see a new object
+        "recording again: False True",
+        "still the same object: True",
+        "after second run: True True",
+    ])
+    [kept_file] = (pytester.path / "tests" / "test-data" / "lib").glob("kept-*.json")
+    assert 4 == len(json.loads(kept_file.read_text())["cases"])  # 3 from the first run, 1 from the second
