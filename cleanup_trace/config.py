@@ -97,6 +97,9 @@ OPTIONS: tuple[Option, ...] = (
            "Most distinct cases recorded per function in one run."),
     Option("serialisation_depth", _positive_int, 500, "a whole number >= 1",
            "Deepest nesting of a recorded value; deeper values are not recorded."),
+    Option("value_limit", _positive_int, 1000, "a whole number >= 1",
+           "Most values (items, keys, attributes) in a recorded call or outcome; a bigger case is "
+           "skipped before it is serialised: slow to record, unreadable as a test."),
     Option("filesize_limit_mb", _non_negative_float, 5.0, "a number >= 0 (megabytes)",
            "Largest data file written; a case that would make a file larger is skipped."),
     Option("include_modules", _patterns, (), "comma-separated fnmatch patterns",
@@ -119,6 +122,7 @@ class Settings:
     function: str = "main"
     test_case_count_per_function: int = 5
     serialisation_depth: int = 500
+    value_limit: int = 1000
     filesize_limit_mb: float = 5.0
     include_modules: tuple[str, ...] = ()
     exclude_modules: tuple[str, ...] = ()

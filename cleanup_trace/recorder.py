@@ -88,7 +88,8 @@ class Recorder:
                 log.warning("modules.imported_too_early", modules=",".join(late),
                             reason="imported before recording started, so not instrumented; "
                                    "start recording before importing them")
-            runtime.start(self, self.settings.test_case_count_per_function, self.settings.serialisation_depth)
+            runtime.start(self, self.settings.test_case_count_per_function, self.settings.serialisation_depth,
+                          self.settings.value_limit)
             if not self._atexit_registered:
                 self._atexit_registered = True
                 atexit.register(self._at_exit)

@@ -40,6 +40,9 @@ ITEM_LIMIT = 50  # generator items recorded per case
 # A function whose values keep being refused (unserialisable, not round-tripping) stops
 # being tried: each refusal costs a full serialisation.
 REFUSALS_IN_A_ROW = 3
+# Calls that were encoded in full and still gave nothing new (alike once encoded,
+# refused by the writer, refused values), in a row: past that, stop paying for them.
+TRIES_WITHOUT_NEWS = 10
 # A function called this often with no new case since its last one is saturated: its
 # gate closes, so hot functions that repeat themselves stop paying for the fingerprint.
 CALLS_WITHOUT_NEWS = 1000
@@ -49,6 +52,8 @@ DETACH_ATTEMPTS = 8
 _OPEN = b"\x01"
 _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _NO_VALUE = object()
+_REFUSED = object()  # what FunctionRecord.store returns for a value it did not store
+_HALF_BUILT = frozenset({"__init__", "__new__", "__setstate__", "__post_init__"})
 
 
 # The serialiser (with dill and jsonpickle) is imported at the first recorded call: a
@@ -86,6 +91,13 @@ class _State:
         self.sink: Optional[Sink] = None
         self.budget = 5
         self.max_depth = 500
+        self.value_limit = 1000
+        # Classes blamed for failed encodes (the only non-builtin class in the value), and
+        # those refused up front from now on: a class that did not survive storing twice,
+        # and never did, will not the third time; every try costs a full encode and decode.
+        self.blamed: collections.Counter = collections.Counter()
+        self.refused_classes: set = set()
+        self.stored_classes: set = set()
         self.modules: list[ModuleInstrumenter] = []
         # Module functions whose gate closed while something held their wrapper (their
         # own call, at least): the plain function goes back once nothing does.
@@ -142,12 +154,14 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
 class _Live:
     """The part of a function's recording state needed only once it is called."""
 
-    __slots__ = ("attempts", "fingerprints", "cases", "reported", "lock", "refused_in_a_row", "calls_without_news")
+    __slots__ = ("attempts", "fingerprints", "cases", "reported", "lock", "refused_in_a_row", "calls_without_news",
+                 "tries_without_news")
 
     def __init__(self) -> None:
         self.attempts = 0
         self.refused_in_a_row = 0
         self.calls_without_news = 0
+        self.tries_without_news = 0
         self.fingerprints: set = set()
         self.cases: set[str] = set()
         self.reported: set[str] = set()
@@ -310,10 +324,18 @@ class FunctionRecord:
         if live.refused_in_a_row >= REFUSALS_IN_A_ROW and self.gate:
             self.close_gate()
             _state.stats["functions given up (cases kept being refused)"] += 1
+        self._no_news()
         reported = live.reported
         if reason not in reported:
             reported.add(reason)
             log.warning("call.skipped", function=self.name, reason=reason, detail=detail)
+
+    def _no_news(self) -> None:
+        live = self.live
+        live.tries_without_news += 1
+        if live.tries_without_news >= TRIES_WITHOUT_NEWS and self.gate:
+            self.close_gate()
+            _state.stats["functions saturated (no new case in a long while)"] += 1
 
     def fail(self, error: BaseException) -> None:
         """The tool itself failed here: stop recording this function, log once."""
@@ -349,11 +371,8 @@ class FunctionRecord:
             call = {"args": list(full_args), "kwargs": dict(kwargs)}
             if serialise is None:
                 _load_serialiser()
-            try:
-                data = serialise.encode(call, _state.max_depth)
-                serialise.check_round_trip(call, data)
-            except serialise.Unserialisable as error:
-                self.skip("unserialisable argument", str(error))
+            data = self.store(call, "argument")
+            if data is _REFUSED:
                 return None
             # Functions that draw from the global random generator replay with the state
             # they started from (stored only when the call changed it).
@@ -391,16 +410,34 @@ class FunctionRecord:
         finally:
             _guard.busy = False
 
+    def store(self, value: Any, what: str) -> Any:
+        """``value`` serialised and checked to decode as itself, or ``_REFUSED`` (one skip)."""
+        try:
+            classes = serialise.survey(value, _state.value_limit, _state.refused_classes)
+        except serialise.TooLarge as error:
+            self.skip(f"{what} too large", str(error))
+            return _REFUSED
+        except serialise.Unserialisable as error:
+            self.skip(f"unserialisable {what}", str(error))
+            return _REFUSED
+        try:
+            data = serialise.encode(value, _state.max_depth)
+            serialise.check_round_trip(value, data)
+        except serialise.Unserialisable as error:
+            # ``self`` entering a constructor is half-built: its failure says nothing of
+            # the class.
+            if len(classes) == 1 and error.lasting and self.qualname.rpartition(".")[2] not in _HALF_BUILT:
+                _blame(*classes)
+            self.skip(f"unserialisable {what}", str(error))
+            return _REFUSED
+        _state.stored_classes.update(classes)
+        return data
+
     def _outcome(self, returned: Any, raised: Optional[BaseException]) -> Optional[dict]:
         if raised is not None:
             return self.exception_outcome(raised)
-        try:
-            data = serialise.encode(returned, _state.max_depth)
-            serialise.check_round_trip(returned, data)
-        except serialise.Unserialisable as error:
-            self.skip("unserialisable return value", str(error))
-            return None
-        return {"returned": data}
+        data = self.store(returned, "return value")
+        return None if data is _REFUSED else {"returned": data}
 
     def exception_outcome(self, error: BaseException) -> Optional[dict]:
         klass = type(error)
@@ -422,6 +459,7 @@ class FunctionRecord:
         with live.lock:
             if text in live.cases:
                 _state.stats["skipped: duplicate"] += 1
+                self._no_news()
                 return
             if sink is None or not self.gate:
                 _state.stats["skipped: budget"] += 1
@@ -431,8 +469,11 @@ class FunctionRecord:
                 self.accepted += 1
                 live.refused_in_a_row = 0
                 live.calls_without_news = 0
+                live.tries_without_news = 0
                 if self.accepted >= _state.budget:
                     self.close_gate()
+            else:
+                self._no_news()
 
 
 def _named_like(forwarder: Any, wrapped: Any) -> Any:
@@ -465,12 +506,11 @@ class _RecordingGenerator:
             return
         _guard.busy = True
         try:
-            data = serialise.encode(item, _state.max_depth)
-            serialise.check_round_trip(item, data)
-            self.items.append(data)
-        except serialise.Unserialisable as error:
-            self.function.skip("unserialisable yielded value", str(error))
-            self.snapshot = None  # type: ignore[assignment]
+            data = self.function.store(item, "yielded value")
+            if data is _REFUSED:
+                self.snapshot = None  # type: ignore[assignment]
+            else:
+                self.items.append(data)
         except Exception as error:
             self.function.fail(error)
             self.snapshot = None  # type: ignore[assignment]
@@ -537,12 +577,10 @@ class _RecordingGenerator:
             return
         _guard.busy = True
         try:
-            data = serialise.encode(value, _state.max_depth)
-            serialise.check_round_trip(value, data)
-        except serialise.Unserialisable as error:
-            self.function.skip("unserialisable return value", str(error))
-            self.snapshot = None  # type: ignore[assignment]
-            return
+            data = self.function.store(value, "return value")
+            if data is _REFUSED:
+                self.snapshot = None  # type: ignore[assignment]
+                return
         except Exception as error:
             self.function.fail(error)
             return
@@ -579,12 +617,11 @@ async def _record_async_generator(function: FunctionRecord, snapshot: Optional[d
             if snapshot is not None and len(items) < ITEM_LIMIT:
                 _guard.busy = True
                 try:
-                    data = serialise.encode(item, _state.max_depth)
-                    serialise.check_round_trip(item, data)
-                    items.append(data)
-                except serialise.Unserialisable as error:
-                    function.skip("unserialisable yielded value", str(error))
-                    snapshot = None
+                    data = function.store(item, "yielded value")
+                    if data is _REFUSED:
+                        snapshot = None
+                    else:
+                        items.append(data)
                 finally:
                     _guard.busy = False
             elif snapshot is not None:
@@ -797,6 +834,14 @@ def _retry_detaches(current: Optional[FunctionRecord]) -> None:
         _guard.busy = busy
 
 
+def _blame(klass: type) -> None:
+    if issubclass(klass, (RecordingWrapper, BoundRecordingWrapper)) or klass in _state.stored_classes:
+        return  # functions store (or not) one by one; a class stored once can be again
+    _state.blamed[klass] += 1
+    if _state.blamed[klass] >= 2:
+        _state.refused_classes.add(klass)
+
+
 def _other_holders(namespace: dict, name: str) -> int:
     """References to ``namespace[name]`` besides the namespace's own (call sites hold none)."""
     value = namespace.get(name)
@@ -840,7 +885,7 @@ def _audit(event: str, arguments: tuple) -> None:
 
 
 # -- control, used by the recorder only ---------------------------------------------------
-def start(sink: Sink, budget: int, max_depth: int) -> None:
+def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> None:
     global _audit_installed
     if not _audit_installed and hasattr(sys, "addaudithook"):
         # Audit hooks cannot be removed: installed once, a no-op outside recorded calls.
@@ -849,6 +894,7 @@ def start(sink: Sink, budget: int, max_depth: int) -> None:
     _state.sink = sink
     _state.budget = budget
     _state.max_depth = max_depth
+    _state.value_limit = value_limit
     with _state.registry_lock:
         modules = list(_state.modules)
     for instrumenter in modules:

@@ -27,6 +27,71 @@ DILL_LOADER = "cleanup_trace.serialise.load_dill"
 class Unserialisable(Exception):
     """A value cannot be stored so that it replays as itself."""
 
+    # Does the failure belong to the value's classes (they would fail again), or to the
+    # moment (a module still importing cannot give back its functions by name yet)?
+    lasting = True
+
+
+_ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
+_SEQUENCES = ((list, list.__iter__), (tuple, tuple.__iter__), (set, set.__iter__), (frozenset, frozenset.__iter__))
+
+
+class TooLarge(Unserialisable):
+    """A value with more parts than PYTESTCLEANUP_VALUE_LIMIT: not worth storing."""
+
+
+def survey(value: Any, limit: int, refused: Any = ()) -> set:
+    """A cheap walk before the costly encode: the value's classes, builtins aside.
+
+    Raises :class:`TooLarge` or :class:`Unserialisable` when the value is not worth
+    encoding. Counts values (items, keys, attributes; a long string counts once per kilobyte) up
+    to ``limit``, and stops at a class in ``refused`` (classes that did not survive
+    storing before). The classes found tell whom to blame when the encode fails. The walk reads storage the way pickling does (``list.__iter__``, ``__dict__``),
+    never a user's ``__iter__`` or ``__getattr__``.
+    """
+    classes: set = set()
+    stack = [value]
+    seen: set = set()
+    count = 0
+    try:
+        while stack:
+            item = stack.pop()
+            kind = type(item)
+            count += 1
+            if kind in _ATOMS:
+                if kind is str or kind is bytes:
+                    count += len(item) >> 10
+            else:
+                if kind in refused:
+                    raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} values did not survive "
+                                         "storing before")
+                if id(item) in seen:
+                    continue
+                seen.add(id(item))
+                if kind.__module__ != "builtins":
+                    classes.add(kind)
+                if issubclass(kind, dict):
+                    stack.extend(dict.keys(item))
+                    stack.extend(dict.values(item))
+                else:
+                    for base, iterate in _SEQUENCES:
+                        if issubclass(kind, base):
+                            stack.extend(iterate(item))
+                            break
+                try:
+                    state = object.__getattribute__(item, "__dict__")
+                except Exception:
+                    state = None
+                if type(state) is dict:
+                    stack.extend(state.values())
+            if count > limit:
+                raise TooLarge(f"more than {limit} values (PYTESTCLEANUP_VALUE_LIMIT)")
+    except Unserialisable:
+        raise
+    except Exception:  # an odd object: let the encoder decide
+        pass
+    return classes
+
 
 def load_dill(payload: str) -> Any:
     """Inverse of the dill encoding used for local functions and lambdas."""
@@ -156,11 +221,13 @@ def check_round_trip(original: Any, data: Any) -> Any:
     try:
         restored = decode(data)
     except Exception as error:
-        raise Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}") from None
+        failure = Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}")
+        failure.lasting = False
+        raise failure from None
     problems = differences(restored, original, limit=1)
     if problems:
         raise Unserialisable(f"value does not round-trip: {problems[0]}")
     return restored
 
 
-__all__ = ["FORMAT", "Unserialisable", "encode", "decode", "dumps", "check_round_trip", "load_dill"]
+__all__ = ["FORMAT", "Unserialisable", "TooLarge", "survey", "encode", "decode", "dumps", "check_round_trip", "load_dill"]

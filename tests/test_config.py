@@ -11,9 +11,10 @@ from cleanup_trace.config import OPTIONS, ConfigError, Settings
 def test_defaults_follow_the_seed(tmp_path: Path) -> None:
     """No variable set: the seed's defaults, and '.' as the test directory."""
     settings = Settings.from_env({}, cwd=tmp_path)
-    assert ("INFO", "test-data", "main", 5, 500, 5.0, (), (), False, False) == (
+    assert ("INFO", "test-data", "main", 5, 500, 1000, 5.0, (), (), False, False) == (
         settings.log_level, settings.test_data_directory, settings.function,
-        settings.test_case_count_per_function, settings.serialisation_depth, settings.filesize_limit_mb,
+        settings.test_case_count_per_function, settings.serialisation_depth, settings.value_limit,
+        settings.filesize_limit_mb,
         settings.include_modules, settings.exclude_modules, settings.allow_all_modules, settings.record)
     assert tmp_path.resolve() == settings.test_directory
     assert not settings.test_directory_is_explicit
@@ -40,6 +41,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "PYTESTCLEANUP_FUNCTION": "run",
         "PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION": "7",
         "PYTESTCLEANUP_SERIALISATION_DEPTH": "40",
+        "PYTESTCLEANUP_VALUE_LIMIT": "30",
         "PYTESTCLEANUP_FILESIZE_LIMIT_MB": "0.5",
         "PYTESTCLEANUP_INCLUDE_MODULES": "app*, lib.*",
         "PYTESTCLEANUP_EXCLUDE_MODULES": "app.secret",
@@ -47,9 +49,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "PYTESTCLEANUP_RECORD": "1",
     }
     settings = Settings.from_env(environ, cwd=tmp_path)
-    assert ("DEBUG", "data", "run", 7, 40, 0.5, ("app*", "lib.*"), ("app.secret",), True, True) == (
+    assert ("DEBUG", "data", "run", 7, 40, 30, 0.5, ("app*", "lib.*"), ("app.secret",), True, True) == (
         settings.log_level, settings.test_data_directory, settings.function,
-        settings.test_case_count_per_function, settings.serialisation_depth, settings.filesize_limit_mb,
+        settings.test_case_count_per_function, settings.serialisation_depth, settings.value_limit,
+        settings.filesize_limit_mb,
         settings.include_modules, settings.exclude_modules, settings.allow_all_modules, settings.record)
     assert (tmp_path / "somewhere" / "data").resolve() == settings.data_directory
     assert settings.test_directory_is_explicit
@@ -66,6 +69,7 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     ("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "abc", "a whole number >= 1"),
     ("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "0", "a whole number >= 1"),
     ("PYTESTCLEANUP_SERIALISATION_DEPTH", "-3", "a whole number >= 1"),
+    ("PYTESTCLEANUP_VALUE_LIMIT", "0", "a whole number >= 1"),
     ("PYTESTCLEANUP_FILESIZE_LIMIT_MB", "-1", "a number >= 0 (megabytes)"),
     ("PYTESTCLEANUP_FILESIZE_LIMIT_MB", "nan", "a number >= 0 (megabytes)"),
     ("PYTESTCLEANUP_LOG_LEVEL", "LOUD", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
@@ -85,5 +89,5 @@ def test_option_table_covers_every_setting() -> None:
     """The table declares each setting once: CLI and pytest help come from it."""
     assert [option.field for option in OPTIONS] == [
         "log_level", "test_data_directory", "test_directory", "function", "test_case_count_per_function",
-        "serialisation_depth", "filesize_limit_mb", "include_modules", "exclude_modules",
+        "serialisation_depth", "value_limit", "filesize_limit_mb", "include_modules", "exclude_modules",
         "allow_all_modules", "record"]

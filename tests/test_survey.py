@@ -1,0 +1,106 @@
+"""The cheap walk before encoding: size limit, refused classes, no user code run."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from cleanup_trace import serialise
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+
+class Loud(list):
+    """Iterating or reading a missing attribute would run user code: the survey must not."""
+
+    def __iter__(self):
+        raise AssertionError("survey ran the user's __iter__")
+
+    def __getattr__(self, name):
+        raise AssertionError("survey ran the user's __getattr__")
+
+
+def test_counts_items_keys_and_attributes() -> None:
+    value = {"points": [Point(1, 2), Point(3, 4)], "name": "x"}
+    assert {Point} == serialise.survey(value, limit=100)
+    with pytest.raises(serialise.TooLarge, match=r"more than 5 values \(PYTESTCLEANUP_VALUE_LIMIT\)"):
+        serialise.survey(value, limit=5)
+
+
+def test_long_strings_count_per_kilobyte() -> None:
+    serialise.survey("x" * 900, limit=2)
+    with pytest.raises(serialise.TooLarge):
+        serialise.survey("x" * 5000, limit=2)
+
+
+def test_refused_class_stops_the_walk() -> None:
+    with pytest.raises(serialise.Unserialisable, match="test_survey.Point values did not survive storing before"):
+        serialise.survey([1, [Point(1, 2)]], limit=100, refused={Point})
+
+
+def test_cycles_and_user_code() -> None:
+    loud = Loud([1, 2, 3])
+    cycle: list = [loud]
+    cycle.append(cycle)
+    assert {Loud} == serialise.survey(cycle, limit=100)
+
+
+COSTLY_APP = '''
+import itertools
+
+_ids = itertools.count()
+
+
+class Ticket:
+    """Stored, it comes back with another number: it never survives storing."""
+
+    def __init__(self):
+        self.number = next(_ids)
+
+    def __reduce__(self):
+        return (Ticket, ())
+
+
+def total(values):
+    return sum(values)
+
+
+def first(ticket):
+    return 1
+
+
+def second(ticket):
+    return 2
+
+
+def third(ticket):
+    return 3
+
+
+def main():
+    total(list(range(2000)))
+    total([1, 2])
+    for function in (first, second, third):
+        function(Ticket())
+'''
+
+
+def test_large_values_and_classes_that_never_store_are_refused_before_encoding(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """Over PYTESTCLEANUP_VALUE_LIMIT: skipped unencoded; a class failed twice (never stored) is refused up front."""
+    pytester.makepyfile(costly=COSTLY_APP)
+    clean_env.setenv("PYTESTCLEANUP_VALUE_LIMIT", "100")
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "-m", "cleanup_trace", "costly")
+    assert result.ret == 0, result.stderr.str()
+    result.stderr.fnmatch_lines([
+        "*call.skipped function=costly.total reason='argument too large' "
+        "detail='more than 100 values (PYTESTCLEANUP_VALUE_LIMIT)'",
+        "*call.skipped function=costly.third reason='unserialisable argument' "
+        "detail='costly.Ticket values did not survive storing before'",
+    ])
+    total = (pytester.path / "tests" / "test-data" / "costly" / "total-00.json").read_text()
+    assert '"args":[[1,2]]' in total.replace(" ", "").replace("\n", "")
