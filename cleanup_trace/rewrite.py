@@ -3,9 +3,10 @@
 Pure: ``rewrite_module(source, filename, module_name) -> ast.Module``, testable on
 source strings without importing anything. Decisions made here cost nothing at run time:
 
-* one statement goes after the docstring and ``from __future__`` imports: it binds the
-  module's instrumenter (:class:`cleanup_trace.runtime.ModuleInstrumenter`) to a name
-  containing ``@`` that user code can never write (pytest binds ``@py_builtins``);
+* two statements go after the docstring and ``from __future__`` imports: they bind the
+  module's decorator (:func:`cleanup_trace.runtime.module_instrumenter`) to a name
+  containing ``@`` that user code can never write (pytest binds ``@py_builtins``); a
+  ``del`` at the end of the module removes it, so the module's namespace is the user's;
 * the decorator is appended *last* to ``decorator_list``, so it is applied first and
   records the function's own inputs and outputs, whatever outer decorators do;
 * functions that look at their caller's frame (``sys._getframe``, ``inspect.stack``...),
@@ -20,8 +21,11 @@ from __future__ import annotations
 import ast
 from typing import Union
 
-TRANSFORM_VERSION = 2
-HELPER_NAME = "@cleanup_trace"
+TRANSFORM_VERSION = 3
+# Private-looking (a leading underscore, a dunder) so that code listing a module's public
+# names skips it, and containing "@" so that no user name can clash. Deleted again at the
+# end of the module body: only the module's own ``def`` statements need it.
+HELPER_NAME = "__cleanup_trace@__"
 RUNTIME_MODULE = "cleanup_trace.runtime"
 OPT_OUT_MARKER = "# cleanup_trace: skip-file"
 
@@ -166,6 +170,10 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
         ast.copy_location(statement, anchor)
         ast.fix_missing_locations(statement)
     tree.body[position:position] = [helper_import, bind]
+    forget = ast.Delete(targets=[ast.Name(id=HELPER_NAME, ctx=ast.Del())])
+    ast.copy_location(forget, tree.body[-1])
+    ast.fix_missing_locations(forget)
+    tree.body.append(forget)
     return tree, instrumenter.instrumented
 
 

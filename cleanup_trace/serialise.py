@@ -11,6 +11,7 @@ import base64
 import json
 import sys
 import types
+import warnings
 from typing import Any
 
 import dill
@@ -115,6 +116,17 @@ def _importable(function: Any) -> bool:
         or getattr(target, "__func__", None) is function
 
 
+def _from_user_code(function: Any) -> bool:
+    """Defined in a module the tool instruments, or in the script run as ``__main__``."""
+    name = getattr(function, "__module__", None) or ""
+    if name == "__main__":
+        return True
+    from cleanup_trace.importhook import InstrumentingLoader
+
+    loader = getattr(getattr(sys.modules.get(name), "__spec__", None), "loader", None)
+    return isinstance(loader, InstrumentingLoader)
+
+
 _TEST_MODULES: dict[str, bool] = {}
 
 
@@ -167,8 +179,16 @@ class _Pickler(_jp_pickler.Pickler):
         _refuse_test_module(obj)
         if not isinstance(obj, types.FunctionType) or _importable(obj):
             return super()._flatten_function(obj)
+        if not _from_user_code(obj):
+            # A library's inner function (a weakref callback, a closure of the tool...):
+            # not the user's to replay, and dill warns about many of them.
+            raise Unserialisable(f"function {obj.__module__}.{obj.__qualname__} is internal to a library")
         try:
-            payload = base64.b64encode(dill.dumps(obj, recurse=True)).decode("ascii")
+            with warnings.catch_warnings():
+                # dill reports what it cannot pickle as a warning too: the exception is
+                # the tool's to handle, the warning would reach the user's output.
+                warnings.simplefilter("ignore", dill.PicklingWarning)
+                payload = base64.b64encode(dill.dumps(obj, recurse=True)).decode("ascii")
         except Exception as error:
             raise Unserialisable(f"function {obj.__qualname__} cannot be pickled by dill: {error}") from None
         return {"py/reduce": [{"py/function": DILL_LOADER}, {"py/tuple": [payload]}]}

@@ -16,6 +16,7 @@ import io
 import random
 import sys
 import time
+import weakref
 
 
 def roll(sides):
@@ -44,6 +45,10 @@ def save(path, text):
     return len(text)
 
 
+def keep(callback):
+    return callable(callback)
+
+
 def main():
     random.seed(7)
     print([roll(6) for _ in range(3)], ordered({"b": 1, "a": 2}), caller_module())
@@ -57,6 +62,8 @@ def main():
         sys.stderr = saved
     print("captured", repr(captured))
     print("saved", save("saved.txt", "hello"))
+    print(keep(weakref.WeakKeyDictionary()._remove), keep(lambda value: value + 1))
+    print("names", sorted(name for name in vars(sys.modules[__name__]) if "cleanup" in name))
 '''
 
 
@@ -88,6 +95,20 @@ def test_program_output_is_unchanged_and_replays(pytester: pytest.Pytester, find
     assert ordered.index('"b"') < ordered.index('"a"')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "roll or ordered")
     result.assert_outcomes(passed=len(roll["cases"]) + 1)
+
+
+def test_library_inner_functions_are_refused_without_dill_warnings(pytester: pytest.Pytester,
+                                                                    findings: Path) -> None:
+    """A library's local function (a WeakKeyDictionary callback) passed as a value is
+    refused by name, never handed to dill (which warns into the user's output); the
+    user's own lambda is stored; the module's namespace shows no helper name."""
+    recorded = run_tool(pytester, "findings")
+    assert "names []" in recorded.outlines
+    errors = recorded.stderr.str()
+    assert "PicklingWarning" not in errors
+    assert "weakref.WeakKeyDictionary.__init__.<locals>.remove is internal to a library" in errors
+    keep = json.loads((findings / "tests/test-data/findings/keep-00.json").read_text())
+    assert 1 == len(keep["cases"]) and "cleanup_trace.serialise.load_dill" in json.dumps(keep["cases"][0])
 
 
 def test_calls_with_side_effects_are_not_recorded(pytester: pytest.Pytester, findings: Path) -> None:

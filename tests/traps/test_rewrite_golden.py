@@ -34,13 +34,14 @@ def test_helper_import_goes_after_docstring_and_future_imports() -> None:
     expected = textwrap.dedent('''\
         """Doc."""
         from __future__ import annotations
-        import cleanup_trace.runtime as @cleanup_trace
-        @cleanup_trace = @cleanup_trace.module_instrumenter('golden')
+        import cleanup_trace.runtime as __cleanup_trace@__
+        __cleanup_trace@__ = __cleanup_trace@__.module_instrumenter('golden')
         import os
 
-        @@cleanup_trace
+        @__cleanup_trace@__
         def f(x):
-            return x''')
+            return x
+        del __cleanup_trace@__''')
     assert expected == rewritten(source)
 
 
@@ -51,6 +52,8 @@ def test_helper_name_cannot_clash_with_user_code() -> None:
     namespace: dict = {"__name__": "golden"}
     exec(rewrite.compile_instrumented(source, "golden.py", "golden"), namespace)
     assert 1 == namespace["f"]()
+    # Gone once the module body has run: the namespace holds only the user's names.
+    assert rewrite.HELPER_NAME not in namespace
 
 
 def test_module_without_functions_is_left_alone() -> None:
@@ -69,8 +72,8 @@ def test_decorator_is_innermost() -> None:
                 return x
     '''
     tree, _ = rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden")
-    method = tree.body[-1].body[0]
-    assert ["staticmethod", "functools.lru_cache", "@cleanup_trace"] == \
+    method = tree.body[-2].body[0]
+    assert ["staticmethod", "functools.lru_cache", "__cleanup_trace@__"] == \
         [ast.unparse(decorator) for decorator in method.decorator_list]
 
 
@@ -89,8 +92,8 @@ def test_property_roles() -> None:
                 pass
     '''
     roles = [ast.unparse(node.decorator_list[-1]) for node in
-             rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden")[0].body[-1].body]
-    assert ["@cleanup_trace", "@cleanup_trace.setter", "@cleanup_trace.deleter"] == roles
+             rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden")[0].body[-2].body]
+    assert ["__cleanup_trace@__", "__cleanup_trace@__.setter", "__cleanup_trace@__.deleter"] == roles
 
 
 def test_skip_rules() -> None:
