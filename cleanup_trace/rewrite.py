@@ -9,6 +9,7 @@ source strings without importing anything. Decisions made here cost nothing at r
   ``del`` at the end of the module removes it, so the module's namespace is the user's;
 * the decorator is appended *last* to ``decorator_list``, so it is applied first and
   records the function's own inputs and outputs, whatever outer decorators do;
+* ``__hash__`` methods (their values differ from one process to the next),
 * functions that look at their caller's frame (``sys._getframe``, ``inspect.stack``...),
   functions nested in functions, lambdas, ``@overload`` stubs,
   ``__init_subclass__``/``__class_getitem__`` (implicit classmethods) and
@@ -52,11 +53,19 @@ def _decorator_name(node: ast.expr) -> str:
     return ".".join(reversed(parts))
 
 
-def skip_reason(node: FunctionNode) -> str | None:
-    """Why a function is not instrumented, or ``None`` when it is."""
+def skip_reason(node: FunctionNode, may_inspect_frames: bool = True) -> str | None:
+    """Why a function is not instrumented, or ``None`` when it is.
+
+    ``may_inspect_frames=False`` (the module's text names no frame-inspecting call) skips
+    the walk of the function's body: most modules pay nothing for that rule.
+    """
     if node.name in _IMPLICIT_CLASSMETHODS:
         return "implicit classmethod"
-    if _inspects_frames(node):
+    if node.name == "__hash__":
+        # Hash values are per process (str hashing is randomised, object hashes come
+        # from id()): a recorded one would not replay.
+        return "hash values differ between processes"
+    if may_inspect_frames and _inspects_frames(node):
         return "looks at its caller's frame"
     for decorator in node.decorator_list:
         name = _decorator_name(decorator)
@@ -88,7 +97,8 @@ def _role(node: FunctionNode) -> str:
 
 
 class _Instrumenter(ast.NodeTransformer):
-    def __init__(self) -> None:
+    def __init__(self, may_inspect_frames: bool = True) -> None:
+        self.may_inspect_frames = may_inspect_frames
         self.instrumented: list[str] = []
         self.skipped: list[tuple[str, str]] = []
         self._scope: list[str] = []
@@ -105,7 +115,7 @@ class _Instrumenter(ast.NodeTransformer):
 
     def _visit_function(self, node: FunctionNode) -> FunctionNode:
         qualname = ".".join(self._scope + [node.name])
-        reason = skip_reason(node)
+        reason = skip_reason(node, self.may_inspect_frames)
         if reason:
             self.skipped.append((qualname, reason))
         else:
@@ -152,7 +162,7 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
     if OPT_OUT_MARKER in text:
         return tree, []
-    instrumenter = _Instrumenter()
+    instrumenter = _Instrumenter(may_inspect_frames=any(name in text for name in _FRAME_INSPECTORS))
     instrumenter.visit(tree)
     if not instrumenter.instrumented:
         return tree, []

@@ -413,7 +413,7 @@ class FunctionRecord:
     def store(self, value: Any, what: str) -> Any:
         """``value`` serialised and checked to decode as itself, or ``_REFUSED`` (one skip)."""
         try:
-            classes = serialise.survey(value, _state.value_limit, _state.refused_classes)
+            seen = serialise.survey(value, _state.value_limit, _state.refused_classes)
         except serialise.TooLarge as error:
             self.skip(f"{what} too large", str(error))
             return _REFUSED
@@ -421,16 +421,17 @@ class FunctionRecord:
             self.skip(f"unserialisable {what}", str(error))
             return _REFUSED
         try:
-            data = serialise.encode(value, _state.max_depth)
-            serialise.check_round_trip(value, data)
+            data = serialise.encode(value, _state.max_depth, plain=seen.plain)
+            if not seen.plain:  # plain JSON-like values always come back equal
+                serialise.check_round_trip(value, data)
         except serialise.Unserialisable as error:
             # ``self`` entering a constructor is half-built: its failure says nothing of
             # the class.
-            if len(classes) == 1 and error.lasting and self.qualname.rpartition(".")[2] not in _HALF_BUILT:
-                _blame(*classes)
+            if len(seen.classes) == 1 and error.lasting and self.qualname.rpartition(".")[2] not in _HALF_BUILT:
+                _blame(*seen.classes)
             self.skip(f"unserialisable {what}", str(error))
             return _REFUSED
-        _state.stored_classes.update(classes)
+        _state.stored_classes.update(seen.classes)
         return data
 
     def _outcome(self, returned: Any, raised: Optional[BaseException]) -> Optional[dict]:

@@ -42,14 +42,29 @@ def _sorted_keys(mapping: dict) -> dict:
     return {key: mapping[key] for key in sorted(mapping)}
 
 
-def render(header: dict, cases: list[dict]) -> str:
+_CASES_SLOT = "\u0000cases\u0000"
+
+
+def render_case(case: dict) -> str:
+    """One case as it appears in its file: indented two levels, inside ``"cases": [...]``."""
+    text = json.dumps(_sorted_keys(case), indent=2, allow_nan=True)
+    return "\n".join("    " + line for line in text.split("\n"))
+
+
+def render(header: dict, cases: list[dict], rendered: Optional[list[str]] = None) -> str:
     """Pretty JSON; the file's own keys are sorted, recorded values keep their order.
 
     ``sort_keys=True`` would also reorder the keys of recorded dicts, and a dict argument
-    must replay in its recorded insertion order.
+    must replay in its recorded insertion order. The same text as
+    ``json.dumps(document, indent=2)``, built from cases rendered once each
+    (``rendered``): a file is rewritten at every case added to it.
     """
-    document = _sorted_keys(dict(header, cases=[_sorted_keys(case) for case in cases]))
-    return json.dumps(document, indent=2, allow_nan=True) + "\n"
+    if rendered is None:
+        rendered = [render_case(case) for case in cases]
+    document = _sorted_keys(dict(header, cases=_CASES_SLOT))
+    text = json.dumps(document, indent=2, allow_nan=True)
+    body = "[\n" + ",\n".join(rendered) + "\n  ]" if rendered else "[]"
+    return text.replace(json.dumps(_CASES_SLOT), body, 1) + "\n"
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -95,8 +110,13 @@ class _FunctionFile:
         self.header = header
         self.existing = existing
         self.cases: list[dict] = []
+        self.rendered: list[str] = []  # each case's text, made once
         self.path: Optional[Path] = None
         self.refused_size = False
+
+    def forget_last(self) -> None:
+        self.cases.pop()
+        self.rendered.pop()
 
 
 class DataWriter:
@@ -144,9 +164,10 @@ class DataWriter:
             if text in state.existing:
                 return "already in an earlier data file"
             state.cases.append(case)
-            content = render(header, state.cases)
+            state.rendered.append(render_case(case))
+            content = render(header, state.cases, state.rendered)
             if self.limit and len(content.encode("utf-8")) > self.limit:
-                state.cases.pop()
+                state.forget_last()
                 if not state.refused_size:
                     state.refused_size = True
                     log.warning("datafile.too_large", function=f"{module}.{stem}",
@@ -157,14 +178,14 @@ class DataWriter:
                 if state.path is None:
                     state.path = claim(self.directory / module, stem, content)
                     if state.path is None:
-                        state.cases.pop()
+                        state.forget_last()
                         log.warning("datafile.all_used", function=f"{module}.{stem}",
                                     hint="all ten files -00..-09 exist; run `python -m cleanup_trace compact`")
                         return "all ten data files used"
                 else:
                     atomic_write(state.path, content)
             except OSError as error:
-                state.cases.pop()
+                state.forget_last()
                 log.error("datafile.write_failed", function=f"{module}.{stem}", error=str(error))
                 return "write failed"
             state.existing.add(text)

@@ -33,3 +33,24 @@ def test_value_survives_the_data_file(value) -> None:
     text = render(header, [{"call": serialise.encode({"args": [value], "kwargs": {}}), "outcome": {}}])
     restored = serialise.decode(json.loads(text)["cases"][0]["call"])["args"][0]
     assert [] == differences(restored, value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values)
+def test_plain_values_take_the_fast_path_to_the_same_form(value) -> None:
+    """Whenever the survey calls a value plain, the C-codec copy is exactly jsonpickle's form."""
+    call = {"args": [value], "kwargs": {}}
+    if serialise.survey(call, limit=10_000).plain:
+        assert serialise.encode(call) == serialise.encode(call, plain=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(values, max_size=4))
+def test_file_text_is_json_dumps_indent_2(cases) -> None:
+    """Cases rendered once and spliced in give byte for byte the text of json.dumps(indent=2)."""
+    header = {"module": "m", "qualname": "f", "format": serialise.FORMAT}
+    documents = [{"outcome": {"returned": serialise.encode(value)}, "call": {"args": [], "kwargs": {}}}
+                 for value in cases]
+    expected = json.dumps({"cases": [{"call": case["call"], "outcome": case["outcome"]} for case in documents],
+                           "format": serialise.FORMAT, "module": "m", "qualname": "f"}, indent=2, allow_nan=True)
+    assert expected + "\n" == render(header, documents)

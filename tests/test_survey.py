@@ -25,7 +25,7 @@ class Loud(list):
 
 def test_counts_items_keys_and_attributes() -> None:
     value = {"points": [Point(1, 2), Point(3, 4)], "name": "x"}
-    assert {Point} == serialise.survey(value, limit=100)
+    assert {Point} == serialise.survey(value, limit=100).classes
     with pytest.raises(serialise.TooLarge, match=r"more than 5 values \(PYTESTCLEANUP_VALUE_LIMIT\)"):
         serialise.survey(value, limit=5)
 
@@ -45,7 +45,25 @@ def test_cycles_and_user_code() -> None:
     loud = Loud([1, 2, 3])
     cycle: list = [loud]
     cycle.append(cycle)
-    assert {Loud} == serialise.survey(cycle, limit=100)
+    assert {Loud} == serialise.survey(cycle, limit=100).classes
+
+
+@pytest.mark.parametrize("value, plain", [
+    ({"a": [1, 2.5, None, True, "x"], "b": [float("inf"), -0.0]}, True),
+    ([(1, 2)], False),  # tuples are tagged in the stored form
+    ({1: "int key"}, False),
+    ([b"bytes"], False),
+    ([{1, 2}], False),
+    ([Point(1, 2)], False),
+    ([[1]] * 2, False),  # one list twice: stored as a reference
+    ([1 + 2j], False),
+])
+def test_plain_values_are_the_ones_storing_cannot_change(value, plain) -> None:
+    """Only JSON-like builtins skip the decode-and-compare check; each plain one really round-trips."""
+    assert plain == serialise.survey(value, limit=100).plain
+    if plain:
+        assert serialise.encode(value) == serialise.encode(value, plain=True)
+        assert value == serialise.decode(serialise.encode(value, plain=True))
 
 
 COSTLY_APP = '''

@@ -97,7 +97,7 @@ def test_property_roles() -> None:
 
 
 def test_skip_rules() -> None:
-    """Nested functions, lambdas, overloads, implicit classmethods and register implementations are skipped."""
+    """Nested functions, lambdas, overloads, implicit classmethods, register implementations and __hash__ are skipped."""
     source = '''
         import functools
         from typing import overload
@@ -131,6 +131,8 @@ def test_skip_rules() -> None:
                 pass
             def __class_getitem__(cls, item):
                 return cls
+            def __hash__(self):
+                return 1
             async def fetch(self):
                 return 1
             class Inner:
