@@ -150,15 +150,81 @@ def _importable(function: Any) -> bool:
         or getattr(target, "__func__", None) is function
 
 
+def _is_user_module(module: Any) -> bool:
+    from cleanup_trace.importhook import InstrumentingLoader
+
+    return isinstance(getattr(getattr(module, "__spec__", None), "loader", None), InstrumentingLoader)
+
+
 def _from_user_code(function: Any) -> bool:
     """Defined in a module the tool instruments, or in the script run as ``__main__``."""
     name = getattr(function, "__module__", None) or ""
-    if name == "__main__":
-        return True
-    from cleanup_trace.importhook import InstrumentingLoader
+    return name == "__main__" or _is_user_module(sys.modules.get(name))
 
-    loader = getattr(getattr(sys.modules.get(name), "__spec__", None), "loader", None)
-    return isinstance(loader, InstrumentingLoader)
+
+GLOBAL_LOADER = "cleanup_trace.serialise.load_global"
+
+
+def load_global(module: str, name: str) -> Any:
+    """Inverse of storing a sentinel by name: the module's object itself."""
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+class _Sentinels:
+    """Stateless objects bound at module level in the user's code, by ``id``.
+
+    ``MISSING = object()`` and friends are compared with ``is``: stored by value they
+    would come back as another object and the replayed function would not know them.
+    """
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, tuple[str, str]] = {}
+        self.indexed: set[str] = set()
+        self.modules_seen = 0
+
+    @staticmethod
+    def stateless(value: Any) -> bool:
+        kind = type(value)
+        if kind is object:
+            return True
+        if kind.__module__ == "builtins" or isinstance(value, (type, types.ModuleType, types.FunctionType)):
+            return False
+        try:
+            state = object.__getattribute__(value, "__dict__")
+        except AttributeError:
+            state = None
+        if state:
+            return False
+        return not any(getattr(klass, "__slots__", ()) for klass in kind.__mro__)
+
+    def _index(self) -> None:
+        if len(sys.modules) == self.modules_seen:
+            return
+        self.modules_seen = len(sys.modules)
+        for module_name, module in list(sys.modules.items()):
+            if module_name in self.indexed or not _is_user_module(module):
+                continue
+            self.indexed.add(module_name)
+            for name, value in list(vars(module).items()):
+                if not name.startswith("__") and self.stateless(value):
+                    self.by_id[id(value)] = (module_name, name)
+
+    def reference(self, obj: Any) -> Any:
+        """``(module, name)`` when ``obj`` is such a module-level object, else ``None``."""
+        if not self.stateless(obj):
+            return None
+        found = self.by_id.get(id(obj))
+        if found is None:
+            self._index()
+            found = self.by_id.get(id(obj))
+        if found is None or getattr(sys.modules.get(found[0]), found[1], None) is not obj:
+            return None  # ids are reused once an object is gone: check it is still the one
+        return found
+
+
+_sentinels = _Sentinels()
 
 
 _TEST_MODULES: dict[str, bool] = {}
@@ -191,6 +257,9 @@ class _Pickler(_jp_pickler.Pickler):
 
     def _flatten_obj_instance(self, obj: Any) -> Any:
         _refuse_test_module(type(obj))
+        reference = _sentinels.reference(obj)
+        if reference is not None:
+            return {"py/reduce": [{"py/function": GLOBAL_LOADER}, {"py/tuple": list(reference)}]}
         if type(obj) is bytearray:
             # jsonpickle's own encoding of bytearray decodes back empty.
             return {"py/reduce": [{"py/type": "builtins.bytearray"}, {"py/tuple": [self._flatten(bytes(obj))]}]}
@@ -293,4 +362,4 @@ def check_round_trip(original: Any, data: Any) -> Any:
     return restored
 
 
-__all__ = ["FORMAT", "Unserialisable", "TooLarge", "Survey", "survey", "encode", "decode", "dumps", "check_round_trip", "load_dill"]
+__all__ = ["FORMAT", "Unserialisable", "TooLarge", "Survey", "survey", "encode", "decode", "dumps", "check_round_trip", "load_dill", "load_global"]

@@ -49,6 +49,25 @@ def keep(callback):
     return callable(callback)
 
 
+_MISSING = object()
+
+
+class _Unset:
+    def __repr__(self):
+        return "UNSET"
+
+
+UNSET = _Unset()
+
+
+def pick(value, default=_MISSING):
+    return "no default" if default is _MISSING else default
+
+
+def is_unset(value):
+    return value is UNSET
+
+
 def main():
     random.seed(7)
     print([roll(6) for _ in range(3)], ordered({"b": 1, "a": 2}), caller_module())
@@ -64,6 +83,7 @@ def main():
     print("saved", save("saved.txt", "hello"))
     print(keep(weakref.WeakKeyDictionary()._remove), keep(lambda value: value + 1))
     print("names", sorted(name for name in vars(sys.modules[__name__]) if "cleanup" in name))
+    print(pick(1, _MISSING), pick(1, 2), is_unset(UNSET), is_unset(_Unset()))
 '''
 
 
@@ -95,6 +115,19 @@ def test_program_output_is_unchanged_and_replays(pytester: pytest.Pytester, find
     assert ordered.index('"b"') < ordered.index('"a"')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "roll or ordered")
     result.assert_outcomes(passed=len(roll["cases"]) + 1)
+
+
+def test_module_level_sentinels_replay_as_themselves(pytester: pytest.Pytester, findings: Path) -> None:
+    """``MISSING = object()`` (or a stateless instance) passed as an argument is stored by
+    its module and name: replay passes the very object, so ``is`` checks still hold."""
+    recorded = run_tool(pytester, "findings")
+    assert "no default 2 True False" in recorded.outlines
+    pick = (findings / "tests/test-data/findings/pick-00.json").read_text()
+    assert "cleanup_trace.serialise.load_global" in pick and '"_MISSING"' in pick
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "pick or is_unset")
+    # 2 pick cases; is_unset: one case (a fresh _Unset() looks like UNSET to the cheap
+    # duplicate check), whose argument is the module's UNSET.
+    result.assert_outcomes(passed=2 + 1)
 
 
 def test_library_inner_functions_are_refused_without_dill_warnings(pytester: pytest.Pytester,
