@@ -8,13 +8,15 @@ unreadable file becomes one failing item naming the file and the reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import importlib
 import inspect
 import json
+import os
 import random
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from cleanup_trace import locate, serialise
 from cleanup_trace.compare import differences
@@ -152,6 +154,7 @@ class LoadedCase:
     expected: Expected
     name: str
     random_state: Any = None
+    environ: Optional[dict] = None  # variables as they were when the call was recorded
 
 
 def _load_case(ref: CaseRef) -> LoadedCase:
@@ -174,11 +177,15 @@ def _load_case(ref: CaseRef) -> LoadedCase:
         outcome = case["outcome"]
         expected = _expected(outcome)
         random_state = serialise.decode(case["random_state"]) if "random_state" in case else None
+        environ = case.get("environ")
+        if environ is not None and not (isinstance(environ, dict) and all(
+                isinstance(key, str) and (value is None or isinstance(value, str)) for key, value in environ.items())):
+            raise DataFileError(f"{where}: 'environ' must map variable names to strings or null")
     except DataFileError:
         raise
     except Exception as error:
         raise DataFileError(f"{where}: cannot decode: {type(error).__name__}: {error}") from None
-    return LoadedCase(function, list(call["args"]), dict(call["kwargs"]), expected, ref.id, random_state)
+    return LoadedCase(function, list(call["args"]), dict(call["kwargs"]), expected, ref.id, random_state, environ)
 
 
 def _expected(outcome: dict) -> Expected:
@@ -247,26 +254,51 @@ class ReplayCall:
             random.setstate(self.case.random_state)
         if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
             return self._call_async(*args, **kwargs)
-        try:
-            result = function(*args, **kwargs)
-        except Exception as error:
-            if expected.kind == "raised":
-                return Raised(error)
-            raise
-        if expected.kind == "generator" and inspect.isgenerator(result):
-            return _take(result, expected)
-        return result
+        with _environment(self.case.environ):
+            try:
+                result = function(*args, **kwargs)
+            except Exception as error:
+                if expected.kind == "raised":
+                    return Raised(error)
+                raise
+            if expected.kind == "generator" and inspect.isgenerator(result):
+                return _take(result, expected)
+            return result
 
     async def _call_async(self, *args: Any, **kwargs: Any) -> Any:
         function, expected = self.case.function, self.case.expected
-        if inspect.isasyncgenfunction(function):
-            return await _take_async(function(*args, **kwargs), expected)
-        try:
-            return await function(*args, **kwargs)
-        except Exception as error:
-            if expected.kind == "raised":
-                return Raised(error)
-            raise
+        with _environment(self.case.environ):
+            if inspect.isasyncgenfunction(function):
+                return await _take_async(function(*args, **kwargs), expected)
+            try:
+                return await function(*args, **kwargs)
+            except Exception as error:
+                if expected.kind == "raised":
+                    return Raised(error)
+                raise
+
+
+@contextlib.contextmanager
+def _environment(changes: Optional[dict]) -> Iterator[None]:
+    """The environment variables a call was recorded with, for the call only."""
+    if not changes:
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in changes}
+    try:
+        for name, value in changes.items():
+            _set_variable(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _set_variable(name, value)
+
+
+def _set_variable(name: str, value: Optional[str]) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def _type_name(error: BaseException) -> str:

@@ -98,6 +98,8 @@ class _State:
         self.blamed: collections.Counter = collections.Counter()
         self.refused_classes: set = set()
         self.stored_classes: set = set()
+        self.environ_at_start: dict = {}
+        self.environ_touched = False
         self.modules: list[ModuleInstrumenter] = []
         # Module functions whose gate closed while something held their wrapper (their
         # own call, at least): the plain function goes back once nothing does.
@@ -375,8 +377,14 @@ class FunctionRecord:
             if data is _REFUSED:
                 return None
             # Functions that draw from the global random generator replay with the state
-            # they started from (stored only when the call changed it).
-            return {"call": data, "random": random.getstate()}
+            # they started from (stored only when the call changed it); calls made while
+            # environment variables differ from the start of recording replay with them.
+            snapshot = {"call": data, "random": random.getstate()}
+            if _state.environ_touched:
+                changed = _environ_changes()
+                if changed:
+                    snapshot["environ"] = changed
+            return snapshot
         except _PASS_THROUGH:
             raise
         except BaseException as error:  # some libraries derive errors from BaseException
@@ -399,6 +407,8 @@ class FunctionRecord:
                 if outcome is None:
                     return
             case = {"call": snapshot["call"], "outcome": outcome}
+            if "environ" in snapshot:
+                case["environ"] = snapshot["environ"]
             before = snapshot.get("random")
             if before is not None and random.getstate() != before:
                 case["random_state"] = serialise.encode(before)
@@ -872,7 +882,23 @@ def _writes(arguments: tuple) -> bool:
     return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
 
 
+def _environ_changes() -> dict:
+    """Variables set, changed (value) or removed (``None``) since recording started."""
+    start = _state.environ_at_start
+    current = dict(os.environ)
+    changed: dict = {key: value for key, value in current.items() if start.get(key) != value}
+    changed.update((key, None) for key in start if key not in current)
+    if not changed:
+        _state.environ_touched = False  # back as it was: no need to compare again
+    return dict(sorted(changed.items()))
+
+
 def _audit(event: str, arguments: tuple) -> None:
+    if event == "os.putenv" or event == "os.unsetenv":
+        # os.environ changed (a test's monkeypatch.setenv...): calls compare it with the
+        # start of recording from now on.
+        _state.environ_touched = True
+        return
     calls = _guard.calls
     if not calls or _guard.busy:
         return
@@ -893,6 +919,8 @@ def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> N
         _audit_installed = True
         sys.addaudithook(_audit)
     _state.sink = sink
+    _state.environ_at_start = dict(os.environ)
+    _state.environ_touched = False
     _state.budget = budget
     _state.max_depth = max_depth
     _state.value_limit = value_limit

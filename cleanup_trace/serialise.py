@@ -286,6 +286,13 @@ class _Pickler(_jp_pickler.Pickler):
             # A library's inner function (a weakref callback, a closure of the tool...):
             # not the user's to replay, and dill warns about many of them.
             raise Unserialisable(f"function {obj.__module__}.{obj.__qualname__} is internal to a library")
+        module = sys.modules.get(obj.__module__)
+        if getattr(getattr(module, "__spec__", None), "_initializing", False):
+            # dill stores what the half-imported module cannot give by name (its classes)
+            # by value: a copy that decodes here, now, and nowhere else.
+            failure = Unserialisable(f"function {obj.__qualname__} was made while {obj.__module__} was importing")
+            failure.lasting = False
+            raise failure
         try:
             with warnings.catch_warnings():
                 # dill reports what it cannot pickle as a warning too: the exception is

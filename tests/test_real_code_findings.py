@@ -13,6 +13,7 @@ from e2e_support import run_tool
 
 FINDINGS_APP = '''
 import io
+import os
 import random
 import sys
 import time
@@ -68,6 +69,10 @@ def is_unset(value):
     return value is UNSET
 
 
+def expand(text):
+    return os.path.expandvars(text)
+
+
 def main():
     random.seed(7)
     print([roll(6) for _ in range(3)], ordered({"b": 1, "a": 2}), caller_module())
@@ -84,6 +89,10 @@ def main():
     print(keep(weakref.WeakKeyDictionary()._remove), keep(lambda value: value + 1))
     print("names", sorted(name for name in vars(sys.modules[__name__]) if "cleanup" in name))
     print(pick(1, _MISSING), pick(1, 2), is_unset(UNSET), is_unset(_Unset()))
+    os.environ["FINDINGS_VAR"] = "eggs"
+    print(expand("$FINDINGS_VAR/ham"))
+    del os.environ["FINDINGS_VAR"]
+    print(expand("$FINDINGS_VAR/spam"))
 '''
 
 
@@ -128,6 +137,20 @@ def test_module_level_sentinels_replay_as_themselves(pytester: pytest.Pytester, 
     # 2 pick cases; is_unset: one case (a fresh _Unset() looks like UNSET to the cheap
     # duplicate check), whose argument is the module's UNSET.
     result.assert_outcomes(passed=2 + 1)
+
+
+def test_environment_variables_set_while_recording_replay_with_the_call(pytester: pytest.Pytester,
+                                                                       findings: Path) -> None:
+    """A call made while a variable differs from the start of recording stores that
+    variable; replay sets it for the call only (the other case runs without it)."""
+    recorded = run_tool(pytester, "findings")
+    assert "eggs/ham" in recorded.outlines and "$FINDINGS_VAR/spam" in recorded.outlines
+    cases = json.loads((findings / "tests/test-data/findings/expand-00.json").read_text())["cases"]
+    assert [{"FINDINGS_VAR": "eggs"}, None] == [case.get("environ") for case in cases]
+    (findings / "tests" / "test_zz_after_replay.py").write_text(
+        "import os\n\ndef test_zz_nothing_leaks():\n    assert 'FINDINGS_VAR' not in os.environ\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "expand or nothing_leaks", "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
 
 
 def test_library_inner_functions_are_refused_without_dill_warnings(pytester: pytest.Pytester,
