@@ -45,7 +45,7 @@ REFUSALS_IN_A_ROW = 3
 TRIES_WITHOUT_NEWS = 10
 # A function called this often with no new case since its last one is saturated: its
 # gate closes, so hot functions that repeat themselves stop paying for the fingerprint.
-CALLS_WITHOUT_NEWS = 1000
+CALLS_WITHOUT_NEWS = 300
 # A module function whose wrapper is still held by something else when nothing of ours
 # runs it is tried this many times before it keeps its wrapper for good.
 DETACH_ATTEMPTS = 8

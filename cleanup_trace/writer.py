@@ -67,9 +67,20 @@ def render(header: dict, cases: list[dict], rendered: Optional[list[str]] = None
     return text.replace(json.dumps(_CASES_SLOT), body, 1) + "\n"
 
 
+def _write_new(path: str, data: bytes) -> None:
+    # os-level calls: a file is rewritten at every case added to it, and text-mode file
+    # objects cost more than the write itself.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        os.write(descriptor, data)
+    finally:
+        os.close(descriptor)
+
+
 def atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
+    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}."
+                                                    f"{threading.get_ident()}.tmp")
+    _write_new(temporary, text.encode("utf-8"))
     os.replace(temporary, path)
 
 
@@ -77,7 +88,7 @@ def claim(folder: Path, stem: str, text: str) -> Optional[Path]:
     """Create the next free ``stem-NN.json`` holding ``text``; ``None`` if all ten exist."""
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f".{stem}.{os.getpid()}.{threading.get_ident()}.tmp"
-    temporary.write_text(text, encoding="utf-8")
+    _write_new(str(temporary), text.encode("utf-8"))
     try:
         for index in range(MAX_FILES):
             target = folder / f"{stem}-{index:02d}.json"
@@ -166,7 +177,8 @@ class DataWriter:
             state.cases.append(case)
             state.rendered.append(render_case(case))
             content = render(header, state.cases, state.rendered)
-            if self.limit and len(content.encode("utf-8")) > self.limit:
+            # A character is 1 to 4 bytes in UTF-8: encode only when it might matter.
+            if self.limit and len(content) * 4 > self.limit and len(content.encode("utf-8")) > self.limit:
                 state.forget_last()
                 if not state.refused_size:
                     state.refused_size = True
