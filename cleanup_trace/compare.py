@@ -43,7 +43,8 @@ def _safe_repr(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _subclass_state(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Iterator[str]:
+def _subclass_state(actual: Any, expected: Any, path: str, seen: set, depth: int,
+                    strict: bool = False) -> Iterator[str]:
     """A list/dict/tuple subclass may carry state beside its items (attributes, slots)."""
     if type(expected) in (list, tuple, dict):
         return
@@ -53,10 +54,10 @@ def _subclass_state(actual: Any, expected: Any, path: str, seen: set, depth: int
         if name not in left or name not in right:
             yield f"{sub}: {'missing' if name not in left else 'unexpected attribute'}"
         else:
-            yield from _walk(left[name], right[name], sub, seen, depth + 1)
+            yield from _walk(left[name], right[name], sub, seen, depth + 1, strict)
 
 
-def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Iterator[str]:
+def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: bool = False) -> Iterator[str]:
     if actual is expected:
         return
     if isinstance(actual, float) and isinstance(expected, float) and math.isnan(actual) and math.isnan(expected):
@@ -80,8 +81,8 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Itera
             yield f"{where}: length {len(actual)} != {len(expected)} ({_safe_repr(actual)} != {_safe_repr(expected)})"
             return
         for index, (left, right) in enumerate(zip(actual, expected)):
-            yield from _walk(left, right, f"{path}[{index}]", seen, depth + 1)
-        yield from _subclass_state(actual, expected, path, seen, depth)
+            yield from _walk(left, right, f"{path}[{index}]", seen, depth + 1, strict)
+        yield from _subclass_state(actual, expected, path, seen, depth, strict)
         return
     if isinstance(expected, dict) and type(expected).__eq__ is dict.__eq__:
         missing = [k for k in expected if k not in actual]
@@ -90,8 +91,8 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Itera
             yield f"{where}: keys differ (missing {_safe_repr(missing)}, unexpected {_safe_repr(extra)})"
             return
         for name in expected:
-            yield from _walk(actual[name], expected[name], f"{path}[{name!r}]", seen, depth + 1)
-        yield from _subclass_state(actual, expected, path, seen, depth)
+            yield from _walk(actual[name], expected[name], f"{path}[{name!r}]", seen, depth + 1, strict)
+        yield from _subclass_state(actual, expected, path, seen, depth, strict)
         return
     if isinstance(expected, (types.FunctionType, types.MethodType)):
         left = getattr(actual, "__code__", None)
@@ -107,6 +108,13 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Itera
     if _has_own_eq(expected):
         try:
             if bool(actual == expected):
+                if strict and type(expected).__module__ != "builtins":
+                    # Storing must keep the state, not only what __eq__ looks at
+                    # (a Mapping compares items: a lost attribute would pass unseen).
+                    left_state, right_state = _state(actual), _state(expected)
+                    if left_state is not None and right_state is not None:
+                        yield from _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__",
+                                         seen, depth + 1, strict)
                 return
         except Exception as error:
             # A user __eq__ that cannot handle a half-built object (``self`` recorded on
@@ -116,7 +124,7 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Itera
                 yield f"{where}: comparing raised {type(error).__name__}: {error}"
             else:
                 yield from _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__",
-                                 seen, depth + 1)
+                                 seen, depth + 1, strict)
             return
         # Containers of NaN or of objects without __eq__ compare unequal with ==
         # although they are equal structurally: look inside before reporting.
@@ -127,7 +135,7 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Itera
         if left_state is None or right_state is None or type(expected).__module__ == "builtins":
             yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
             return
-        inner = list(_walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__", seen, depth + 1))
+        inner = list(_walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__", seen, depth + 1, strict))
         yield from inner or [f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"]
         return
     left_state, right_state = _state(actual), _state(expected)
@@ -140,13 +148,17 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int) -> Itera
         elif name not in (right_state or {}):
             yield f"{sub}: unexpected attribute ({_safe_repr((left_state or {})[name])})"
         else:
-            yield from _walk(left_state[name], right_state[name], sub, seen, depth + 1)  # type: ignore[index]
+            yield from _walk(left_state[name], right_state[name], sub, seen, depth + 1, strict)  # type: ignore[index]
 
 
-def differences(actual: Any, expected: Any, limit: int = 20) -> list[str]:
-    """Paths where ``actual`` and ``expected`` differ (empty list: they are equal)."""
+def differences(actual: Any, expected: Any, limit: int = 20, strict: bool = False) -> list[str]:
+    """Paths where ``actual`` and ``expected`` differ (empty list: they are equal).
+
+    ``strict=True`` (storing a value: does it come back as itself?) also compares the
+    state of objects whose ``__eq__`` says equal.
+    """
     found = []
-    for problem in _walk(actual, expected, "", set(), 0):
+    for problem in _walk(actual, expected, "", set(), 0, strict):
         found.append(problem)
         if len(found) >= limit:
             break

@@ -53,9 +53,42 @@ def _site_directories() -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def is_test_file(origin: str) -> bool:
+def is_standard_library(module_name: str) -> bool:
+    """By name where Python lists its modules (3.10+), else by the module's file."""
+    top_level = module_name.partition(".")[0]
+    if top_level in _STDLIB_NAMES:
+        return True
+    origin = getattr(sys.modules.get(top_level), "__file__", None)
+    if not origin:
+        return False
+    real = os.path.normcase(os.path.realpath(origin))
+    return not any(part in ("site-packages", "dist-packages") for part in real.split(os.sep)) and any(
+        real.startswith(directory + os.sep) for directory in _stdlib_directories())
+
+
+TEST_DIRECTORY_NAMES = frozenset({"test", "tests", "testing"})
+
+
+def is_test_file(origin: str, project_root: str | None = None) -> bool:
+    """A test module, a conftest, or any module inside a test directory (the helpers of a
+    suite, ``tests/__init__.py``...): replay runs the project, not its test suite.
+
+    Directories count from the project root (default: the current directory), or inside
+    site-packages for installed code, so a project that itself lives under a directory
+    named ``tests`` is still the user's code.
+    """
     base = os.path.basename(origin)
-    return base == "conftest.py" or (base.startswith("test_") and base.endswith(".py")) or base.endswith("_test.py")
+    if base == "conftest.py" or (base.startswith("test_") and base.endswith(".py")) or base.endswith("_test.py"):
+        return True
+    root = os.path.normcase(os.path.realpath(project_root if project_root is not None else os.getcwd()))
+    path = os.path.normcase(origin)
+    if path.startswith(root + os.sep):
+        directories = path[len(root) + 1:].split(os.sep)[:-1]
+    else:
+        parts = path.split(os.sep)[:-1]
+        installed = [index for index, part in enumerate(parts) if part in ("site-packages", "dist-packages")]
+        directories = parts[installed[-1] + 1:] if installed else []
+    return any(directory in TEST_DIRECTORY_NAMES for directory in directories)
 
 
 class ModuleFilter:
@@ -132,6 +165,6 @@ class ModuleFilter:
             return Decision(False, "is installed in site-packages")
         if any(real.startswith(directory + os.sep) for directory in self._stdlib_dirs):
             return Decision(False, "is in the standard library")
-        if is_test_file(real):
-            return Decision(False, "is a test module or conftest")
+        if is_test_file(real, self.project_root):
+            return Decision(False, "is a test module, a conftest or in a test directory")
         return Decision(True, "is the user's own code")

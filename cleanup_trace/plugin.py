@@ -36,10 +36,13 @@ def _read_settings() -> Settings:
         raise pytest.UsageError(str(error)) from None
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list) -> Any:
     # Earlier than pytest_configure: a conftest.py that imports the application runs
-    # right after this hook, and modules imported before the hook cannot be rewritten.
+    # inside this hook, and modules imported before it cannot be rewritten. A wrapper
+    # around pytest's capture wrapper: the tool's log keeps the real standard error, taken
+    # before capturing swaps file descriptor 2 (else every line would vanish with the
+    # captured output of a passing test).
     if getattr(early_config.known_args_namespace, "cleanup_record", False):
         from cleanup_trace.recorder import Recorder
 
@@ -47,6 +50,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         early_config.stash[settings_key] = settings
         Recorder(settings).start()
         early_config.stash[recording_key] = True
+    return (yield)
 
 
 def pytest_configure(config: pytest.Config) -> None:

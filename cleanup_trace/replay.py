@@ -247,7 +247,8 @@ class ReplayCall:
     def __repr__(self) -> str:
         return f"<replay of {self.case.name}>"
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    # Positional-only ``self``: a recorded call may pass a keyword named ``self``.
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         function, expected = self.case.function, self.case.expected
         if self.case.random_state is not None:
             # The call drew from the global random generator: start where it started.
@@ -265,7 +266,7 @@ class ReplayCall:
                 return _take(result, expected)
             return result
 
-    async def _call_async(self, *args: Any, **kwargs: Any) -> Any:
+    async def _call_async(self, /, *args: Any, **kwargs: Any) -> Any:
         function, expected = self.case.function, self.case.expected
         with _environment(self.case.environ):
             if inspect.isasyncgenfunction(function):

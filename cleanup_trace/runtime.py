@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional, Protocol
 
 import wrapt
 
-from cleanup_trace import locate
+from cleanup_trace import filters, locate
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -848,6 +848,10 @@ def _retry_detaches(current: Optional[FunctionRecord]) -> None:
 def _blame(klass: type) -> None:
     if issubclass(klass, (RecordingWrapper, BoundRecordingWrapper)) or klass in _state.stored_classes:
         return  # functions store (or not) one by one; a class stored once can be again
+    if filters.is_standard_library(klass.__module__):
+        # The standard library's classes store; when one does not, something patched it
+        # for a while (freezegun's datetime): never refuse them for good.
+        return
     _state.blamed[klass] += 1
     if _state.blamed[klass] >= 2:
         _state.refused_classes.add(klass)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import sys
 import types
 import warnings
@@ -239,7 +241,7 @@ def _refuse_test_module(obj: Any) -> None:
         from cleanup_trace.filters import is_test_file
 
         origin = getattr(sys.modules.get(name), "__file__", None)
-        known = _TEST_MODULES[name] = bool(origin) and is_test_file(str(origin))
+        known = _TEST_MODULES[name] = bool(origin) and is_test_file(os.path.realpath(str(origin)))
     if known:
         raise Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module")
 
@@ -253,6 +255,8 @@ class _Pickler(_jp_pickler.Pickler):
         # storing None; every plain function goes through _flatten_function instead.
         if type(obj) is types.FunctionType:
             return self._flatten_function
+        if isinstance(obj, type):
+            _refuse_test_module(obj)  # stored as a reference the replay run cannot follow
         return super()._get_flattener(obj)
 
     def _flatten_obj_instance(self, obj: Any) -> Any:
@@ -260,6 +264,9 @@ class _Pickler(_jp_pickler.Pickler):
         reference = _sentinels.reference(obj)
         if reference is not None:
             return {"py/reduce": [{"py/function": GLOBAL_LOADER}, {"py/tuple": list(reference)}]}
+        if type(obj) is re.Pattern:
+            # jsonpickle keeps the pattern and drops the flags (re.IGNORECASE...).
+            return {"py/reduce": [{"py/function": "re.compile"}, {"py/tuple": [self._flatten(obj.pattern), obj.flags]}]}
         if type(obj) is bytearray:
             # jsonpickle's own encoding of bytearray decodes back empty.
             return {"py/reduce": [{"py/type": "builtins.bytearray"}, {"py/tuple": [self._flatten(bytes(obj))]}]}
@@ -343,11 +350,46 @@ class UnknownClass(Exception):
 
 def decode(data: Any) -> Any:
     try:
-        return _strict_unpickler().restore(data, reset=True)
+        value = _strict_unpickler().restore(data, reset=True)
     except _jp_errors.ClassNotFoundError as error:
         # jsonpickle derives this from BaseException: it would fly past every
         # ``except Exception`` of the tool and into the user's program.
         raise UnknownClass(str(error)) from None
+    unresolved = _left_undecoded(value)
+    if unresolved is not None:
+        raise UnknownClass(f"could not find {unresolved}")
+    return value
+
+
+def _left_undecoded(value: Any) -> Any:
+    """A ``py/type`` or ``py/function`` reference jsonpickle could not resolve: it leaves
+    the raw dict in place (``on_missing`` covers ``py/object`` only)."""
+    stack, seen = [value], set()
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            for tag in ("py/type", "py/function"):
+                if tag in item:
+                    return item[tag]
+        if isinstance(item, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
+            continue  # found by name: nothing raw inside
+        if kind in (dict, list, tuple, set, frozenset) or hasattr(item, "__dict__"):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if kind is dict:
+                stack.extend(item.values())
+            elif kind in (list, tuple, set, frozenset):
+                stack.extend(item)
+            else:
+                try:
+                    state = object.__getattribute__(item, "__dict__")
+                except Exception:
+                    state = None
+                if type(state) is dict:
+                    stack.extend(state.values())
+    return None
 
 
 def dumps(data: Any) -> str:
@@ -363,7 +405,7 @@ def check_round_trip(original: Any, data: Any) -> Any:
         failure = Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}")
         failure.lasting = False
         raise failure from None
-    problems = differences(restored, original, limit=1)
+    problems = differences(restored, original, limit=1, strict=True)
     if problems:
         raise Unserialisable(f"value does not round-trip: {problems[0]}")
     return restored

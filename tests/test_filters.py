@@ -21,10 +21,23 @@ def test_default_exclusions_have_reasons(tmp_path) -> None:
     module_filter = ModuleFilter()
     assert (False, "is in the standard library") == module_filter.decide("json", STDLIB)
     assert (False, "is installed in site-packages") == module_filter.decide("somelib", SITE)
-    assert (False, "is a test module or conftest") == module_filter.decide("test_app", str(tmp_path / "test_app.py"))
-    assert (False, "is a test module or conftest") == module_filter.decide("conftest", str(tmp_path / "conftest.py"))
+    test_module = (False, "is a test module, a conftest or in a test directory")
+    assert test_module == module_filter.decide("test_app", str(tmp_path / "test_app.py"))
+    assert test_module == module_filter.decide("conftest", str(tmp_path / "conftest.py"))
     assert not module_filter.decide("cleanup_trace.runtime", str(tmp_path / "x.py")).include
     assert not module_filter.decide("wrapt", SITE).include
+
+
+def test_helpers_in_a_test_directory_are_test_code(tmp_path) -> None:
+    """tests/__init__.py, test/common.py: the suite's helpers, not the project (replay could
+    not import them); a project that lives under a directory named tests is still the user's."""
+    project = tmp_path / "tests" / "project"
+    module_filter = ModuleFilter(project_root=str(project))
+    test_module = (False, "is a test module, a conftest or in a test directory")
+    assert test_module == module_filter.decide("tests", str(project / "tests" / "__init__.py"))
+    assert test_module == module_filter.decide("common", str(project / "test" / "common.py"))
+    assert (True, "is the user's own code") == module_filter.decide("app", str(project / "app.py"))
+    assert (True, "is the user's own code") == module_filter.decide("app.core", str(project / "app" / "core.py"))
 
 
 def test_include_wins_over_default_exclusions_and_exclude() -> None:

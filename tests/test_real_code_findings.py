@@ -73,6 +73,10 @@ def expand(text):
     return os.path.expandvars(text)
 
 
+def keywords(**named):
+    return sorted(named)
+
+
 def main():
     random.seed(7)
     print([roll(6) for _ in range(3)], ordered({"b": 1, "a": 2}), caller_module())
@@ -93,6 +97,7 @@ def main():
     print(expand("$FINDINGS_VAR/ham"))
     del os.environ["FINDINGS_VAR"]
     print(expand("$FINDINGS_VAR/spam"))
+    print(keywords(self=1, other=2))
 '''
 
 
@@ -151,6 +156,55 @@ def test_environment_variables_set_while_recording_replay_with_the_call(pytester
         "import os\n\ndef test_zz_nothing_leaks():\n    assert 'FINDINGS_VAR' not in os.environ\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "expand or nothing_leaks", "-p", "no:randomly")
     result.assert_outcomes(passed=3)
+
+
+def test_a_keyword_named_self_replays(pytester: pytest.Pytester, findings: Path) -> None:
+    """``f(self=1)`` recorded as a keyword reaches the function as one at replay."""
+    run_tool(pytester, "findings")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "keywords").assert_outcomes(passed=1)
+
+
+MAPPING_MODULE = '''
+import collections.abc
+import random
+
+
+class Bag(collections.abc.Mapping):
+    """Equal by items (Mapping.__eq__); keeps a bound method jsonpickle would drop."""
+
+    def __init__(self):
+        self._items = {"a": 1}
+        self._pick = random.choice
+
+    def __getitem__(self, key):
+        return self._items[key]
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self):
+        return len(self._items)
+'''
+
+
+def test_storing_checks_state_not_only_equality(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value whose __eq__ ignores a lost attribute is refused; unresolvable class
+    references fail decoding; compiled patterns keep their flags."""
+    import re
+
+    from cleanup_trace import serialise
+
+    (tmp_path / "bagmodule.py").write_text(MAPPING_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from bagmodule import Bag
+
+    bag = Bag()
+    with pytest.raises(serialise.Unserialisable, match="_pick"):
+        serialise.check_round_trip(bag, serialise.encode(bag))
+    with pytest.raises(serialise.UnknownClass, match="could not find nosuch.module.Klass"):
+        serialise.decode([{"py/type": "nosuch.module.Klass"}])
+    pattern = re.compile("a+b", re.IGNORECASE | re.MULTILINE)
+    assert pattern.flags == serialise.check_round_trip(pattern, serialise.encode(pattern)).flags
 
 
 def test_library_inner_functions_are_refused_without_dill_warnings(pytester: pytest.Pytester,

@@ -90,6 +90,21 @@ def test_record_an_existing_suite(pytester: pytest.Pytester, app: Path) -> None:
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=7, skipped=1)
 
 
+def test_tool_warnings_reach_the_real_stderr_under_capture(pytester: pytest.Pytester, app: Path) -> None:
+    """pytest captures fd 2 for every test: the tool's log lines must not vanish with the
+    captured output of passing tests."""
+    (app / "consume.py").write_text("def total(values):\n    return sum(values)\n")
+    (app / "tests" / "test_iterate.py").write_text(textwrap.dedent("""
+        import consume
+
+        def test_total_of_an_iterator():
+            assert consume.total(iter([1, 2])) == 3
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["cleanup_trace ?warning? call.skipped function=consume.total*iterator*"])
+
+
 def test_seed_conftest_snippet_records(pytester: pytest.Pytester, app: Path) -> None:
     """The seed's way: pytest_runtestloop/pytest_sessionfinish from the record snippet."""
     run_tool(pytester)
