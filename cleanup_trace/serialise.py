@@ -39,6 +39,15 @@ _ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
 _SEQUENCES = ((list, list.__iter__), (tuple, tuple.__iter__), (set, set.__iter__), (frozenset, frozenset.__iter__))
 
 
+def _own_attributes(item: Any) -> Any:
+    """The instance ``__dict__`` as pickling reads it (never a user's ``__getattr__``), or None."""
+    try:
+        state = object.__getattribute__(item, "__dict__")
+    except Exception:
+        return None
+    return state if type(state) is dict else None
+
+
 class TooLarge(Unserialisable):
     """A value with more parts than PYTESTCLEANUP_VALUE_LIMIT: not worth storing."""
 
@@ -115,12 +124,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                         if issubclass(kind, base):
                             stack.extend(iterate(item))
                             break
-                try:
-                    state = object.__getattribute__(item, "__dict__")
-                except Exception:
-                    state = None
-                if type(state) is dict:
-                    stack.extend(state.values())
+                stack.extend((_own_attributes(item) or {}).values())
             if count > limit:
                 raise TooLarge(f"more than {limit} values (PYTESTCLEANUP_VALUE_LIMIT)")
     except Unserialisable:
@@ -193,11 +197,7 @@ class _Sentinels:
             return True
         if kind.__module__ == "builtins" or isinstance(value, (type, types.ModuleType, types.FunctionType)):
             return False
-        try:
-            state = object.__getattribute__(value, "__dict__")
-        except AttributeError:
-            state = None
-        if state:
+        if _own_attributes(value):
             return False
         return not any(getattr(klass, "__slots__", ()) for klass in kind.__mro__)
 
@@ -383,12 +383,7 @@ def _left_undecoded(value: Any) -> Any:
             elif kind in (list, tuple, set, frozenset):
                 stack.extend(item)
             else:
-                try:
-                    state = object.__getattribute__(item, "__dict__")
-                except Exception:
-                    state = None
-                if type(state) is dict:
-                    stack.extend(state.values())
+                stack.extend((_own_attributes(item) or {}).values())
     return None
 
 
