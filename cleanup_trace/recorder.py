@@ -160,6 +160,13 @@ class Recorder:
                 return False
             return True
 
+    def retract(self, function: runtime.FunctionRecord) -> int:
+        """Take back what this process recorded of ``function``; how many cases that was."""
+        with self._lock:
+            pending = [case for recorded, case in self._pending if recorded is function]
+            self._pending = [(recorded, case) for recorded, case in self._pending if recorded is not function]
+            return len(pending) + self.writer.retract(header_for(function))
+
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, []

@@ -40,6 +40,12 @@ ITEM_LIMIT = 50  # generator items recorded per case
 # A function whose values keep being refused (unserialisable, not round-tripping) stops
 # being tried: each refusal costs a full serialisation.
 REFUSALS_IN_A_ROW = 3
+# Later calls with the arguments of a recorded case whose outcome is compared with the
+# recorded one: the same arguments giving another result means the function reads state
+# it is not given (a global, a thread-local such as a locale, the clock).
+CONSISTENCY_CHECKS = 3
+# Calls without a new case for which a full budget keeps the gate open for those checks.
+CHECK_WINDOW = 50
 # Calls that were encoded in full and still gave nothing new (alike once encoded,
 # refused by the writer, refused values), in a row: past that, stop paying for them.
 TRIES_WITHOUT_NEWS = 10
@@ -157,13 +163,15 @@ class _Live:
     """The part of a function's recording state needed only once it is called."""
 
     __slots__ = ("attempts", "fingerprints", "cases", "reported", "lock", "refused_in_a_row", "calls_without_news",
-                 "tries_without_news")
+                 "tries_without_news", "checkable")
 
     def __init__(self) -> None:
         self.attempts = 0
         self.refused_in_a_row = 0
         self.calls_without_news = 0
         self.tries_without_news = 0
+        # fingerprint -> [call text, outcome text, checks made] of recorded plain cases
+        self.checkable: dict = {}
         self.fingerprints: set = set()
         self.cases: set[str] = set()
         self.reported: set[str] = set()
@@ -359,9 +367,18 @@ class FunctionRecord:
                 self.close_gate()
                 _state.stats["functions saturated (no new case in a long while)"] += 1
                 return None
+            if self.accepted >= _state.budget and live.calls_without_news > CHECK_WINDOW:
+                self.close_gate()  # budget full and checked long enough: run unwatched
+                return None
             fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None)
             if fingerprint in live.fingerprints:
-                _state.stats["skipped: duplicate call"] += 1
+                check = self._consistency_probe(live, fingerprint, full_args, kwargs)
+                if check is None:
+                    _state.stats["skipped: duplicate call"] += 1
+                return check
+            if self.accepted >= _state.budget:
+                # Budget full, the gate still open while recorded cases are checked.
+                _state.stats["skipped: budget"] += 1
                 return None
             live.fingerprints.add(fingerprint)
             live.attempts += 1
@@ -379,7 +396,7 @@ class FunctionRecord:
             # Functions that draw from the global random generator replay with the state
             # they started from (stored only when the call changed it); calls made while
             # environment variables differ from the start of recording replay with them.
-            snapshot = {"call": data, "random": random.getstate()}
+            snapshot = {"call": data, "random": random.getstate(), "fingerprint": fingerprint}
             if _state.environ_touched:
                 changed = _environ_changes()
                 if changed:
@@ -398,6 +415,9 @@ class FunctionRecord:
         """Serialise the outcome and hand the case to the sink."""
         _guard.busy = True
         try:
+            if "check" in snapshot:
+                self._check_consistency(snapshot["check"], returned, raised)
+                return
             if snapshot.get("side_effect"):
                 self.skip("side effects outside the process",
                           f"{snapshot['side_effect']}: replaying the call would repeat it")
@@ -412,7 +432,7 @@ class FunctionRecord:
             before = snapshot.get("random")
             if before is not None and random.getstate() != before:
                 case["random_state"] = serialise.encode(before)
-            self._offer(case)
+            self._offer(case, snapshot)
         except _PASS_THROUGH:
             raise
         except BaseException as error:  # some libraries derive errors from BaseException
@@ -463,7 +483,59 @@ class FunctionRecord:
             return None
         return {"raised": {"type": _qualified_type_name(klass), "message": message}}
 
-    def _offer(self, case: dict) -> None:
+    def _consistency_probe(self, live: _Live, fingerprint: Any, full_args: tuple, kwargs: dict) -> Optional[dict]:
+        """A repeated call of a recorded plain case: run it watched, to compare outcomes."""
+        entry = live.checkable.get(fingerprint)
+        if entry is None or entry[2] >= CONSISTENCY_CHECKS:
+            return None
+        call = {"args": list(full_args), "kwargs": dict(kwargs)}
+        try:
+            if not serialise.survey(call, _state.value_limit, _state.refused_classes).plain:
+                return None
+            text = serialise.dumps(serialise.encode(call, plain=True))
+        except serialise.Unserialisable:
+            return None
+        if text != entry[0]:
+            return None  # alike by fingerprint only: other arguments
+        entry[2] += 1
+        return {"check": entry}
+
+    def _check_consistency(self, entry: list, returned: Any, raised: Optional[BaseException]) -> None:
+        if raised is not None:
+            klass = type(raised)
+            try:
+                outcome: dict = {"raised": {"type": _qualified_type_name(klass), "message": str(raised)}}
+            except Exception:
+                return
+        else:
+            try:
+                if not serialise.survey(returned, _state.value_limit, _state.refused_classes).plain:
+                    return
+            except serialise.Unserialisable:
+                return
+            outcome = {"returned": serialise.encode(returned, plain=True)}
+        text = serialise.dumps(outcome)
+        if text != entry[1]:
+            self._inconsistent(entry, text)
+        elif self.accepted >= _state.budget and not self._checks_pending():
+            self.close_gate()
+
+    def _checks_pending(self) -> bool:
+        return any(entry[2] < CONSISTENCY_CHECKS for entry in self.live.checkable.values())
+
+    def _inconsistent(self, entry: list, now: str) -> None:
+        """Same arguments, another result: no case of this function would replay reliably."""
+        self.disabled = True
+        self.close_gate()
+        _state.stats["functions dropped (same arguments, different results)"] += 1
+        sink = _state.sink
+        removed = sink.retract(self) if sink is not None and hasattr(sink, "retract") else 0
+        log.warning("call.inconsistent", function=self.name,
+                    reason="the same arguments gave another result: the function depends on state it is not "
+                           "given (a global, a thread-local such as a locale, the clock); its cases are removed",
+                    arguments=entry[0][:200], recorded=entry[1][:200], now=now[:200], cases_removed=removed)
+
+    def _offer(self, case: dict, snapshot: Optional[dict] = None) -> None:
         text = serialise.dumps(case)
         sink = _state.sink
         live = self.live
@@ -472,7 +544,7 @@ class FunctionRecord:
                 _state.stats["skipped: duplicate"] += 1
                 self._no_news()
                 return
-            if sink is None or not self.gate:
+            if sink is None or not self.gate or self.accepted >= _state.budget:
                 _state.stats["skipped: budget"] += 1
                 return
             live.cases.add(text)
@@ -481,10 +553,21 @@ class FunctionRecord:
                 live.refused_in_a_row = 0
                 live.calls_without_news = 0
                 live.tries_without_news = 0
-                if self.accepted >= _state.budget:
+                self._make_checkable(live, case, snapshot)
+                if self.accepted >= _state.budget and not self._checks_pending():
                     self.close_gate()
             else:
                 self._no_news()
+
+    def _make_checkable(self, live: _Live, case: dict, snapshot: Optional[dict]) -> None:
+        """Remember a plain, self-contained case so that repeated calls can be compared."""
+        if snapshot is None or "fingerprint" not in snapshot or self.is_generator or self.is_async \
+                or "random_state" in case or "environ" in case:
+            return
+        call_text, outcome_text = serialise.dumps(case["call"]), serialise.dumps(case["outcome"])
+        # Tagged values (objects, tuples, references) are not compared: only plain JSON.
+        if '"py/' not in call_text and '"py/' not in outcome_text:
+            live.checkable[snapshot["fingerprint"]] = [call_text, outcome_text, 0]
 
 
 def _named_like(forwarder: Any, wrapped: Any) -> Any:

@@ -148,6 +148,25 @@ class DataWriter:
         self.written = set()
         self.cases_written = 0
 
+    def retract(self, header: dict) -> int:
+        """Remove the cases this process wrote for one function (its file, if it made it)."""
+        module, stem = header["module"], function_stem(header["qualname"], header["role"])
+        with self._lock:
+            state = self._files.get((module, stem))
+            if state is None or not state.cases:
+                return 0
+            removed = len(state.cases)
+            state.cases, state.rendered = [], []
+            if state.path is not None:
+                try:
+                    os.unlink(state.path)  # claimed by this process: it held only these cases
+                except OSError as error:
+                    log.error("datafile.write_failed", function=f"{module}.{stem}", error=str(error))
+                self.written.discard(state.path)
+                state.path = None
+            self.cases_written -= removed
+            return removed
+
     def _load_existing(self, module: str, stem: str) -> set[str]:
         from cleanup_trace import serialise  # loaded by the runtime's first recorded call
 

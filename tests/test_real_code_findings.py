@@ -207,6 +207,39 @@ def test_storing_checks_state_not_only_equality(tmp_path: Path, monkeypatch: pyt
     assert pattern.flags == serialise.check_round_trip(pattern, serialise.encode(pattern)).flags
 
 
+LOCALE_APP = '''
+LOCALE = ["de"]
+
+
+def ordinal(number):
+    """Reads a module-level setting it is not given: a hidden state."""
+    return f"{number}." if LOCALE[0] == "de" else f"{number}th"
+
+
+def square(number):
+    return number * number
+
+
+def main():
+    print([ordinal(n) for n in range(5)], [square(n) for n in range(5)])
+    LOCALE[0] = "en"
+    print([ordinal(n) for n in range(5)], [square(n) for n in range(5)])
+'''
+
+
+def test_same_arguments_with_another_result_drop_the_function(pytester: pytest.Pytester, app: Path) -> None:
+    """Repeated calls of recorded cases are compared: when the same arguments give another
+    result, the function depends on hidden state; its cases are taken back, with one warning."""
+    (app / "locales.py").write_text(textwrap.dedent(LOCALE_APP))
+    result = run_tool(pytester, "locales")
+    assert 0 == result.ret
+    result.stderr.fnmatch_lines(["*call.inconsistent function=locales.ordinal*the same arguments gave another result*"
+                                 "cases_removed=5*"])
+    assert not list((app / "tests/test-data/locales").glob("ordinal-*.json"))
+    assert 5 == len(json.loads((app / "tests/test-data/locales/square-00.json").read_text())["cases"])
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "locales").assert_outcomes(passed=6)
+
+
 def test_library_inner_functions_are_refused_without_dill_warnings(pytester: pytest.Pytester,
                                                                     findings: Path) -> None:
     """A library's local function (a WeakKeyDictionary callback) passed as a value is

@@ -13,7 +13,9 @@ from identity_lib import shared
 
 def main():
     partial = functools.partial(identity_lib.in_partial, 10)
-    for value in range(12):  # more distinct calls than any budget
+    # More distinct calls than any budget, and than the calls a full budget stays watched
+    # for (repeated calls of recorded cases are compared with them for a while).
+    for value in range(60):
         identity_lib.alone(value)
         shared(value)
         partial(value)
