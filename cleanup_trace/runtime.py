@@ -969,12 +969,21 @@ def _writes(arguments: tuple) -> bool:
     return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
 
 
+# Set by test runners and by this tool around every test or run, never read by the code
+# under test: not part of what a call depends on.
+_RUNNER_VARIABLES = ("PYTEST_CURRENT_TEST",)
+_RUNNER_PREFIXES = ("PYTESTCLEANUP_",)
+
+
 def _environ_changes() -> dict:
     """Variables set, changed (value) or removed (``None``) since recording started."""
     start = _state.environ_at_start
     current = dict(os.environ)
     changed: dict = {key: value for key, value in current.items() if start.get(key) != value}
     changed.update((key, None) for key in start if key not in current)
+    for key in list(changed):
+        if key in _RUNNER_VARIABLES or key.startswith(_RUNNER_PREFIXES):
+            del changed[key]
     if not changed:
         _state.environ_touched = False  # back as it was: no need to compare again
     return dict(sorted(changed.items()))

@@ -85,6 +85,8 @@ def test_record_an_existing_suite(pytester: pytest.Pytester, app: Path) -> None:
                                  "functions instrumented: 9, functions called: 3, functions with cases: 3*"])
     assert ["tests/test-data/app/Counter.double-00.json", "tests/test-data/app/divide-00.json",
             "tests/test-data/app/fib-00.json"] == data_files(app)
+    # pytest sets PYTEST_CURRENT_TEST around every test: not an environment the calls depend on
+    assert not any("environ" in (app / name).read_text() for name in data_files(app))
     run_tool(pytester)  # the scaffold, then replay the recorded suite
     (app / "tests" / "test_app.py").unlink()
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=7, skipped=1)
