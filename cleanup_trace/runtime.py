@@ -23,11 +23,13 @@ Knows nothing of files or configuration: the recorder hands it a budget, a depth
 from __future__ import annotations
 
 import collections
+import datetime
 import math
 import os
 import random
 import sys
 import threading
+import time
 import types
 from typing import Any, Callable, Optional, Protocol
 
@@ -58,6 +60,8 @@ DETACH_ATTEMPTS = 8
 _OPEN = b"\x01"
 _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _NO_VALUE = object()
+_REAL_TIME = time.time
+_REAL_DATETIME = datetime.datetime
 _REFUSED = object()  # what FunctionRecord.store returns for a value it did not store
 _HALF_BUILT = frozenset({"__init__", "__new__", "__setstate__", "__post_init__"})
 
@@ -369,6 +373,16 @@ class FunctionRecord:
                 return None
             if self.accepted >= _state.budget and live.calls_without_news > CHECK_WINDOW:
                 self.close_gate()  # budget full and checked long enough: run unwatched
+                return None
+            if time.time is not _REAL_TIME or datetime.datetime is not _REAL_DATETIME:
+                # A frozen or mocked clock (freezegun, mock.patch): the outcome belongs to
+                # the patched time, which replay does not have. Not a refusal of the
+                # function: its calls after the patch are recorded as usual.
+                _state.stats["skipped: clock patched"] += 1
+                if "clock patched" not in live.reported:
+                    live.reported.add("clock patched")
+                    log.warning("call.skipped", function=self.name, reason="clock patched",
+                                detail="time.time or datetime.datetime is replaced (freezegun, a mock)")
                 return None
             fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None)
             if fingerprint in live.fingerprints:

@@ -240,6 +240,32 @@ def test_same_arguments_with_another_result_drop_the_function(pytester: pytest.P
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "locales").assert_outcomes(passed=6)
 
 
+CLOCK_APP = '''
+import time
+from unittest import mock
+
+
+def age(born):
+    return int(time.time()) - born
+
+
+def main():
+    with mock.patch("time.time", return_value=1000.0):
+        print(age(400))
+    print(age(0) > 1000)
+'''
+
+
+def test_calls_under_a_patched_clock_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+    """freezegun or mock.patch("time.time"): the outcome belongs to a clock replay does not
+    have; the same function is recorded again once the clock is real."""
+    (app / "clock.py").write_text(textwrap.dedent(CLOCK_APP))
+    result = run_tool(pytester, "clock")
+    result.stderr.fnmatch_lines(["*call.skipped function=clock.age reason='clock patched'*"])
+    cases = json.loads((app / "tests/test-data/clock/age-00.json").read_text())["cases"]
+    assert [[0]] == [case["call"]["args"] for case in cases]
+
+
 def test_library_inner_functions_are_refused_without_dill_warnings(pytester: pytest.Pytester,
                                                                     findings: Path) -> None:
     """A library's local function (a WeakKeyDictionary callback) passed as a value is
