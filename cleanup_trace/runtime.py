@@ -60,8 +60,9 @@ DETACH_ATTEMPTS = 8
 _OPEN = b"\x01"
 _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _NO_VALUE = object()
-_REAL_TIME = time.time
-_REAL_DATETIME = datetime.datetime
+# In a tuple: freezegun swaps every *module attribute* holding the real datetime class or
+# time function (ours too), never what containers hold.
+_REAL_CLOCK = (time.time, datetime.datetime)
 _REFUSED = object()  # what FunctionRecord.store returns for a value it did not store
 _HALF_BUILT = frozenset({"__init__", "__new__", "__setstate__", "__post_init__"})
 
@@ -374,7 +375,7 @@ class FunctionRecord:
             if self.accepted >= _state.budget and live.calls_without_news > CHECK_WINDOW:
                 self.close_gate()  # budget full and checked long enough: run unwatched
                 return None
-            if time.time is not _REAL_TIME or datetime.datetime is not _REAL_DATETIME:
+            if time.time is not _REAL_CLOCK[0] or datetime.datetime is not _REAL_CLOCK[1]:
                 # A frozen or mocked clock (freezegun, mock.patch): the outcome belongs to
                 # the patched time, which replay does not have. Not a refusal of the
                 # function: its calls after the patch are recorded as usual.

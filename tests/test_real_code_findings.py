@@ -241,6 +241,8 @@ def test_same_arguments_with_another_result_drop_the_function(pytester: pytest.P
 
 
 CLOCK_APP = '''
+import datetime
+import sys
 import time
 from unittest import mock
 
@@ -249,10 +251,41 @@ def age(born):
     return int(time.time()) - born
 
 
+def year():
+    return datetime.datetime.now().year
+
+
+class FakeDatetime(datetime.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return cls(2020, 1, 1)
+
+
+def freeze():
+    """As freezegun does: every module attribute holding the real class is swapped."""
+    real = datetime.datetime
+    for module in list(sys.modules.values()):
+        for name, value in list(getattr(module, "__dict__", {}).items()):
+            if value is real:
+                setattr(module, name, FakeDatetime)
+    return real
+
+
+def thaw(real):
+    for module in list(sys.modules.values()):
+        for name, value in list(getattr(module, "__dict__", {}).items()):
+            if value is FakeDatetime and name != "FakeDatetime":
+                setattr(module, name, real)
+
+
 def main():
     with mock.patch("time.time", return_value=1000.0):
         print(age(400))
     print(age(0) > 1000)
+    real = freeze()
+    print(year())
+    thaw(real)
+    print(year() > 2020)
 '''
 
 
@@ -264,6 +297,9 @@ def test_calls_under_a_patched_clock_are_not_recorded(pytester: pytest.Pytester,
     result.stderr.fnmatch_lines(["*call.skipped function=clock.age reason='clock patched'*"])
     cases = json.loads((app / "tests/test-data/clock/age-00.json").read_text())["cases"]
     assert [[0]] == [case["call"]["args"] for case in cases]
+    result.stderr.fnmatch_lines(["*call.skipped function=clock.year reason='clock patched'*"])
+    years = json.loads((app / "tests/test-data/clock/year-00.json").read_text())["cases"]
+    assert [2020] != [case["outcome"]["returned"] for case in years] and 1 == len(years)
 
 
 def test_library_inner_functions_are_refused_without_dill_warnings(pytester: pytest.Pytester,
