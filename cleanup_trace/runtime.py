@@ -467,7 +467,7 @@ class FunctionRecord:
             return _REFUSED
         try:
             data = serialise.encode(value, _state.max_depth, plain=seen.plain)
-            if not seen.plain:  # plain JSON-like values always come back equal
+            if not seen.builtin:  # builtin values (plain ones too) always come back equal
                 serialise.check_round_trip(value, data)
         except serialise.Unserialisable as error:
             # ``self`` entering a constructor is half-built: its failure says nothing of

@@ -58,11 +58,14 @@ class Survey:
     string keys, nothing shared. A plain value is its own JSON form: storing it is a copy
     and cannot change it."""
 
-    __slots__ = ("classes", "plain")
+    __slots__ = ("classes", "plain", "builtin")
 
-    def __init__(self, classes: set, plain: bool) -> None:
+    def __init__(self, classes: set, plain: bool, builtin: bool) -> None:
         self.classes = classes
         self.plain = plain
+        # Only atoms, lists, tuples, sets, frozensets and dicts with str/int keys: what
+        # jsonpickle stores exactly (tests/test_serialise_roundtrip.py), no decode needed.
+        self.builtin = builtin
 
 
 def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
@@ -76,7 +79,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     a user's ``__iter__`` or ``__getattr__``.
     """
     classes: set = set()
-    plain = True
+    plain = builtin = True
     stack = [value]
     seen: set = set()
     count = 0
@@ -90,7 +93,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                     count += len(item) >> 10
                     plain = plain and kind is str
                 elif kind is complex:
-                    plain = False
+                    plain = builtin = False
             elif kind is list:
                 if id(item) in seen:
                     plain = False  # shared or cyclic: references in the stored form
@@ -105,9 +108,13 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                 for key in item:
                     if type(key) is not str:
                         plain = False
+                        if type(key) is not int:
+                            builtin = False
                 stack.extend(item.values())
             else:
                 plain = False
+                if kind is not tuple and kind is not set and kind is not frozenset:
+                    builtin = False
                 if kind in refused:
                     raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} values did not survive "
                                          "storing before")
@@ -130,8 +137,8 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     except Unserialisable:
         raise
     except Exception:  # an odd object: let the encoder decide
-        plain = False
-    return Survey(classes, plain)
+        plain = builtin = False
+    return Survey(classes, plain, builtin)
 
 
 def load_dill(payload: str) -> Any:
