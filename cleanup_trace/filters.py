@@ -69,18 +69,22 @@ def is_standard_library(module_name: str) -> bool:
 TEST_DIRECTORY_NAMES = frozenset({"test", "tests", "testing"})
 
 
+def _real_directory(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
 def is_test_file(origin: str, project_root: str | None = None) -> bool:
     """A test module, a conftest, or any module inside a test directory (the helpers of a
     suite, ``tests/__init__.py``...): replay runs the project, not its test suite.
 
-    Directories count from the project root (default: the current directory), or inside
-    site-packages for installed code, so a project that itself lives under a directory
+    Directories count from the project root (normalised real path; default: the current
+    directory), or inside site-packages for installed code, so a project that itself lives under a directory
     named ``tests`` is still the user's code.
     """
     base = os.path.basename(origin)
     if base == "conftest.py" or (base.startswith("test_") and base.endswith(".py")) or base.endswith("_test.py"):
         return True
-    root = os.path.normcase(os.path.realpath(project_root if project_root is not None else os.getcwd()))
+    root = project_root if project_root is not None else _real_directory(os.getcwd())
     path = os.path.normcase(origin)
     if path.startswith(root + os.sep):
         directories = path[len(root) + 1:].split(os.sep)[:-1]
@@ -95,6 +99,7 @@ class ModuleFilter:
     def __init__(self, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
                  allow_all: bool = False, project_root: str | None = None) -> None:
         self.project_root = project_root if project_root is not None else os.getcwd()
+        self._real_root = _real_directory(self.project_root)  # once: decide() runs per import
         self._project_names: dict[str, bool] = {}
         self.include = tuple(include)
         self.exclude = tuple(exclude)
@@ -165,6 +170,6 @@ class ModuleFilter:
             return Decision(False, "is installed in site-packages")
         if any(real.startswith(directory + os.sep) for directory in self._stdlib_dirs):
             return Decision(False, "is in the standard library")
-        if is_test_file(real, self.project_root):
+        if is_test_file(real, self._real_root):
             return Decision(False, "is a test module, a conftest or in a test directory")
         return Decision(True, "is the user's own code")

@@ -138,7 +138,7 @@ class Recorder:
             self._reachable[function.key] = result
         return result
 
-    def accept(self, function: runtime.FunctionRecord, case: dict) -> bool:
+    def accept(self, function: runtime.FunctionRecord, case: dict, text: Optional[str] = None) -> bool:
         with self._lock:
             reachable = self._is_reachable(function)
             if reachable is None:
@@ -150,7 +150,7 @@ class Recorder:
                               "defined where replay cannot find it (a registry, a decorator "
                               "without functools.wraps, a class built at run time)")
                 return False
-            outcome = self.writer.accept(header_for(function), case)
+            outcome = self.writer.accept(header_for(function), case, text)
             if outcome == "already in an earlier data file":
                 # Counts against the budget: the same workload recorded twice adds no file.
                 runtime.stats()[f"skipped: {outcome}"] += 1
@@ -181,7 +181,7 @@ class Recorder:
         stats = runtime.stats()
         return {
             "functions instrumented": runtime.instrumented_count(),
-            "functions called": sum(1 for function in functions if function.called),
+            "functions called": len(functions),  # a record is made at a function's first call
             "functions with cases": sum(1 for function in functions if function.accepted),
             "cases written": self.writer.cases_written,
             "data files": len(self.writer.written),

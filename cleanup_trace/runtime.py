@@ -85,7 +85,9 @@ _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
 class Sink(Protocol):
-    def accept(self, function: "FunctionRecord", case: dict) -> bool: ...
+    def accept(self, function: "FunctionRecord", case: dict, text: Optional[str] = None) -> bool: ...
+
+    def retract(self, function: "FunctionRecord") -> int: ...
 
 
 class _Guard(threading.local):
@@ -190,7 +192,7 @@ class FunctionRecord:
     """
 
     __slots__ = ("module", "qualname", "role", "is_generator", "is_coroutine", "is_async_generator", "gate",
-                 "accepted", "called", "disabled", "raw", "_detached", "_live", "_detach_attempts")
+                 "accepted", "disabled", "raw", "_detached", "_live", "_detach_attempts")
 
     def __init__(self, wrapped: Callable, module: str, role: str, gate: bytearray) -> None:
         self.module = module
@@ -203,7 +205,6 @@ class FunctionRecord:
         self.is_async_generator = bool(flags & _CO_ASYNC_GENERATOR)
         self.gate = gate
         self.accepted = 0
-        self.called = False
         self.disabled = False
         self.raw = wrapped
         self._detached: Optional[tuple] = None
@@ -363,7 +364,6 @@ class FunctionRecord:
         """Serialise the call before it runs; ``None`` when this call is not recorded."""
         _guard.busy = True
         try:
-            self.called = True
             if self.disabled or not self.gate:
                 return None
             live = self.live
@@ -491,12 +491,10 @@ class FunctionRecord:
                 and klass.__module__ != "builtins":
             self.skip("exception type not importable", _qualified_type_name(klass))
             return None
-        try:
-            message = str(error)
-        except Exception:
+        outcome = _raised_outcome(error)
+        if outcome is None:
             self.skip("exception message unavailable", _qualified_type_name(klass))
-            return None
-        return {"raised": {"type": _qualified_type_name(klass), "message": message}}
+        return outcome
 
     def _consistency_probe(self, live: _Live, fingerprint: Any, full_args: tuple, kwargs: dict) -> Optional[dict]:
         """A repeated call of a recorded plain case: run it watched, to compare outcomes."""
@@ -507,7 +505,7 @@ class FunctionRecord:
         try:
             if not serialise.survey(call, _state.value_limit, _state.refused_classes).plain:
                 return None
-            text = serialise.dumps(serialise.encode(call, plain=True))
+            text = serialise.dumps(call)  # a plain value is its own stored form
         except serialise.Unserialisable:
             return None
         if text != entry[0]:
@@ -517,10 +515,8 @@ class FunctionRecord:
 
     def _check_consistency(self, entry: list, returned: Any, raised: Optional[BaseException]) -> None:
         if raised is not None:
-            klass = type(raised)
-            try:
-                outcome: dict = {"raised": {"type": _qualified_type_name(klass), "message": str(raised)}}
-            except Exception:
+            outcome = _raised_outcome(raised)
+            if outcome is None:
                 return
         else:
             try:
@@ -528,7 +524,7 @@ class FunctionRecord:
                     return
             except serialise.Unserialisable:
                 return
-            outcome = {"returned": serialise.encode(returned, plain=True)}
+            outcome = {"returned": returned}  # plain: its own stored form
         text = serialise.dumps(outcome)
         if text != entry[1]:
             self._inconsistent(entry, text)
@@ -544,7 +540,7 @@ class FunctionRecord:
         self.close_gate()
         _state.stats["functions dropped (same arguments, different results)"] += 1
         sink = _state.sink
-        removed = sink.retract(self) if sink is not None and hasattr(sink, "retract") else 0
+        removed = sink.retract(self) if sink is not None else 0
         log.warning("call.inconsistent", function=self.name,
                     reason="the same arguments gave another result: the function depends on state it is not "
                            "given (a global, a thread-local such as a locale, the clock); its cases are removed",
@@ -563,26 +559,33 @@ class FunctionRecord:
                 _state.stats["skipped: budget"] += 1
                 return
             live.cases.add(text)
-            if sink.accept(self, case):
+            if sink.accept(self, case, text):
                 self.accepted += 1
                 live.refused_in_a_row = 0
                 live.calls_without_news = 0
                 live.tries_without_news = 0
-                self._make_checkable(live, case, snapshot)
+                self._make_checkable(live, case, snapshot, text)
                 if self.accepted >= _state.budget and not self._checks_pending():
                     self.close_gate()
             else:
                 self._no_news()
 
-    def _make_checkable(self, live: _Live, case: dict, snapshot: Optional[dict]) -> None:
+    def _make_checkable(self, live: _Live, case: dict, snapshot: Optional[dict], text: str) -> None:
         """Remember a plain, self-contained case so that repeated calls can be compared."""
-        if snapshot is None or "fingerprint" not in snapshot or self.is_generator or self.is_async \
-                or "random_state" in case or "environ" in case:
-            return
-        call_text, outcome_text = serialise.dumps(case["call"]), serialise.dumps(case["outcome"])
         # Tagged values (objects, tuples, references) are not compared: only plain JSON.
-        if '"py/' not in call_text and '"py/' not in outcome_text:
-            live.checkable[snapshot["fingerprint"]] = [call_text, outcome_text, 0]
+        if snapshot is None or "fingerprint" not in snapshot or self.is_generator or self.is_async \
+                or "random_state" in case or "environ" in case or '"py/' in text:
+            return
+        live.checkable[snapshot["fingerprint"]] = [serialise.dumps(case["call"]), serialise.dumps(case["outcome"]), 0]
+
+
+def _raised_outcome(error: BaseException) -> Optional[dict]:
+    """An exception as data files store it (``None`` when its message cannot be read)."""
+    try:
+        message = str(error)
+    except Exception:
+        return None
+    return {"raised": {"type": _qualified_type_name(type(error)), "message": message}}
 
 
 def _named_like(forwarder: Any, wrapped: Any) -> Any:
@@ -629,10 +632,6 @@ class _RecordingGenerator:
     def _end(self, end: dict) -> None:
         if self.snapshot is None:
             return
-        if self.truncated:
-            # Only the first ITEM_LIMIT items are known: replay compares those and
-            # leaves the generator open, whatever came after.
-            end = {"end": "open"}
         if self.sent_values:
             self.function.skip("generator driven with send()", "replay cannot reproduce sent values")
             return
@@ -1005,6 +1004,14 @@ def _environ_changes() -> dict:
 
 
 def _audit(event: str, arguments: tuple) -> None:
+    # An exception raised here would cancel the user's open(), os.remove(), Popen...
+    try:
+        _note_event(event, arguments)
+    except Exception:
+        pass
+
+
+def _note_event(event: str, arguments: tuple) -> None:
     if event == "os.putenv" or event == "os.unsetenv":
         # os.environ changed (a test's monkeypatch.setenv...): calls compare it with the
         # start of recording from now on.

@@ -211,14 +211,19 @@ class _Sentinels:
     def _index(self) -> None:
         if len(sys.modules) == self.modules_seen:
             return
-        self.modules_seen = len(sys.modules)
+        complete = True
         for module_name, module in list(sys.modules.items()):
             if module_name in self.indexed or not _is_user_module(module):
+                continue
+            if getattr(module.__spec__, "_initializing", False):
+                complete = False  # names defined later in its body: look again next time
                 continue
             self.indexed.add(module_name)
             for name, value in list(vars(module).items()):
                 if not name.startswith("__") and self.stateless(value):
                     self.by_id[id(value)] = (module_name, name)
+        if complete:
+            self.modules_seen = len(sys.modules)
 
     def reference(self, obj: Any) -> Any:
         """``(module, name)`` when ``obj`` is such a module-level object, else ``None``."""

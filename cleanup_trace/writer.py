@@ -180,13 +180,14 @@ class DataWriter:
                 log.warning("datafile.unreadable", path=str(path), error=f"{type(error).__name__}: {error}")
         return known
 
-    def accept(self, header: dict, case: dict) -> str:
+    def accept(self, header: dict, case: dict, text: Optional[str] = None) -> str:
         """Write ``case``; return ``"written"`` or the reason it was not."""
         module, stem = header["module"], function_stem(header["qualname"], header["role"])
         key = (module, stem)
-        from cleanup_trace import serialise  # loaded by the runtime's first recorded call
+        if text is None:  # the runtime passes the canonical text it already made
+            from cleanup_trace import serialise  # loaded by the runtime's first recorded call
 
-        text = serialise.dumps(case)
+            text = serialise.dumps(case)
         with self._lock:
             state = self._files.get(key)
             if state is None:

@@ -340,3 +340,48 @@ def test_verify_quarantines_what_does_not_reproduce(pytester: pytest.Pytester, f
     assert not (findings / "tests/test-data/findings/stamp-00.json").exists()
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert 0 == replay.ret
+
+
+LATE_SENTINEL_APP = '''
+import asyncio
+
+
+def touch(value):
+    return 1
+
+
+touch(object())  # a recorded call while the module is still importing
+
+MISSING = object()
+
+
+def is_missing(value):
+    return value is MISSING
+
+
+async def many():
+    for number in range(60):  # more items than a case keeps
+        yield number
+
+
+async def first_ten():
+    return [number async for number in many()][:10]
+
+
+def main():
+    print(is_missing(MISSING), asyncio.run(first_ten()))
+'''
+
+
+def test_sentinel_defined_after_an_import_time_call_and_long_async_generators(
+        pytester: pytest.Pytester, app: Path) -> None:
+    """A module looked at while importing is looked at again for the sentinels it defines
+    later; an async generator cut at the item limit replays its first items only."""
+    (app / "late.py").write_text(textwrap.dedent(LATE_SENTINEL_APP))
+    result = run_tool(pytester, "late")
+    assert 0 == result.ret, result.stderr.str()
+    assert "load_global" in (app / "tests/test-data/late/is_missing-00.json").read_text()
+    many = json.loads((app / "tests/test-data/late/many-00.json").read_text())["cases"][0]["outcome"]["generator"]
+    assert many["truncated"] and "returned" == many["end"]
+    outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "is_missing or many")
+    outcome.assert_outcomes(passed=2)
