@@ -15,14 +15,18 @@ source strings without importing anything. Decisions made here cost nothing at r
   ``__init_subclass__``/``__class_getitem__`` (implicit classmethods) and
   ``singledispatch``/``singledispatchmethod`` ``register`` implementations are skipped;
 * a module containing the opt-out marker comment is left alone;
-* property setters and deleters carry a role, since they share the getter's qualname.
+* property setters and deleters carry a role, since they share the getter's qualname;
+* functions that read the clock or an entropy source (``datetime.now()``, ``time.time()``,
+  ``uuid4()``...) get ``@<helper>.volatile``: their calls, and the recorded calls they run
+  inside, are not kept (replay happens at another moment), see :func:`volatile_source`.
 """
 from __future__ import annotations
 
 import ast
-from typing import Union
+import re
+from typing import Optional, Union
 
-TRANSFORM_VERSION = 3
+TRANSFORM_VERSION = 4
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -33,8 +37,32 @@ OPT_OUT_MARKER = "# cleanup_trace: skip-file"
 _IMPLICIT_CLASSMETHODS = frozenset({"__init_subclass__", "__class_getitem__"})
 # Calls that look at the caller's frame: a wrapper adds a frame, so such a function
 # would see the tool instead of its caller (``sys._getframe(1).f_globals['__name__']``).
-_FRAME_INSPECTORS = frozenset({"_getframe", "currentframe", "stack", "extract_stack", "getouterframes",
-                               "_getframemodulename"})
+# Names no other API uses are matched whatever they are called on; the common ones
+# (``stack``) only as what the module imported (``np.stack``, ``self.stack`` are not).
+_FRAME_INSPECTOR_NAMES = frozenset({"_getframe", "currentframe", "extract_stack", "getouterframes",
+                                    "_getframemodulename"})
+_FRAME_INSPECTOR_CALLS = frozenset({"inspect.stack", "traceback.format_stack", "traceback.print_stack",
+                                    "traceback.walk_stack"})
+_FRAME_HINT = re.compile(r"_getframe|currentframe|extract_stack|getouterframes|stack")
+
+# Calls whose result depends on the moment or on entropy. The global ``random`` generator
+# is not here: its state is stored with each case and restored at replay.
+_CLOCK_ATTRIBUTES = frozenset({"now", "utcnow", "today"})  # whatever the receiver
+_VOLATILE_CALLS = frozenset({
+    "time.time", "time.time_ns", "time.monotonic", "time.monotonic_ns", "time.perf_counter",
+    "time.perf_counter_ns", "time.process_time", "time.process_time_ns", "time.thread_time",
+    "time.thread_time_ns", "uuid.uuid1", "uuid.uuid4", "os.urandom", "os.getrandom",
+    "random.SystemRandom", "email.utils.make_msgid",
+})
+_VOLATILE_MODULES = ("secrets.",)
+# Read the clock only when called with at most this many positional arguments and
+# without the named keyword (``time.strftime(fmt)`` does, ``time.strftime(fmt, t)`` not).
+_CLOCK_BY_DEFAULT = {
+    "time.localtime": (0, ""), "time.gmtime": (0, ""), "time.ctime": (0, ""), "time.asctime": (0, ""),
+    "time.strftime": (1, ""), "email.utils.formatdate": (0, "timeval"),
+    "gzip.compress": (2, "mtime"), "gzip.GzipFile": (4, "mtime"),
+}
+_VOLATILE_HINT = re.compile(r"\b(?:now|utcnow|today|time|uuid|urandom|getrandom|secrets|SystemRandom|email|gzip)\b")
 _ROLES = {"setter": "setter", "deleter": "deleter"}
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
@@ -53,11 +81,85 @@ def _decorator_name(node: ast.expr) -> str:
     return ".".join(reversed(parts))
 
 
-def skip_reason(node: FunctionNode, may_inspect_frames: bool = True) -> str | None:
+def imported_names(tree: ast.AST) -> dict[str, str]:
+    """What each name bound by an import in ``tree`` stands for: ``{"dt": "datetime",
+    "now": "time.time"}`` for ``import datetime as dt`` and ``from time import time as now``.
+
+    Relative imports are left out (they are the module's own package, never a clock).
+    """
+    names: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    names[alias.asname] = alias.name
+                else:
+                    top = alias.name.partition(".")[0]
+                    names[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
+
+
+def _dotted_call(function: ast.expr, imported: dict[str, str]) -> str:
+    """``datetime.date.today`` for ``dt.date.today`` with ``import datetime as dt``; "" when
+    the call does not start from an imported name."""
+    parts = []
+    while isinstance(function, ast.Attribute):
+        parts.append(function.attr)
+        function = function.value
+    if not isinstance(function, ast.Name) or function.id not in imported:
+        return ""
+    parts.append(imported[function.id])
+    return ".".join(reversed(parts))
+
+
+def _reads_clock(call: ast.Call, dotted: str) -> bool:
+    function = call.func
+    if isinstance(function, ast.Attribute) and function.attr in _CLOCK_ATTRIBUTES:
+        return True
+    if not dotted:
+        return False
+    if dotted in _VOLATILE_CALLS or dotted.startswith(_VOLATILE_MODULES):
+        return True
+    rule = _CLOCK_BY_DEFAULT.get(dotted)
+    if rule is None:
+        return False
+    most_positional, keyword = rule
+    return len(call.args) <= most_positional and not any(
+        item.arg == keyword or item.arg is None for item in call.keywords)
+
+
+class _Findings:
+    """What one walk of a function's body found (nested functions and lambdas included:
+    the function calls them)."""
+
+    def __init__(self, node: FunctionNode, imported: Optional[dict[str, str]], frames: bool, clock: bool) -> None:
+        self.inspects_frames = False
+        self.volatile_source = ""
+        if not (frames or clock):
+            return
+        imported = imported or {}
+        for inner in ast.walk(node):
+            if not isinstance(inner, ast.Call):
+                continue
+            function = inner.func
+            dotted = _dotted_call(function, imported)
+            if frames:
+                name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+                if name in _FRAME_INSPECTOR_NAMES or dotted in _FRAME_INSPECTOR_CALLS:
+                    self.inspects_frames = True
+                    return
+            if clock and not self.volatile_source and _reads_clock(inner, dotted):
+                self.volatile_source = dotted or ast.unparse(function)
+
+
+def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str | None:
     """Why a function is not instrumented, or ``None`` when it is.
 
-    ``may_inspect_frames=False`` (the module's text names no frame-inspecting call) skips
-    the walk of the function's body: most modules pay nothing for that rule.
+    ``findings`` is the walk of its body (frame inspection), when the module's text could
+    contain any of what it looks for: most modules pay nothing for that walk.
     """
     if node.name in _IMPLICIT_CLASSMETHODS:
         return "implicit classmethod"
@@ -65,7 +167,7 @@ def skip_reason(node: FunctionNode, may_inspect_frames: bool = True) -> str | No
         # Hash values are per process (str hashing is randomised, object hashes come
         # from id()): a recorded one would not replay.
         return "hash values differ between processes"
-    if may_inspect_frames and _inspects_frames(node):
+    if findings is not None and findings.inspects_frames:
         return "looks at its caller's frame"
     for decorator in node.decorator_list:
         name = _decorator_name(decorator)
@@ -79,16 +181,6 @@ def skip_reason(node: FunctionNode, may_inspect_frames: bool = True) -> str | No
     return None
 
 
-def _inspects_frames(node: FunctionNode) -> bool:
-    for inner in ast.walk(node):
-        if isinstance(inner, ast.Call):
-            function = inner.func
-            name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
-            if name in _FRAME_INSPECTORS:
-                return True
-    return False
-
-
 def _role(node: FunctionNode) -> str:
     for decorator in node.decorator_list:
         if isinstance(decorator, ast.Attribute) and decorator.attr in _ROLES:
@@ -97,30 +189,40 @@ def _role(node: FunctionNode) -> str:
 
 
 class _Instrumenter(ast.NodeTransformer):
-    def __init__(self, may_inspect_frames: bool = True) -> None:
-        self.may_inspect_frames = may_inspect_frames
+    def __init__(self, imported: Optional[dict[str, str]] = None, frames: bool = True, clock: bool = True) -> None:
+        self.imported = imported
+        self.look_for_frames = frames
+        self.look_for_clock = clock
         self.instrumented: list[str] = []
+        self.volatile: list[tuple[str, str]] = []
         self.skipped: list[tuple[str, str]] = []
         self._scope: list[str] = []
 
-    def _decorator(self, node: FunctionNode) -> ast.expr:
-        # ``@<instrumenter>``, or ``@<instrumenter>.setter``/``.deleter`` for property roles.
+    def _decorator(self, node: FunctionNode, volatile_source: str) -> ast.expr:
+        # ``@<instrumenter>``, ``@<instrumenter>.setter``/``.deleter`` for property roles,
+        # ``@<instrumenter>.volatile("time.time")`` for functions reading the clock.
         decorator: ast.expr = ast.Name(id=HELPER_NAME, ctx=ast.Load())
         role = _role(node)
         if role:
             decorator = ast.Attribute(value=decorator, attr=role, ctx=ast.Load())
+        elif volatile_source:
+            decorator = ast.Call(func=ast.Attribute(value=decorator, attr="volatile", ctx=ast.Load()),
+                                 args=[ast.Constant(volatile_source)], keywords=[])
         # Locations of the original ``def`` keep tracebacks and co_firstlineno unchanged.
         target = node.decorator_list[-1] if node.decorator_list else node
         return ast.fix_missing_locations(ast.copy_location(decorator, target))
 
     def _visit_function(self, node: FunctionNode) -> FunctionNode:
         qualname = ".".join(self._scope + [node.name])
-        reason = skip_reason(node, self.may_inspect_frames)
+        findings = _Findings(node, self.imported, self.look_for_frames, self.look_for_clock)
+        reason = skip_reason(node, findings)
         if reason:
             self.skipped.append((qualname, reason))
         else:
-            node.decorator_list.append(self._decorator(node))
+            node.decorator_list.append(self._decorator(node, findings.volatile_source))
             self.instrumented.append(qualname)
+            if findings.volatile_source:
+                self.volatile.append((qualname, findings.volatile_source))
         # Nested functions are not importable, so not replayable: not descended into.
         return node
 
@@ -162,7 +264,9 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
     if OPT_OUT_MARKER in text:
         return tree, []
-    instrumenter = _Instrumenter(may_inspect_frames=any(name in text for name in _FRAME_INSPECTORS))
+    frames = bool(_FRAME_HINT.search(text))
+    clock = bool(_VOLATILE_HINT.search(text))
+    instrumenter = _Instrumenter(imported_names(tree) if frames or clock else None, frames, clock)
     instrumenter.visit(tree)
     if not instrumenter.instrumented:
         return tree, []

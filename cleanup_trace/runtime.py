@@ -192,10 +192,13 @@ class FunctionRecord:
     """
 
     __slots__ = ("module", "qualname", "role", "is_generator", "is_coroutine", "is_async_generator", "gate",
-                 "accepted", "disabled", "raw", "_detached", "_live", "_detach_attempts")
+                 "accepted", "disabled", "raw", "volatile", "_detached", "_live", "_detach_attempts")
 
-    def __init__(self, wrapped: Callable, module: str, role: str, gate: bytearray) -> None:
+    def __init__(self, wrapped: Callable, module: str, role: str, gate: bytearray, volatile: str = "") -> None:
         self.module = module
+        # What the function reads that replay will not have (the clock, entropy), as the
+        # transformer found it in its body: its calls are never kept.
+        self.volatile = volatile
         self.qualname: str = getattr(wrapped, "__qualname__", None) or getattr(wrapped, "__name__", "?")
         self.role = role
         # One read of co_flags instead of three inspect.is*function calls.
@@ -310,8 +313,9 @@ class FunctionRecord:
     def _tool_references(self) -> int:
         """References the tool itself keeps to the plain function of a detached record:
         ``self.raw``, the wrapper's ``__wrapped__``, ``_detached``, the module registry's
-        ``gates`` and ``records`` keys (and ``roles``, for a setter or deleter)."""
-        return 5 + (1 if self.role else 0)
+        ``gates`` and ``records`` keys (and ``roles``/``volatile``, for a setter, a deleter
+        or a function reading the clock)."""
+        return 5 + (1 if self.role or self.volatile else 0)
 
     def _attach(self) -> None:
         detached, self._detached = self._detached, None
@@ -359,6 +363,24 @@ class FunctionRecord:
         self.close_gate()
         _state.stats["functions disabled by a tool error"] += 1
         log.error("function.disabled", function=self.name, error=f"{type(error).__name__}: {error}")
+
+    def taint_callers(self) -> None:
+        """A call of a function reading the clock: neither it nor the recorded calls it
+        runs inside are kept (their outcomes belong to this moment). Its gate stays open
+        while recording, so that it keeps telling its callers."""
+        try:
+            _state.stats["skipped: reads the clock or entropy"] += 1
+            calls = _guard.calls
+            if calls:
+                for snapshot in calls:
+                    snapshot.setdefault("volatile", self.name)
+            reported = self.live.reported
+            if "volatile" not in reported:
+                reported.add("volatile")
+                log.info("function.volatile", function=self.name, reads=self.volatile,
+                         detail="its calls, and the recorded calls it runs in, are not kept")
+        except Exception as error:  # the user's call goes on; this function stops recording
+            self.fail(error)
 
     def _snapshot(self, full_args: tuple, kwargs: dict) -> Optional[dict]:
         """Serialise the call before it runs; ``None`` when this call is not recorded."""
@@ -430,6 +452,11 @@ class FunctionRecord:
         """Serialise the outcome and hand the case to the sink."""
         _guard.busy = True
         try:
+            volatile = snapshot.get("volatile")
+            if volatile:
+                if "check" not in snapshot:  # a consistency probe just has nothing to say
+                    self.skip("reads the clock or entropy", f"through {volatile}: replay runs at another moment")
+                return
             if "check" in snapshot:
                 self._check_consistency(snapshot["check"], returned, raised)
                 return
@@ -639,11 +666,26 @@ class _RecordingGenerator:
         end["truncated"] = self.truncated
         self.function.finish(self.snapshot, outcome={"generator": end})
 
+    def _resume(self, action: Callable, *argument: Any) -> Any:
+        """``next``/``send``/``throw`` with this case among the running calls, so that what
+        the generator's body does (write a file, read the clock) is told to it."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return action(*argument)
+        running = _guard.calls
+        if running is None:
+            running = _guard.calls = []
+        running.append(snapshot)
+        try:
+            return action(*argument)
+        finally:
+            running.pop()
+
     def run(self):
         generator = self.generator
         try:
             try:
-                item = next(generator)
+                item = self._resume(next, generator)
             except StopIteration as stop:
                 self._end_returned(stop.value)
                 return stop.value
@@ -665,10 +707,10 @@ class _RecordingGenerator:
                 else:
                     try:
                         if sent is None:
-                            item = next(generator)
+                            item = self._resume(next, generator)
                         else:
                             self.sent_values = True
-                            item = generator.send(sent)
+                            item = self._resume(generator.send, sent)
                     except StopIteration as stop:
                         self._end_returned(stop.value)
                         return stop.value
@@ -823,6 +865,7 @@ class ModuleInstrumenter:
         self.module = module
         self.gates: dict[Callable, bytearray] = {}  # plain function -> its gate
         self.roles: dict[Callable, str] = {}  # property setters and deleters only
+        self.volatile: dict[Callable, str] = {}  # functions reading the clock -> what they read
         self.records: dict[Callable, FunctionRecord] = {}
 
     def decorator(self) -> Callable[[Callable], Callable]:
@@ -848,8 +891,15 @@ class ModuleInstrumenter:
                 return instrument(function)
             return instrument_role
 
+        def volatile(source: str) -> Callable[[Callable], Callable]:
+            def instrument_volatile(function: Callable) -> Callable:
+                self.volatile[function] = source
+                return instrument(function)
+            return instrument_volatile
+
         instrument.setter = with_role("setter")  # type: ignore[attr-defined]
         instrument.deleter = with_role("deleter")  # type: ignore[attr-defined]
+        instrument.volatile = volatile  # type: ignore[attr-defined]
         return instrument
 
     def dispatch(self, wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -863,6 +913,9 @@ class ModuleInstrumenter:
         raw = wrapped.__func__ if type(wrapped) is types.MethodType else wrapped
         record = self.records.get(raw) or self.record_for(raw)
         if record is None:  # not one of ours (cannot happen with the transformer's output)
+            return wrapped(*args, **kwargs)
+        if record.volatile:
+            record.taint_callers()
             return wrapped(*args, **kwargs)
         full_args = args if instance is None else (instance,) + args
         snapshot = record._snapshot(full_args, kwargs)
@@ -900,7 +953,8 @@ class ModuleInstrumenter:
             record = self.records.get(raw)
             gate = self.gates.get(raw)
             if record is None and gate is not None:
-                record = self.records[raw] = FunctionRecord(raw, self.module, self.roles.get(raw, ""), gate)
+                record = self.records[raw] = FunctionRecord(raw, self.module, self.roles.get(raw, ""), gate,
+                                                            self.volatile.get(raw, ""))
             return record
 
 

@@ -33,7 +33,8 @@ def caller_module():
 
 
 def stamp(label):
-    return f"{label}-{time.perf_counter_ns()}"
+    # A clock the transformer cannot see in the text: only verify can tell.
+    return f"{label}-{getattr(time, 'perf_counter_ns')()}"
 
 
 def quiet(handle):
@@ -247,12 +248,14 @@ import time
 from unittest import mock
 
 
+# The clock read where the transformer cannot see it (as through another library):
+# only the patched-clock rule stands between these calls and a wrong case.
 def age(born):
-    return int(time.time()) - born
+    return int(getattr(time, "time")()) - born
 
 
 def year():
-    return datetime.datetime.now().year
+    return getattr(datetime.datetime, "now")().year
 
 
 class FakeDatetime(datetime.datetime):
@@ -385,3 +388,100 @@ def test_sentinel_defined_after_an_import_time_call_and_long_async_generators(
     assert many["truncated"] and "returned" == many["end"]
     outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "is_missing or many")
     outcome.assert_outcomes(passed=2)
+
+
+VOLATILE_APP = '''
+import datetime as dt
+import gzip
+import time
+from uuid import uuid4
+
+
+def _now():
+    return dt.datetime.now()
+
+
+def elapsed(start, when=None):
+    """Reads the clock only when not given the moment."""
+    return ((when or _now()) - start).days
+
+
+def token():
+    return uuid4().hex[:4]
+
+
+def pack(data):
+    return len(gzip.compress(data, mtime=0))
+
+
+def ticks(count):
+    for _ in range(count):
+        yield int(time.monotonic() > 0)
+
+
+def years(count):
+    for _ in range(count):
+        yield _now().year > 2000  # the clock read while the generator runs
+
+
+def main():
+    start = dt.datetime(2020, 1, 1)
+    print(elapsed(start) > 0, elapsed(start, dt.datetime(2020, 1, 3)), len(token()), pack(b"abc"))
+    print(list(ticks(2)), list(years(2)))
+'''
+
+
+def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+    """A function reading the clock or entropy is not recorded, nor is a recorded call
+    that runs it; the same function called with the moment given is recorded, and the
+    program's output does not change."""
+    (app / "volatile.py").write_text(textwrap.dedent(VOLATILE_APP))
+    result = run_tool(pytester, "volatile")
+    result.stdout.fnmatch_lines(["True 2 4 *", "[1, 1] [True, True]"])
+    data = app / "tests/test-data/volatile"
+    cases = json.loads((data / "elapsed-00.json").read_text())["cases"]
+    assert [2] == [case["outcome"]["returned"] for case in cases]
+    assert sorted(path.name for path in data.glob("*.json")) == ["elapsed-00.json", "pack-00.json"]
+    result.stderr.fnmatch_lines(["*function.volatile function=volatile._now reads=datetime.datetime.now*"])
+    result.stderr.fnmatch_lines(["*call.skipped function=volatile.main reason='reads the clock or entropy'*"])
+    replay = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert 0 == replay.ret
+
+
+@pytest.mark.parametrize(("body", "reads"), [
+    ("import datetime as dt\ndef f():\n    return dt.date.today()\n", "datetime.date.today"),
+    ("from datetime import datetime\ndef f():\n    return datetime.utcnow()\n", "datetime.datetime.utcnow"),
+    ("import arrow\ndef f():\n    return arrow.now('UTC')\n", "arrow.now"),
+    ("from time import time as clock\ndef f():\n    return clock()\n", "time.time"),
+    ("import time\ndef f():\n    return time.strftime('%Y')\n", "time.strftime"),
+    ("import secrets\ndef f():\n    return secrets.token_hex()\n", "secrets.token_hex"),
+    ("import os\ndef f():\n    return os.urandom(4)\n", "os.urandom"),
+    ("import gzip\ndef f(data):\n    return gzip.compress(data)\n", "gzip.compress"),
+    ("def f(when):\n    import time\n    return [time.monotonic() for _ in when]\n", "time.monotonic"),
+    # Not the clock: the moment is given, or the name is someone else's.
+    ("import time\ndef f(t):\n    return time.strftime('%Y', t)\n", ""),
+    ("import gzip\ndef f(data):\n    return gzip.compress(data, mtime=0)\n", ""),
+    ("import datetime\ndef f(d):\n    return d.time()\n", ""),
+    ("def f(self):\n    return self.time()\n", ""),
+    ("import random\ndef f():\n    return random.random()\n", ""),  # its state is stored instead
+])
+def test_what_counts_as_reading_the_clock(body: str, reads: str) -> None:
+    import ast
+
+    tree, instrumented = rewrite_module(body, "m.py", "m")
+    assert ["f"] == instrumented
+    decorator = next(node for node in tree.body if isinstance(node, ast.FunctionDef)).decorator_list[-1]
+    found = decorator.args[0].value if isinstance(decorator, ast.Call) else ""
+    assert reads == found
+
+
+@pytest.mark.parametrize(("body", "skipped"), [
+    ("import inspect\ndef f():\n    return inspect.stack()\n", True),
+    ("from inspect import stack\ndef f():\n    return stack()\n", True),
+    ("import sys\ndef f():\n    return sys._getframe(1)\n", True),
+    ("import numpy as np\ndef f(x):\n    return np.stack(x)\n", False),
+    ("class K:\n    def f(self):\n        return self.stack()\n", False),
+])
+def test_frame_inspection_is_told_apart_from_namesakes(body: str, skipped: bool) -> None:
+    _, instrumented = rewrite_module(body, "m.py", "m")
+    assert (not instrumented) is skipped
