@@ -492,6 +492,9 @@ class FunctionRecord:
         except serialise.Unserialisable as error:
             self.skip(f"unserialisable {what}", str(error))
             return _REFUSED
+        except serialise.HoldsAClock as error:
+            self.skip("reads the clock or entropy", f"{what} holds {error}")
+            return _REFUSED
         try:
             data = serialise.encode(value, _state.max_depth, plain=seen.plain)
             if not seen.builtin:  # builtin values (plain ones too) always come back equal

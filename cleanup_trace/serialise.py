@@ -52,6 +52,27 @@ class TooLarge(Unserialisable):
     """A value with more parts than PYTESTCLEANUP_VALUE_LIMIT: not worth storing."""
 
 
+class HoldsAClock(Exception):
+    """A value carries a clock or an entropy source (``TTLCache(timer=time.monotonic)``):
+    what a call does with it belongs to the moment of the call, not to replay."""
+
+
+def _volatile_callables() -> tuple:
+    import datetime
+    import time
+    import uuid
+
+    names = ("time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns",
+             "process_time", "process_time_ns", "thread_time", "thread_time_ns")
+    return tuple(getattr(time, name) for name in names if hasattr(time, name)) + (
+        os.urandom, uuid.uuid1, uuid.uuid4, datetime.datetime.now, datetime.datetime.utcnow,
+        datetime.date.today)
+
+
+# Compared with ``==``: ``datetime.datetime.now`` is a new bound method at every access.
+_VOLATILE_CALLABLES = _volatile_callables()
+
+
 class Survey:
     """What :func:`survey` saw: the value's classes (builtins aside), and whether it is
     *plain*: only ``None``, ``bool``, ``int``, ``float``, ``str``, lists and dicts with
@@ -72,7 +93,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     """A cheap walk before the costly encode.
 
     Raises :class:`TooLarge` or :class:`Unserialisable` when the value is not worth
-    encoding. Counts values (items, keys, attributes; a long string counts once per
+    encoding, :class:`HoldsAClock` when it carries a clock function. Counts values (items, keys, attributes; a long string counts once per
     kilobyte) up to ``limit``, and stops at a class in ``refused`` (classes that did not
     survive storing before). The classes found tell whom to blame when the encode fails.
     The walk reads storage the way pickling does (``list.__iter__``, ``__dict__``), never
@@ -121,6 +142,8 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                 if id(item) in seen:
                     continue
                 seen.add(id(item))
+                if kind is types.BuiltinFunctionType and item in _VOLATILE_CALLABLES:
+                    raise HoldsAClock(getattr(item, "__qualname__", repr(item)))
                 if kind.__module__ != "builtins":
                     classes.add(kind)
                 if issubclass(kind, dict):
@@ -134,7 +157,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                 stack.extend((_own_attributes(item) or {}).values())
             if count > limit:
                 raise TooLarge(f"more than {limit} values (PYTESTCLEANUP_VALUE_LIMIT)")
-    except Unserialisable:
+    except (Unserialisable, HoldsAClock):
         raise
     except Exception:  # an odd object: let the encoder decide
         plain = builtin = False
