@@ -144,8 +144,11 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                 seen.add(id(item))
                 if kind is types.BuiltinFunctionType and item in _VOLATILE_CALLABLES:
                     raise HoldsAClock(getattr(item, "__qualname__", repr(item)))
-                if kind.__module__ != "builtins":
+                if kind.__module__ != "builtins" and kind not in classes:
+                    _refuse_test_module(kind)  # before paying for an encode that would say so
                     classes.add(kind)
+                if kind is types.FunctionType or kind is types.MethodType:
+                    _refuse_test_module(item)
                 if issubclass(kind, dict):
                     stack.extend(dict.keys(item))
                     stack.extend(dict.values(item))

@@ -8,13 +8,22 @@ import pytest
 from cleanup_trace import serialise
 
 
+# The classes of these values stand for the user's code: values of classes defined in a
+# test module are refused (test_values_from_test_modules_are_refused_unencoded).
+USER_MODULE = "survey_app"
+
+
 class Point:
+    __module__ = USER_MODULE
+
     def __init__(self, x, y):
         self.x, self.y = x, y
 
 
 class Loud(list):
     """Iterating or reading a missing attribute would run user code: the survey must not."""
+
+    __module__ = USER_MODULE
 
     def __iter__(self):
         raise AssertionError("survey ran the user's __iter__")
@@ -37,8 +46,20 @@ def test_long_strings_count_per_kilobyte() -> None:
 
 
 def test_refused_class_stops_the_walk() -> None:
-    with pytest.raises(serialise.Unserialisable, match="test_survey.Point values did not survive storing before"):
+    with pytest.raises(serialise.Unserialisable, match="survey_app.Point values did not survive storing before"):
         serialise.survey([1, [Point(1, 2)]], limit=100, refused={Point})
+
+
+class Local:
+    """Defined in this test module, as the suite's helper classes are."""
+
+
+def test_values_from_test_modules_are_refused_unencoded() -> None:
+    """Replay imports the project, not its test suite: the walk says so before the encode."""
+    with pytest.raises(serialise.Unserialisable, match=r"test_survey\.Local is defined in a test module"):
+        serialise.survey({"a": [Local()]}, limit=100)
+    with pytest.raises(serialise.Unserialisable, match=r"test_survey\.test_cycles_and_user_code is defined"):
+        serialise.survey([test_cycles_and_user_code], limit=100)
 
 
 def test_cycles_and_user_code() -> None:
