@@ -348,7 +348,7 @@ class FunctionRecord:
         reported = live.reported
         if reason not in reported:
             reported.add(reason)
-            log.warning("call.skipped", function=self.name, reason=reason, detail=detail)
+            log.debug("call.skipped", function=self.name, reason=reason, detail=detail)
 
     def _no_news(self) -> None:
         live = self.live
@@ -377,7 +377,7 @@ class FunctionRecord:
             reported = self.live.reported
             if "volatile" not in reported:
                 reported.add("volatile")
-                log.info("function.volatile", function=self.name, reads=self.volatile,
+                log.debug("function.volatile", function=self.name, reads=self.volatile,
                          detail="its calls, and the recorded calls it runs in, are not kept")
         except Exception as error:  # the user's call goes on; this function stops recording
             self.fail(error)
@@ -404,7 +404,7 @@ class FunctionRecord:
                 _state.stats["skipped: clock patched"] += 1
                 if "clock patched" not in live.reported:
                     live.reported.add("clock patched")
-                    log.warning("call.skipped", function=self.name, reason="clock patched",
+                    log.debug("call.skipped", function=self.name, reason="clock patched",
                                 detail="time.time or datetime.datetime is replaced (freezegun, a mock)")
                 return None
             fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None)

@@ -343,7 +343,10 @@ class _Pickler(_jp_pickler.Pickler):
                 # dill reports what it cannot pickle as a warning too: the exception is
                 # the tool's to handle, the warning would reach the user's output.
                 warnings.simplefilter("ignore", dill.PicklingWarning)
-                payload = base64.b64encode(dill.dumps(obj, recurse=True)).decode("ascii")
+                # A module's function refers to the module's namespace by name (cheap, and
+                # the replayed function sees the live globals, as the original did); the
+                # script's ``__main__`` would be stored whole, so only what it uses is.
+                payload = base64.b64encode(dill.dumps(obj, recurse=obj.__module__ == "__main__")).decode("ascii")
         except Exception as error:
             raise Unserialisable(f"function {obj.__qualname__} cannot be pickled by dill: {error}") from None
         return {"py/reduce": [{"py/function": DILL_LOADER}, {"py/tuple": [payload]}]}

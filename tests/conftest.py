@@ -66,6 +66,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 @pytest.fixture
+def debug_log(clean_env: pytest.MonkeyPatch) -> None:
+    """The tool's per-call details (``call.skipped``...) are debug events: shown here."""
+    clean_env.setenv("PYTESTCLEANUP_LOG_LEVEL", "DEBUG")
+
+
+@pytest.fixture
 def app(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> Path:
     """A project with ``app.py`` (functions, methods, an exception, a generator) and ``tests/``."""
     pytester.makepyfile(app=textwrap.dedent(APP))

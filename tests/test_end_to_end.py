@@ -184,6 +184,7 @@ def test_recorder_warns_about_modules_imported_too_early(pytester: pytest.Pytest
     result.stderr.fnmatch_lines(["*modules.imported_too_early*modules=app*"])
 
 
+@pytest.mark.usefixtures("debug_log")
 def test_unserialisable_argument_skips_the_case_with_one_event(pytester: pytest.Pytester, app: Path) -> None:
     """An open file as argument: skipped with one log event; the program is unchanged."""
     with open(app / "app.py", "a") as handle:

@@ -115,6 +115,7 @@ def test_frame_inspecting_functions_are_left_alone() -> None:
     assert ["plain"] == instrumented
 
 
+@pytest.mark.usefixtures("debug_log")
 def test_program_output_is_unchanged_and_replays(pytester: pytest.Pytester, findings: Path) -> None:
     """Random draws replay from their recorded state, dict order survives the data file,
     the caller's frame is the caller's, and the tool's log lines never land in a
@@ -292,6 +293,7 @@ def main():
 '''
 
 
+@pytest.mark.usefixtures("debug_log")
 def test_calls_under_a_patched_clock_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
     """freezegun or mock.patch("time.time"): the outcome belongs to a clock replay does not
     have; the same function is recorded again once the clock is real."""
@@ -305,6 +307,7 @@ def test_calls_under_a_patched_clock_are_not_recorded(pytester: pytest.Pytester,
     assert [2020] != [case["outcome"]["returned"] for case in years] and 1 == len(years)
 
 
+@pytest.mark.usefixtures("debug_log")
 def test_library_inner_functions_are_refused_without_dill_warnings(pytester: pytest.Pytester,
                                                                     findings: Path) -> None:
     """A library's local function (a WeakKeyDictionary callback) passed as a value is
@@ -319,6 +322,7 @@ def test_library_inner_functions_are_refused_without_dill_warnings(pytester: pyt
     assert 1 == len(keep["cases"]) and "cleanup_trace.serialise.load_dill" in json.dumps(keep["cases"][0])
 
 
+@pytest.mark.usefixtures("debug_log")
 def test_calls_with_side_effects_are_not_recorded(pytester: pytest.Pytester, findings: Path) -> None:
     """A call that writes a file is not recorded (its replay would write it again): one
     log event says so, and the program still wrote its file once."""
@@ -441,6 +445,7 @@ def main():
 '''
 
 
+@pytest.mark.usefixtures("debug_log")
 def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
     """A function reading the clock or entropy is not recorded, nor is a recorded call
     that runs it; the same function called with the moment given is recorded, and the

@@ -92,7 +92,8 @@ def test_record_an_existing_suite(pytester: pytest.Pytester, app: Path) -> None:
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=7, skipped=1)
 
 
-def test_tool_warnings_reach_the_real_stderr_under_capture(pytester: pytest.Pytester, app: Path) -> None:
+@pytest.mark.usefixtures("debug_log")
+def test_tool_log_lines_reach_the_real_stderr_under_capture(pytester: pytest.Pytester, app: Path) -> None:
     """pytest captures fd 2 for every test: the tool's log lines must not vanish with the
     captured output of passing tests."""
     (app / "consume.py").write_text("def total(values):\n    return sum(values)\n")
@@ -104,7 +105,7 @@ def test_tool_warnings_reach_the_real_stderr_under_capture(pytester: pytest.Pyte
     """))
     result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    result.stderr.fnmatch_lines(["cleanup_trace ?warning? call.skipped function=consume.total*iterator*"])
+    result.stderr.fnmatch_lines(["cleanup_trace ?debug? call.skipped function=consume.total*iterator*"])
 
 
 def test_seed_conftest_snippet_records(pytester: pytest.Pytester, app: Path) -> None:

@@ -127,6 +127,7 @@ def main():
 '''
 
 
+@pytest.mark.usefixtures("debug_log")
 def test_large_values_and_classes_that_never_store_are_refused_before_encoding(
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     """Over PYTESTCLEANUP_VALUE_LIMIT: skipped unencoded; a class failed twice (never stored) is refused up front."""

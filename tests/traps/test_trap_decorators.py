@@ -1,6 +1,8 @@
 """Trap family: decorated functions. The recording layer is innermost, outer decorators work."""
 from __future__ import annotations
 
+DEBUG_LOG = {"PYTESTCLEANUP_LOG_LEVEL": "DEBUG"}  # call.skipped is a debug event
+
 
 def test_decorators_behave_and_replay(trap) -> None:
     """wraps, lru_cache (cache_info/cache_clear), contextmanager, singledispatch, cached_property."""
@@ -22,7 +24,7 @@ def test_decorators_behave_and_replay(trap) -> None:
 def test_unreachable_functions_are_skipped_with_a_reason(trap) -> None:
     """greet (wrapped in a Command) and handler (in a registry) cannot be replayed by name."""
     trap.copy_app("decos")
-    recording = trap.record("decos", "cli")
+    recording = trap.record("decos", "cli", env=DEBUG_LOG)
     skipped = " ".join(recording.events("call.skipped"))
     assert "function=decos.greet reason='not importable by its qualified name'" in skipped
     assert "function=decos.handler reason='not importable by its qualified name'" in skipped

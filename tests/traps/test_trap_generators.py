@@ -1,6 +1,8 @@
 """Trap family: generators. Laziness, send/throw/close, return values, yield from."""
 from __future__ import annotations
 
+DEBUG_LOG = {"PYTESTCLEANUP_LOG_LEVEL": "DEBUG"}  # call.skipped is a debug event
+
 
 def test_generators_behave_and_replay(trap) -> None:
     """Same output with and without the tool; recorded generator cases replay green."""
@@ -20,7 +22,7 @@ def test_generators_behave_and_replay(trap) -> None:
 def test_generator_send_is_logged_once_as_skipped(trap) -> None:
     """A generator driven with send() is skipped with one log event that says why."""
     trap.copy_app("gens")
-    recording = trap.record("gens", "cli")
+    recording = trap.record("gens", "cli", env=DEBUG_LOG)
     skipped = [line for line in recording.events("call.skipped") if "gens.accumulator" in line]
     assert 1 == len(skipped), recording.result.errlines
 
