@@ -5,7 +5,6 @@ state lives in ``config.stash``.
 """
 from __future__ import annotations
 
-import asyncio
 import inspect
 from pathlib import Path
 from typing import Any, Optional
@@ -191,6 +190,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Optional[bool]:
         return None
     if not _is_replay_item(pyfuncitem):
         return None
+    import asyncio  # only for async replay tests: every pytest run loads this plugin
+
     arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     asyncio.run(pyfuncitem.obj(**arguments))
     return True

@@ -1060,7 +1060,14 @@ def _environ_changes() -> dict:
     return dict(sorted(changed.items()))
 
 
-def _audit(event: str, arguments: tuple) -> None:
+# Every audited operation of the process comes here once recording has started (``id()``
+# is one: tens of thousands of calls in a test suite): one set look-up decides.
+_EVENTS_OF_INTEREST = _SIDE_EFFECT_EVENTS | {"open", "os.putenv", "os.unsetenv"}
+
+
+def _audit(event: str, arguments: tuple, _interesting: frozenset = _EVENTS_OF_INTEREST) -> None:
+    if event not in _interesting:
+        return
     # An exception raised here would cancel the user's open(), os.remove(), Popen...
     try:
         _note_event(event, arguments)

@@ -16,7 +16,6 @@ import types
 import warnings
 from typing import Any
 
-import dill
 from jsonpickle import errors as _jp_errors
 from jsonpickle import pickler as _jp_pickler
 from jsonpickle import unpickler as _jp_unpickler
@@ -169,6 +168,8 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
 
 def load_dill(payload: str) -> Any:
     """Inverse of the dill encoding used for local functions and lambdas."""
+    import dill  # imported when a function stored by value is met: ~30 ms most runs never pay
+
     return dill.loads(base64.b64decode(payload.encode("ascii")))
 
 
@@ -338,6 +339,8 @@ class _Pickler(_jp_pickler.Pickler):
             failure = Unserialisable(f"function {obj.__qualname__} was made while {obj.__module__} was importing")
             failure.lasting = False
             raise failure
+        import dill  # see load_dill
+
         try:
             with warnings.catch_warnings():
                 # dill reports what it cannot pickle as a warning too: the exception is
