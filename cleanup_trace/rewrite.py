@@ -23,6 +23,7 @@ source strings without importing anything. Decisions made here cost nothing at r
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from typing import Optional, Union
 
@@ -43,7 +44,6 @@ _FRAME_INSPECTOR_NAMES = frozenset({"_getframe", "currentframe", "extract_stack"
                                     "_getframemodulename"})
 _FRAME_INSPECTOR_CALLS = frozenset({"inspect.stack", "traceback.format_stack", "traceback.print_stack",
                                     "traceback.walk_stack"})
-_FRAME_HINT = re.compile(r"_getframe|currentframe|extract_stack|getouterframes|stack")
 
 # Calls whose result depends on the moment or on entropy. The global ``random`` generator
 # is not here: its state is stored with each case and restored at replay.
@@ -62,7 +62,23 @@ _CLOCK_BY_DEFAULT = {
     "time.strftime": (1, ""), "email.utils.formatdate": (0, "timeval"),
     "gzip.compress": (2, "mtime"), "gzip.GzipFile": (4, "mtime"),
 }
-_VOLATILE_HINT = re.compile(r"\b(?:now|utcnow|today|time|uuid|urandom|getrandom|secrets|SystemRandom|email|gzip)\b")
+
+# What a function's text must show for its body to be walked at all: the call of one of
+# these names (or of a name the module imported them as), or ``secrets.``. Most
+# functions show none, and most of the transform's time would be those walks.
+_HINT_NAMES = frozenset(
+    {name.rpartition(".")[2] for name in _FRAME_INSPECTOR_CALLS | _VOLATILE_CALLS | set(_CLOCK_BY_DEFAULT)}
+    | _FRAME_INSPECTOR_NAMES | _CLOCK_ATTRIBUTES)
+
+
+_NEWLINE = re.compile("\n")
+
+
+def _hint_pattern(imported: dict[str, str]) -> "re.Pattern[str]":
+    names = set(_HINT_NAMES)
+    names.update(alias for alias, target in imported.items() if target.rpartition(".")[2] in _HINT_NAMES)
+    alternatives = "|".join(sorted(map(re.escape, names)))
+    return re.compile(rf"\b(?:{alternatives})\s*\(|\bsecrets\b")
 _ROLES = {"setter": "setter", "deleter": "deleter"}
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
@@ -81,14 +97,18 @@ def _decorator_name(node: ast.expr) -> str:
     return ".".join(reversed(parts))
 
 
-def imported_names(tree: ast.AST) -> dict[str, str]:
+def imported_names(tree: ast.Module) -> dict[str, str]:
     """What each name bound by an import in ``tree`` stands for: ``{"dt": "datetime",
     "now": "time.time"}`` for ``import datetime as dt`` and ``from time import time as now``.
 
-    Relative imports are left out (they are the module's own package, never a clock).
+    Only statements are visited (imports are statements, wherever they sit), never the
+    expressions that make up most of a tree. Relative imports are left out (they are the
+    module's own package, never a clock).
     """
     names: dict[str, str] = {}
-    for node in ast.walk(tree):
+    pending: list = list(tree.body)
+    while pending:
+        node = pending.pop()
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -96,9 +116,15 @@ def imported_names(tree: ast.AST) -> dict[str, str]:
                 else:
                     top = alias.name.partition(".")[0]
                     names[top] = top
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            for alias in node.names:
-                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.ImportFrom):
+            if node.module and not node.level:
+                for alias in node.names:
+                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        else:
+            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                inner = getattr(node, field, None)
+                if isinstance(inner, list):
+                    pending.extend(inner)
     return names
 
 
@@ -189,14 +215,20 @@ def _role(node: FunctionNode) -> str:
 
 
 class _Instrumenter(ast.NodeTransformer):
-    def __init__(self, imported: Optional[dict[str, str]] = None, frames: bool = True, clock: bool = True) -> None:
+    def __init__(self, imported: Optional[dict[str, str]] = None, hint_lines: Optional[list[int]] = None) -> None:
         self.imported = imported
-        self.look_for_frames = frames
-        self.look_for_clock = clock
+        # Sorted numbers of the lines showing a hint (see _hint_pattern); None: walk all.
+        self.hint_lines = hint_lines
         self.instrumented: list[str] = []
         self.volatile: list[tuple[str, str]] = []
         self.skipped: list[tuple[str, str]] = []
         self._scope: list[str] = []
+
+    def _hinted(self, node: FunctionNode) -> bool:
+        if self.hint_lines is None:
+            return True
+        first = bisect.bisect_left(self.hint_lines, node.lineno)
+        return first < len(self.hint_lines) and self.hint_lines[first] <= (node.end_lineno or node.lineno)
 
     def _decorator(self, node: FunctionNode, volatile_source: str) -> ast.expr:
         # ``@<instrumenter>``, ``@<instrumenter>.setter``/``.deleter`` for property roles,
@@ -214,7 +246,8 @@ class _Instrumenter(ast.NodeTransformer):
 
     def _visit_function(self, node: FunctionNode) -> FunctionNode:
         qualname = ".".join(self._scope + [node.name])
-        findings = _Findings(node, self.imported, self.look_for_frames, self.look_for_clock)
+        hinted = self._hinted(node)
+        findings = _Findings(node, self.imported, hinted, hinted)
         reason = skip_reason(node, findings)
         if reason:
             self.skipped.append((qualname, reason))
@@ -264,9 +297,10 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
     if OPT_OUT_MARKER in text:
         return tree, []
-    frames = bool(_FRAME_HINT.search(text))
-    clock = bool(_VOLATILE_HINT.search(text))
-    instrumenter = _Instrumenter(imported_names(tree) if frames or clock else None, frames, clock)
+    imported = imported_names(tree)
+    newlines = [match.start() for match in _NEWLINE.finditer(text)]
+    hint_lines = [bisect.bisect_left(newlines, match.start()) + 1 for match in _hint_pattern(imported).finditer(text)]
+    instrumenter = _Instrumenter(imported, hint_lines)
     instrumenter.visit(tree)
     if not instrumenter.instrumented:
         return tree, []
