@@ -347,9 +347,12 @@ class _Pickler(_jp_pickler.Pickler):
                 # the tool's to handle, the warning would reach the user's output.
                 warnings.simplefilter("ignore", dill.PicklingWarning)
                 # A module's function refers to the module's namespace by name (cheap, and
-                # the replayed function sees the live globals, as the original did); the
-                # script's ``__main__`` would be stored whole, so only what it uses is.
-                payload = base64.b64encode(dill.dumps(obj, recurse=obj.__module__ == "__main__")).decode("ascii")
+                # the replayed function sees the live globals, as the original did). Other
+                # namespaces would be stored whole: the script's ``__main__``, the copy of
+                # a module's globals a doctest runs in. Then only what the function uses is.
+                in_its_module = module is not None and obj.__module__ != "__main__" and \
+                    obj.__globals__ is getattr(module, "__dict__", None)
+                payload = base64.b64encode(dill.dumps(obj, recurse=not in_its_module)).decode("ascii")
         except Exception as error:
             raise Unserialisable(f"function {obj.__qualname__} cannot be pickled by dill: {error}") from None
         return {"py/reduce": [{"py/function": DILL_LOADER}, {"py/tuple": [payload]}]}

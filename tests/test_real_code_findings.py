@@ -504,3 +504,32 @@ def test_what_counts_as_reading_the_clock(body: str, reads: str) -> None:
 def test_frame_inspection_is_told_apart_from_namesakes(body: str, skipped: bool) -> None:
     _, instrumented = rewrite_module(body, "m.py", "m")
     assert (not instrumented) is skipped
+
+
+NAMESPACE_APP = '''
+BIG = list(range(5000))  # a module global the stored functions do not use
+
+
+def apply(function, value):
+    return function(value)
+
+
+def main():
+    # doctest runs a module's examples in a copy of its globals: a lambda made there
+    # belongs to the module by name, not by namespace.
+    exec("print(apply(lambda x: x + 1, 1))", dict(globals()))
+    print(apply(lambda x: x * 2, 2))
+'''
+
+
+def test_local_functions_are_stored_without_their_whole_namespace(pytester: pytest.Pytester, app: Path) -> None:
+    """A lambda of the module refers to the module's namespace by name; one made in a copy
+    of it (doctest) is stored with only what it uses, never with the copy's every global."""
+    (app / "namespaces.py").write_text(textwrap.dedent(NAMESPACE_APP))
+    result = run_tool(pytester, "namespaces")
+    result.stdout.fnmatch_lines(["2", "4"])
+    cases = json.loads((app / "tests/test-data/namespaces/apply-00.json").read_text())["cases"]
+    assert 2 == len(cases)
+    assert all(len(json.dumps(case)) < 3000 for case in cases), [len(json.dumps(case)) for case in cases]
+    replay = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert 0 == replay.ret, replay.stdout.str()
