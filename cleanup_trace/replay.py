@@ -7,13 +7,13 @@ unreadable file becomes one failing item naming the file and the reason.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import importlib
 import inspect
 import json
 import os
+import time
 import random
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -289,10 +289,19 @@ def _environment(changes: Optional[dict]) -> Iterator[None]:
     try:
         for name, value in changes.items():
             _set_variable(name, value)
+        _apply_time_zone(changes)
         yield
     finally:
         for name, value in saved.items():
             _set_variable(name, value)
+        _apply_time_zone(changes)
+
+
+def _apply_time_zone(changes: dict) -> None:
+    # The C library reads TZ only when told to: a program that set TZ called tzset() (or
+    # its local times would not have changed), so the replay does too.
+    if "TZ" in changes and hasattr(time, "tzset"):
+        time.tzset()
 
 
 def _set_variable(name: str, value: Optional[str]) -> None:
@@ -360,6 +369,8 @@ def run_case(ref: CaseRef) -> None:
     call = ReplayCall(case)
     actual = call(*case.args, **case.kwargs)
     if inspect.iscoroutine(actual):
+        import asyncio  # not at the top: every pytest run with the plugin imports this module
+
         actual = asyncio.run(actual)
     check_outcome(actual, case.expected)
 

@@ -88,6 +88,25 @@ class Survey:
         self.builtin = builtin
 
 
+_PROBE = "_cleanup_trace_probe_"  # an attribute name no class has (not a dunder: Mock answers those)
+_ABSENT = object()
+
+
+def _refuse_invented_attributes(item: Any) -> None:
+    """Refuse an object whose ``__getattr__`` answers names it does not have (an
+    expression builder such as ``whatever._``, a ``Mock``): the encoder asks such objects
+    for optional attributes and iterates what they return, which never ends (funcy's
+    suite ran out of memory). The encoder asks anyway: this asks first, once."""
+    try:
+        answer = getattr(item, _PROBE, _ABSENT)
+    except Exception as error:
+        raise Unserialisable(f"{type(item).__module__}.{type(item).__qualname__}.__getattr__ raised "
+                             f"{type(error).__name__} for an attribute it does not have") from None
+    if answer is not _ABSENT:
+        raise Unserialisable(f"{type(item).__module__}.{type(item).__qualname__} invents attributes "
+                             "(its __getattr__ answers any name): storing it would not end")
+
+
 def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     """A cheap walk before the costly encode.
 
@@ -96,7 +115,8 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     kilobyte) up to ``limit``, and stops at a class in ``refused`` (classes that did not
     survive storing before). The classes found tell whom to blame when the encode fails.
     The walk reads storage the way pickling does (``list.__iter__``, ``__dict__``), never
-    a user's ``__iter__`` or ``__getattr__``.
+    a user's ``__iter__``; a class with a ``__getattr__`` is asked once for a name no class
+    has (the encoder would ask it for several).
     """
     classes: set = set()
     plain = builtin = True
@@ -146,6 +166,8 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                 if kind.__module__ != "builtins" and kind not in classes:
                     _refuse_test_module(kind)  # before paying for an encode that would say so
                     classes.add(kind)
+                if hasattr(kind, "__getattr__"):
+                    _refuse_invented_attributes(item)
                 if kind is types.FunctionType or kind is types.MethodType:
                     _refuse_test_module(item)
                 if issubclass(kind, dict):
@@ -231,7 +253,11 @@ class _Sentinels:
             return True
         if kind.__module__ == "builtins" or isinstance(value, (type, types.ModuleType, types.FunctionType)):
             return False
-        if _own_attributes(value):
+        if _own_attributes(value) != {}:
+            # State in the instance dict, or no instance dict at all: a value type made in C
+            # (``timedelta(hours=1)``) keeps its state out of sight. A module-level
+            # constant of that kind is stored by value: by name, a test reading it back
+            # could never fail.
             return False
         return not any(getattr(klass, "__slots__", ()) for klass in kind.__mro__)
 

@@ -533,3 +533,42 @@ def test_local_functions_are_stored_without_their_whole_namespace(pytester: pyte
     assert all(len(json.dumps(case)) < 3000 for case in cases), [len(json.dumps(case)) for case in cases]
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert 0 == replay.ret, replay.stdout.str()
+
+
+TIME_ZONE_APP = '''
+import datetime
+import os
+import time
+
+OFFSET = datetime.timedelta(hours=1)
+
+
+def is_dst(stamp):
+    return time.localtime(stamp).tm_isdst
+
+
+def offset():
+    return OFFSET
+
+
+def main():
+    os.environ["TZ"] = "EST+5EDT,M3.2.0/2,M11.1.0/2"
+    time.tzset()
+    print(is_dst(1_720_000_000))
+    del os.environ["TZ"]
+    time.tzset()
+    print(offset())
+'''
+
+
+@pytest.mark.skipif(not hasattr(__import__("time"), "tzset"), reason="time.tzset is POSIX only")
+def test_time_zone_of_a_call_is_replayed_and_value_constants_are_stored_by_value(
+        pytester: pytest.Pytester, app: Path) -> None:
+    """A call recorded under another TZ replays under it (tzset included); a module-level
+    timedelta is a value, stored as one (by name, its test could never fail)."""
+    (app / "zones.py").write_text(textwrap.dedent(TIME_ZONE_APP))
+    run_tool(pytester, "zones").stdout.fnmatch_lines(["1", "1:00:00"])
+    data = app / "tests/test-data/zones"
+    assert "load_global" not in (data / "offset-00.json").read_text()
+    replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "is_dst or offset")
+    replay.assert_outcomes(passed=2, deselected=replay.parseoutcomes().get("deselected", 0))
