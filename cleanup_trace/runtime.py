@@ -160,7 +160,10 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
             except ValueError:  # an empty cell
                 cells.append(None)
         return (kind, value.__qualname__, id(value.__code__), tuple(cells))
-    state = getattr(value, "__dict__", None)
+    try:  # as pickling reads it: never the object's own __getattr__
+        state = object.__getattribute__(value, "__dict__")
+    except Exception:
+        return kind
     if type(state) is dict:
         return (kind,) + tuple((key, _fingerprint(item, depth + 1)) for key, item in list(state.items())[:6])
     return kind
@@ -959,6 +962,32 @@ class ModuleInstrumenter:
                 record = self.records[raw] = FunctionRecord(raw, self.module, self.roles.get(raw, ""), gate,
                                                             self.volatile.get(raw, ""))
             return record
+
+
+# The tool's frames between a recorded function and its caller are skipped by warnings
+# and logging the way they skip importlib's own frames: both test for "importlib" and
+# "_bootstrap" in the frame's file name. So ``warnings.warn(..., stacklevel=2)`` inside a
+# recorded function names its caller (and ``filterwarnings(module=...)`` matches it), as
+# without the tool. linecache keeps showing this file's lines in tracebacks; pytest
+# leaves such ``<...>`` frames out of its failure reports.
+WRAPPER_FILE = f"<cleanup_trace recording frame, skipped like importlib._bootstrap: {__file__}>"
+
+
+def _skipped_by_stacklevel(*functions: Any) -> None:
+    try:
+        import linecache
+
+        with open(__file__, encoding="utf-8") as handle:
+            lines = handle.readlines()
+        linecache.cache[WRAPPER_FILE] = (sum(map(len, lines)), None, lines, WRAPPER_FILE)
+        for function in functions:
+            function.__code__ = function.__code__.replace(co_filename=WRAPPER_FILE)
+    except Exception as error:  # an odd installation: the frames keep their file name
+        log.debug("wrapper.frames_not_renamed", error=f"{type(error).__name__}: {error}")
+
+
+_skipped_by_stacklevel(ModuleInstrumenter.dispatch, _RecordingGenerator.run, _RecordingGenerator._resume,
+                       _record_coroutine, _record_async_generator)
 
 
 def module_instrumenter(module: str) -> Callable[[Callable], Callable]:

@@ -88,25 +88,6 @@ class Survey:
         self.builtin = builtin
 
 
-_PROBE = "_cleanup_trace_probe_"  # an attribute name no class has (not a dunder: Mock answers those)
-_ABSENT = object()
-
-
-def _refuse_invented_attributes(item: Any) -> None:
-    """Refuse an object whose ``__getattr__`` answers names it does not have (an
-    expression builder such as ``whatever._``, a ``Mock``): the encoder asks such objects
-    for optional attributes and iterates what they return, which never ends (funcy's
-    suite ran out of memory). The encoder asks anyway: this asks first, once."""
-    try:
-        answer = getattr(item, _PROBE, _ABSENT)
-    except Exception as error:
-        raise Unserialisable(f"{type(item).__module__}.{type(item).__qualname__}.__getattr__ raised "
-                             f"{type(error).__name__} for an attribute it does not have") from None
-    if answer is not _ABSENT:
-        raise Unserialisable(f"{type(item).__module__}.{type(item).__qualname__} invents attributes "
-                             "(its __getattr__ answers any name): storing it would not end")
-
-
 def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     """A cheap walk before the costly encode.
 
@@ -115,8 +96,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     kilobyte) up to ``limit``, and stops at a class in ``refused`` (classes that did not
     survive storing before). The classes found tell whom to blame when the encode fails.
     The walk reads storage the way pickling does (``list.__iter__``, ``__dict__``), never
-    a user's ``__iter__``; a class with a ``__getattr__`` is asked once for a name no class
-    has (the encoder would ask it for several).
+    a user's ``__iter__`` or ``__getattr__``.
     """
     classes: set = set()
     plain = builtin = True
@@ -166,8 +146,6 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                 if kind.__module__ != "builtins" and kind not in classes:
                     _refuse_test_module(kind)  # before paying for an encode that would say so
                     classes.add(kind)
-                if hasattr(kind, "__getattr__"):
-                    _refuse_invented_attributes(item)
                 if kind is types.FunctionType or kind is types.MethodType:
                     _refuse_test_module(item)
                 if issubclass(kind, dict):
@@ -311,6 +289,20 @@ def _refuse_test_module(obj: Any) -> None:
         raise Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module")
 
 
+def _defined_below_object(kind: type, *names: str) -> bool:
+    """Does a class of ``kind``'s MRO other than ``object`` define one of ``names``?"""
+    return any(name in vars(klass) for klass in kind.__mro__[:-1] for name in names)
+
+
+def _answers_missing_attributes(kind: type) -> bool:
+    """A ``__getattr__`` (or a ``__getattribute__`` written in Python) in the class."""
+    for klass in kind.__mro__[:-1]:
+        namespace = vars(klass)
+        if "__getattr__" in namespace or isinstance(namespace.get("__getattribute__"), types.FunctionType):
+            return True
+    return False
+
+
 class _Pickler(_jp_pickler.Pickler):
     """jsonpickle, except that local functions and lambdas go through dill (base64), and
     iterators are refused: jsonpickle would drain them, consuming the user's data."""
@@ -338,7 +330,32 @@ class _Pickler(_jp_pickler.Pickler):
         if hasattr(type(obj), "__next__"):
             raise Unserialisable(f"{type(obj).__module__}.{type(obj).__qualname__} is an iterator: "
                                  "storing it would consume it")
+        if _answers_missing_attributes(type(obj)):
+            return self._flatten_without_getattr(obj)
         return super()._flatten_obj_instance(obj)
+
+    def _flatten_without_getattr(self, obj: Any) -> Any:
+        """An object whose class answers missing attributes itself, stored as pickling
+        would (its ``__getstate__`` or instance dict, both looked up on the class) without
+        ever asking the object for an attribute it may not have.
+
+        jsonpickle asks every object for optional attributes (``_jsonpickle_exclude``,
+        ``__getnewargs_ex__``...): a lazy object initialises itself when asked (funcy's
+        ``LazyObject``), a caching proxy stores the answer, an expression builder
+        (``whatever._``) answers with a new object whose iteration never ends.
+        """
+        kind = type(obj)
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        if isinstance(obj, (dict, list, tuple, set)) or _defined_below_object(kind, "__reduce__", "__reduce_ex__"):
+            raise Unserialisable(f"{name} answers missing attributes and pickles itself its own way")
+        if _defined_below_object(kind, "__getstate__"):
+            state = kind.__getstate__(obj)
+        else:
+            state = _own_attributes(obj)
+            if state is None:
+                raise Unserialisable(f"{name} answers missing attributes and has no instance dict")
+            state = dict(state)
+        return {"py/object": name, "py/state": self._flatten(state)}
 
     def _flatten_newstyle_with_slots(self, obj: Any, data: dict) -> dict:
         # jsonpickle falls back to every dir() attribute (methods included) when no slot

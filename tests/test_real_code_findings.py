@@ -572,3 +572,43 @@ def test_time_zone_of_a_call_is_replayed_and_value_constants_are_stored_by_value
     assert "load_global" not in (data / "offset-00.json").read_text()
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "is_dst or offset")
     replay.assert_outcomes(passed=2, deselected=replay.parseoutcomes().get("deselected", 0))
+
+
+STACKLEVEL_APP = '''
+import logging
+import warnings
+
+
+def old():
+    warnings.warn("old is deprecated", DeprecationWarning, stacklevel=2)
+    logging.getLogger("stacklevels").warning("from old", stacklevel=2)
+    return 1
+
+
+def gen():
+    warnings.warn("gen warns", UserWarning, stacklevel=2)
+    yield 1
+
+
+def main():
+    logging.basicConfig(format="logged at %(filename)s:%(lineno)d %(message)s")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old()
+        list(gen())
+    for warning in caught:
+        print("warned at", warning.filename.rsplit("/", 1)[-1], warning.lineno, warning.message)
+'''
+
+
+def test_stacklevel_names_the_caller_of_a_recorded_function(pytester: pytest.Pytester, app: Path) -> None:
+    """warnings.warn and logging with stacklevel=2 inside a recorded function (or
+    generator) name its caller, as without the tool: the tool's frames are skipped the
+    way importlib's are."""
+    (app / "stacklevels.py").write_text(textwrap.dedent(STACKLEVEL_APP))
+    plain = pytester.run(sys.executable, "-c", "import stacklevels; stacklevels.main()")
+    recorded = run_tool(pytester, "stacklevels")
+    expected = ["warned at stacklevels.py 21 old is deprecated", "warned at stacklevels.py 22 gen warns"]
+    assert expected == plain.outlines == [line for line in recorded.outlines if line.startswith("warned")]
+    assert "logged at stacklevels.py:21 from old" in plain.errlines
+    assert "logged at stacklevels.py:21 from old" in recorded.errlines

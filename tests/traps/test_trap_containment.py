@@ -16,7 +16,7 @@ def test_untransformable_module_is_imported_unmodified_with_one_warning(trap) ->
 
 
 def test_tool_error_disables_one_function_with_one_log_event(trap) -> None:
-    """The tool fails on an argument (a __getattr__ raising KeyError): the call proceeds, one event."""
+    """The tool fails on an argument (a __getstate__ raising a BaseException): the call proceeds, one event."""
     for recording in trap.run("toolerror", min_cases=1, allow_errors=True):
         disabled = [line.split(" function=")[1].split()[0] for line in recording.events("function.disabled")]
         # Each function the tool fails on is disabled once (field: 4 calls, 1 event).

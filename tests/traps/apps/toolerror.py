@@ -1,13 +1,19 @@
 """Trap family: failure containment. An argument on which the tool itself fails."""
 
 
-class Record:
-    """__slots__ and a __getattr__ that raises KeyError: the tool's probe of __dict__ fails."""
+class Broken(BaseException):
+    """Some libraries derive their errors from BaseException: the tool's encoder does not
+    expect it."""
 
-    __slots__ = ("data",)
+
+class Record:
+    """A __getstate__ raising Broken: storing a Record fails inside the tool."""
 
     def __init__(self, data):
         self.data = data
+
+    def __getstate__(self):
+        raise Broken("no state to give")
 
     def __getattr__(self, name):
         return self.data[name]
