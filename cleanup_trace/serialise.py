@@ -88,6 +88,16 @@ class Survey:
         self.builtin = builtin
 
 
+def _cell_contents(function: Any) -> list:
+    contents = []
+    for cell in function.__closure__:
+        try:
+            contents.append(cell.cell_contents)
+        except ValueError:  # a cell not filled yet
+            pass
+    return contents
+
+
 def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     """A cheap walk before the costly encode.
 
@@ -148,6 +158,10 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                     classes.add(kind)
                 if kind is types.FunctionType or kind is types.MethodType:
                     _refuse_test_module(item)
+                    if kind is types.FunctionType and item.__closure__ and not _importable(item):
+                        # Stored by value (dill): what its cells hold is stored with it, a
+                        # test module's function captured by a library's closure included.
+                        stack.extend(_cell_contents(item))
                 if issubclass(kind, dict):
                     stack.extend(dict.keys(item))
                     stack.extend(dict.values(item))

@@ -185,3 +185,19 @@ def test_objects_answering_missing_attributes_are_stored_without_asking_them() -
     lazy = Lazy()
     serialise.encode(lazy)
     assert lazy.ready is False
+
+
+def test_a_closure_stored_by_value_is_walked_into() -> None:
+    """A library's closure (``rpartial(f)``) is stored by value with dill, its cells with
+    it: a test module's function in a cell would not import at replay."""
+
+    def helper(x):  # defined here, in a test module
+        return x
+
+    def rpartial(function):
+        return lambda value: function(value)
+
+    closure = rpartial(helper)
+    closure.__module__ = USER_MODULE
+    with pytest.raises(serialise.Unserialisable, match=r"test_survey\.test_a_closure_stored_by_value_is_walked"):
+        serialise.survey([closure], limit=100)
