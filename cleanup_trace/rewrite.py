@@ -62,6 +62,8 @@ _CLOCK_BY_DEFAULT = {
     "time.strftime": (1, ""), "email.utils.formatdate": (0, "timeval"),
     "gzip.compress": (2, "mtime"), "gzip.GzipFile": (4, "mtime"),
 }
+# Write a timestamp only when writing: (position, keyword) of their ``mode`` argument.
+_CLOCK_WHEN_WRITING = {"gzip.GzipFile": (1, "mode")}
 
 # What a function's text must show for its body to be walked at all: the call of one of
 # these names (or of a name the module imported them as), or ``secrets.``. Most
@@ -71,14 +73,17 @@ _HINT_NAMES = frozenset(
     | _FRAME_INSPECTOR_NAMES | _CLOCK_ATTRIBUTES)
 
 
-_NEWLINE = re.compile("\n")
+_NEWLINE = re.compile("\r\n?|\n")  # what ast counts as a line end
 
 
 def _hint_pattern(imported: dict[str, str]) -> "re.Pattern[str]":
     names = set(_HINT_NAMES)
-    names.update(alias for alias, target in imported.items() if target.rpartition(".")[2] in _HINT_NAMES)
+    names.update(alias for alias, target in imported.items()
+                 if target.rpartition(".")[2] in _HINT_NAMES or target.startswith(_VOLATILE_MODULES))
+    modules = {"secrets"} | {alias for alias, target in imported.items() if f"{target}." in _VOLATILE_MODULES}
     alternatives = "|".join(sorted(map(re.escape, names)))
-    return re.compile(rf"\b(?:{alternatives})\s*\(|\bsecrets\b")
+    module_alternatives = "|".join(sorted(map(re.escape, modules)))
+    return re.compile(rf"\b(?:{alternatives})\s*\(|\b(?:{module_alternatives})\b")
 _ROLES = {"setter": "setter", "deleter": "deleter"}
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
@@ -106,7 +111,7 @@ def imported_names(tree: ast.Module) -> dict[str, str]:
     module's own package, never a clock).
     """
     names: dict[str, str] = {}
-    pending: list = list(tree.body)
+    pending: list = list(reversed(tree.body))  # popped in source order: later imports win
     while pending:
         node = pending.pop()
         if isinstance(node, ast.Import):
@@ -121,10 +126,10 @@ def imported_names(tree: ast.Module) -> dict[str, str]:
                 for alias in node.names:
                     names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
         else:
-            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            for field in ("cases", "handlers", "finalbody", "orelse", "body"):
                 inner = getattr(node, field, None)
                 if isinstance(inner, list):
-                    pending.extend(inner)
+                    pending.extend(reversed(inner))
     return names
 
 
@@ -149,12 +154,23 @@ def _reads_clock(call: ast.Call, dotted: str) -> bool:
         return False
     if dotted in _VOLATILE_CALLS or dotted.startswith(_VOLATILE_MODULES):
         return True
+    if dotted in _CLOCK_WHEN_WRITING and not _opens_for_writing(call, *_CLOCK_WHEN_WRITING[dotted]):
+        return False
     rule = _CLOCK_BY_DEFAULT.get(dotted)
     if rule is None:
         return False
     most_positional, keyword = rule
     return len(call.args) <= most_positional and not any(
         item.arg == keyword or item.arg is None for item in call.keywords)
+
+
+def _opens_for_writing(call: ast.Call, position: int, keyword: str) -> bool:
+    """``mode`` given as a literal that writes (w, a, x); any other mode is a guess: read."""
+    mode: Optional[ast.expr] = call.args[position] if len(call.args) > position else None
+    for item in call.keywords:
+        if item.arg == keyword:
+            mode = item.value
+    return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and any(c in mode.value for c in "wax")
 
 
 class _Findings:

@@ -23,6 +23,7 @@ Knows nothing of files or configuration: the recorder hands it a budget, a depth
 from __future__ import annotations
 
 import collections
+import contextvars
 import datetime
 import math
 import os
@@ -97,6 +98,9 @@ class _Guard(threading.local):
 
 
 _guard = _Guard()
+# Snapshots of the recorded coroutines and async generators running in this task (a
+# thread runs many tasks: what one of them does must be told to its own calls only).
+_async_calls: contextvars.ContextVar = contextvars.ContextVar("cleanup_trace_async_calls", default=())
 
 
 class _State:
@@ -373,10 +377,8 @@ class FunctionRecord:
         while recording, so that it keeps telling its callers."""
         try:
             _state.stats["skipped: reads the clock or entropy"] += 1
-            calls = _guard.calls
-            if calls:
-                for snapshot in calls:
-                    snapshot.setdefault("volatile", self.name)
+            for snapshot in _running_snapshots():
+                snapshot.setdefault("volatile", self.name)
             reported = self.live.reported
             if "volatile" not in reported:
                 reported.add("volatile")
@@ -539,7 +541,7 @@ class FunctionRecord:
             if not serialise.survey(call, _state.value_limit, _state.refused_classes).plain:
                 return None
             text = serialise.dumps(call)  # a plain value is its own stored form
-        except serialise.Unserialisable:
+        except (serialise.Unserialisable, serialise.HoldsAClock):
             return None
         if text != entry[0]:
             return None  # alike by fingerprint only: other arguments
@@ -555,6 +557,9 @@ class FunctionRecord:
             try:
                 if not serialise.survey(returned, _state.value_limit, _state.refused_classes).plain:
                     return
+            except serialise.HoldsAClock as error:
+                self._inconsistent(entry, f"a value holding {error}")  # recorded: a plain value
+                return
             except serialise.Unserialisable:
                 return
             outcome = {"returned": returned}  # plain: its own stored form
@@ -746,12 +751,45 @@ class _RecordingGenerator:
         self.snapshot = None  # type: ignore[assignment]
 
 
+def _running_snapshots() -> list:
+    """The recorded calls running here: this thread's synchronous ones and this task's
+    coroutines and async generators."""
+    return list(_guard.calls or ()) + list(_async_calls.get())
+
+
+def _enter_async(snapshot: Optional[dict]) -> Any:
+    return None if snapshot is None else _async_calls.set(_async_calls.get() + (snapshot,))
+
+
+def _leave_async(token: Any) -> None:
+    if token is not None:
+        try:
+            _async_calls.reset(token)
+        except ValueError:  # resumed in another context than it started in: nothing to undo
+            pass
+
+
+async def _step(snapshot: Optional[dict], awaitable: Any) -> Any:
+    """Await one step of a recorded async generator with its case among the running calls."""
+    token = _enter_async(snapshot)
+    try:
+        return await awaitable
+    finally:
+        _leave_async(token)
+
+
 async def _record_coroutine(function: FunctionRecord, snapshot: dict, coroutine: Any) -> Any:
+    token = _enter_async(snapshot)
     try:
         result = await coroutine
     except Exception as error:
+        _leave_async(token)
         function.finish(snapshot, raised=error)
         raise
+    except BaseException:
+        _leave_async(token)
+        raise
+    _leave_async(token)
     function.finish(snapshot, returned=result)
     return result
 
@@ -763,7 +801,7 @@ async def _record_async_generator(function: FunctionRecord, snapshot: Optional[d
     faithful = True
     try:
         try:
-            item = await agen.__anext__()
+            item = await _step(snapshot, agen.__anext__())
         except StopAsyncIteration:
             if snapshot is not None:
                 function.finish(snapshot, outcome={"generator": {"end": "returned", "returned": None,
@@ -793,11 +831,11 @@ async def _record_async_generator(function: FunctionRecord, snapshot: Optional[d
                 raise
             except BaseException as thrown:
                 faithful = False
-                item = await agen.athrow(thrown)
+                item = await _step(snapshot, agen.athrow(thrown))
             else:
                 if sent is not None:
                     faithful = False
-                item = await (agen.__anext__() if sent is None else agen.asend(sent))
+                item = await _step(snapshot, agen.__anext__() if sent is None else agen.asend(sent))
     except StopAsyncIteration:
         if snapshot is not None and faithful:
             function.finish(snapshot, outcome={"generator": {"end": "returned", "returned": None,
@@ -921,7 +959,8 @@ class ModuleInstrumenter:
         if record is None:  # not one of ours (cannot happen with the transformer's output)
             return wrapped(*args, **kwargs)
         if record.volatile:
-            record.taint_callers()
+            if _guard.calls or _async_calls.get():  # else nobody to tell: as cheap as can be
+                record.taint_callers()
             return wrapped(*args, **kwargs)
         full_args = args if instance is None else (instance,) + args
         snapshot = record._snapshot(full_args, kwargs)
@@ -987,7 +1026,7 @@ def _skipped_by_stacklevel(*functions: Any) -> None:
 
 
 _skipped_by_stacklevel(ModuleInstrumenter.dispatch, _RecordingGenerator.run, _RecordingGenerator._resume,
-                       _record_coroutine, _record_async_generator)
+                       _record_coroutine, _record_async_generator, _step)
 
 
 def module_instrumenter(module: str) -> Callable[[Callable], Callable]:
@@ -1110,15 +1149,14 @@ def _note_event(event: str, arguments: tuple) -> None:
         # start of recording from now on.
         _state.environ_touched = True
         return
-    calls = _guard.calls
-    if not calls or _guard.busy:
+    if _guard.busy or not (_guard.calls or _async_calls.get()):
         return
     if event == "open":
         if not _writes(arguments):
             return
     elif event not in _SIDE_EFFECT_EVENTS:
         return
-    for snapshot in calls:
+    for snapshot in _running_snapshots():
         snapshot.setdefault("side_effect", event)
 
 

@@ -245,11 +245,14 @@ class _Sentinels:
             return True
         if kind.__module__ == "builtins" or isinstance(value, (type, types.ModuleType, types.FunctionType)):
             return False
-        if _own_attributes(value) != {}:
-            # State in the instance dict, or no instance dict at all: a value type made in C
-            # (``timedelta(hours=1)``) keeps its state out of sight. A module-level
-            # constant of that kind is stored by value: by name, a test reading it back
-            # could never fail.
+        state = _own_attributes(value)
+        if state is None:
+            # No instance dict: stateless only when every class declares empty
+            # ``__slots__``. A value type made in C (``timedelta(hours=1)``) keeps its
+            # state out of sight: a module-level constant of that kind is stored by
+            # value (by name, a test reading it back could never fail).
+            return all("__slots__" in vars(klass) and not vars(klass)["__slots__"] for klass in kind.__mro__[:-1])
+        if state:
             return False
         return not any(getattr(klass, "__slots__", ()) for klass in kind.__mro__)
 
@@ -303,6 +306,9 @@ def _refuse_test_module(obj: Any) -> None:
         raise Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module")
 
 
+_BUILTIN_VALUES = (dict, list, tuple, set, frozenset, str, bytes, bytearray, int, float, complex)
+
+
 def _defined_below_object(kind: type, *names: str) -> bool:
     """Does a class of ``kind``'s MRO other than ``object`` define one of ``names``?"""
     return any(name in vars(klass) for klass in kind.__mro__[:-1] for name in names)
@@ -344,7 +350,10 @@ class _Pickler(_jp_pickler.Pickler):
         if hasattr(type(obj), "__next__"):
             raise Unserialisable(f"{type(obj).__module__}.{type(obj).__qualname__} is an iterator: "
                                  "storing it would consume it")
-        if _answers_missing_attributes(type(obj)):
+        if _answers_missing_attributes(type(obj)) and not isinstance(obj, _BUILTIN_VALUES) \
+                and not _defined_below_object(type(obj), "__reduce__", "__reduce_ex__"):
+            # (Subclasses of builtin values, and classes pickling themselves their own way,
+            # keep jsonpickle's path: attribute dicts like Munch store as they always did.)
             return self._flatten_without_getattr(obj)
         return super()._flatten_obj_instance(obj)
 
@@ -360,8 +369,6 @@ class _Pickler(_jp_pickler.Pickler):
         """
         kind = type(obj)
         name = f"{kind.__module__}.{kind.__qualname__}"
-        if isinstance(obj, (dict, list, tuple, set)) or _defined_below_object(kind, "__reduce__", "__reduce_ex__"):
-            raise Unserialisable(f"{name} answers missing attributes and pickles itself its own way")
         if _defined_below_object(kind, "__getstate__"):
             state = kind.__getstate__(obj)
         else:
