@@ -98,6 +98,36 @@ def _cell_contents(function: Any) -> list:
     return contents
 
 
+def _captured_functions(function: Any, depth: int = 3) -> list:
+    """``function`` and the functions its closure captures, theirs too, a few levels down.
+
+    The encoder reaches closures the survey does not (through ``__reduce__``, slots):
+    what dill will store with a function must be looked at before dill runs.
+    """
+    found = [function]
+    pending = [(function, 0)]
+    while pending:
+        current, level = pending.pop()
+        for inner in _cell_contents(current) if getattr(current, "__closure__", None) else ():
+            if isinstance(inner, type):
+                _refuse_test_module(inner)
+            elif isinstance(inner, types.FunctionType):
+                _refuse_test_module(inner)
+                found.append(inner)
+                if level + 1 < depth:
+                    pending.append((inner, level + 1))
+    return found
+
+
+def _in_its_module(function: Any) -> bool:
+    """Does the function run in its module's own namespace (dill can name it)? Not the
+    script's ``__main__`` (dill stores that whole), not the copy of a module's globals a
+    doctest runs in."""
+    module = sys.modules.get(getattr(function, "__module__", None) or "")
+    return module is not None and function.__module__ != "__main__" and \
+        function.__globals__ is getattr(module, "__dict__", None)
+
+
 def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     """A cheap walk before the costly encode.
 
@@ -403,6 +433,7 @@ class _Pickler(_jp_pickler.Pickler):
             failure = Unserialisable(f"function {obj.__qualname__} was made while {obj.__module__} was importing")
             failure.lasting = False
             raise failure
+        captured = _captured_functions(obj)  # refuses a test module's function or class
         import dill  # see load_dill
 
         try:
@@ -410,13 +441,13 @@ class _Pickler(_jp_pickler.Pickler):
                 # dill reports what it cannot pickle as a warning too: the exception is
                 # the tool's to handle, the warning would reach the user's output.
                 warnings.simplefilter("ignore", dill.PicklingWarning)
-                # A module's function refers to the module's namespace by name (cheap, and
-                # the replayed function sees the live globals, as the original did). Other
-                # namespaces would be stored whole: the script's ``__main__``, the copy of
-                # a module's globals a doctest runs in. Then only what the function uses is.
-                in_its_module = module is not None and obj.__module__ != "__main__" and \
-                    obj.__globals__ is getattr(module, "__dict__", None)
-                payload = base64.b64encode(dill.dumps(obj, recurse=not in_its_module)).decode("ascii")
+                # Functions running in their module's namespace refer to it by name (cheap,
+                # and the replayed function sees the live globals, as the original did).
+                # Any other namespace would be stored whole (the script's ``__main__``, the
+                # copy of a module's globals a doctest runs in, with pytest's capture files
+                # in it): then only what each function uses is.
+                recurse = not all(_in_its_module(function) for function in captured)
+                payload = base64.b64encode(dill.dumps(obj, recurse=recurse)).decode("ascii")
         except Exception as error:
             raise Unserialisable(f"function {obj.__qualname__} cannot be pickled by dill: {error}") from None
         return {"py/reduce": [{"py/function": DILL_LOADER}, {"py/tuple": [payload]}]}

@@ -519,10 +519,17 @@ def apply(function, value):
     return function(value)
 
 
+def traced(function):
+    def wrapped(value):
+        return function(value)
+    return wrapped
+
+
 def main():
     # doctest runs a module's examples in a copy of its globals: a lambda made there
-    # belongs to the module by name, not by namespace.
+    # belongs to the module by name, not by namespace; so does one a closure captures.
     exec("print(apply(lambda x: x + 1, 1))", dict(globals()))
+    exec("print(apply(traced(lambda x: x - 1), 5))", dict(globals()))
     print(apply(lambda x: x * 2, 2))
 '''
 
@@ -532,9 +539,9 @@ def test_local_functions_are_stored_without_their_whole_namespace(pytester: pyte
     of it (doctest) is stored with only what it uses, never with the copy's every global."""
     (app / "namespaces.py").write_text(textwrap.dedent(NAMESPACE_APP))
     result = run_tool(pytester, "namespaces")
-    result.stdout.fnmatch_lines(["2", "4"])
+    result.stdout.fnmatch_lines(["2", "4", "4"])
     cases = json.loads((app / "tests/test-data/namespaces/apply-00.json").read_text())["cases"]
-    assert 2 == len(cases)
+    assert 3 == len(cases)
     assert all(len(json.dumps(case)) < 3000 for case in cases), [len(json.dumps(case)) for case in cases]
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert 0 == replay.ret, replay.stdout.str()
