@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import contextvars
 import datetime
+import gc
 import math
 import os
 import random
@@ -1161,12 +1162,31 @@ def _note_event(event: str, arguments: tuple) -> None:
 
 
 # -- control, used by the recorder only ---------------------------------------------------
+def _after_collection(phase: str, info: dict) -> None:
+    """A garbage collection ended: put back the plain functions still waiting for it.
+
+    A function's wrapper cannot be swapped out while anything holds it, its own running
+    call included; once every budget is full no recorded call ends any more to try again,
+    and wrappers with closed gates would stay for good. Collections happen in any program
+    that allocates, between the user's own steps (what runs then is checked as usual).
+    """
+    if phase != "stop" or not _state.pending_detach or _guard.busy:
+        return
+    lock = _state.registry_lock
+    if not lock.acquire(blocking=False):  # this thread may hold it: never wait here
+        return
+    lock.release()
+    _retry_detaches(None)
+
+
 def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> None:
     global _audit_installed
     if not _audit_installed and hasattr(sys, "addaudithook"):
         # Audit hooks cannot be removed: installed once, a no-op outside recorded calls.
         _audit_installed = True
         sys.addaudithook(_audit)
+    if _after_collection not in gc.callbacks:
+        gc.callbacks.append(_after_collection)
     _state.sink = sink
     _state.environ_at_start = dict(os.environ)
     _state.environ_touched = False
@@ -1198,6 +1218,8 @@ def stop() -> None:
             record.close_gate()
     if _state.pending_detach:
         _retry_detaches(None)
+    if _after_collection in gc.callbacks:
+        gc.callbacks.remove(_after_collection)
 
 
 def instrumented_count() -> int:

@@ -52,3 +52,31 @@ def test_wrappers_go_back_at_stop_and_return_only_when_nobody_took_the_plain_fun
     ])
     [kept_file] = (pytester.path / "tests" / "test-data" / "lib").glob("kept-*.json")
     assert 4 == len(json.loads(kept_file.read_text())["cases"])  # 3 from the first run, 1 from the second
+
+
+SATURATING_SCRIPT = '''
+import gc
+import types
+from cleanup_trace import Recorder
+
+recorder = Recorder()
+recorder.start()
+import lib
+for value in range(80):  # budget full, then watched for a while: the gate closes in a call
+    lib.kept(value)
+# No recorded call ends any more to put the plain function back: a garbage collection does.
+gc.collect()
+print("plain while still recording:", type(lib.kept) is types.FunctionType)
+recorder.stop()
+'''
+
+
+def test_a_function_whose_gate_closed_in_its_own_call_is_put_back_without_more_recorded_calls(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """Once every budget is full nothing recorded runs any more: the plain function still
+    comes back (at the next garbage collection), so a long run costs nothing."""
+    pytester.makepyfile(lib=textwrap.dedent(LIB), script=textwrap.dedent(SATURATING_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["plain while still recording: True"])
