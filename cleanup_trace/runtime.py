@@ -17,6 +17,12 @@ Knows nothing of files or configuration: the recorder hands it a budget, a depth
   ``BaseException`` (``KeyboardInterrupt``, ``SystemExit``, ``GeneratorExit``) is not recorded;
 * generators stay lazy: a forwarding generator keeps ``send``/``throw``/``close`` and the
   return value, and records at most ``ITEM_LIMIT`` items;
+* what a running recorded call does is told to it (the running calls: a thread-local
+  stack, a ``ContextVar`` for coroutines): effects outside the process (audit events) and
+  reads of the clock (functions marked volatile by the transformer) keep it from being
+  stored;
+* the tool's frames between a recorded function and its caller are skipped by warnings'
+  and logging's ``stacklevel`` like importlib's (:data:`WRAPPER_FILE`);
 * any error of the tool disables recording for that one function, logs once, and the
   user's call proceeds as if the tool were not there.
 """
@@ -904,6 +910,8 @@ class ModuleInstrumenter:
     Import time is the hot path here (every ``def`` of every included module): a gate and
     a wrapper per function, nothing else. The function's :class:`FunctionRecord` is made
     when a call first reaches :meth:`dispatch`, the one wrapper callable of the module.
+    ``.setter``/``.deleter`` give property roles; ``.volatile(source)`` marks a function
+    the transformer saw read the clock or an entropy source (its calls taint, never record).
     """
 
     def __init__(self, module: str) -> None:

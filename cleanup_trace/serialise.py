@@ -548,4 +548,4 @@ def check_round_trip(original: Any, data: Any) -> Any:
     return restored
 
 
-__all__ = ["FORMAT", "Unserialisable", "TooLarge", "Survey", "survey", "encode", "decode", "dumps", "check_round_trip", "load_dill", "load_global"]
+__all__ = ["FORMAT", "Unserialisable", "TooLarge", "HoldsAClock", "Survey", "survey", "encode", "decode", "dumps", "check_round_trip", "load_dill", "load_global"]
