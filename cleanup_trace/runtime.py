@@ -1178,13 +1178,16 @@ def _after_collection(phase: str, info: dict) -> None:
     and wrappers with closed gates would stay for good. Collections happen in any program
     that allocates, between the user's own steps (what runs then is checked as usual).
     """
-    if phase != "stop" or not _state.pending_detach or _guard.busy:
-        return
-    lock = _state.registry_lock
-    if not lock.acquire(blocking=False):  # this thread may hold it: never wait here
-        return
-    lock.release()
-    _retry_detaches(None)
+    try:  # an exception here would be printed by the interpreter ("Exception ignored")
+        if phase != "stop" or not _state.pending_detach or _guard.busy:
+            return
+        lock = _state.registry_lock
+        if not lock.acquire(blocking=False):  # this thread may hold it: never wait here
+            return
+        lock.release()
+        _retry_detaches(None)
+    except Exception:
+        pass
 
 
 def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> None:
