@@ -16,9 +16,9 @@ source strings without importing anything. Decisions made here cost nothing at r
   ``singledispatch``/``singledispatchmethod`` ``register`` implementations are skipped;
 * a module containing the opt-out marker comment is left alone;
 * property setters and deleters carry a role, since they share the getter's qualname;
-* functions that read the clock or an entropy source (``datetime.now()``, ``time.time()``,
-  ``uuid4()``...) get ``@<helper>.volatile``: their calls, and the recorded calls they run
-  inside, are not kept (replay happens at another moment), see :func:`volatile_source`.
+* calls that read the clock or an entropy source (``datetime.now()``, ``time.time()``,
+  ``uuid4()``...) in an instrumented function's body go through ``CLOCK_HOOK`` first: the
+  recorded calls running when one happens are not kept (replay runs at another moment).
 """
 from __future__ import annotations
 
@@ -27,11 +27,14 @@ import bisect
 import re
 from typing import Optional, Union
 
-TRANSFORM_VERSION = 4
+TRANSFORM_VERSION = 5
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
 HELPER_NAME = "__cleanup_trace@__"
+# Called where a function reads the clock: a builtin the runtime adds (no user name can
+# clash, and the module's namespace stays the user's), see runtime.clock_read.
+CLOCK_HOOK = "__cleanup_trace@clock__"
 RUNTIME_MODULE = "cleanup_trace.runtime"
 OPT_OUT_MARKER = "# cleanup_trace: skip-file"
 
@@ -179,7 +182,7 @@ class _Findings:
 
     def __init__(self, node: FunctionNode, imported: Optional[dict[str, str]], frames: bool, clock: bool) -> None:
         self.inspects_frames = False
-        self.volatile_source = ""
+        self.clock_calls: list[tuple[ast.Call, str]] = []  # (call, what it reads)
         if not (frames or clock):
             return
         imported = imported or {}
@@ -188,13 +191,21 @@ class _Findings:
                 continue
             function = inner.func
             dotted = _dotted_call(function, imported)
-            if frames:
+            if frames and not self.inspects_frames:
                 name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
                 if name in _FRAME_INSPECTOR_NAMES or dotted in _FRAME_INSPECTOR_CALLS:
                     self.inspects_frames = True
-                    return
-            if clock and not self.volatile_source and _reads_clock(inner, dotted):
-                self.volatile_source = dotted or ast.unparse(function)
+            if clock and _reads_clock(inner, dotted):
+                self.clock_calls.append((inner, dotted or ast.unparse(function)))
+
+
+def _report_clock_read(call: ast.Call, source: str) -> None:
+    """``datetime.now()`` becomes ``<CLOCK_HOOK>(datetime.now, "datetime.datetime.now")()``:
+    the hook tells the recorded calls running at that moment, and returns the callable
+    untouched; the callable is looked up, and its arguments evaluated, as before."""
+    hook = ast.Call(func=ast.Name(id=CLOCK_HOOK, ctx=ast.Load()), args=[call.func, ast.Constant(source)],
+                    keywords=[])
+    call.func = ast.fix_missing_locations(ast.copy_location(hook, call.func))
 
 
 def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str | None:
@@ -246,16 +257,12 @@ class _Instrumenter(ast.NodeTransformer):
         first = bisect.bisect_left(self.hint_lines, node.lineno)
         return first < len(self.hint_lines) and self.hint_lines[first] <= (node.end_lineno or node.lineno)
 
-    def _decorator(self, node: FunctionNode, volatile_source: str) -> ast.expr:
-        # ``@<instrumenter>``, ``@<instrumenter>.setter``/``.deleter`` for property roles,
-        # ``@<instrumenter>.volatile("time.time")`` for functions reading the clock.
+    def _decorator(self, node: FunctionNode) -> ast.expr:
+        # ``@<instrumenter>``, or ``@<instrumenter>.setter``/``.deleter`` for property roles.
         decorator: ast.expr = ast.Name(id=HELPER_NAME, ctx=ast.Load())
         role = _role(node)
         if role:
             decorator = ast.Attribute(value=decorator, attr=role, ctx=ast.Load())
-        elif volatile_source:
-            decorator = ast.Call(func=ast.Attribute(value=decorator, attr="volatile", ctx=ast.Load()),
-                                 args=[ast.Constant(volatile_source)], keywords=[])
         # Locations of the original ``def`` keep tracebacks and co_firstlineno unchanged.
         target = node.decorator_list[-1] if node.decorator_list else node
         return ast.fix_missing_locations(ast.copy_location(decorator, target))
@@ -268,10 +275,12 @@ class _Instrumenter(ast.NodeTransformer):
         if reason:
             self.skipped.append((qualname, reason))
         else:
-            node.decorator_list.append(self._decorator(node, findings.volatile_source))
+            node.decorator_list.append(self._decorator(node))
             self.instrumented.append(qualname)
-            if findings.volatile_source:
-                self.volatile.append((qualname, findings.volatile_source))
+        # Also in functions left unwrapped: they run inside recorded calls all the same.
+        for call, source in findings.clock_calls:
+            _report_clock_read(call, source)
+            self.volatile.append((qualname, source))
         # Nested functions are not importable, so not replayable: not descended into.
         return node
 

@@ -19,8 +19,8 @@ Knows nothing of files or configuration: the recorder hands it a budget, a depth
   return value, and records at most ``ITEM_LIMIT`` items;
 * what a running recorded call does is told to it (the running calls: a thread-local
   stack, a ``ContextVar`` for coroutines): effects outside the process (audit events) and
-  reads of the clock (functions marked volatile by the transformer) keep it from being
-  stored;
+  reads of the clock (:func:`clock_read`, where the transformer found them) keep it from
+  being stored;
 * the tool's frames between a recorded function and its caller are skipped by warnings'
   and logging's ``stacklevel`` like importlib's (:data:`WRAPPER_FILE`);
 * any error of the tool disables recording for that one function, logs once, and the
@@ -28,6 +28,7 @@ Knows nothing of files or configuration: the recorder hands it a budget, a depth
 """
 from __future__ import annotations
 
+import builtins
 import collections
 import contextvars
 import datetime
@@ -44,6 +45,7 @@ from typing import Any, Callable, Optional, Protocol
 import wrapt
 
 from cleanup_trace import filters, locate
+from cleanup_trace.rewrite import CLOCK_HOOK
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -206,13 +208,10 @@ class FunctionRecord:
     """
 
     __slots__ = ("module", "qualname", "role", "is_generator", "is_coroutine", "is_async_generator", "gate",
-                 "accepted", "disabled", "raw", "volatile", "_detached", "_live", "_detach_attempts")
+                 "accepted", "disabled", "raw", "_detached", "_live", "_detach_attempts")
 
-    def __init__(self, wrapped: Callable, module: str, role: str, gate: bytearray, volatile: str = "") -> None:
+    def __init__(self, wrapped: Callable, module: str, role: str, gate: bytearray) -> None:
         self.module = module
-        # What the function reads that replay will not have (the clock, entropy), as the
-        # transformer found it in its body: its calls are never kept.
-        self.volatile = volatile
         self.qualname: str = getattr(wrapped, "__qualname__", None) or getattr(wrapped, "__name__", "?")
         self.role = role
         # One read of co_flags instead of three inspect.is*function calls.
@@ -327,9 +326,8 @@ class FunctionRecord:
     def _tool_references(self) -> int:
         """References the tool itself keeps to the plain function of a detached record:
         ``self.raw``, the wrapper's ``__wrapped__``, ``_detached``, the module registry's
-        ``gates`` and ``records`` keys (and ``roles``/``volatile``, for a setter, a deleter
-        or a function reading the clock)."""
-        return 5 + (1 if self.role or self.volatile else 0)
+        ``gates`` and ``records`` keys (and ``roles``, for a setter or deleter)."""
+        return 5 + (1 if self.role else 0)
 
     def _attach(self) -> None:
         detached, self._detached = self._detached, None
@@ -377,22 +375,6 @@ class FunctionRecord:
         self.close_gate()
         _state.stats["functions disabled by a tool error"] += 1
         log.error("function.disabled", function=self.name, error=f"{type(error).__name__}: {error}")
-
-    def taint_callers(self) -> None:
-        """A call of a function reading the clock: neither it nor the recorded calls it
-        runs inside are kept (their outcomes belong to this moment). Its gate stays open
-        while recording, so that it keeps telling its callers."""
-        try:
-            _state.stats["skipped: reads the clock or entropy"] += 1
-            for snapshot in _running_snapshots():
-                snapshot.setdefault("volatile", self.name)
-            reported = self.live.reported
-            if "volatile" not in reported:
-                reported.add("volatile")
-                log.debug("function.volatile", function=self.name, reads=self.volatile,
-                         detail="its calls, and the recorded calls it runs in, are not kept")
-        except Exception as error:  # the user's call goes on; this function stops recording
-            self.fail(error)
 
     def _snapshot(self, full_args: tuple, kwargs: dict) -> Optional[dict]:
         """Serialise the call before it runs; ``None`` when this call is not recorded."""
@@ -764,6 +746,23 @@ def _running_snapshots() -> list:
     return list(_guard.calls or ()) + list(_async_calls.get())
 
 
+def clock_read(function: Any, source: str) -> Any:
+    """Where an instrumented function reads the clock or an entropy source (the
+    transformer rewrote ``datetime.now()`` into ``clock_read(datetime.now, "...")()``): the
+    recorded calls running now are not kept. Returns ``function`` untouched."""
+    if _guard.calls or _async_calls.get():  # else nobody to tell: as cheap as can be
+        try:
+            for snapshot in _running_snapshots():
+                snapshot.setdefault("volatile", source)
+        except Exception:  # never in the way of the user's call
+            pass
+    return function
+
+
+# A builtin, not a module global: the instrumented modules' namespaces stay the user's.
+setattr(builtins, CLOCK_HOOK, clock_read)
+
+
 def _enter_async(snapshot: Optional[dict]) -> Any:
     return None if snapshot is None else _async_calls.set(_async_calls.get() + (snapshot,))
 
@@ -910,15 +909,13 @@ class ModuleInstrumenter:
     Import time is the hot path here (every ``def`` of every included module): a gate and
     a wrapper per function, nothing else. The function's :class:`FunctionRecord` is made
     when a call first reaches :meth:`dispatch`, the one wrapper callable of the module.
-    ``.setter``/``.deleter`` give property roles; ``.volatile(source)`` marks a function
-    the transformer saw read the clock or an entropy source (its calls taint, never record).
+    ``.setter``/``.deleter`` give property roles.
     """
 
     def __init__(self, module: str) -> None:
         self.module = module
         self.gates: dict[Callable, bytearray] = {}  # plain function -> its gate
         self.roles: dict[Callable, str] = {}  # property setters and deleters only
-        self.volatile: dict[Callable, str] = {}  # functions reading the clock -> what they read
         self.records: dict[Callable, FunctionRecord] = {}
 
     def decorator(self) -> Callable[[Callable], Callable]:
@@ -944,15 +941,8 @@ class ModuleInstrumenter:
                 return instrument(function)
             return instrument_role
 
-        def volatile(source: str) -> Callable[[Callable], Callable]:
-            def instrument_volatile(function: Callable) -> Callable:
-                self.volatile[function] = source
-                return instrument(function)
-            return instrument_volatile
-
         instrument.setter = with_role("setter")  # type: ignore[attr-defined]
         instrument.deleter = with_role("deleter")  # type: ignore[attr-defined]
-        instrument.volatile = volatile  # type: ignore[attr-defined]
         return instrument
 
     def dispatch(self, wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -966,10 +956,6 @@ class ModuleInstrumenter:
         raw = wrapped.__func__ if type(wrapped) is types.MethodType else wrapped
         record = self.records.get(raw) or self.record_for(raw)
         if record is None:  # not one of ours (cannot happen with the transformer's output)
-            return wrapped(*args, **kwargs)
-        if record.volatile:
-            if _guard.calls or _async_calls.get():  # else nobody to tell: as cheap as can be
-                record.taint_callers()
             return wrapped(*args, **kwargs)
         full_args = args if instance is None else (instance,) + args
         snapshot = record._snapshot(full_args, kwargs)
@@ -1007,8 +993,7 @@ class ModuleInstrumenter:
             record = self.records.get(raw)
             gate = self.gates.get(raw)
             if record is None and gate is not None:
-                record = self.records[raw] = FunctionRecord(raw, self.module, self.roles.get(raw, ""), gate,
-                                                            self.volatile.get(raw, ""))
+                record = self.records[raw] = FunctionRecord(raw, self.module, self.roles.get(raw, ""), gate)
             return record
 
 

@@ -414,6 +414,11 @@ def token():
     return uuid4().hex[:4]
 
 
+def year_or(value=None):
+    """Reads the clock in one branch: only the calls that take it are not recorded."""
+    return value if value is not None else dt.date.today().year
+
+
 def pack(data):
     return len(gzip.compress(data, mtime=0))
 
@@ -442,6 +447,7 @@ def main():
     start = dt.datetime(2020, 1, 1)
     print(elapsed(start) > 0, elapsed(start, dt.datetime(2020, 1, 3)), len(token()), pack(b"abc"))
     print(list(ticks(2)), list(years(2)), Expiring().age(0) > 0)
+    print(year_or(1999), year_or() > 2000)
 '''
 
 
@@ -452,14 +458,16 @@ def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester,
     program's output does not change."""
     (app / "volatile.py").write_text(textwrap.dedent(VOLATILE_APP))
     result = run_tool(pytester, "volatile")
-    result.stdout.fnmatch_lines(["True 2 4 *", "[1, 1] [True, True] True"])
+    result.stdout.fnmatch_lines(["True 2 4 *", "[1, 1] [True, True] True", "1999 True"])
     data = app / "tests/test-data/volatile"
     cases = json.loads((data / "elapsed-00.json").read_text())["cases"]
     assert [2] == [case["outcome"]["returned"] for case in cases]
     # Building an Expiring reads no clock: only its age() does.
     assert sorted(path.name for path in data.glob("*.json")) == ["Expiring.__init__-00.json", "elapsed-00.json",
-                                                                  "pack-00.json"]
-    result.stderr.fnmatch_lines(["*function.volatile function=volatile._now reads=datetime.datetime.now*"])
+                                                                  "pack-00.json", "year_or-00.json"]
+    assert [[1999]] == [case["call"]["args"] for case in json.loads((data / "year_or-00.json").read_text())["cases"]]
+    result.stderr.fnmatch_lines(["*call.skipped function=volatile._now reason='reads the clock or entropy'"
+                                 " detail='through datetime.datetime.now*"])
     result.stderr.fnmatch_lines(["*call.skipped function=volatile.main reason='reads the clock or entropy'*"])
     result.stderr.fnmatch_lines(["*function=volatile.Expiring.age reason='reads the clock or entropy'"
                                  " detail='argument holds monotonic'*"])
@@ -490,13 +498,16 @@ def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester,
     ("import random\ndef f():\n    return random.random()\n", ""),  # its state is stored instead
 ])
 def test_what_counts_as_reading_the_clock(body: str, reads: str) -> None:
+    """Each call site reading the clock goes through the hook, named by what it reads."""
     import ast
+
+    from cleanup_trace.rewrite import CLOCK_HOOK
 
     tree, instrumented = rewrite_module(body, "m.py", "m")
     assert ["f"] == instrumented
-    decorator = next(node for node in tree.body if isinstance(node, ast.FunctionDef)).decorator_list[-1]
-    found = decorator.args[0].value if isinstance(decorator, ast.Call) else ""
-    assert reads == found
+    hooks = [node for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == CLOCK_HOOK]
+    assert ([reads] if reads else []) == [hook.args[1].value for hook in hooks]
 
 
 @pytest.mark.parametrize(("body", "skipped"), [
