@@ -247,7 +247,7 @@ class _Instrumenter(ast.NodeTransformer):
         # Sorted numbers of the lines showing a hint (see _hint_pattern); None: walk all.
         self.hint_lines = hint_lines
         self.instrumented: list[str] = []
-        self.volatile: list[tuple[str, str]] = []
+        self.clock_reads: list[tuple[str, str]] = []  # (function, what it reads)
         self.skipped: list[tuple[str, str]] = []
         self._scope: list[str] = []
 
@@ -280,7 +280,7 @@ class _Instrumenter(ast.NodeTransformer):
         # Also in functions left unwrapped: they run inside recorded calls all the same.
         for call, source in findings.clock_calls:
             _report_clock_read(call, source)
-            self.volatile.append((qualname, source))
+            self.clock_reads.append((qualname, source))
         # Nested functions are not importable, so not replayable: not descended into.
         return node
 
