@@ -50,8 +50,8 @@ _FRAME_INSPECTOR_CALLS = frozenset({"inspect.stack", "traceback.format_stack", "
 
 # Calls whose result depends on the moment or on entropy. The global ``random`` generator
 # is not here: its state is stored with each case and restored at replay.
-_CLOCK_ATTRIBUTES = frozenset({"now", "utcnow", "today"})  # whatever the receiver
-_VOLATILE_CALLS = frozenset({
+CLOCK_ATTRIBUTES = frozenset({"now", "utcnow", "today"})  # whatever the receiver
+VOLATILE_CALLS = frozenset({
     "time.time", "time.time_ns", "time.monotonic", "time.monotonic_ns", "time.perf_counter",
     "time.perf_counter_ns", "time.process_time", "time.process_time_ns", "time.thread_time",
     "time.thread_time_ns", "uuid.uuid1", "uuid.uuid4", "os.urandom", "os.getrandom",
@@ -72,8 +72,8 @@ _CLOCK_WHEN_WRITING = {"gzip.GzipFile": (1, "mode")}
 # these names (or of a name the module imported them as), or ``secrets.``. Most
 # functions show none, and most of the transform's time would be those walks.
 _HINT_NAMES = frozenset(
-    {name.rpartition(".")[2] for name in _FRAME_INSPECTOR_CALLS | _VOLATILE_CALLS | set(_CLOCK_BY_DEFAULT)}
-    | _FRAME_INSPECTOR_NAMES | _CLOCK_ATTRIBUTES)
+    {name.rpartition(".")[2] for name in _FRAME_INSPECTOR_CALLS | VOLATILE_CALLS | set(_CLOCK_BY_DEFAULT)}
+    | _FRAME_INSPECTOR_NAMES | CLOCK_ATTRIBUTES)
 
 
 _NEWLINE = re.compile("\r\n?|\n")  # what ast counts as a line end
@@ -87,6 +87,8 @@ def _hint_pattern(imported: dict[str, str]) -> "re.Pattern[str]":
     alternatives = "|".join(sorted(map(re.escape, names)))
     module_alternatives = "|".join(sorted(map(re.escape, modules)))
     return re.compile(rf"\b(?:{alternatives})\s*\(|\b(?:{module_alternatives})\b")
+
+
 _ROLES = {"setter": "setter", "deleter": "deleter"}
 
 FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
@@ -151,11 +153,11 @@ def _dotted_call(function: ast.expr, imported: dict[str, str]) -> str:
 
 def _reads_clock(call: ast.Call, dotted: str) -> bool:
     function = call.func
-    if isinstance(function, ast.Attribute) and function.attr in _CLOCK_ATTRIBUTES:
+    if isinstance(function, ast.Attribute) and function.attr in CLOCK_ATTRIBUTES:
         return True
     if not dotted:
         return False
-    if dotted in _VOLATILE_CALLS or dotted.startswith(_VOLATILE_MODULES):
+    if dotted in VOLATILE_CALLS or dotted.startswith(_VOLATILE_MODULES):
         return True
     if dotted in _CLOCK_WHEN_WRITING and not _opens_for_writing(call, *_CLOCK_WHEN_WRITING[dotted]):
         return False
@@ -180,22 +182,21 @@ class _Findings:
     """What one walk of a function's body found (nested functions and lambdas included:
     the function calls them)."""
 
-    def __init__(self, node: FunctionNode, imported: Optional[dict[str, str]], frames: bool, clock: bool) -> None:
+    def __init__(self, node: FunctionNode, imported: dict[str, str], walk: bool) -> None:
         self.inspects_frames = False
         self.clock_calls: list[tuple[ast.Call, str]] = []  # (call, what it reads)
-        if not (frames or clock):
+        if not walk:  # its lines show no hint: nothing to find
             return
-        imported = imported or {}
         for inner in ast.walk(node):
             if not isinstance(inner, ast.Call):
                 continue
             function = inner.func
             dotted = _dotted_call(function, imported)
-            if frames and not self.inspects_frames:
+            if not self.inspects_frames:
                 name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
                 if name in _FRAME_INSPECTOR_NAMES or dotted in _FRAME_INSPECTOR_CALLS:
                     self.inspects_frames = True
-            if clock and _reads_clock(inner, dotted):
+            if _reads_clock(inner, dotted):
                 self.clock_calls.append((inner, dotted or ast.unparse(function)))
 
 
@@ -211,8 +212,8 @@ def _report_clock_read(call: ast.Call, source: str) -> None:
 def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str | None:
     """Why a function is not instrumented, or ``None`` when it is.
 
-    ``findings`` is the walk of its body (frame inspection), when the module's text could
-    contain any of what it looks for: most modules pay nothing for that walk.
+    ``findings`` is the walk of its body (frame inspection), made only when its lines
+    show a hint of what the walk looks for: most functions pay nothing for it.
     """
     if node.name in _IMPLICIT_CLASSMETHODS:
         return "implicit classmethod"
@@ -242,18 +243,15 @@ def _role(node: FunctionNode) -> str:
 
 
 class _Instrumenter(ast.NodeTransformer):
-    def __init__(self, imported: Optional[dict[str, str]] = None, hint_lines: Optional[list[int]] = None) -> None:
+    def __init__(self, imported: dict[str, str], hint_lines: list[int]) -> None:
         self.imported = imported
-        # Sorted numbers of the lines showing a hint (see _hint_pattern); None: walk all.
-        self.hint_lines = hint_lines
+        self.hint_lines = hint_lines  # sorted numbers of the lines showing a hint (_hint_pattern)
         self.instrumented: list[str] = []
         self.clock_reads: list[tuple[str, str]] = []  # (function, what it reads)
         self.skipped: list[tuple[str, str]] = []
         self._scope: list[str] = []
 
     def _hinted(self, node: FunctionNode) -> bool:
-        if self.hint_lines is None:
-            return True
         first = bisect.bisect_left(self.hint_lines, node.lineno)
         return first < len(self.hint_lines) and self.hint_lines[first] <= (node.end_lineno or node.lineno)
 
@@ -269,8 +267,7 @@ class _Instrumenter(ast.NodeTransformer):
 
     def _visit_function(self, node: FunctionNode) -> FunctionNode:
         qualname = ".".join(self._scope + [node.name])
-        hinted = self._hinted(node)
-        findings = _Findings(node, self.imported, hinted, hinted)
+        findings = _Findings(node, self.imported, self._hinted(node))
         reason = skip_reason(node, findings)
         if reason:
             self.skipped.append((qualname, reason))
@@ -323,8 +320,9 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     if OPT_OUT_MARKER in text:
         return tree, []
     imported = imported_names(tree)
-    newlines = [match.start() for match in _NEWLINE.finditer(text)]
-    hint_lines = [bisect.bisect_left(newlines, match.start()) + 1 for match in _hint_pattern(imported).finditer(text)]
+    hits = [match.start() for match in _hint_pattern(imported).finditer(text)]
+    newlines = [match.start() for match in _NEWLINE.finditer(text)] if hits else []
+    hint_lines = [bisect.bisect_left(newlines, offset) + 1 for offset in hits]
     instrumenter = _Instrumenter(imported, hint_lines)
     instrumenter.visit(tree)
     if not instrumenter.instrumented:

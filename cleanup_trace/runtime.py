@@ -785,17 +785,11 @@ async def _step(snapshot: Optional[dict], awaitable: Any) -> Any:
 
 
 async def _record_coroutine(function: FunctionRecord, snapshot: dict, coroutine: Any) -> Any:
-    token = _enter_async(snapshot)
     try:
-        result = await coroutine
+        result = await _step(snapshot, coroutine)
     except Exception as error:
-        _leave_async(token)
         function.finish(snapshot, raised=error)
         raise
-    except BaseException:
-        _leave_async(token)
-        raise
-    _leave_async(token)
     function.finish(snapshot, returned=result)
     return result
 
@@ -1145,11 +1139,8 @@ def _note_event(event: str, arguments: tuple) -> None:
         return
     if _guard.busy or not (_guard.calls or _async_calls.get()):
         return
-    if event == "open":
-        if not _writes(arguments):
-            return
-    elif event not in _SIDE_EFFECT_EVENTS:
-        return
+    if event == "open" and not _writes(arguments):
+        return  # every other event reaching here (see _audit) is a side effect
     for snapshot in _running_snapshots():
         snapshot.setdefault("side_effect", event)
 

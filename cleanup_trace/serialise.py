@@ -57,15 +57,23 @@ class HoldsAClock(Exception):
 
 
 def _volatile_callables() -> tuple:
+    """The clock and entropy functions of the transformer's list that are values one can
+    hold (``time.monotonic``, ``uuid.uuid4``, ``datetime.datetime.now``...)."""
     import datetime
-    import time
-    import uuid
+    import importlib
 
-    names = ("time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns",
-             "process_time", "process_time_ns", "thread_time", "thread_time_ns")
-    return tuple(getattr(time, name) for name in names if hasattr(time, name)) + (
-        os.urandom, uuid.uuid1, uuid.uuid4, datetime.datetime.now, datetime.datetime.utcnow,
-        datetime.date.today)
+    from cleanup_trace.rewrite import CLOCK_ATTRIBUTES, VOLATILE_CALLS
+
+    found = []
+    for dotted in sorted(VOLATILE_CALLS):
+        module, _, name = dotted.rpartition(".")
+        if module in ("time", "os", "uuid"):  # cheap to import, unlike email.utils
+            value = getattr(importlib.import_module(module), name, None)
+            if value is not None:  # os.getrandom: Linux only
+                found.append(value)
+    found += [getattr(klass, name) for klass in (datetime.datetime, datetime.date)
+              for name in sorted(CLOCK_ATTRIBUTES) if hasattr(klass, name)]
+    return tuple(found)
 
 
 # Compared with ``==``: ``datetime.datetime.now`` is a new bound method at every access.
@@ -132,9 +140,9 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     """A cheap walk before the costly encode.
 
     Raises :class:`TooLarge` or :class:`Unserialisable` when the value is not worth
-    encoding, :class:`HoldsAClock` when it carries a clock function. Counts values (items, keys, attributes; a long string counts once per
-    kilobyte) up to ``limit``, and stops at a class in ``refused`` (classes that did not
-    survive storing before). The classes found tell whom to blame when the encode fails.
+    encoding, :class:`HoldsAClock` when it carries a clock function. Counts values
+    (items, keys, attributes; a long string counts once per kilobyte) up to ``limit``, and
+    stops at a class in ``refused`` (classes that did not survive storing before). The classes found tell whom to blame when the encode fails.
     The walk reads storage the way pickling does (``list.__iter__``, ``__dict__``), never
     a user's ``__iter__`` or ``__getattr__``.
     """
