@@ -11,7 +11,13 @@ from typing import Any, Optional
 
 import pytest
 
-from cleanup_trace.config import ConfigError, Settings, describe_options
+import cleanup_trace
+
+# Again here: when the package was imported before pytest marked it (a start-up hook of a
+# staging run), only this module's import comes after the marking.
+cleanup_trace._skip_assertion_rewriting()
+
+from cleanup_trace.config import ConfigError, Settings, describe_options  # noqa: E402
 
 settings_key = pytest.StashKey[Settings]()
 cases_key = pytest.StashKey[dict]()

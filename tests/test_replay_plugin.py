@@ -92,6 +92,31 @@ def test_record_an_existing_suite(pytester: pytest.Pytester, app: Path) -> None:
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=7, skipped=1)
 
 
+def test_the_tools_modules_are_not_assertion_rewritten(pytester: pytest.Pytester, app: Path) -> None:
+    """pytest rewrites every module of a plugin's distribution; the tool has no asserts,
+    and rewriting compiles each module from source in runs that may not write bytecode.
+    Only the package's ``__init__`` (imported before it can say so) goes through the
+    rewriting hook; the user's test modules still do."""
+    (app / "tests" / "test_loaders.py").write_text(textwrap.dedent("""
+        import sys
+
+        import app
+
+        def rewritten(prefix):
+            return sorted(name for name, module in list(sys.modules.items())
+                          if name.split(".")[0] == prefix
+                          and type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook")
+
+        def test_loaders():
+            app.fib(3)
+            assert {"cleanup_trace.runtime", "cleanup_trace.serialise", "cleanup_trace.goodies"} <= set(sys.modules)
+            assert set(rewritten("cleanup_trace")) <= {"cleanup_trace"}
+            assert rewritten("test_loaders") == ["test_loaders"]
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", "tests/test_loaders.py")
+    result.assert_outcomes(passed=1)
+
+
 @pytest.mark.usefixtures("debug_log")
 def test_tool_log_lines_reach_the_real_stderr_under_capture(pytester: pytest.Pytester, app: Path) -> None:
     """pytest captures fd 2 for every test: the tool's log lines must not vanish with the
