@@ -2,6 +2,10 @@
 
 Also ships the fixture goodies of pytest-cases (``fixture``, ``fixture_union``,
 ``parametrize`` with ``fixture_ref``/``lazy_value``, ...), working on current pytest.
+
+PYTEST_DONT_REWRITE: pytest's marker for modules it must not assertion-rewrite. A staging
+run imports this package before pytest starts; without the marker pytest warns that it
+could not rewrite it, and a suite with ``filterwarnings = error`` stops there.
 """
 from __future__ import annotations
 

@@ -178,6 +178,21 @@ def test_all_ten_files_used_then_compact(worker_app: Path, pytester: pytest.Pyte
     assert list(range(11)) == _arguments(_cases(worker_app, "square"))
 
 
+def test_staging_run_of_a_suite_that_turns_warnings_into_errors(worker_app: Path) -> None:
+    """PYTESTCLEANUP_RECORD=1 pytest: the start-up hook imports the tool before pytest,
+    which then cannot assertion-rewrite the package of a plugin it loads and warns so; with
+    ``filterwarnings = error`` that warning would stop the whole run."""
+    (worker_app / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
+    (worker_app / "tests" / "test_work.py").write_text("import work\n\ndef test_square():\n"
+                                                       "    assert work.square(7) == 49\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:asyncio", "tests/test_work.py"],
+                            cwd=worker_app, env=_staging_env(worker_app, "sitecustomize"),
+                            capture_output=True, text=True, timeout=120)
+    assert "1 passed" in result.stdout, result.stdout + result.stderr
+    assert "PytestAssertRewriteWarning" not in result.stdout + result.stderr
+    assert [7] == _arguments(_cases(worker_app, "square"))
+
+
 def test_isolated_mode_child_records_through_the_pth(worker_app: Path) -> None:
     """`python -I` ignores PYTHON* variables but still processes site-packages' .pth files:
     a child started that way records (PYTESTCLEANUP_RECORD is not a PYTHON* variable)."""
