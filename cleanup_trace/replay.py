@@ -13,8 +13,9 @@ import importlib
 import inspect
 import json
 import os
-import time
 import random
+import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -155,6 +156,7 @@ class LoadedCase:
     name: str
     random_state: Any = None
     environ: Optional[dict] = None  # variables as they were when the call was recorded
+    argv: Optional[list] = None  # sys.argv, when the call was recorded under another one
 
 
 def _load_case(ref: CaseRef) -> LoadedCase:
@@ -181,11 +183,15 @@ def _load_case(ref: CaseRef) -> LoadedCase:
         if environ is not None and not (isinstance(environ, dict) and all(
                 isinstance(key, str) and (value is None or isinstance(value, str)) for key, value in environ.items())):
             raise DataFileError(f"{where}: 'environ' must map variable names to strings or null")
+        argv = case.get("argv")
+        if argv is not None and not (isinstance(argv, list) and all(isinstance(item, str) for item in argv)):
+            raise DataFileError(f"{where}: 'argv' must be a list of strings")
     except DataFileError:
         raise
     except Exception as error:
         raise DataFileError(f"{where}: cannot decode: {type(error).__name__}: {error}") from None
-    return LoadedCase(function, list(call["args"]), dict(call["kwargs"]), expected, ref.id, random_state, environ)
+    return LoadedCase(function, list(call["args"]), dict(call["kwargs"]), expected, ref.id, random_state, environ,
+                      argv)
 
 
 def _expected(outcome: dict) -> Expected:
@@ -255,7 +261,7 @@ class ReplayCall:
             random.setstate(self.case.random_state)
         if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
             return self._call_async(*args, **kwargs)
-        with _environment(self.case.environ):
+        with _recorded_context(self.case):
             try:
                 result = function(*args, **kwargs)
             except Exception as error:
@@ -268,7 +274,7 @@ class ReplayCall:
 
     async def _call_async(self, /, *args: Any, **kwargs: Any) -> Any:
         function, expected = self.case.function, self.case.expected
-        with _environment(self.case.environ):
+        with _recorded_context(self.case):
             if inspect.isasyncgenfunction(function):
                 return await _take_async(function(*args, **kwargs), expected)
             try:
@@ -280,8 +286,27 @@ class ReplayCall:
 
 
 @contextlib.contextmanager
+def _recorded_context(case: LoadedCase) -> Iterator[None]:
+    """The environment variables and command line a call was recorded with, for the call only."""
+    with _environment(case.environ), _command_line(case.argv):
+        yield
+
+
+@contextlib.contextmanager
+def _command_line(argv: Optional[list]) -> Iterator[None]:
+    if argv is None:
+        yield
+        return
+    saved = sys.argv
+    sys.argv = list(argv)
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+@contextlib.contextmanager
 def _environment(changes: Optional[dict]) -> Iterator[None]:
-    """The environment variables a call was recorded with, for the call only."""
     if not changes:
         yield
         return

@@ -126,6 +126,7 @@ class _State:
         self.stored_classes: set = set()
         self.environ_at_start: dict = {}
         self.environ_touched = False
+        self.argv_at_start: Any = None
         self.modules: list[ModuleInstrumenter] = []
         # Module functions whose gate closed while something held their wrapper (their
         # own call, at least): the plain function goes back once nothing does.
@@ -426,12 +427,16 @@ class FunctionRecord:
                 return None
             # Functions that draw from the global random generator replay with the state
             # they started from (stored only when the call changed it); calls made while
-            # environment variables differ from the start of recording replay with them.
+            # environment variables or the command line (a test patching sys.argv for a
+            # main()) differ from the start of recording replay with them.
             snapshot = {"call": data, "random": random.getstate(), "fingerprint": fingerprint}
             if _state.environ_touched:
                 changed = _environ_changes()
                 if changed:
                     snapshot["environ"] = changed
+            argv = getattr(sys, "argv", None)
+            if argv != _state.argv_at_start and isinstance(argv, list) and all(isinstance(a, str) for a in argv):
+                snapshot["argv"] = list(argv)
             return snapshot
         except _PASS_THROUGH:
             raise
@@ -463,8 +468,9 @@ class FunctionRecord:
                 if outcome is None:
                     return
             case = {"call": snapshot["call"], "outcome": outcome}
-            if "environ" in snapshot:
-                case["environ"] = snapshot["environ"]
+            for context in ("environ", "argv"):
+                if context in snapshot:
+                    case[context] = snapshot[context]
             before = snapshot.get("random")
             if before is not None and random.getstate() != before:
                 case["random_state"] = serialise.encode(before)
@@ -601,7 +607,7 @@ class FunctionRecord:
         """Remember a plain, self-contained case so that repeated calls can be compared."""
         # Tagged values (objects, tuples, references) are not compared: only plain JSON.
         if snapshot is None or "fingerprint" not in snapshot or self.is_generator or self.is_async \
-                or "random_state" in case or "environ" in case or '"py/' in text:
+                or "random_state" in case or "environ" in case or "argv" in case or '"py/' in text:
             return
         live.checkable[snapshot["fingerprint"]] = [serialise.dumps(case["call"]), serialise.dumps(case["outcome"]), 0]
 
@@ -1177,6 +1183,7 @@ def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> N
     _state.sink = sink
     _state.environ_at_start = dict(os.environ)
     _state.environ_touched = False
+    _state.argv_at_start = list(getattr(sys, "argv", ()))
     _state.budget = budget
     _state.max_depth = max_depth
     _state.value_limit = value_limit

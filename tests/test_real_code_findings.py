@@ -702,3 +702,40 @@ def test_review_findings(pytester: pytest.Pytester, app: Path) -> None:
     assert not (data / "acall-00.json").exists()
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert 0 == replay.ret, replay.stdout.str()
+
+
+COMMAND_LINE_APP = '''
+import sys
+
+
+def shout(argv=None):
+    argv = sys.argv if argv is None else argv
+    if len(argv) != 2:
+        raise SystemExit(2)
+    return argv[1].upper()
+'''
+
+
+def test_a_call_made_under_a_patched_command_line_replays_under_it(pytester: pytest.Pytester, app: Path) -> None:
+    """A test patching sys.argv around a main(): the case keeps the command line it ran
+    with, and replay (under pytest's own command line) gives it back for the call only."""
+    (app / "cli.py").write_text(textwrap.dedent(COMMAND_LINE_APP))
+    (app / "tests" / "test_cli.py").write_text(textwrap.dedent("""
+        import sys
+
+        import cli
+
+        def test_shout(monkeypatch):
+            assert cli.shout(["cli", "quiet"]) == "QUIET"
+            monkeypatch.setattr(sys, "argv", ["cli", "hello"])
+            assert cli.shout() == "HELLO"
+    """))
+    pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+    cases = json.loads((app / "tests/test-data/cli/shout-00.json").read_text())["cases"]
+    assert [None, ["cli", "hello"]] == [case.get("argv") for case in cases]
+    (app / "tests" / "test_cli.py").unlink()
+    (app / "tests" / "test_zz_after_replay.py").write_text(
+        "import sys\n\ndef test_zz_command_line_restored():\n    assert sys.argv[1:2] != ['hello']\n")
+    run_tool(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-k", "shout or restored")
+    result.assert_outcomes(passed=3, deselected=result.parseoutcomes().get("deselected", 0))
