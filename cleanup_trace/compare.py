@@ -8,10 +8,22 @@ functions compare by code. Every difference is reported with its path
 from __future__ import annotations
 
 import math
+import re
 import types
 from typing import Any, Iterator
 
 _MAX_DEPTH = 200
+# Where the default repr of an object puts its memory address: "<object object at 0x7f..>".
+_OBJECT_ADDRESS = re.compile(r"(?<= at )0x[0-9a-fA-F]+")
+
+
+def without_addresses(text: str) -> str:
+    """``text`` with every object address of a default repr made the same.
+
+    An error message naming an object by its default repr ("expected a callable, not:
+    <object object at 0x7f3a...>") carries an address that differs in every run.
+    """
+    return _OBJECT_ADDRESS.sub("0x?", text) if " at 0x" in text else text
 
 
 def _has_own_eq(value: Any) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from cleanup_trace import locate, serialise
-from cleanup_trace.compare import differences
+from cleanup_trace.compare import differences, without_addresses
 
 SYNC_TEST = "test_pytest_cleanup_sync_test_cases"
 ASYNC_TEST = "test_pytest_cleanup_async_test_cases"
@@ -343,7 +343,9 @@ def _type_name(error: BaseException) -> str:
 def _check_raised(error: Optional[BaseException], expected: Expected, what: str) -> None:
     if error is None:
         raise AssertionError(f"{what}: expected {expected.raised_type}({expected.message!r}) to be raised")
-    if _type_name(error) != expected.raised_type or str(error) != expected.message:
+    message = str(error)
+    if _type_name(error) != expected.raised_type or (
+            message != expected.message and without_addresses(message) != without_addresses(expected.message)):
         raise AssertionError(f"{what}: expected {expected.raised_type}({expected.message!r}), "
                              f"got {_type_name(error)}({str(error)!r})") from error
 

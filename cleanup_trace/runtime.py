@@ -45,6 +45,7 @@ from typing import Any, Callable, Optional, Protocol
 import wrapt
 
 from cleanup_trace import filters, locate
+from cleanup_trace.compare import without_addresses
 from cleanup_trace.rewrite import CLOCK_HOOK
 from cleanup_trace._log import log
 
@@ -559,7 +560,7 @@ class FunctionRecord:
                 return
             outcome = {"returned": returned}  # plain: its own stored form
         text = serialise.dumps(outcome)
-        if text != entry[1]:
+        if text != entry[1] and without_addresses(text) != without_addresses(entry[1]):
             self._inconsistent(entry, text)
         elif self.accepted >= _state.budget and not self._checks_pending():
             self.close_gate()

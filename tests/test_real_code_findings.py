@@ -739,3 +739,39 @@ def test_a_call_made_under_a_patched_command_line_replays_under_it(pytester: pyt
     run_tool(pytester)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-k", "shout or restored")
     result.assert_outcomes(passed=3, deselected=result.parseoutcomes().get("deselected", 0))
+
+
+ADDRESS_APP = '''
+def call(function):
+    if not callable(function):
+        raise TypeError(f"expected a callable, not: {function!r}")
+    return function()
+
+
+def main():
+    for value in (object(), len, "text"):
+        try:
+            call(value)
+        except TypeError as error:
+            print(type(error).__name__)
+'''
+
+
+def test_an_error_message_naming_an_object_by_its_address_replays(pytester: pytest.Pytester, app: Path) -> None:
+    """``<object object at 0x7f...>`` in a message differs in every run: replay compares
+    messages with such addresses made alike, and only those."""
+    (app / "addresses.py").write_text(textwrap.dedent(ADDRESS_APP))
+    run_tool(pytester, "addresses").stdout.fnmatch_lines(["TypeError", "TypeError", "TypeError"])
+    messages = [case["outcome"]["raised"]["message"]
+                for case in json.loads((app / "tests/test-data/addresses/call-00.json").read_text())["cases"]]
+    assert any(" at 0x" in message for message in messages)
+    replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "call")
+    replay.assert_outcomes(passed=len(messages), deselected=replay.parseoutcomes().get("deselected", 0))
+
+
+def test_messages_differing_in_more_than_addresses_still_differ() -> None:
+    from cleanup_trace.compare import without_addresses
+
+    assert without_addresses("not: <object object at 0x7f3a01>") == without_addresses("not: <object object at 0x55>")
+    assert without_addresses("<A object at 0x7f3a01>") != without_addresses("<B object at 0x7f3a01>")
+    assert "byte 0x1f" == without_addresses("byte 0x1f")
