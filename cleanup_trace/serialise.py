@@ -330,18 +330,55 @@ _sentinels = _Sentinels()
 _TEST_MODULES: dict[str, bool] = {}
 
 
-def _refuse_test_module(obj: Any) -> None:
-    """Values whose class or function lives in a test module do not replay: the replay
-    run imports the project, not the recorded test suite's modules."""
-    name = getattr(obj, "__module__", None) or ""
+def _is_test_module(name: str) -> bool:
     known = _TEST_MODULES.get(name)
     if known is None:
         from cleanup_trace.filters import is_test_file
 
         origin = getattr(sys.modules.get(name), "__file__", None)
         known = _TEST_MODULES[name] = bool(origin) and is_test_file(os.path.realpath(str(origin)))
-    if known:
+    return known
+
+
+def _refuse_test_module(obj: Any) -> None:
+    """Values whose class or function lives in a test module do not replay: the replay
+    run imports the project, not the recorded test suite's modules."""
+    name = getattr(obj, "__module__", None) or ""
+    if _is_test_module(name):
         raise Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module")
+
+
+_STRING_PUSHES = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING",
+                            "BINSTRING", "SHORT_BINSTRING"})
+
+
+def _modules_imported_by(pickled: bytes) -> set[str]:
+    """The modules loading ``pickled`` imports: its GLOBAL and STACK_GLOBAL opcodes."""
+    import pickletools
+
+    modules: set[str] = set()
+    memo: dict = {}
+    pushed: list = []  # what each opcode put on the stack: a string, or None for anything else
+    for opcode, argument, _ in pickletools.genops(pickled):
+        name = opcode.name
+        if name == "GLOBAL":
+            modules.add(str(argument).split(" ", 1)[0])
+            pushed.append(None)
+        elif name == "STACK_GLOBAL":
+            if len(pushed) >= 2 and isinstance(pushed[-2], str):
+                modules.add(pushed[-2])
+            pushed.append(None)
+        elif name in _STRING_PUSHES:
+            pushed.append(argument)
+        elif name == "MEMOIZE":
+            memo[len(memo)] = pushed[-1] if pushed else None
+        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            memo[argument] = pushed[-1] if pushed else None
+        elif name in ("GET", "BINGET", "LONG_BINGET"):
+            pushed.append(memo.get(argument))
+        elif opcode.stack_after:
+            pushed.append(None)
+    return modules
 
 
 _BUILTIN_VALUES = (dict, list, tuple, set, frozenset, str, bytes, bytearray, int, float, complex)
@@ -455,9 +492,15 @@ class _Pickler(_jp_pickler.Pickler):
                 # copy of a module's globals a doctest runs in, with pytest's capture files
                 # in it): then only what each function uses is.
                 recurse = not all(_in_its_module(function) for function in captured)
-                payload = base64.b64encode(dill.dumps(obj, recurse=recurse)).decode("ascii")
+                pickled = dill.dumps(obj, recurse=recurse)
         except Exception as error:
             raise Unserialisable(f"function {obj.__qualname__} cannot be pickled by dill: {error}") from None
+        # What dill reached beyond the closure (a class of a test, through an attribute of
+        # a captured object) would import a test module when the case is loaded.
+        for module in _modules_imported_by(pickled):
+            if _is_test_module(module):
+                raise Unserialisable(f"function {obj.__qualname__} refers to the test module {module}")
+        payload = base64.b64encode(pickled).decode("ascii")
         return {"py/reduce": [{"py/function": DILL_LOADER}, {"py/tuple": [payload]}]}
 
 

@@ -8,7 +8,8 @@ rows, default: every row whose notes do not start with EXCLUDED) it prints one s
 row, then the details that explain it:
 
 1. transparency -- the library's own suite with ``--cleanup-record`` and
-   ``PYTESTCLEANUP_INCLUDE_MODULES=<import_name>*`` gives the same passed / failed /
+   ``PYTESTCLEANUP_INCLUDE_MODULES=<import_name>*`` (and ``PYTESTCLEANUP_EXCLUDE_MODULES=*``:
+   the library alone) gives the same passed / failed /
    errors / skipped / xfailed / xpassed counts as without (tests whose outcome differs are
    named);
 2. recording summary -- parsed from the tool's own "cleanup_trace recording" terminal
@@ -277,7 +278,11 @@ class Library:
         extra = {}
         if record_into is not None:
             command.append("--cleanup-record")
+            # The library alone: the sdist's other modules (a tools/ folder its tests
+            # import from the source tree) are the user's code to the tool, but the
+            # replay runs outside that tree, where they are not importable.
             extra = {"PYTESTCLEANUP_INCLUDE_MODULES": ",".join(f"{name}*" for name in self.import_names),
+                     "PYTESTCLEANUP_EXCLUDE_MODULES": "*",
                      "PYTESTCLEANUP_TEST_DIRECTORY": str(record_into)}
         step = Step(command, self.source, self.env(**extra), logs / f"{label}.log")
         return step, junit_outcomes(junit)

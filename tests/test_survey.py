@@ -201,3 +201,24 @@ def test_a_closure_stored_by_value_is_walked_into() -> None:
     closure.__module__ = USER_MODULE
     with pytest.raises(serialise.Unserialisable, match=r"test_survey\.test_a_closure_stored_by_value_is_walked"):
         serialise.survey([closure], limit=100)
+
+
+def test_the_modules_a_pickle_imports_are_read_from_its_opcodes() -> None:
+    """The last check on what dill stored: every module loading the payload would import
+    (a test module reached through an attribute of a captured object: marshmallow's
+    schema classes defined inside its tests)."""
+    import collections
+    import pickle
+
+    import dill
+
+    def local(x):  # runs in this test module's namespace: dill names it by its module
+        return Local, x
+
+    stored = dill.dumps(local, recurse=False)
+    assert __name__ in serialise._modules_imported_by(stored)
+    for protocol in (0, 2, 4, 5):
+        found = serialise._modules_imported_by(pickle.dumps([collections.OrderedDict(), pytest.raises],
+                                                            protocol=protocol))
+        assert {"collections", pytest.raises.__module__} <= found, protocol
+    assert set() == serialise._modules_imported_by(pickle.dumps(["collections", "text"], protocol=4))
