@@ -274,6 +274,10 @@ class _Sentinels:
     def __init__(self) -> None:
         self.by_id: dict[int, tuple[str, str]] = {}
         self.indexed: set[str] = set()
+        # Modules found not to be the user's, by name and identity: each look is a
+        # function call, and a suite importing as it goes makes the index look again
+        # at every module of sys.modules many times.
+        self.not_users: dict[str, int] = {}
         self.modules_seen = 0
 
     @staticmethod
@@ -298,8 +302,12 @@ class _Sentinels:
         if len(sys.modules) == self.modules_seen:
             return
         complete = True
+        not_users = self.not_users
         for module_name, module in list(sys.modules.items()):
-            if module_name in self.indexed or not _is_user_module(module):
+            if module_name in self.indexed or not_users.get(module_name) == id(module):
+                continue
+            if not _is_user_module(module):
+                not_users[module_name] = id(module)
                 continue
             if getattr(module.__spec__, "_initializing", False):
                 complete = False  # names defined later in its body: look again next time
