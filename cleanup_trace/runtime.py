@@ -1141,8 +1141,14 @@ def _audit(event: str, arguments: tuple, _interesting: frozenset = _EVENTS_OF_IN
 def _note_event(event: str, arguments: tuple) -> None:
     if event == "os.putenv" or event == "os.unsetenv":
         # os.environ changed (a test's monkeypatch.setenv...): calls compare it with the
-        # start of recording from now on.
-        _state.environ_touched = True
+        # start of recording from now on. Not for pytest's PYTEST_CURRENT_TEST, set
+        # around every test: comparing the whole environment after each would cost more
+        # than the test's recorded calls.
+        name = arguments[0] if arguments else None
+        if isinstance(name, bytes):
+            name = name.decode("utf-8", "surrogateescape")
+        if name not in _RUNNER_VARIABLES and not (isinstance(name, str) and name.startswith(_RUNNER_PREFIXES)):
+            _state.environ_touched = True
         return
     if _guard.busy or not (_guard.calls or _async_calls.get()):
         return

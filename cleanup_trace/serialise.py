@@ -356,6 +356,14 @@ def _refuse_test_module(obj: Any) -> None:
         raise Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module")
 
 
+def _imported_test_modules() -> list[str]:
+    names = list(sys.modules)
+    for name in names:
+        if name not in _TEST_MODULES:
+            _is_test_module(name)
+    return [name for name in names if _TEST_MODULES.get(name)]
+
+
 _STRING_PUSHES = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING",
                             "BINSTRING", "SHORT_BINSTRING"})
 
@@ -504,10 +512,12 @@ class _Pickler(_jp_pickler.Pickler):
         except Exception as error:
             raise Unserialisable(f"function {obj.__qualname__} cannot be pickled by dill: {error}") from None
         # What dill reached beyond the closure (a class of a test, through an attribute of
-        # a captured object) would import a test module when the case is loaded.
-        for module in _modules_imported_by(pickled):
-            if _is_test_module(module):
-                raise Unserialisable(f"function {obj.__qualname__} refers to the test module {module}")
+        # a captured object) would import a test module when the case is loaded. Reading
+        # the opcodes is slow: only when a test module's name is in the bytes at all.
+        if any(name.encode() in pickled for name in _imported_test_modules()):
+            for module in _modules_imported_by(pickled):
+                if _is_test_module(module):
+                    raise Unserialisable(f"function {obj.__qualname__} refers to the test module {module}")
         payload = base64.b64encode(pickled).decode("ascii")
         return {"py/reduce": [{"py/function": DILL_LOADER}, {"py/tuple": [payload]}]}
 

@@ -30,12 +30,12 @@ def function_stem(qualname: str, role: str = "") -> str:
 def data_files(directory: Path, module: str, stem: str) -> list[Path]:
     """Existing data files of one function, in suffix order."""
     folder = directory / module
-    found = []
-    for index in range(MAX_FILES):
-        path = folder / f"{stem}-{index:02d}.json"
-        if path.exists():
-            found.append(path)
-    return found
+    try:
+        present = set(os.listdir(folder))  # one call, not ten: a recording asks per function
+    except OSError:
+        return []
+    names = (f"{stem}-{index:02d}.json" for index in range(MAX_FILES))
+    return [folder / name for name in names if name in present]
 
 
 def _sorted_keys(mapping: dict) -> dict:

@@ -775,3 +775,20 @@ def test_messages_differing_in_more_than_addresses_still_differ() -> None:
     assert without_addresses("not: <object object at 0x7f3a01>") == without_addresses("not: <object object at 0x55>")
     assert without_addresses("<A object at 0x7f3a01>") != without_addresses("<B object at 0x7f3a01>")
     assert "byte 0x1f" == without_addresses("byte 0x1f")
+
+
+def test_pytest_setting_its_current_test_does_not_make_calls_compare_the_environment() -> None:
+    """pytest sets PYTEST_CURRENT_TEST around every test: after it, the next recorded call
+    would compare the whole environment with the start of recording, in every test."""
+    from cleanup_trace import runtime
+
+    before = runtime._state.environ_touched
+    try:
+        runtime._state.environ_touched = False
+        runtime._note_event("os.putenv", (b"PYTEST_CURRENT_TEST", b"tests/test_x.py::test (call)"))
+        runtime._note_event("os.unsetenv", ("PYTEST_CURRENT_TEST",))
+        assert runtime._state.environ_touched is False
+        runtime._note_event("os.putenv", (b"APP_MODE", b"fast"))
+        assert runtime._state.environ_touched is True
+    finally:
+        runtime._state.environ_touched = before
