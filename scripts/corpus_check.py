@@ -176,7 +176,8 @@ def junit_outcomes(path: Path) -> dict:
 
 def parse_recording_block(output: str) -> dict:
     """The tool's terminal summary block, as it printed it; missing parts are listed."""
-    lines = output.splitlines()
+    # A suite forcing colour (python-slugify) puts escape codes before pytest's rules.
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in output.splitlines()]
     found: dict = {"values": {}, "skipped": {}, "missing": [], "raw": []}
     for index, line in enumerate(lines):
         if SUMMARY_TITLE in line and set(line.replace(SUMMARY_TITLE, "").strip()) <= {"-", "=", " "}:
