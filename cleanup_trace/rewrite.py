@@ -6,7 +6,10 @@ source strings without importing anything. Decisions made here cost nothing at r
 * two statements go after the docstring and ``from __future__`` imports: they bind the
   module's decorator (:func:`cleanup_trace.runtime.module_instrumenter`) to a name
   containing ``@`` that user code can never write (pytest binds ``@py_builtins``); a
-  ``del`` at the end of the module removes it, so the module's namespace is the user's;
+  call at the end of the module (``finished()``) removes it, so the module's namespace is
+  the user's, and notes the globals as the module defined them (a call made while a test
+  has patched one of them is not recorded); the names the module's own functions rebind
+  (``global x``) are passed along, as their changes are the module's own doing;
 * the decorator is appended *last* to ``decorator_list``, so it is applied first and
   records the function's own inputs and outputs, whatever outer decorators do;
 * ``__hash__`` methods (their values differ from one process to the next),
@@ -27,7 +30,7 @@ import bisect
 import re
 from typing import Optional, Union
 
-TRANSFORM_VERSION = 5
+TRANSFORM_VERSION = 6
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -77,6 +80,14 @@ _HINT_NAMES = frozenset(
 
 
 _NEWLINE = re.compile("\r\n?|\n")  # what ast counts as a line end
+_GLOBAL_STATEMENT = re.compile(r"\bglobal\s")
+
+
+def rebound_globals(tree: ast.Module, text: str) -> list[str]:
+    """Names the module's functions declare ``global``: rebinding them is its own doing."""
+    if not _GLOBAL_STATEMENT.search(text):  # most modules: no walk at all
+        return []
+    return sorted({name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names})
 
 
 def _hint_pattern(imported: dict[str, str]) -> "re.Pattern[str]":
@@ -330,18 +341,24 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     position = _insert_position(tree.body)
     anchor = tree.body[position] if position < len(tree.body) else tree.body[-1]
     # import cleanup_trace.runtime as <HELPER_NAME>
-    # <HELPER_NAME> = <HELPER_NAME>.module_instrumenter(<module name>)
+    # <HELPER_NAME> = <HELPER_NAME>.module_instrumenter(<module name>[, <rebound names>])
     helper_import = ast.Import(names=[ast.alias(name=RUNTIME_MODULE, asname=HELPER_NAME)])
+    rebound = rebound_globals(tree, text)
+    arguments: list[ast.expr] = [ast.Constant(module_name)]
+    if rebound:
+        arguments.append(ast.Tuple(elts=[ast.Constant(name) for name in rebound], ctx=ast.Load()))
     bind = ast.Assign(
         targets=[ast.Name(id=HELPER_NAME, ctx=ast.Store())],
         value=ast.Call(func=ast.Attribute(value=ast.Name(id=HELPER_NAME, ctx=ast.Load()),
                                           attr="module_instrumenter", ctx=ast.Load()),
-                       args=[ast.Constant(module_name)], keywords=[]))
+                       args=arguments, keywords=[]))
     for statement in (helper_import, bind):
         ast.copy_location(statement, anchor)
         ast.fix_missing_locations(statement)
     tree.body[position:position] = [helper_import, bind]
-    forget = ast.Delete(targets=[ast.Name(id=HELPER_NAME, ctx=ast.Del())])
+    # <HELPER_NAME>.finished(): deletes <HELPER_NAME> from the module's namespace
+    forget = ast.Expr(value=ast.Call(func=ast.Attribute(value=ast.Name(id=HELPER_NAME, ctx=ast.Load()),
+                                                        attr="finished", ctx=ast.Load()), args=[], keywords=[]))
     ast.copy_location(forget, tree.body[-1])
     ast.fix_missing_locations(forget)
     tree.body.append(forget)

@@ -46,7 +46,7 @@ import wrapt
 
 from cleanup_trace import filters, locate
 from cleanup_trace.compare import without_addresses
-from cleanup_trace.rewrite import CLOCK_HOOK
+from cleanup_trace.rewrite import CLOCK_HOOK, HELPER_NAME
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -210,9 +210,10 @@ class FunctionRecord:
     """
 
     __slots__ = ("module", "qualname", "role", "is_generator", "is_coroutine", "is_async_generator", "gate",
-                 "accepted", "disabled", "raw", "_detached", "_live", "_detach_attempts")
+                 "accepted", "disabled", "raw", "owner", "_detached", "_live", "_detach_attempts", "_globals_read")
 
-    def __init__(self, wrapped: Callable, module: str, role: str, gate: bytearray) -> None:
+    def __init__(self, wrapped: Callable, module: str, role: str, gate: bytearray,
+                 owner: Optional["ModuleInstrumenter"] = None) -> None:
         self.module = module
         self.qualname: str = getattr(wrapped, "__qualname__", None) or getattr(wrapped, "__name__", "?")
         self.role = role
@@ -225,9 +226,11 @@ class FunctionRecord:
         self.accepted = 0
         self.disabled = False
         self.raw = wrapped
+        self.owner = owner
         self._detached: Optional[tuple] = None
         self._live: Optional[_Live] = None
         self._detach_attempts = 0
+        self._globals_read: Optional[tuple] = None  # module globals its code names, made at first need
 
     @property
     def live(self) -> _Live:
@@ -403,6 +406,15 @@ class FunctionRecord:
                     log.debug("call.skipped", function=self.name, reason="clock patched",
                                 detail="time.time or datetime.datetime is replaced (freezegun, a mock)")
                 return None
+            patched = self._patched_global()
+            if patched is not None:
+                # A test replaced a global this function uses (monkeypatch.setattr,
+                # mock.patch): its outcome, and its callers', belong to the patch. Not a
+                # refusal of the function either.
+                for running in _running_snapshots():
+                    running.setdefault("patched", patched)
+                self._skip_patched(patched)
+                return None
             fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None)
             if fingerprint in live.fingerprints:
                 check = self._consistency_probe(live, fingerprint, full_args, kwargs)
@@ -447,6 +459,31 @@ class FunctionRecord:
         finally:
             _guard.busy = False
 
+    def _patched_global(self) -> Optional[str]:
+        """The first module global this function names that is not what its module
+        defined (``None`` when all are, or before the module finished importing)."""
+        owner = self.owner
+        baseline = owner.baseline if owner is not None else None
+        if baseline is None:
+            return None
+        names = self._globals_read
+        if names is None:
+            names = self._globals_read = _globals_named(self.raw, baseline, owner.rebound)
+        namespace = self.raw.__globals__
+        for name in names:
+            if id(namespace.get(name, _NO_VALUE)) not in baseline[name]:
+                return f"{self.module}.{name}"
+        return None
+
+    def _skip_patched(self, name: str) -> None:
+        _state.stats["skipped: module global patched"] += 1
+        live = self.live
+        if "module global patched" not in live.reported:
+            live.reported.add("module global patched")
+            log.debug("call.skipped", function=self.name, reason="module global patched",
+                      detail=f"{name} is not what its module defined (monkeypatch, mock.patch): "
+                             "replay runs with the original")
+
     def finish(self, snapshot: dict, *, returned: Any = _NO_VALUE, raised: Optional[BaseException] = None,
                outcome: Optional[dict] = None) -> None:
         """Serialise the outcome and hand the case to the sink."""
@@ -456,6 +493,11 @@ class FunctionRecord:
             if volatile:
                 if "check" not in snapshot:  # a consistency probe just has nothing to say
                     self.skip("reads the clock or entropy", f"through {volatile}: replay runs at another moment")
+                return
+            patched = snapshot.get("patched")
+            if patched:
+                if "check" not in snapshot:
+                    self._skip_patched(patched)
                 return
             if "check" in snapshot:
                 self._check_consistency(snapshot["check"], returned, raised)
@@ -611,6 +653,24 @@ class FunctionRecord:
                 or "random_state" in case or "environ" in case or "argv" in case or '"py/' in text:
             return
         live.checkable[snapshot["fingerprint"]] = [serialise.dumps(case["call"]), serialise.dumps(case["outcome"]), 0]
+
+
+def _globals_named(function: Any, baseline: dict, rebound: frozenset) -> tuple:
+    """The names ``function``'s code (nested code included) may read from its module that
+    the module defined, less those its functions rebind themselves (``global x``).
+
+    ``co_names`` also lists attribute names: a global sharing its name with an attribute
+    is checked for nothing, and a patch of it skips a case it need not. Never a wrong one.
+    """
+    names: set = set()
+    pending = [getattr(function, "__code__", None)]
+    while pending:
+        code = pending.pop()
+        if code is None:
+            continue
+        names.update(code.co_names)
+        pending.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    return tuple(sorted(name for name in names if name in baseline and name not in rebound))
 
 
 def _raised_outcome(error: BaseException) -> Optional[dict]:
@@ -913,11 +973,25 @@ class ModuleInstrumenter:
     ``.setter``/``.deleter`` give property roles.
     """
 
-    def __init__(self, module: str) -> None:
+    def __init__(self, module: str, rebound: tuple = ()) -> None:
         self.module = module
         self.gates: dict[Callable, bytearray] = {}  # plain function -> its gate
         self.roles: dict[Callable, str] = {}  # property setters and deleters only
         self.records: dict[Callable, FunctionRecord] = {}
+        self.rebound = frozenset(rebound)  # names its functions declare ``global``
+        # Its namespace when its body finished, as identities: a reference held here
+        # would look like a user's to the detaching check. (A replaced value stays alive
+        # while patched, kept by monkeypatch or mock to restore it: its id is not reused.)
+        self.baseline: Optional[dict[str, tuple]] = None
+
+    def finished(self) -> None:
+        """The module's body ran to its end (the transformer's last statement): take the
+        helper name out of its namespace, and note what every global was."""
+        namespace = sys._getframe(1).f_globals
+        namespace.pop(HELPER_NAME, None)
+        # A wrapper and its plain function are one global: the tool swaps them itself.
+        self.baseline = {name: (id(value), id(value.__wrapped__)) if type(value) is RecordingWrapper else (id(value),)
+                         for name, value in namespace.items()}
 
     def decorator(self) -> Callable[[Callable], Callable]:
         """The decorator itself: a plain function with its look-ups bound as defaults,
@@ -944,6 +1018,7 @@ class ModuleInstrumenter:
 
         instrument.setter = with_role("setter")  # type: ignore[attr-defined]
         instrument.deleter = with_role("deleter")  # type: ignore[attr-defined]
+        instrument.finished = self.finished  # type: ignore[attr-defined]
         return instrument
 
     def dispatch(self, wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -994,7 +1069,7 @@ class ModuleInstrumenter:
             record = self.records.get(raw)
             gate = self.gates.get(raw)
             if record is None and gate is not None:
-                record = self.records[raw] = FunctionRecord(raw, self.module, self.roles.get(raw, ""), gate)
+                record = self.records[raw] = FunctionRecord(raw, self.module, self.roles.get(raw, ""), gate, self)
             return record
 
 
@@ -1024,10 +1099,11 @@ _skipped_by_stacklevel(ModuleInstrumenter.dispatch, _RecordingGenerator.run, _Re
                        _record_coroutine, _record_async_generator, _step)
 
 
-def module_instrumenter(module: str) -> Callable[[Callable], Callable]:
+def module_instrumenter(module: str, rebound: tuple = ()) -> Callable[[Callable], Callable]:
     """Called once at the top of every instrumented module (the transformer adds the call):
-    the decorator for its functions (``.setter``/``.deleter`` for property roles)."""
-    instrumenter = ModuleInstrumenter(module)
+    the decorator for its functions (``.setter``/``.deleter`` for property roles,
+    ``.finished()`` at the end of the module's body)."""
+    instrumenter = ModuleInstrumenter(module, rebound)
     _state.modules.append(instrumenter)  # list.append is atomic: no lock at import time
     return instrumenter.decorator()
 

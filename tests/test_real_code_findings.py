@@ -792,3 +792,71 @@ def test_pytest_setting_its_current_test_does_not_make_calls_compare_the_environ
         assert runtime._state.environ_touched is True
     finally:
         runtime._state.environ_touched = before
+
+
+PATCH_APP = '''
+RATE = 2
+_cache = None
+
+
+def price(amount):
+    return amount * RATE
+
+
+def helper(x):
+    return x + 1
+
+
+def outer(x):
+    return helper(x) * 10
+
+
+def cached():
+    global _cache
+    if _cache is None:
+        _cache = {"ready": True}
+    return _cache["ready"]
+'''
+
+
+def test_calls_made_while_a_test_patches_a_module_global_are_not_recorded(pytester: pytest.Pytester,
+                                                                          app: Path) -> None:
+    """monkeypatch.setattr(module, "RATE", ...) or mock.patch of a helper: the outcome
+    belongs to the patch (and so do the callers' outcomes). Globals the module rebinds
+    itself (a lazy cache) and the tool's own swap of a wrapper for its plain function
+    are not patches."""
+    (app / "pricing.py").write_text(textwrap.dedent(PATCH_APP))
+    (app / "tests" / "test_pricing.py").write_text(textwrap.dedent("""
+        from unittest import mock
+
+        import pricing
+
+        def test_plain():
+            for n in range(8):  # helper's budget fills: its plain function is put back
+                assert pricing.helper(n) == n + 1
+            assert pricing.price(3) == 6
+            assert pricing.outer(1) == 20
+            assert pricing.cached() is True and pricing.cached() is True
+
+        def test_patched(monkeypatch):
+            monkeypatch.setattr(pricing, "RATE", 100)
+            assert pricing.price(4) == 400
+            with mock.patch.object(pricing, "helper", return_value=0):
+                assert pricing.outer(2) == 0
+            assert pricing.outer(3) == 40
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*module global patched: 2*"])
+
+    def arguments(name: str) -> list:
+        data = json.loads((app / f"tests/test-data/pricing/{name}-00.json").read_text())
+        return [case["call"]["args"] for case in data["cases"]]
+
+    assert [[3]] == arguments("price")
+    assert [[1], [3]] == arguments("outer")
+    assert [[]] == arguments("cached")
+    (app / "tests" / "test_pricing.py").unlink()
+    run_tool(pytester)
+    replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "pricing")
+    replay.assert_outcomes(passed=5 + 1 + 2 + 1, deselected=replay.parseoutcomes().get("deselected", 0))

@@ -41,8 +41,24 @@ def test_helper_import_goes_after_docstring_and_future_imports() -> None:
         @__cleanup_trace@__
         def f(x):
             return x
-        del __cleanup_trace@__''')
+        __cleanup_trace@__.finished()''')
     assert expected == rewritten(source)
+
+
+def test_names_the_module_rebinds_itself_are_passed_to_the_runtime() -> None:
+    """``global`` statements of the module's functions: rebinding those names is the
+    module's own doing, not a test's patch."""
+    source = '''
+        _cache = None
+        COUNT = 0
+
+        def cached():
+            global _cache, COUNT
+            COUNT += 1
+            return _cache
+    '''
+    assert "__cleanup_trace@__.module_instrumenter('golden', ('COUNT', '_cache'))" in rewritten(source)
+    assert "module_instrumenter('golden')" in rewritten("def f():\n    return 1\n")
 
 
 def test_helper_name_cannot_clash_with_user_code() -> None:
