@@ -466,13 +466,12 @@ class FunctionRecord:
         baseline = owner.baseline if owner is not None else None
         if baseline is None:
             return None
-        names = self._globals_read
-        if names is None:
-            names = self._globals_read = _globals_named(self.raw, baseline, owner.rebound)
-        namespace = self.raw.__globals__
-        for name in names:
-            if id(namespace.get(name, _NO_VALUE)) not in baseline[name]:
-                return f"{self.module}.{name}"
+        watched = self._globals_read
+        if watched is None:
+            watched = self._globals_read = _globals_named(self.raw, owner)
+        for namespace, name, defined in watched:
+            if id(namespace.get(name, _NO_VALUE)) not in defined:
+                return f"{namespace.get('__name__', '?')}.{name}"
         return None
 
     def _skip_patched(self, name: str) -> None:
@@ -655,9 +654,11 @@ class FunctionRecord:
         live.checkable[snapshot["fingerprint"]] = [serialise.dumps(case["call"]), serialise.dumps(case["outcome"]), 0]
 
 
-def _globals_named(function: Any, baseline: dict, rebound: frozenset) -> tuple:
-    """The names ``function``'s code (nested code included) may read from its module that
-    the module defined, less those its functions rebind themselves (``global x``).
+def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
+    """``(namespace, name, identities)`` of the globals ``function``'s code (nested code
+    included) may read: its module's, and those of the instrumented modules it reaches as
+    globals (``db.query`` after ``from app import db``: a test patches ``app.db.query``).
+    Names a module's functions rebind themselves (``global x``) are not watched.
 
     ``co_names`` also lists attribute names: a global sharing its name with an attribute
     is checked for nothing, and a patch of it skips a case it need not. Never a wrong one.
@@ -670,7 +671,18 @@ def _globals_named(function: Any, baseline: dict, rebound: frozenset) -> tuple:
             continue
         names.update(code.co_names)
         pending.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
-    return tuple(sorted(name for name in names if name in baseline and name not in rebound))
+    namespace = function.__globals__
+    watched = [(namespace, name, owner.baseline[name]) for name in sorted(names)  # type: ignore[index]
+               if name in owner.baseline and name not in owner.rebound]  # type: ignore[operator]
+    by_module = {instrumenter.module: instrumenter for instrumenter in list(_state.modules)}
+    for _, name, _ in list(watched):
+        module = namespace.get(name)
+        other = by_module.get(getattr(module, "__name__", None)) if isinstance(module, types.ModuleType) else None
+        if other is None or other is owner or other.baseline is None:
+            continue
+        watched.extend((vars(module), attribute, other.baseline[attribute]) for attribute in sorted(names)
+                       if attribute in other.baseline and attribute not in other.rebound)
+    return tuple(watched)
 
 
 def _raised_outcome(error: BaseException) -> Optional[dict]:

@@ -795,8 +795,14 @@ def test_pytest_setting_its_current_test_does_not_make_calls_compare_the_environ
 
 
 PATCH_APP = '''
+import rates
+
 RATE = 2
 _cache = None
+
+
+def taxed(amount):
+    return amount + rates.tax(amount)
 
 
 def price(amount):
@@ -826,6 +832,7 @@ def test_calls_made_while_a_test_patches_a_module_global_are_not_recorded(pytest
     itself (a lazy cache) and the tool's own swap of a wrapper for its plain function
     are not patches."""
     (app / "pricing.py").write_text(textwrap.dedent(PATCH_APP))
+    (app / "rates.py").write_text("def tax(amount):\n    return amount // 10\n")
     (app / "tests" / "test_pricing.py").write_text(textwrap.dedent("""
         from unittest import mock
 
@@ -844,10 +851,13 @@ def test_calls_made_while_a_test_patches_a_module_global_are_not_recorded(pytest
             with mock.patch.object(pricing, "helper", return_value=0):
                 assert pricing.outer(2) == 0
             assert pricing.outer(3) == 40
+            with mock.patch("rates.tax", return_value=1):  # reached as pricing's rates.tax
+                assert pricing.taxed(50) == 51
+            assert pricing.taxed(60) == 66
     """))
     result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*module global patched: 2*"])
+    result.stdout.fnmatch_lines(["*module global patched: 3*"])
 
     def arguments(name: str) -> list:
         data = json.loads((app / f"tests/test-data/pricing/{name}-00.json").read_text())
@@ -856,7 +866,8 @@ def test_calls_made_while_a_test_patches_a_module_global_are_not_recorded(pytest
     assert [[3]] == arguments("price")
     assert [[1], [3]] == arguments("outer")
     assert [[]] == arguments("cached")
+    assert [[60]] == arguments("taxed")
     (app / "tests" / "test_pricing.py").unlink()
     run_tool(pytester)
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "pricing")
-    replay.assert_outcomes(passed=5 + 1 + 2 + 1, deselected=replay.parseoutcomes().get("deselected", 0))
+    replay.assert_outcomes(passed=5 + 1 + 2 + 1 + 1, deselected=replay.parseoutcomes().get("deselected", 0))
