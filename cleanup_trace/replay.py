@@ -16,6 +16,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -287,9 +288,35 @@ class ReplayCall:
 
 @contextlib.contextmanager
 def _recorded_context(case: LoadedCase) -> Iterator[None]:
-    """The environment variables and command line a call was recorded with, for the call only."""
-    with _environment(case.environ), _command_line(case.argv):
+    """The environment variables, command line and warnings policy a call was recorded
+    with, for the call only."""
+    with _environment(case.environ), _command_line(case.argv), _warnings_as_recorded(case.expected):
         yield
+
+
+@contextlib.contextmanager
+def _warnings_as_recorded(expected: Expected) -> Iterator[None]:
+    """A call that raised a warning category ran where warnings were errors; any other
+    call went through the warnings it issued (a test's ``pytest.warns``, ``catch_warnings``).
+    Replay does the same, whatever the project's ``filterwarnings`` says."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error" if _raises_a_warning(expected) else "always")
+        yield
+
+
+def _raises_a_warning(expected: Expected) -> bool:
+    if not (expected.kind == "raised" or (expected.kind == "generator" and expected.end == "raised")):
+        return False
+    parts = expected.raised_type.split(".")
+    for cut in range(len(parts) - 1, 0, -1):  # the module is the longest imported prefix
+        module = sys.modules.get(".".join(parts[:cut]))
+        if module is not None:
+            try:
+                klass = locate.attribute_path(module, ".".join(parts[cut:]))
+            except Exception:
+                return False
+            return isinstance(klass, type) and issubclass(klass, Warning)
+    return False
 
 
 @contextlib.contextmanager

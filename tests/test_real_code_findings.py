@@ -871,3 +871,44 @@ def test_calls_made_while_a_test_patches_a_module_global_are_not_recorded(pytest
     run_tool(pytester)
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "pricing")
     replay.assert_outcomes(passed=5 + 1 + 2 + 1 + 1, deselected=replay.parseoutcomes().get("deselected", 0))
+
+
+WARNING_APP = '''
+import warnings
+
+
+def legacy(value):
+    warnings.warn("legacy() is deprecated", DeprecationWarning, stacklevel=2)
+    return value * 2
+'''
+
+
+def test_calls_that_warned_replay_under_the_warnings_policy_they_ran_with(pytester: pytest.Pytester,
+                                                                         app: Path) -> None:
+    """A call that went through its warning (pytest.warns) replays without it becoming an
+    error under the project's filterwarnings = error; a call recorded raising the warning
+    (warnings were errors) replays raising it."""
+    (app / "legacy.py").write_text(textwrap.dedent(WARNING_APP))
+    (app / "pytest.ini").write_text("[pytest]\ntestpaths = tests\nfilterwarnings =\n    error\n")
+    (app / "tests" / "test_legacy.py").write_text(textwrap.dedent("""
+        import pytest
+
+        import legacy
+
+        def test_warns():
+            with pytest.warns(DeprecationWarning):
+                assert legacy.legacy(2) == 4
+
+        def test_is_an_error():
+            with pytest.raises(DeprecationWarning):
+                legacy.legacy(3)
+    """))
+    pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", "-p", "no:asyncio").assert_outcomes(
+        passed=2)
+    cases = json.loads((app / "tests/test-data/legacy/legacy-00.json").read_text())["cases"]
+    assert [{"returned": 4}, "builtins.DeprecationWarning"] == [
+        case["outcome"] if "returned" in case["outcome"] else case["outcome"]["raised"]["type"] for case in cases]
+    (app / "tests" / "test_legacy.py").unlink()
+    run_tool(pytester)
+    replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:asyncio", "-k", "legacy")
+    replay.assert_outcomes(passed=2, deselected=replay.parseoutcomes().get("deselected", 0))
