@@ -83,6 +83,21 @@ _NEWLINE = re.compile("\r\n?|\n")  # what ast counts as a line end
 _GLOBAL_STATEMENT = re.compile(r"\bglobal\s")
 
 
+def _line_numbers(text: str, offsets: list[int]) -> list[int]:
+    """The line of each (ascending) offset, as ast numbers lines."""
+    if not offsets:
+        return []
+    if "\r" in text:  # a lone CR ends a line too
+        newlines = [match.start() for match in _NEWLINE.finditer(text)]
+        return [bisect.bisect_left(newlines, offset) + 1 for offset in offsets]
+    lines, line, counted = [], 1, 0
+    for offset in offsets:  # count only up to the hits: most of a big module is never scanned twice
+        line += text.count("\n", counted, offset)
+        counted = offset
+        lines.append(line)
+    return lines
+
+
 def rebound_globals(tree: ast.Module, text: str) -> list[str]:
     """Names the module's functions declare ``global``: rebinding them is its own doing."""
     if not _GLOBAL_STATEMENT.search(text):  # most modules: no walk at all
@@ -332,9 +347,7 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
         return tree, []
     imported = imported_names(tree)
     hits = [match.start() for match in _hint_pattern(imported).finditer(text)]
-    newlines = [match.start() for match in _NEWLINE.finditer(text)] if hits else []
-    hint_lines = [bisect.bisect_left(newlines, offset) + 1 for offset in hits]
-    instrumenter = _Instrumenter(imported, hint_lines)
+    instrumenter = _Instrumenter(imported, _line_numbers(text, hits))
     instrumenter.visit(tree)
     if not instrumenter.instrumented:
         return tree, []
