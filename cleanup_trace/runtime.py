@@ -1001,9 +1001,12 @@ class ModuleInstrumenter:
         helper name out of its namespace, and note what every global was."""
         namespace = sys._getframe(1).f_globals
         namespace.pop(HELPER_NAME, None)
-        # A wrapper and its plain function are one global: the tool swaps them itself.
-        self.baseline = {name: (id(value), id(value.__wrapped__)) if type(value) is RecordingWrapper else (id(value),)
-                         for name, value in namespace.items()}
+        try:
+            # A wrapper and its plain function are one global: the tool swaps them itself.
+            self.baseline = {name: (id(value), id(value.__wrapped__)) if type(value) is RecordingWrapper
+                             else (id(value),) for name, value in namespace.items()}
+        except Exception as error:  # never in the way of the user's import: patches go unseen
+            log.debug("module.globals_not_noted", module=self.module, error=f"{type(error).__name__}: {error}")
 
     def decorator(self) -> Callable[[Callable], Callable]:
         """The decorator itself: a plain function with its look-ups bound as defaults,
