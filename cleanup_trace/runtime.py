@@ -975,6 +975,15 @@ class BoundRecordingWrapper(_PicklingMixin, wrapt.BoundFunctionWrapper):
 class RecordingWrapper(_PicklingMixin, wrapt.FunctionWrapper):
     __bound_function_wrapper__ = BoundRecordingWrapper
 
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        # A plain function read from its class is the function itself; wrapt would make a
+        # new bound wrapper at every read, and ``cls.__setattr__ is _frozen_setattrs``
+        # (attrs telling a frozen base class) would be false. Called through the class,
+        # the instance arrives as the first argument: recorded the same either way.
+        if instance is None and type(self.__wrapped__) is types.FunctionType:
+            return self
+        return super().__get__(instance, owner)
+
 
 class ModuleInstrumenter:
     """The decorator the transformer applies, innermost, to every ``def`` of one module.

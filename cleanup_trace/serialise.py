@@ -414,6 +414,9 @@ def _answers_missing_attributes(kind: type) -> bool:
     return False
 
 
+_JSONPICKLE_OWN = frozenset({list, dict, tuple, set})  # what jsonpickle's _get_flattener handles itself
+
+
 class _Pickler(_jp_pickler.Pickler):
     """jsonpickle, except that local functions and lambdas go through dill (base64), and
     iterators are refused: jsonpickle would drain them, consuming the user's data."""
@@ -421,10 +424,19 @@ class _Pickler(_jp_pickler.Pickler):
     def _get_flattener(self, obj: Any) -> Any:
         # jsonpickle sends lambdas nowhere (``is_module_function`` rejects '<lambda>'),
         # storing None; every plain function goes through _flatten_function instead.
-        if type(obj) is types.FunctionType:
+        kind = type(obj)
+        if kind is types.FunctionType:
             return self._flatten_function
         if isinstance(obj, type):
             _refuse_test_module(obj)  # stored as a reference the replay run cannot follow
+        elif kind not in _JSONPICKLE_OWN and kind is not types.BuiltinFunctionType \
+                and kind.__name__ != "cython_function_or_method":
+            # An instance: jsonpickle would first ask whether a callable one is a Cython
+            # function by calling its repr(), the user's code (jinja2's loop context reads
+            # an async property there, leaving a coroutine never awaited).
+            flatten_instance = getattr(self, "_ref_obj_instance", None)
+            if flatten_instance is not None:
+                return flatten_instance
         return super()._get_flattener(obj)
 
     def _flatten_obj_instance(self, obj: Any) -> Any:

@@ -912,3 +912,33 @@ def test_calls_that_warned_replay_under_the_warnings_policy_they_ran_with(pytest
     run_tool(pytester)
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:asyncio", "-k", "legacy")
     replay.assert_outcomes(passed=2, deselected=replay.parseoutcomes().get("deselected", 0))
+
+
+IDENTITY_APP = '''
+def _frozen(self, name, value):
+    raise AttributeError("frozen")
+
+
+class Base:
+    __setattr__ = _frozen
+
+    def method(self):
+        return 1
+
+
+def is_frozen(cls):
+    return cls.__setattr__ is _frozen
+
+
+def main():
+    print(is_frozen(Base), Base.method is Base.__dict__["method"], Base.method(Base()))
+'''
+
+
+def test_a_function_read_from_a_class_is_the_function_itself(pytester: pytest.Pytester, app: Path) -> None:
+    """``cls.__setattr__ is _frozen_setattrs`` (attrs telling a frozen base class): a
+    plain function read from its class is itself, wrapped or not."""
+    (app / "identity.py").write_text(textwrap.dedent(IDENTITY_APP))
+    plain = pytester.run(sys.executable, "-c", "import identity; identity.main()")
+    recorded = run_tool(pytester, "identity")
+    assert ["True True 1"] == plain.outlines == [line for line in recorded.outlines if not line.startswith("written")]

@@ -222,3 +222,28 @@ def test_the_modules_a_pickle_imports_are_read_from_its_opcodes() -> None:
                                                             protocol=protocol))
         assert {"collections", pytest.raises.__module__} <= found, protocol
     assert set() == serialise._modules_imported_by(pickle.dumps(["collections", "text"], protocol=4))
+
+
+def test_encoding_a_callable_object_never_runs_its_repr() -> None:
+    """jsonpickle asks a callable object whether it is a Cython function through its
+    repr(): user code (jinja2's loop context reads an async property there). Not asked
+    for arguments and items any more; values of dicts and attributes still are (jsonpickle's
+    is_picklable, called inside its own methods)."""
+
+    class Callable:
+        __module__ = USER_MODULE
+        reprs = 0
+
+        def __init__(self):
+            self.size = 3
+
+        def __call__(self):
+            return self.size
+
+        def __repr__(self):
+            type(self).reprs += 1
+            return "<Callable>"
+
+    value = Callable()
+    serialise.encode([value, [value, (value,)]])
+    assert 0 == Callable.reprs
