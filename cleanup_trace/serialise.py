@@ -47,6 +47,32 @@ def _own_attributes(item: Any) -> Any:
     return state if type(state) is dict else None
 
 
+_SLOTS: dict = {}  # class -> the member descriptors of its __slots__, MRO order
+
+
+def _slot_values(item: Any) -> list:
+    """The values in an object's ``__slots__`` (unset ones left out), read through the
+    slot descriptors themselves: never a user's ``__getattr__`` or property."""
+    kind = type(item)
+    descriptors = _SLOTS.get(kind)
+    if descriptors is None:
+        descriptors = []
+        for klass in kind.__mro__:
+            declared = vars(klass).get("__slots__", ())
+            for name in (declared,) if isinstance(declared, str) else declared:
+                descriptor = vars(klass).get(name)
+                if type(descriptor) is types.MemberDescriptorType:
+                    descriptors.append(descriptor)
+        _SLOTS[kind] = descriptors
+    values = []
+    for descriptor in descriptors:
+        try:
+            values.append(descriptor.__get__(item, kind))
+        except AttributeError:
+            pass  # not set
+    return values
+
+
 class TooLarge(Unserialisable):
     """A value with more parts than PYTESTCLEANUP_VALUE_LIMIT: not worth storing."""
 
@@ -209,6 +235,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                             stack.extend(iterate(item))
                             break
                 stack.extend((_own_attributes(item) or {}).values())
+                stack.extend(_slot_values(item))  # a slotted tree node's children make it large
             if count > limit:
                 raise TooLarge(f"more than {limit} values (PYTESTCLEANUP_VALUE_LIMIT)")
     except (Unserialisable, HoldsAClock):

@@ -247,3 +247,28 @@ def test_encoding_a_callable_object_never_runs_its_repr() -> None:
     value = Callable()
     serialise.encode([value, [value, (value,)]])
     assert 0 == Callable.reprs
+
+
+class Node:
+    """A slotted tree node: its children live in slots, not in a __dict__."""
+
+    __module__ = USER_MODULE
+    __slots__ = ("left", "right", "value", "unset")
+
+    def __init__(self, value, left=None, right=None):
+        self.value, self.left, self.right = value, left, right
+
+    def __getattr__(self, name):
+        raise AssertionError("survey ran the user's __getattr__")
+
+
+def _tree(depth: int) -> Node:
+    return Node(depth) if depth == 0 else Node(depth, _tree(depth - 1), _tree(depth - 1))
+
+
+def test_slot_values_count_towards_the_limit() -> None:
+    """intervaltree's nodes: counted by their __dict__ alone, a tree of thousands of nodes
+    looked like 7 values, and each call paid seconds of encoding before any limit."""
+    serialise.survey(_tree(3), limit=100)  # 15 nodes: fine
+    with pytest.raises(serialise.TooLarge):
+        serialise.survey(_tree(6), limit=100)  # 127 nodes
