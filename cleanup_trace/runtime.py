@@ -33,6 +33,7 @@ import collections
 import contextvars
 import datetime
 import gc
+import json
 import math
 import os
 import random
@@ -592,16 +593,19 @@ class FunctionRecord:
                 return
         else:
             try:
-                if not serialise.survey(returned, _state.value_limit, _state.refused_classes).plain:
-                    return
+                seen = serialise.survey(returned, _state.value_limit, _state.refused_classes)
+                # A plain value is its own stored form; an object is encoded (a few times
+                # per recorded case at most: CONSISTENCY_CHECKS).
+                stored = returned if seen.plain else serialise.encode(returned, _state.max_depth)
             except serialise.HoldsAClock as error:
                 self._inconsistent(entry, f"a value holding {error}")  # recorded: a plain value
                 return
             except serialise.Unserialisable:
                 return
-            outcome = {"returned": returned}  # plain: its own stored form
+            outcome = {"returned": stored}
         text = serialise.dumps(outcome)
-        if text != entry[1] and without_addresses(text) != without_addresses(entry[1]):
+        if text != entry[1] and without_addresses(text) != without_addresses(entry[1]) \
+                and not _alike(returned if raised is None else _NO_VALUE, entry[1]):
             self._inconsistent(entry, text)
         elif self.accepted >= _state.budget and not self._checks_pending():
             self.close_gate()
@@ -639,19 +643,33 @@ class FunctionRecord:
                 live.refused_in_a_row = 0
                 live.calls_without_news = 0
                 live.tries_without_news = 0
-                self._make_checkable(live, case, snapshot, text)
+                self._make_checkable(live, case, snapshot)
                 if self.accepted >= _state.budget and not self._checks_pending():
                     self.close_gate()
             else:
                 self._no_news()
 
-    def _make_checkable(self, live: _Live, case: dict, snapshot: Optional[dict], text: str) -> None:
-        """Remember a plain, self-contained case so that repeated calls can be compared."""
-        # Tagged values (objects, tuples, references) are not compared: only plain JSON.
+    def _make_checkable(self, live: _Live, case: dict, snapshot: Optional[dict]) -> None:
+        """Remember a self-contained case with plain arguments so that repeated calls can
+        be compared (``attr.ib()`` returning an object numbered by a class-wide counter)."""
         if snapshot is None or "fingerprint" not in snapshot or self.is_generator or self.is_async \
-                or "random_state" in case or "environ" in case or "argv" in case or '"py/' in text:
+                or "random_state" in case or "environ" in case or "argv" in case:
             return
-        live.checkable[snapshot["fingerprint"]] = [serialise.dumps(case["call"]), serialise.dumps(case["outcome"]), 0]
+        call = serialise.dumps(case["call"])
+        if '"py/' in call:  # tagged arguments (objects, tuples): told apart by fingerprint only
+            return
+        live.checkable[snapshot["fingerprint"]] = [call, serialise.dumps(case["outcome"]), 0]
+
+
+def _alike(returned: Any, recorded: str) -> bool:
+    """Does a value equal a recorded outcome whose text differs (a set's order, say)?"""
+    if returned is _NO_VALUE:
+        return False
+    try:
+        serialise.check_round_trip(returned, json.loads(recorded)["returned"])
+        return True
+    except Exception:
+        return False
 
 
 def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:

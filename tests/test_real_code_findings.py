@@ -942,3 +942,38 @@ def test_a_function_read_from_a_class_is_the_function_itself(pytester: pytest.Py
     plain = pytester.run(sys.executable, "-c", "import identity; identity.main()")
     recorded = run_tool(pytester, "identity")
     assert ["True True 1"] == plain.outlines == [line for line in recorded.outlines if not line.startswith("written")]
+
+
+COUNTER_APP = '''
+class Counted:
+    made = 0
+
+    def __init__(self):
+        Counted.made += 1
+        self.number = Counted.made
+
+
+def make():
+    return Counted()
+
+
+def letters():
+    return {"a", "b", "c"}
+
+
+def main():
+    print([make().number for _ in range(3)], sorted(letters() | letters() | letters()))
+'''
+
+
+def test_same_arguments_giving_another_object_drop_the_function(pytester: pytest.Pytester, app: Path) -> None:
+    """``attr.ib()`` numbers what it returns with a class-wide counter: the second call
+    with the same (plain) arguments gives an object with other state, so no case of the
+    function would replay. Objects are compared by value, not by their stored text."""
+    (app / "counted.py").write_text(textwrap.dedent(COUNTER_APP))
+    recorded = run_tool(pytester, "counted")
+    recorded.stdout.fnmatch_lines(["[[]1, 2, 3[]] [[]'a', 'b', 'c'[]]"])
+    assert "call.inconsistent" in recorded.stderr.str() and "counted.make" in recorded.stderr.str()
+    data = app / "tests/test-data/counted"
+    assert not (data / "make-00.json").exists()
+    assert 1 == len(json.loads((data / "letters-00.json").read_text())["cases"])
