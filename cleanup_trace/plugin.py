@@ -14,7 +14,7 @@ import pytest
 import cleanup_trace
 
 # Again here: when the package was imported before pytest marked it (a start-up hook of a
-# staging run), only this module's import comes after the marking.
+# staging run), this module is rewritten all the same, but not those imported from now on.
 cleanup_trace._skip_assertion_rewriting()
 
 from cleanup_trace.config import ConfigError, Settings, describe_options  # noqa: E402

@@ -300,13 +300,17 @@ def _warnings_as_recorded(expected: Expected) -> Iterator[None]:
     call went through the warnings it issued (a test's ``pytest.warns``, ``catch_warnings``).
     Replay does the same, whatever the project's ``filterwarnings`` says."""
     with warnings.catch_warnings():
-        warnings.simplefilter("error" if _raises_a_warning(expected) else "always")
+        warnings.simplefilter("always")
+        category = _raised_warning(expected)
+        if category is not None:  # that category only: others were not errors, or it would be theirs
+            warnings.simplefilter("error", category)
         yield
 
 
-def _raises_a_warning(expected: Expected) -> bool:
+def _raised_warning(expected: Expected) -> Optional[type]:
+    """The warning category the recorded call raised, if it raised one."""
     if not (expected.kind == "raised" or (expected.kind == "generator" and expected.end == "raised")):
-        return False
+        return None
     parts = expected.raised_type.split(".")
     for cut in range(len(parts) - 1, 0, -1):  # the module is the longest imported prefix
         module = sys.modules.get(".".join(parts[:cut]))
@@ -314,9 +318,9 @@ def _raises_a_warning(expected: Expected) -> bool:
             try:
                 klass = locate.attribute_path(module, ".".join(parts[cut:]))
             except Exception:
-                return False
-            return isinstance(klass, type) and issubclass(klass, Warning)
-    return False
+                return None
+            return klass if isinstance(klass, type) and issubclass(klass, Warning) else None
+    return None
 
 
 @contextlib.contextmanager
@@ -334,6 +338,7 @@ def _command_line(argv: Optional[list]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _environment(changes: Optional[dict]) -> Iterator[None]:
+    """The environment variables a call was recorded with, for the call only."""
     if not changes:
         yield
         return

@@ -214,7 +214,7 @@ class FunctionRecord:
                  "accepted", "disabled", "raw", "owner", "_detached", "_live", "_detach_attempts", "_globals_read")
 
     def __init__(self, wrapped: Callable, module: str, role: str, gate: bytearray,
-                 owner: Optional["ModuleInstrumenter"] = None) -> None:
+                 owner: "ModuleInstrumenter") -> None:
         self.module = module
         self.qualname: str = getattr(wrapped, "__qualname__", None) or getattr(wrapped, "__name__", "?")
         self.role = role
@@ -690,17 +690,28 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
         names.update(code.co_names)
         pending.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
     namespace = function.__globals__
-    watched = [(namespace, name, owner.baseline[name]) for name in sorted(names)  # type: ignore[index]
-               if name in owner.baseline and name not in owner.rebound]  # type: ignore[operator]
+    baseline: dict = owner.baseline  # type: ignore[assignment]
+    absent = (id(_NO_VALUE),)
+    # A builtin's name the module did not define: ``mock.patch("app.open", ...)`` creates
+    # the global for the test's duration (mock does so by itself for builtins).
+    watched = [(namespace, name, baseline.get(name, absent)) for name in sorted(names)
+               if (name in baseline or name in _BUILTIN_NAMES) and name not in owner.rebound]
     by_module = {instrumenter.module: instrumenter for instrumenter in list(_state.modules)}
     for _, name, _ in list(watched):
         module = namespace.get(name)
-        other = by_module.get(getattr(module, "__name__", None)) if isinstance(module, types.ModuleType) else None
+        if not isinstance(module, types.ModuleType):
+            continue
+        # Through the module's __dict__: any other read would load a lazily imported module.
+        module_namespace = object.__getattribute__(module, "__dict__")
+        other = by_module.get(module_namespace.get("__name__"))
         if other is None or other is owner or other.baseline is None:
             continue
-        watched.extend((vars(module), attribute, other.baseline[attribute]) for attribute in sorted(names)
+        watched.extend((module_namespace, attribute, other.baseline[attribute]) for attribute in sorted(names)
                        if attribute in other.baseline and attribute not in other.rebound)
     return tuple(watched)
+
+
+_BUILTIN_NAMES = frozenset(vars(builtins))
 
 
 def _raised_outcome(error: BaseException) -> Optional[dict]:

@@ -14,6 +14,7 @@ import re
 import sys
 import types
 import warnings
+import weakref
 from typing import Any
 
 from jsonpickle import errors as _jp_errors
@@ -47,7 +48,7 @@ def _own_attributes(item: Any) -> Any:
     return state if type(state) is dict else None
 
 
-_SLOTS: dict = {}  # class -> the member descriptors of its __slots__, MRO order
+_SLOTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # class -> its slots' descriptors
 
 
 def _slot_values(item: Any) -> list:
@@ -60,10 +61,15 @@ def _slot_values(item: Any) -> list:
         for klass in kind.__mro__:
             declared = vars(klass).get("__slots__", ())
             for name in (declared,) if isinstance(declared, str) else declared:
+                if name.startswith("__") and not name.endswith("__"):
+                    name = f"_{klass.__name__.lstrip('_')}{name}"  # private names are mangled
                 descriptor = vars(klass).get(name)
                 if type(descriptor) is types.MemberDescriptorType:
                     descriptors.append(descriptor)
-        _SLOTS[kind] = descriptors
+        try:
+            _SLOTS[kind] = descriptors
+        except TypeError:  # a class that takes no weak reference: look again next time
+            pass
     values = []
     for descriptor in descriptors:
         try:
@@ -269,10 +275,19 @@ def _importable(function: Any) -> bool:
         or getattr(target, "__func__", None) is function
 
 
+def module_global(module: Any, name: str) -> Any:
+    """A module's attribute read from its ``__dict__``: a lazily loaded module
+    (``importlib.util.LazyLoader``) would run its import on any other attribute read."""
+    try:
+        return object.__getattribute__(module, "__dict__").get(name)
+    except Exception:
+        return None
+
+
 def _is_user_module(module: Any) -> bool:
     from cleanup_trace.importhook import InstrumentingLoader
 
-    return isinstance(getattr(getattr(module, "__spec__", None), "loader", None), InstrumentingLoader)
+    return isinstance(getattr(module_global(module, "__spec__"), "loader", None), InstrumentingLoader)
 
 
 def _from_user_code(function: Any) -> bool:
@@ -370,7 +385,7 @@ def _is_test_module(name: str) -> bool:
     if known is None:
         from cleanup_trace.filters import is_test_file
 
-        origin = getattr(sys.modules.get(name), "__file__", None)
+        origin = module_global(sys.modules.get(name), "__file__")
         known = _TEST_MODULES[name] = bool(origin) and is_test_file(os.path.realpath(str(origin)))
     return known
 
@@ -456,11 +471,12 @@ class _Pickler(_jp_pickler.Pickler):
             return self._flatten_function
         if isinstance(obj, type):
             _refuse_test_module(obj)  # stored as a reference the replay run cannot follow
-        elif kind not in _JSONPICKLE_OWN and kind is not types.BuiltinFunctionType \
-                and kind.__name__ != "cython_function_or_method":
-            # An instance: jsonpickle would first ask whether a callable one is a Cython
-            # function by calling its repr(), the user's code (jinja2's loop context reads
-            # an async property there, leaving a coroutine never awaited).
+        elif kind not in _JSONPICKLE_OWN and not isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)) \
+                and "cython" not in kind.__name__:
+            # An instance (what jsonpickle decides too, isinstance-wise, so that a proxy of
+            # a function stays a function): jsonpickle would first ask whether a callable
+            # one is a Cython function by calling its repr(), the user's code (jinja2's
+            # loop context reads an async property there, leaving a coroutine never awaited).
             flatten_instance = getattr(self, "_ref_obj_instance", None)
             if flatten_instance is not None:
                 return flatten_instance

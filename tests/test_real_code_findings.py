@@ -805,6 +805,10 @@ def taxed(amount):
     return amount + rates.tax(amount)
 
 
+def size(items):
+    return len(items)
+
+
 def price(amount):
     return amount * RATE
 
@@ -854,10 +858,13 @@ def test_calls_made_while_a_test_patches_a_module_global_are_not_recorded(pytest
             with mock.patch("rates.tax", return_value=1):  # reached as pricing's rates.tax
                 assert pricing.taxed(50) == 51
             assert pricing.taxed(60) == 66
+            with mock.patch("pricing.len", return_value=99):  # mock creates the global itself
+                assert pricing.size([1, 2]) == 99
+            assert pricing.size([1]) == 1
     """))
     result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*module global patched: 3*"])
+    result.stdout.fnmatch_lines(["*module global patched: 4*"])
 
     def arguments(name: str) -> list:
         data = json.loads((app / f"tests/test-data/pricing/{name}-00.json").read_text())
@@ -867,10 +874,11 @@ def test_calls_made_while_a_test_patches_a_module_global_are_not_recorded(pytest
     assert [[1], [3]] == arguments("outer")
     assert [[]] == arguments("cached")
     assert [[60]] == arguments("taxed")
+    assert [[[1]]] == arguments("size")
     (app / "tests" / "test_pricing.py").unlink()
     run_tool(pytester)
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "pricing")
-    replay.assert_outcomes(passed=5 + 1 + 2 + 1 + 1, deselected=replay.parseoutcomes().get("deselected", 0))
+    replay.assert_outcomes(passed=5 + 1 + 2 + 1 + 1 + 1, deselected=replay.parseoutcomes().get("deselected", 0))
 
 
 WARNING_APP = '''

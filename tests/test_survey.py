@@ -253,10 +253,10 @@ class Node:
     """A slotted tree node: its children live in slots, not in a __dict__."""
 
     __module__ = USER_MODULE
-    __slots__ = ("left", "right", "value", "unset")
+    __slots__ = ("left", "right", "value", "unset", "__extra")
 
-    def __init__(self, value, left=None, right=None):
-        self.value, self.left, self.right = value, left, right
+    def __init__(self, value, left=None, right=None, extra=()):
+        self.value, self.left, self.right, self.__extra = value, left, right, list(extra)
 
     def __getattr__(self, name):
         raise AssertionError("survey ran the user's __getattr__")
@@ -272,3 +272,23 @@ def test_slot_values_count_towards_the_limit() -> None:
     serialise.survey(_tree(3), limit=100)  # 15 nodes: fine
     with pytest.raises(serialise.TooLarge):
         serialise.survey(_tree(6), limit=100)  # 127 nodes
+    with pytest.raises(serialise.TooLarge):  # a private (name-mangled) slot counts too
+        serialise.survey(Node(0, extra=range(200)), limit=100)
+
+
+def test_looking_at_imported_modules_never_loads_a_lazy_one(tmp_path) -> None:
+    """importlib.util.LazyLoader modules run their import at the first attribute read."""
+    import importlib.util
+
+    (tmp_path / "lazy_probe_module.py").write_text("LOADED = True\n")
+    spec = importlib.util.spec_from_file_location("lazy_probe_module", tmp_path / "lazy_probe_module.py")
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["lazy_probe_module"] = module
+    try:
+        spec.loader.exec_module(module)
+        serialise._imported_test_modules()
+        serialise._sentinels._index()
+        assert "LOADED" not in object.__getattribute__(module, "__dict__")
+    finally:
+        del sys.modules["lazy_probe_module"]
