@@ -292,3 +292,40 @@ def test_looking_at_imported_modules_never_loads_a_lazy_one(tmp_path) -> None:
         assert "LOADED" not in object.__getattribute__(module, "__dict__")
     finally:
         del sys.modules["lazy_probe_module"]
+
+
+class Recency(dict):
+    """A dict whose reads reorder it, as an LRU cache's do."""
+
+    __module__ = USER_MODULE
+
+    def __getitem__(self, key):
+        value = dict.pop(self, key)
+        dict.__setitem__(self, key, value)
+        return value
+
+
+class Holder:
+    """A Mapping-like value with its own __eq__ reading every item of the other side."""
+
+    __module__ = USER_MODULE
+
+    def __init__(self, items):
+        self.items = items
+
+    def __eq__(self, other):
+        return all(other.items[key] == self.items[key] for key in reversed(list(self.items)))
+
+
+def test_checking_a_stored_value_never_runs_its_comparison_code() -> None:
+    """Storing compares state, not the user's __eq__ or __getitem__: cachetools' LRU cache
+    was reordered by the check, and its suite's next popitem() evicted another key."""
+    from cleanup_trace.compare import differences
+
+    recency = Recency(a=1, b=2, c=3)
+    value = Holder(recency)
+    restored = Holder(Recency(a=1, b=2, c=3))  # what decoding the stored form gives
+    assert [] == differences(restored, value, strict=True)
+    assert ["a", "b", "c"] == list(recency)
+    assert ["__dict__['items']['b']: 2 != 3"] == differences(Holder(Recency(a=1, b=2, c=4)), Holder(Recency(a=1, b=3, c=4)),
+                                                 strict=True)
