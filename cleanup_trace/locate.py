@@ -16,6 +16,27 @@ from typing import Any, Callable, Optional
 _MISSING = object()
 
 
+def module_attribute(module: Any, name: str) -> Any:
+    """A module's attribute read from its ``__dict__`` (``None`` if absent): a lazily
+    loaded module (``importlib.util.LazyLoader``) runs its import on any other read."""
+    try:
+        return object.__getattribute__(module, "__dict__").get(name)
+    except Exception:
+        return None
+
+
+def resolve_dotted(name: str) -> Any:
+    """What ``module.qualname`` names, the module being the longest loaded prefix
+    (``None`` when no prefix is loaded or the path leads nowhere)."""
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module = find_module(".".join(parts[:cut]))
+        if module is not None:
+            found = attribute_path(module, ".".join(parts[cut:]))
+            return None if found is _MISSING else found
+    return None
+
+
 def find_module(module_name: str) -> Optional[types.ModuleType]:
     """The loaded module, also when it runs as ``__main__`` (``python -m``, runpy)."""
     module = sys.modules.get(module_name)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from cleanup_trace import locate, serialise
-from cleanup_trace.compare import differences, without_addresses
+from cleanup_trace.compare import differences, same_text
 
 SYNC_TEST = "test_pytest_cleanup_sync_test_cases"
 ASYNC_TEST = "test_pytest_cleanup_async_test_cases"
@@ -311,16 +311,8 @@ def _raised_warning(expected: Expected) -> Optional[type]:
     """The warning category the recorded call raised, if it raised one."""
     if not (expected.kind == "raised" or (expected.kind == "generator" and expected.end == "raised")):
         return None
-    parts = expected.raised_type.split(".")
-    for cut in range(len(parts) - 1, 0, -1):  # the module is the longest imported prefix
-        module = sys.modules.get(".".join(parts[:cut]))
-        if module is not None:
-            try:
-                klass = locate.attribute_path(module, ".".join(parts[cut:]))
-            except Exception:
-                return None
-            return klass if isinstance(klass, type) and issubclass(klass, Warning) else None
-    return None
+    klass = locate.resolve_dotted(expected.raised_type)
+    return klass if isinstance(klass, type) and issubclass(klass, Warning) else None
 
 
 @contextlib.contextmanager
@@ -375,9 +367,7 @@ def _type_name(error: BaseException) -> str:
 def _check_raised(error: Optional[BaseException], expected: Expected, what: str) -> None:
     if error is None:
         raise AssertionError(f"{what}: expected {expected.raised_type}({expected.message!r}) to be raised")
-    message = str(error)
-    if _type_name(error) != expected.raised_type or (
-            message != expected.message and without_addresses(message) != without_addresses(expected.message)):
+    if _type_name(error) != expected.raised_type or not same_text(str(error), expected.message):
         raise AssertionError(f"{what}: expected {expected.raised_type}({expected.message!r}), "
                              f"got {_type_name(error)}({str(error)!r})") from error
 

@@ -46,7 +46,7 @@ from typing import Any, Callable, Optional, Protocol
 import wrapt
 
 from cleanup_trace import filters, locate
-from cleanup_trace.compare import without_addresses
+from cleanup_trace.compare import same_text
 from cleanup_trace.rewrite import CLOCK_HOOK, HELPER_NAME
 from cleanup_trace._log import log
 
@@ -213,9 +213,8 @@ class FunctionRecord:
     __slots__ = ("module", "qualname", "role", "is_generator", "is_coroutine", "is_async_generator", "gate",
                  "accepted", "disabled", "raw", "owner", "_detached", "_live", "_detach_attempts", "_globals_read")
 
-    def __init__(self, wrapped: Callable, module: str, role: str, gate: bytearray,
-                 owner: "ModuleInstrumenter") -> None:
-        self.module = module
+    def __init__(self, wrapped: Callable, owner: "ModuleInstrumenter", role: str, gate: bytearray) -> None:
+        self.module = owner.module
         self.qualname: str = getattr(wrapped, "__qualname__", None) or getattr(wrapped, "__name__", "?")
         self.role = role
         # One read of co_flags instead of three inspect.is*function calls.
@@ -412,8 +411,7 @@ class FunctionRecord:
                 # A test replaced a global this function uses (monkeypatch.setattr,
                 # mock.patch): its outcome, and its callers', belong to the patch. Not a
                 # refusal of the function either.
-                for running in _running_snapshots():
-                    running.setdefault("patched", patched)
+                _tell_running("patched", patched)
                 self._skip_patched(patched)
                 return None
             fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None)
@@ -463,13 +461,11 @@ class FunctionRecord:
     def _patched_global(self) -> Optional[str]:
         """The first module global this function names that is not what its module
         defined (``None`` when all are, or before the module finished importing)."""
-        owner = self.owner
-        baseline = owner.baseline if owner is not None else None
-        if baseline is None:
+        if self.owner.baseline is None:
             return None
         watched = self._globals_read
         if watched is None:
-            watched = self._globals_read = _globals_named(self.raw, owner)
+            watched = self._globals_read = _globals_named(self.raw, self.owner)
         for namespace, name, defined in watched:
             if id(namespace.get(name, _NO_VALUE)) not in defined:
                 return f"{namespace.get('__name__', '?')}.{name}"
@@ -604,8 +600,7 @@ class FunctionRecord:
                 return
             outcome = {"returned": stored}
         text = serialise.dumps(outcome)
-        if text != entry[1] and without_addresses(text) != without_addresses(entry[1]) \
-                and not _alike(returned if raised is None else _NO_VALUE, entry[1]):
+        if not same_text(text, entry[1]) and not _alike(returned if raised is None else _NO_VALUE, entry[1]):
             self._inconsistent(entry, text)
         elif self.accepted >= _state.budget and not self._checks_pending():
             self.close_gate()
@@ -696,11 +691,13 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
     # the global for the test's duration (mock does so by itself for builtins).
     watched = [(namespace, name, baseline.get(name, absent)) for name in sorted(names)
                if (name in baseline or name in _BUILTIN_NAMES) and name not in owner.rebound]
-    by_module = {instrumenter.module: instrumenter for instrumenter in list(_state.modules)}
+    by_module: Optional[dict] = None  # made only when the function reaches a module at all
     for _, name, _ in list(watched):
         module = namespace.get(name)
         if not isinstance(module, types.ModuleType):
             continue
+        if by_module is None:
+            by_module = {instrumenter.module: instrumenter for instrumenter in list(_state.modules)}
         # Through the module's __dict__: any other read would load a lazily imported module.
         module_namespace = object.__getattribute__(module, "__dict__")
         other = by_module.get(module_namespace.get("__name__"))
@@ -854,14 +851,20 @@ def _running_snapshots() -> list:
     return list(_guard.calls or ()) + list(_async_calls.get())
 
 
+def _tell_running(mark: str, what: str) -> None:
+    """Mark every recorded call running here (the first reason told is kept): ``finish``
+    will not keep them."""
+    for snapshot in _running_snapshots():
+        snapshot.setdefault(mark, what)
+
+
 def clock_read(function: Any, source: str) -> Any:
     """Where an instrumented function reads the clock or an entropy source (the
     transformer rewrote ``datetime.now()`` into ``clock_read(datetime.now, "...")()``): the
     recorded calls running now are not kept. Returns ``function`` untouched."""
     if _guard.calls or _async_calls.get():  # else nobody to tell: as cheap as can be
         try:
-            for snapshot in _running_snapshots():
-                snapshot.setdefault("volatile", source)
+            _tell_running("volatile", source)
         except Exception:  # never in the way of the user's call
             pass
     return function
@@ -1122,7 +1125,7 @@ class ModuleInstrumenter:
             record = self.records.get(raw)
             gate = self.gates.get(raw)
             if record is None and gate is not None:
-                record = self.records[raw] = FunctionRecord(raw, self.module, self.roles.get(raw, ""), gate, self)
+                record = self.records[raw] = FunctionRecord(raw, self, self.roles.get(raw, ""), gate)
             return record
 
 

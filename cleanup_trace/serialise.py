@@ -14,14 +14,14 @@ import re
 import sys
 import types
 import warnings
-import weakref
 from typing import Any
 
 from jsonpickle import errors as _jp_errors
 from jsonpickle import pickler as _jp_pickler
 from jsonpickle import unpickler as _jp_unpickler
 
-from cleanup_trace.compare import differences
+from cleanup_trace.compare import differences, slot_items
+from cleanup_trace.locate import module_attribute
 
 FORMAT = "cleanup_trace/1"
 DILL_LOADER = "cleanup_trace.serialise.load_dill"
@@ -46,37 +46,6 @@ def _own_attributes(item: Any) -> Any:
     except Exception:
         return None
     return state if type(state) is dict else None
-
-
-_SLOTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # class -> its slots' descriptors
-
-
-def _slot_values(item: Any) -> list:
-    """The values in an object's ``__slots__`` (unset ones left out), read through the
-    slot descriptors themselves: never a user's ``__getattr__`` or property."""
-    kind = type(item)
-    descriptors = _SLOTS.get(kind)
-    if descriptors is None:
-        descriptors = []
-        for klass in kind.__mro__:
-            declared = vars(klass).get("__slots__", ())
-            for name in (declared,) if isinstance(declared, str) else declared:
-                if name.startswith("__") and not name.endswith("__"):
-                    name = f"_{klass.__name__.lstrip('_')}{name}"  # private names are mangled
-                descriptor = vars(klass).get(name)
-                if type(descriptor) is types.MemberDescriptorType:
-                    descriptors.append(descriptor)
-        try:
-            _SLOTS[kind] = descriptors
-        except TypeError:  # a class that takes no weak reference: look again next time
-            pass
-    values = []
-    for descriptor in descriptors:
-        try:
-            values.append(descriptor.__get__(item, kind))
-        except AttributeError:
-            pass  # not set
-    return values
 
 
 class TooLarge(Unserialisable):
@@ -241,7 +210,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                             stack.extend(iterate(item))
                             break
                 stack.extend((_own_attributes(item) or {}).values())
-                stack.extend(_slot_values(item))  # a slotted tree node's children make it large
+                stack.extend(slot_items(item).values())  # a slotted tree node's children make it large
             if count > limit:
                 raise TooLarge(f"more than {limit} values (PYTESTCLEANUP_VALUE_LIMIT)")
     except (Unserialisable, HoldsAClock):
@@ -275,19 +244,10 @@ def _importable(function: Any) -> bool:
         or getattr(target, "__func__", None) is function
 
 
-def module_global(module: Any, name: str) -> Any:
-    """A module's attribute read from its ``__dict__``: a lazily loaded module
-    (``importlib.util.LazyLoader``) would run its import on any other attribute read."""
-    try:
-        return object.__getattribute__(module, "__dict__").get(name)
-    except Exception:
-        return None
-
-
 def _is_user_module(module: Any) -> bool:
     from cleanup_trace.importhook import InstrumentingLoader
 
-    return isinstance(getattr(module_global(module, "__spec__"), "loader", None), InstrumentingLoader)
+    return isinstance(getattr(module_attribute(module, "__spec__"), "loader", None), InstrumentingLoader)
 
 
 def _from_user_code(function: Any) -> bool:
@@ -385,7 +345,7 @@ def _is_test_module(name: str) -> bool:
     if known is None:
         from cleanup_trace.filters import is_test_file
 
-        origin = module_global(sys.modules.get(name), "__file__")
+        origin = module_attribute(sys.modules.get(name), "__file__")
         known = _TEST_MODULES[name] = bool(origin) and is_test_file(os.path.realpath(str(origin)))
     return known
 
@@ -398,12 +358,15 @@ def _refuse_test_module(obj: Any) -> None:
         raise Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module")
 
 
+_test_modules_seen: list = [0, []]  # len(sys.modules) when last looked, the test modules then
+
+
 def _imported_test_modules() -> list[str]:
-    names = list(sys.modules)
-    for name in names:
-        if name not in _TEST_MODULES:
-            _is_test_module(name)
-    return [name for name in names if _TEST_MODULES.get(name)]
+    """The test modules imported so far (looked for again only when sys.modules grew)."""
+    if len(sys.modules) != _test_modules_seen[0]:
+        names = list(sys.modules)
+        _test_modules_seen[:] = [len(names), [name for name in names if _is_test_module(name)]]
+    return _test_modules_seen[1]
 
 
 _STRING_PUSHES = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING",
@@ -527,11 +490,7 @@ class _Pickler(_jp_pickler.Pickler):
     def _flatten_newstyle_with_slots(self, obj: Any, data: dict) -> dict:
         # jsonpickle falls back to every dir() attribute (methods included) when no slot
         # is set yet, as for ``self`` on entry to ``__init__``; the set slots are the state.
-        slots = []
-        for klass in type(obj).__mro__:
-            declared = getattr(klass, "__slots__", ())
-            slots.extend((declared,) if isinstance(declared, str) else declared)
-        self._flatten_obj_attrs(obj, [name for name in slots if name not in ("__dict__", "__weakref__")], data)
+        self._flatten_obj_attrs(obj, list(slot_items(obj)), data)
         return data
 
     def _flatten_function(self, obj: Any) -> Any:
