@@ -628,6 +628,14 @@ def check_round_trip(original: Any, data: Any) -> Any:
     problems = differences(restored, original, limit=1, strict=True)
     if problems:
         raise Unserialisable(f"value does not round-trip: {problems[0]}")
+    kind = type(original)
+    if kind.__eq__ is not object.__eq__ and kind.__module__ != "builtins":
+        # Replay compares with the class's own __eq__, which the strict walk never calls on
+        # the user's object: two decoded copies must be equal (toolz' curry compares its
+        # function's signature cache by identity).
+        problems = differences(decode(data), restored, limit=1)
+        if problems:
+            raise Unserialisable(f"value does not equal a copy of itself: {problems[0]}")
     return restored
 
 

@@ -329,3 +329,26 @@ def test_checking_a_stored_value_never_runs_its_comparison_code() -> None:
     assert ["a", "b", "c"] == list(recency)
     assert ["__dict__['items']['b']: 2 != 3"] == differences(Holder(Recency(a=1, b=2, c=4)), Holder(Recency(a=1, b=3, c=4)),
                                                  strict=True)
+
+
+def test_a_value_whose_copies_are_not_equal_is_not_stored(tmp_path, monkeypatch) -> None:
+    """Storing compares state (never the user's __eq__ on the user's object), but replay
+    compares with __eq__: a class whose copies never compare equal would fail every replay."""
+    (tmp_path / "identity_eq.py").write_text(
+        "class Token:\n"
+        "    def __init__(self):\n"
+        "        self.marker = object()\n"
+        "    def __eq__(self, other):\n"
+        "        return self.marker is other.marker\n"
+        "class Plain:\n"
+        "    def __init__(self):\n"
+        "        self.value = 1\n"
+        "    def __eq__(self, other):\n"
+        "        return self.value == other.value\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import identity_eq
+
+    with pytest.raises(serialise.Unserialisable, match="does not equal a copy of itself"):
+        serialise.check_round_trip(identity_eq.Token(), serialise.encode(identity_eq.Token()))
+    plain = identity_eq.Plain()
+    serialise.check_round_trip(plain, serialise.encode(plain))
