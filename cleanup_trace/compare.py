@@ -63,6 +63,21 @@ def slot_items(value: Any) -> dict[str, Any]:
     return items
 
 
+class Difference(str):
+    """One difference, with the classes of the objects whose state holds it (innermost
+    first): storing blames the class that keeps failing, not the value handed to it."""
+
+    holders: tuple = ()
+
+
+def _inside(owner: Any, problems: Iterator[str]) -> Iterator[str]:
+    """The problems found in ``owner``'s state, naming its class among their holders."""
+    for problem in problems:
+        found = Difference(problem)
+        found.holders = getattr(problem, "holders", ()) + (type(owner),)
+        yield found
+
+
 def _has_own_eq(value: Any) -> bool:
     return type(value).__eq__ is not object.__eq__
 
@@ -92,13 +107,8 @@ def _subclass_state(actual: Any, expected: Any, path: str, seen: set, depth: int
     """A list/dict/tuple subclass may carry state beside its items (attributes, slots)."""
     if type(expected) in (list, tuple, dict):
         return
-    left, right = _state(actual) or {}, _state(expected) or {}
-    for name in sorted(set(left) | set(right)):
-        sub = f"{path}.{name}" if path else name
-        if name not in left or name not in right:
-            yield f"{sub}: {'missing' if name not in left else 'unexpected attribute'}"
-        else:
-            yield from _walk(left[name], right[name], sub, seen, depth + 1, strict)
+    yield from _inside(expected, _attribute_differences(_state(actual) or {}, _state(expected) or {}, path, seen, depth,
+                                                        strict))
 
 
 def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: bool = False) -> Iterator[str]:
@@ -155,8 +165,8 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         # a Mapping's __eq__ reads every item, and an LRU cache's __getitem__ reorders it.
         left_state, right_state = _state(actual), _state(expected)
         if left_state is not None and right_state is not None:
-            yield from _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__", seen, depth + 1,
-                             strict)
+            yield from _inside(expected, _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__",
+                                               seen, depth + 1, strict))
             return
     if _has_own_eq(expected):
         try:
@@ -169,8 +179,8 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
             if left_state is None or right_state is None:
                 yield f"{where}: comparing raised {type(error).__name__}: {error}"
             else:
-                yield from _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__",
-                                 seen, depth + 1, strict)
+                yield from _inside(expected, _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__",
+                                                   seen, depth + 1, strict))
             return
         # Containers of NaN or of objects without __eq__ compare unequal with ==
         # although they are equal structurally: look inside before reporting.
@@ -181,24 +191,30 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         if left_state is None or right_state is None or type(expected).__module__ == "builtins":
             yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
             return
-        inner = list(_walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__", seen, depth + 1, strict))
+        inner = list(_inside(expected, _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__", seen,
+                                             depth + 1, strict)))
         yield from inner or [f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"]
         return
     left_state, right_state = _state(actual), _state(expected)
     if left_state is None and right_state is None:
         return  # same type, no state: ``object()`` and friends are interchangeable
-    for name in sorted(set(left_state or {}) | set(right_state or {})):
+    yield from _inside(expected, _attribute_differences(left_state or {}, right_state or {}, path, seen, depth, strict))
+
+
+def _attribute_differences(left: dict, right: dict, path: str, seen: set, depth: int, strict: bool) -> Iterator[str]:
+    for name in sorted(set(left) | set(right)):
         sub = f"{path}.{name}" if path else name
-        if name not in (left_state or {}):
-            yield f"{sub}: missing (expected {_safe_repr((right_state or {})[name])})"
-        elif name not in (right_state or {}):
-            yield f"{sub}: unexpected attribute ({_safe_repr((left_state or {})[name])})"
+        if name not in left:
+            yield f"{sub}: missing (expected {_safe_repr(right[name])})"
+        elif name not in right:
+            yield f"{sub}: unexpected attribute ({_safe_repr(left[name])})"
         else:
-            yield from _walk(left_state[name], right_state[name], sub, seen, depth + 1, strict)  # type: ignore[index]
+            yield from _walk(left[name], right[name], sub, seen, depth + 1, strict)
 
 
 def differences(actual: Any, expected: Any, limit: int = 20, strict: bool = False) -> list[str]:
-    """Paths where ``actual`` and ``expected`` differ (empty list: they are equal).
+    """Paths where ``actual`` and ``expected`` differ (empty list: they are equal), each a
+    :class:`Difference` when found inside an object's state.
 
     ``strict=True`` (storing a value: does it come back as itself?) also compares the
     state of objects whose ``__eq__`` says equal.

@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 TRANSFORM_VERSION = 6
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
@@ -98,11 +98,25 @@ def _line_numbers(text: str, offsets: list[int]) -> list[int]:
     return lines
 
 
+def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
+    """Every statement of ``tree`` in source order, wherever it sits (function and class
+    bodies, branches, handlers, match cases), never the expressions that make up most of
+    a tree."""
+    pending: list = list(reversed(tree.body))
+    while pending:
+        node = pending.pop()
+        yield node
+        for field in ("cases", "handlers", "finalbody", "orelse", "body"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list):
+                pending.extend(reversed(inner))
+
+
 def rebound_globals(tree: ast.Module, text: str) -> list[str]:
     """Names the module's functions declare ``global``: rebinding them is its own doing."""
     if not _GLOBAL_STATEMENT.search(text):  # most modules: no walk at all
         return []
-    return sorted({name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names})
+    return sorted({name for node in _statements(tree) if isinstance(node, ast.Global) for name in node.names})
 
 
 def _hint_pattern(imported: dict[str, str]) -> "re.Pattern[str]":
@@ -142,9 +156,7 @@ def imported_names(tree: ast.Module) -> dict[str, str]:
     module's own package, never a clock).
     """
     names: dict[str, str] = {}
-    pending: list = list(reversed(tree.body))  # popped in source order: later imports win
-    while pending:
-        node = pending.pop()
+    for node in _statements(tree):  # in source order: later imports win
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -156,11 +168,6 @@ def imported_names(tree: ast.Module) -> dict[str, str]:
             if node.module and not node.level:
                 for alias in node.names:
                     names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-        else:
-            for field in ("cases", "handlers", "finalbody", "orelse", "body"):
-                inner = getattr(node, field, None)
-                if isinstance(inner, list):
-                    pending.extend(reversed(inner))
     return names
 
 

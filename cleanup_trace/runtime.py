@@ -120,10 +120,12 @@ class _State:
         self.budget = 5
         self.max_depth = 500
         self.value_limit = 1000
-        # Classes blamed for failed encodes (the only non-builtin class in the value), and
-        # those refused up front from now on: a class that did not survive storing twice,
-        # and never did, will not the third time; every try costs a full encode and decode.
-        self.blamed: collections.Counter = collections.Counter()
+        # Classes blamed for failed encodes (see _blame_for) -> the functions whose calls
+        # failed, and the classes refused up front from now on: a class that did not
+        # survive storing in two functions' calls, and never did, will not the third time;
+        # every try costs a full encode and decode. (Two functions: a constructor's helper
+        # sees its half-built ``self`` at every call.)
+        self.blamed: collections.defaultdict = collections.defaultdict(set)
         self.refused_classes: set = set()
         self.stored_classes: set = set()
         self.environ_at_start: dict = {}
@@ -541,11 +543,12 @@ class FunctionRecord:
         except serialise.Unserialisable as error:
             # ``self`` entering a constructor is half-built: its failure says nothing of
             # the class.
-            if len(seen.classes) == 1 and error.lasting and self.qualname.rpartition(".")[2] not in _HALF_BUILT:
-                _blame(*seen.classes)
+            if error.lasting and self.qualname.rpartition(".")[2] not in _HALF_BUILT:
+                _blame_for(error, seen.classes, self.key)
             self.skip(f"unserialisable {what}", str(error))
             return _REFUSED
-        _state.stored_classes.update(seen.classes)
+        if self.qualname.rpartition(".")[2] not in _HALF_BUILT:  # a half-built self stores, a whole one may not
+            _state.stored_classes.update(seen.classes)
         return data
 
     def _outcome(self, returned: Any, raised: Optional[BaseException]) -> Optional[dict]:
@@ -1194,16 +1197,31 @@ def _retry_detaches(current: Optional[FunctionRecord]) -> None:
         _guard.busy = busy
 
 
-def _blame(klass: type) -> None:
+def _blame_for(error: "serialise.Unserialisable", classes: set, function: tuple) -> None:
+    """Count a lasting failure against the class it belongs to; refused up front (by the
+    survey, before any encode) once it failed in two functions' calls and never stored.
+
+    That class is the innermost one whose instances held what failed (a code generator
+    keeping its output stream; the state a cache's ``__reduce__`` drops), or else the
+    value's only class.
+    """
+    candidates = error.holders if error.holders_to_blame else ()
+    if len(classes) == 1:
+        candidates += tuple(classes)
+    for klass in candidates:
+        if _blamable(klass):
+            _state.blamed[klass].add(function)
+            if len(_state.blamed[klass]) >= 2:
+                _state.refused_classes.add(klass)
+            return
+
+
+def _blamable(klass: type) -> bool:
     if issubclass(klass, (RecordingWrapper, BoundRecordingWrapper)) or klass in _state.stored_classes:
-        return  # functions store (or not) one by one; a class stored once can be again
-    if filters.is_standard_library(klass.__module__):
-        # The standard library's classes store; when one does not, something patched it
-        # for a while (freezegun's datetime): never refuse them for good.
-        return
-    _state.blamed[klass] += 1
-    if _state.blamed[klass] >= 2:
-        _state.refused_classes.add(klass)
+        return False  # functions store (or not) one by one; a class stored once can be again
+    # The standard library's classes store; when one does not, something patched it for a
+    # while (freezegun's datetime): never refuse them for good.
+    return not filters.is_standard_library(klass.__module__) and klass.__module__ != "builtins"
 
 
 def _other_holders(namespace: dict, name: str) -> int:

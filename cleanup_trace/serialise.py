@@ -33,6 +33,12 @@ class Unserialisable(Exception):
     # Does the failure belong to the value's classes (they would fail again), or to the
     # moment (a module still importing cannot give back its functions by name yet)?
     lasting = True
+    # The classes of the objects whose state held what failed, innermost first: an
+    # iterator kept in an attribute fails every instance of the class keeping it.
+    holders: tuple = ()
+    # False when the failure is about what one instance holds (a test's function given
+    # to it), which says nothing of the classes holding it.
+    holders_to_blame = True
 
 
 _ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
@@ -355,7 +361,9 @@ def _refuse_test_module(obj: Any) -> None:
     run imports the project, not the recorded test suite's modules."""
     name = getattr(obj, "__module__", None) or ""
     if _is_test_module(name):
-        raise Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module")
+        failure = Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module")
+        failure.holders_to_blame = False
+        raise failure
 
 
 _test_modules_seen: list = [0, []]  # len(sys.modules) when last looked, the test modules then
@@ -446,6 +454,13 @@ class _Pickler(_jp_pickler.Pickler):
         return super()._get_flattener(obj)
 
     def _flatten_obj_instance(self, obj: Any) -> Any:
+        try:
+            return self._flatten_instance(obj)
+        except Unserialisable as error:
+            error.holders += (type(obj),)
+            raise
+
+    def _flatten_instance(self, obj: Any) -> Any:
         _refuse_test_module(type(obj))
         reference = _sentinels.reference(obj)
         if reference is not None:
@@ -627,7 +642,9 @@ def check_round_trip(original: Any, data: Any) -> Any:
         raise failure from None
     problems = differences(restored, original, limit=1, strict=True)
     if problems:
-        raise Unserialisable(f"value does not round-trip: {problems[0]}")
+        failure = Unserialisable(f"value does not round-trip: {problems[0]}")
+        failure.holders = getattr(problems[0], "holders", ())
+        raise failure
     kind = type(original)
     if kind.__eq__ is not object.__eq__ and kind.__module__ != "builtins":
         # Replay compares with the class's own __eq__, which the strict walk never calls on

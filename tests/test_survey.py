@@ -146,6 +146,83 @@ def test_large_values_and_classes_that_never_store_are_refused_before_encoding(
     assert '"args":[[1,2]]' in total.replace(" ", "").replace("\n", "")
 
 
+HOLDER_APP = '''
+class Stream:
+    def __init__(self, lines):
+        self.lines = iter(lines)  # an iterator kept in an attribute: no instance stores
+
+
+class Job:
+    def __init__(self, name, stream):
+        self.name = name
+        self.stream = stream
+
+
+def first(job):
+    return 1
+
+
+def second(job):
+    return 2
+
+
+def third(job):
+    return 3
+
+
+def main():
+    for function in (first, second, third):
+        function(Job("a", Stream(["x"])))
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_the_class_holding_what_fails_is_refused_after_two_functions(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """The blame goes to the innermost class of the user's whose state held the failure
+    (Stream, not the Job handed to the functions), once calls of two functions failed
+    there: the third function's call is refused before any encode. ``Stream.__init__``
+    stored its half-built ``self`` (no iterator yet), which does not clear the class."""
+    pytester.makepyfile(holder=HOLDER_APP)
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "-m", "cleanup_trace", "holder")
+    assert result.ret == 0, result.stderr.str()
+    result.stderr.fnmatch_lines([
+        "*call.skipped function=holder.first reason='unserialisable argument' "
+        "detail='builtins.list_iterator is an iterator: storing it would consume it'",
+        "*call.skipped function=holder.third reason='unserialisable argument' "
+        "detail='holder.Stream values did not survive storing before'",
+    ])
+
+
+class Keeper:
+    """Its ``__reduce__`` forgets what it keeps: a copy never equals the original."""
+
+    __module__ = USER_MODULE
+
+    def __init__(self, kept=None):
+        self.kept = kept
+
+    def __reduce__(self):
+        return (Keeper, ())
+
+
+def test_failures_name_the_classes_holding_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, USER_MODULE, type(sys)(USER_MODULE))
+    monkeypatch.setattr(sys.modules[USER_MODULE], "Point", Point, raising=False)
+    monkeypatch.setattr(sys.modules[USER_MODULE], "Keeper", Keeper, raising=False)
+    with pytest.raises(serialise.Unserialisable) as encoding:
+        serialise.encode([Point(Point(1, iter([1])), 2)])
+    assert encoding.value.holders == (type(iter([1])), Point, Point)
+    value = {"points": [Point(Keeper(5), 1)]}
+    with pytest.raises(serialise.Unserialisable, match="does not round-trip") as storing:
+        serialise.check_round_trip(value, serialise.encode(value))
+    assert storing.value.holders == (Keeper, Point)
+    with pytest.raises(serialise.Unserialisable) as test_value:
+        serialise.encode(Point(Local(), 1))
+    assert not test_value.value.holders_to_blame  # one test's value says nothing of Point
+
+
 class Inventive:
     """Answers every attribute it does not have with a new object (``whatever._``), and
     counts the questions."""
