@@ -21,7 +21,10 @@ source strings without importing anything. Decisions made here cost nothing at r
 * property setters and deleters carry a role, since they share the getter's qualname;
 * calls that read the clock or an entropy source (``datetime.now()``, ``time.time()``,
   ``uuid4()``...) in an instrumented function's body go through ``CLOCK_HOOK`` first: the
-  recorded calls running when one happens are not kept (replay runs at another moment).
+  recorded calls running when one happens are not kept (replay runs at another moment);
+  so do reads of the exception being handled (``sys.exc_info()``) outside the function's
+  own ``except``/``finally``: the recorded calls that started inside a caller's handler
+  are not kept (replay has no exception being handled).
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ import bisect
 import re
 from typing import Iterator, Optional, Union
 
-TRANSFORM_VERSION = 6
+TRANSFORM_VERSION = 7
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -61,6 +64,11 @@ VOLATILE_CALLS = frozenset({
     "random.SystemRandom", "email.utils.make_msgid",
 })
 _VOLATILE_MODULES = ("secrets.",)
+# Calls that read the exception being handled. Outside a handler of the function's own
+# (``except``, ``finally``) that is its caller's exception, which replay does not have
+# (jinja2's ``rewrite_traceback_stack()``): they go through ``CLOCK_HOOK`` as well.
+HANDLED_EXCEPTION_CALLS = frozenset({"sys.exc_info", "sys.exception", "traceback.format_exc",
+                                     "traceback.print_exc"})
 # Read the clock only when called with at most this many positional arguments and
 # without the named keyword (``time.strftime(fmt)`` does, ``time.strftime(fmt, t)`` not).
 _CLOCK_BY_DEFAULT = {
@@ -75,7 +83,8 @@ _CLOCK_WHEN_WRITING = {"gzip.GzipFile": (1, "mode")}
 # these names (or of a name the module imported them as), or ``secrets.``. Most
 # functions show none, and most of the transform's time would be those walks.
 _HINT_NAMES = frozenset(
-    {name.rpartition(".")[2] for name in _FRAME_INSPECTOR_CALLS | VOLATILE_CALLS | set(_CLOCK_BY_DEFAULT)}
+    {name.rpartition(".")[2] for name in
+     _FRAME_INSPECTOR_CALLS | VOLATILE_CALLS | set(_CLOCK_BY_DEFAULT) | HANDLED_EXCEPTION_CALLS}
     | _FRAME_INSPECTOR_NAMES | CLOCK_ATTRIBUTES)
 
 
@@ -217,20 +226,30 @@ class _Findings:
 
     def __init__(self, node: FunctionNode, imported: dict[str, str], walk: bool) -> None:
         self.inspects_frames = False
-        self.clock_calls: list[tuple[ast.Call, str]] = []  # (call, what it reads)
+        # (call, what it reads): the clock, entropy, or the exception its caller handles
+        self.hooked_calls: list[tuple[ast.Call, str]] = []
         if not walk:  # its lines show no hint: nothing to find
             return
-        for inner in ast.walk(node):
-            if not isinstance(inner, ast.Call):
+        pending: list = [(node, False)]  # (node, inside a handler of the function's own)
+        while pending:
+            inner, handling = pending.pop()
+            if isinstance(inner, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+                pending.extend((child, handling) for child in inner.body + inner.orelse)
+                pending.extend((child, True) for child in inner.handlers + inner.finalbody)
                 continue
-            function = inner.func
-            dotted = _dotted_call(function, imported)
-            if not self.inspects_frames:
-                name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
-                if name in _FRAME_INSPECTOR_NAMES or dotted in _FRAME_INSPECTOR_CALLS:
-                    self.inspects_frames = True
-            if _reads_clock(inner, dotted):
-                self.clock_calls.append((inner, dotted or ast.unparse(function)))
+            pending.extend((child, handling) for child in ast.iter_child_nodes(inner))
+            if isinstance(inner, ast.Call):
+                self._look_at(inner, imported, handling)
+
+    def _look_at(self, call: ast.Call, imported: dict[str, str], handling: bool) -> None:
+        function = call.func
+        dotted = _dotted_call(function, imported)
+        if not self.inspects_frames:
+            name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+            if name in _FRAME_INSPECTOR_NAMES or dotted in _FRAME_INSPECTOR_CALLS:
+                self.inspects_frames = True
+        if _reads_clock(call, dotted) or (dotted in HANDLED_EXCEPTION_CALLS and not handling):
+            self.hooked_calls.append((call, dotted or ast.unparse(function)))
 
 
 def _report_clock_read(call: ast.Call, source: str) -> None:
@@ -308,7 +327,7 @@ class _Instrumenter(ast.NodeTransformer):
             node.decorator_list.append(self._decorator(node))
             self.instrumented.append(qualname)
         # Also in functions left unwrapped: they run inside recorded calls all the same.
-        for call, source in findings.clock_calls:
+        for call, source in findings.hooked_calls:
             _report_clock_read(call, source)
             self.clock_reads.append((qualname, source))
         # Nested functions are not importable, so not replayable: not descended into.

@@ -47,7 +47,7 @@ import wrapt
 
 from cleanup_trace import filters, locate
 from cleanup_trace.compare import same_text
-from cleanup_trace.rewrite import CLOCK_HOOK, HELPER_NAME
+from cleanup_trace.rewrite import CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -444,6 +444,8 @@ class FunctionRecord:
             # environment variables or the command line (a test patching sys.argv for a
             # main()) differ from the start of recording replay with them.
             snapshot = {"call": data, "random": random.getstate(), "fingerprint": fingerprint}
+            if sys.exc_info()[1] is not None:
+                snapshot["handling"] = True  # called from an except block (see clock_read)
             if _state.environ_touched:
                 changed = _environ_changes()
                 if changed:
@@ -490,7 +492,13 @@ class FunctionRecord:
             volatile = snapshot.get("volatile")
             if volatile:
                 if "check" not in snapshot:  # a consistency probe just has nothing to say
-                    self.skip("reads the clock or entropy", f"through {volatile}: replay runs at another moment")
+                    if volatile in HANDLED_EXCEPTION_CALLS:
+                        # The same arguments outside a handler make a case: not a duplicate.
+                        self.live.fingerprints.discard(snapshot.get("fingerprint"))
+                        self.skip("reads the exception its caller handles",
+                                  f"through {volatile}: replay has no exception being handled")
+                    else:
+                        self.skip("reads the clock or entropy", f"through {volatile}: replay runs at another moment")
                 return
             patched = snapshot.get("patched")
             if patched:
@@ -583,7 +591,7 @@ class FunctionRecord:
         if text != entry[0]:
             return None  # alike by fingerprint only: other arguments
         entry[2] += 1
-        return {"check": entry}
+        return {"check": entry, "handling": True} if sys.exc_info()[1] is not None else {"check": entry}
 
     def _check_consistency(self, entry: list, returned: Any, raised: Optional[BaseException]) -> None:
         if raised is not None:
@@ -867,7 +875,14 @@ def clock_read(function: Any, source: str) -> Any:
     recorded calls running now are not kept. Returns ``function`` untouched."""
     if _guard.calls or _async_calls.get():  # else nobody to tell: as cheap as can be
         try:
-            _tell_running("volatile", source)
+            if source in HANDLED_EXCEPTION_CALLS:
+                # The exception its caller handles: only the calls that started inside a
+                # handler depend on it (a call that raised and handled it itself replays).
+                for snapshot in _running_snapshots():
+                    if snapshot.get("handling"):
+                        snapshot.setdefault("volatile", source)
+            else:
+                _tell_running("volatile", source)
         except Exception:  # never in the way of the user's call
             pass
     return function

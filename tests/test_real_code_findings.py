@@ -496,6 +496,11 @@ def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester,
     ("import datetime\ndef f(d):\n    return d.time()\n", ""),
     ("def f(self):\n    return self.time()\n", ""),
     ("import random\ndef f():\n    return random.random()\n", ""),  # its state is stored instead
+    # The exception being handled: its caller's, unless read in a handler of its own.
+    ("import sys\ndef f():\n    return sys.exc_info()[1]\n", "sys.exc_info"),
+    ("import traceback\ndef f():\n    return traceback.format_exc()\n", "traceback.format_exc"),
+    ("import sys\ndef f(g):\n    try:\n        g()\n    except Exception:\n        return sys.exc_info()\n", ""),
+    ("import sys\ndef f(g):\n    try:\n        g()\n    finally:\n        print(sys.exc_info())\n", ""),
 ])
 def test_what_counts_as_reading_the_clock(body: str, reads: str) -> None:
     """Each call site reading the clock goes through the hook, named by what it reads."""
@@ -520,6 +525,57 @@ def test_what_counts_as_reading_the_clock(body: str, reads: str) -> None:
 def test_frame_inspection_is_told_apart_from_namesakes(body: str, skipped: bool) -> None:
     _, instrumented = rewrite_module(body, "m.py", "m")
     assert (not instrumented) is skipped
+
+
+HANDLED_APP = '''
+import sys
+
+
+def describe():
+    """Names the exception its caller is handling."""
+    error = sys.exc_info()[1]
+    return f"failed: {error}" if error is not None else "fine"
+
+
+def report(error_text):
+    return describe() + " / " + error_text
+
+
+def guarded(value):
+    """Raises and handles its own exception: replays as it ran."""
+    try:
+        return 10 // value
+    except ZeroDivisionError:
+        return describe()
+
+
+def main():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        print(describe(), "|", report("x"))
+    print(describe(), guarded(0), guarded(5))
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_calls_reading_their_callers_exception_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+    """``sys.exc_info()`` outside a function's own handler reads its caller's exception:
+    the calls that started inside a handler are not recorded (replay has no exception
+    being handled); a call that raised and handled the exception itself is."""
+    (app / "handled.py").write_text(textwrap.dedent(HANDLED_APP))
+    result = run_tool(pytester, "handled")
+    result.stdout.fnmatch_lines(["failed: boom | failed: boom / x", "fine failed: integer division or modulo by zero 2"])
+    result.stderr.fnmatch_lines(["*call.skipped function=handled.report reason='reads the exception its caller "
+                                 "handles' detail='through sys.exc_info: replay has no exception being handled'"])
+    data = app / "tests/test-data/handled"
+    assert [["fine"]] == [[case["outcome"]["returned"]] for case in
+                          json.loads((data / "describe-00.json").read_text())["cases"]]
+    guarded = json.loads((data / "guarded-00.json").read_text())["cases"]
+    assert ["failed: integer division or modulo by zero", 2] == [case["outcome"]["returned"] for case in guarded]
+    assert not (data / "report-00.json").exists()
+    replay = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert 0 == replay.ret, replay.stdout.str()
 
 
 NAMESPACE_APP = '''

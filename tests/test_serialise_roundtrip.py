@@ -41,7 +41,8 @@ def test_plain_values_take_the_fast_path_to_the_same_form(value) -> None:
     """Whenever the survey calls a value plain, the C-codec copy is exactly jsonpickle's form."""
     call = {"args": [value], "kwargs": {}}
     if serialise.survey(call, limit=10_000).plain:
-        assert serialise.encode(call) == serialise.encode(call, plain=True)
+        # Compared as text: NaN is not equal to itself, and each form holds its own NaN.
+        assert serialise.dumps(serialise.encode(call)) == serialise.dumps(serialise.encode(call, plain=True))
 
 
 @settings(max_examples=60, deadline=None)
