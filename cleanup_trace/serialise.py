@@ -185,6 +185,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                         plain = False
                         if type(key) is not int:
                             builtin = False
+                            stack.append(key)  # a class as a key (a registry by type) is stored too
                 stack.extend(item.values())
             else:
                 plain = False
@@ -201,8 +202,8 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                 if kind.__module__ != "builtins" and kind not in classes:
                     _refuse_test_module(kind)  # before paying for an encode that would say so
                     classes.add(kind)
-                if kind is types.FunctionType or kind is types.MethodType:
-                    _refuse_test_module(item)
+                if kind is types.FunctionType or kind is types.MethodType or issubclass(kind, type):
+                    _refuse_test_module(item)  # a class given as a value too (stored by name)
                     if kind is types.FunctionType and item.__closure__ and not _importable(item):
                         # Stored by value (dill): what its cells hold is stored with it, a
                         # test module's function captured by a library's closure included.
@@ -277,6 +278,9 @@ class _Sentinels:
 
     ``MISSING = object()`` and friends are compared with ``is``: stored by value they
     would come back as another object and the replayed function would not know them.
+    So are objects of a class made inside a function (``make_sentinel()``'s), whatever
+    their state: stored by value they could not be decoded at all (their class has no
+    importable name), by name they can when a module binds them.
     """
 
     def __init__(self) -> None:
@@ -321,23 +325,41 @@ class _Sentinels:
                 complete = False  # names defined later in its body: look again next time
                 continue
             self.indexed.add(module_name)
-            for name, value in list(vars(module).items()):
-                if not name.startswith("__") and self.stateless(value):
-                    self.by_id[id(value)] = (module_name, name)
+            self._note_bound(module_name, module)
         if complete:
             self.modules_seen = len(sys.modules)
 
+    def _note_bound(self, module_name: str, module: Any) -> None:
+        for name, value in list(vars(module).items()):
+            if not name.startswith("__") and (_of_a_local_class(value) or self.stateless(value)):
+                self.by_id[id(value)] = (module_name, name)
+
     def reference(self, obj: Any) -> Any:
         """``(module, name)`` when ``obj`` is such a module-level object, else ``None``."""
-        if not self.stateless(obj):
+        local = _of_a_local_class(obj)
+        if not local and not self.stateless(obj):
             return None
         found = self.by_id.get(id(obj))
         if found is None:
             self._index()
             found = self.by_id.get(id(obj))
-        if found is None or getattr(sys.modules.get(found[0]), found[1], None) is not obj:
+        if found is None and local:
+            # A library's own (boltons binds ``_MISSING = make_sentinel()`` in the module
+            # defining the factory): that module alone is looked at.
+            module_name = type(obj).__module__
+            module = sys.modules.get(module_name)
+            if isinstance(module, types.ModuleType) and module_name not in self.indexed:
+                self._note_bound(module_name, module)
+                found = self.by_id.get(id(obj))
+        if found is None or module_attribute(sys.modules.get(found[0]), found[1]) is not obj:
             return None  # ids are reused once an object is gone: check it is still the one
         return found
+
+
+def _of_a_local_class(value: Any) -> bool:
+    """Is ``value`` an instance of a class made inside a function (no importable name)?"""
+    kind = type(value)
+    return "<locals>" in kind.__qualname__ and not issubclass(kind, (type, types.FunctionType))
 
 
 _sentinels = _Sentinels()

@@ -146,6 +146,41 @@ def test_module_level_sentinels_replay_as_themselves(pytester: pytest.Pytester, 
     result.assert_outcomes(passed=2 + 1)
 
 
+LOCAL_SENTINEL_APP = '''
+def make_sentinel(name):
+    class Sentinel:  # made inside a function: no importable name
+        def __init__(self):
+            self.name = name
+
+        def __repr__(self):
+            return self.name
+    return Sentinel()
+
+
+MISSING = make_sentinel("MISSING")
+
+
+def lookup(mapping, key, default):
+    value = mapping.get(key, default)
+    return "missing" if value is MISSING else value
+
+
+def main():
+    print(lookup({}, "a", MISSING), lookup({"a": 1}, "a", MISSING))
+'''
+
+
+def test_module_level_objects_of_a_local_class_replay_as_themselves(pytester: pytest.Pytester, app: Path) -> None:
+    """An instance of a class made inside a function (boltons' ``make_sentinel()``) cannot
+    be decoded by value, whatever its state: bound at module level, it is stored by name."""
+    (app / "local_sentinel.py").write_text(textwrap.dedent(LOCAL_SENTINEL_APP))
+    run_tool(pytester, "local_sentinel").stdout.fnmatch_lines(["missing 1"])
+    cases = json.loads((app / "tests/test-data/local_sentinel/lookup-00.json").read_text())["cases"]
+    assert 2 == len(cases) and all('"MISSING"' in json.dumps(case["call"]) for case in cases)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "lookup")
+    result.assert_outcomes(passed=2, deselected=result.parseoutcomes().get("deselected", 0))
+
+
 def test_environment_variables_set_while_recording_replay_with_the_call(pytester: pytest.Pytester,
                                                                        findings: Path) -> None:
     """A call made while a variable differs from the start of recording stores that

@@ -58,6 +58,10 @@ def test_values_from_test_modules_are_refused_unencoded() -> None:
     """Replay imports the project, not its test suite: the walk says so before the encode."""
     with pytest.raises(serialise.Unserialisable, match=r"test_survey\.Local is defined in a test module"):
         serialise.survey({"a": [Local()]}, limit=100)
+    with pytest.raises(serialise.Unserialisable, match=r"test_survey\.Local is defined in a test module"):
+        serialise.survey({"a": [Local]}, limit=100)  # the class itself, as a value
+    with pytest.raises(serialise.Unserialisable, match=r"test_survey\.Local is defined in a test module"):
+        serialise.survey({"handlers": {Local: 1}}, limit=100)  # or as a key (a registry by type)
     with pytest.raises(serialise.Unserialisable, match=r"test_survey\.test_cycles_and_user_code is defined"):
         serialise.survey([test_cycles_and_user_code], limit=100)
 
