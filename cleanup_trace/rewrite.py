@@ -90,6 +90,9 @@ _HINT_NAMES = frozenset(
 
 _NEWLINE = re.compile("\r\n?|\n")  # what ast counts as a line end
 _GLOBAL_STATEMENT = re.compile(r"\bglobal\s")
+# Where code relies on an object's identity: ``x is T``, ``T is not x``, ``{T: 'T'}``
+# (a dict keyed by it). A stored copy of such an object is another object.
+_IDENTITY_USE = re.compile(r"\bis\s+(?:not\s+)?([^\W\d]\w*)|([^\W\d]\w*)\s+is\s|[{,]\s*([^\W\d]\w*)\s*:(?!=)")
 
 
 def _line_numbers(text: str, offsets: list[int]) -> list[int]:
@@ -126,6 +129,23 @@ def rebound_globals(tree: ast.Module, text: str) -> list[str]:
     if not _GLOBAL_STATEMENT.search(text):  # most modules: no walk at all
         return []
     return sorted({name for node in _statements(tree) if isinstance(node, ast.Global) for name in node.names})
+
+
+def identity_names(tree: ast.Module, text: str) -> list[str]:
+    """Module-level names the module's code uses by identity (see ``_IDENTITY_USE``):
+    the objects bound to them are stored by name while unchanged (``T = TType()``)."""
+    found = {name for match in _IDENTITY_USE.finditer(text) for name in match.groups() if name}
+    if not found:
+        return []
+    bound = set()
+    for node in tree.body:  # top-level statements only: what the module binds
+        if isinstance(node, ast.Assign):
+            bound.update(target.id for target in node.targets if isinstance(target, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            bound.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom):
+            bound.update(alias.asname or alias.name for alias in node.names)
+    return sorted(found & bound)
 
 
 def _hint_pattern(imported: dict[str, str]) -> "re.Pattern[str]":
@@ -380,12 +400,15 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     position = _insert_position(tree.body)
     anchor = tree.body[position] if position < len(tree.body) else tree.body[-1]
     # import cleanup_trace.runtime as <HELPER_NAME>
-    # <HELPER_NAME> = <HELPER_NAME>.module_instrumenter(<module name>[, <rebound names>])
+    # <HELPER_NAME> = <HELPER_NAME>.module_instrumenter(<module name>[, <rebound names>[, <identity names>]])
     helper_import = ast.Import(names=[ast.alias(name=RUNTIME_MODULE, asname=HELPER_NAME)])
     rebound = rebound_globals(tree, text)
+    identities = identity_names(tree, text)
     arguments: list[ast.expr] = [ast.Constant(module_name)]
-    if rebound:
+    if rebound or identities:
         arguments.append(ast.Tuple(elts=[ast.Constant(name) for name in rebound], ctx=ast.Load()))
+    if identities:
+        arguments.append(ast.Tuple(elts=[ast.Constant(name) for name in identities], ctx=ast.Load()))
     bind = ast.Assign(
         targets=[ast.Name(id=HELPER_NAME, ctx=ast.Store())],
         value=ast.Call(func=ast.Attribute(value=ast.Name(id=HELPER_NAME, ctx=ast.Load()),

@@ -89,7 +89,32 @@ def _load_serialiser() -> None:
     global serialise
     from cleanup_trace import serialise as module
 
+    module.module_object_reference = _module_object_reference
     serialise = module
+
+
+# Objects bound at module level that their module's code uses by identity (``x is T``,
+# ``{T: "T"}``, found by the transformer) and that compare by identity: id -> (module,
+# name, fingerprint when the module finished importing). While unchanged they are stored
+# by name: a stored copy would be another object, never ``is`` nor ``==`` to them.
+_module_objects: dict[int, tuple[str, str, Any]] = {}
+
+
+def _compared_by_identity(value: Any) -> bool:
+    kind = type(value)
+    return kind.__eq__ is object.__eq__ and kind.__module__ != "builtins" and not isinstance(
+        value, (type, types.ModuleType, types.FunctionType, RecordingWrapper))
+
+
+def _module_object_reference(value: Any) -> Optional[tuple[str, str]]:
+    """``(module, name)`` for such an object, still bound there and unchanged, else None."""
+    entry = _module_objects.get(id(value))
+    if entry is None:
+        return None
+    module, name, fingerprint = entry
+    if locate.module_attribute(sys.modules.get(module), name) is not value or _fingerprint(value) != fingerprint:
+        return None  # rebound, or its state changed: stored by value, as it is now
+    return module, name
 
 
 # Interruptions belong to the user; anything else raised while the tool works is the tool's.
@@ -492,7 +517,9 @@ class FunctionRecord:
             volatile = snapshot.get("volatile")
             if volatile:
                 if "check" not in snapshot:  # a consistency probe just has nothing to say
-                    if volatile in HANDLED_EXCEPTION_CALLS:
+                    if volatile == _INPUT_READ:
+                        self.skip("reads standard input", "through input(): replay has no such input")
+                    elif volatile in HANDLED_EXCEPTION_CALLS:
                         # The same arguments outside a handler make a case: not a duplicate.
                         self.live.fingerprints.discard(snapshot.get("fingerprint"))
                         self.skip("reads the exception its caller handles",
@@ -1044,8 +1071,9 @@ class ModuleInstrumenter:
     ``.setter``/``.deleter`` give property roles.
     """
 
-    def __init__(self, module: str, rebound: tuple = ()) -> None:
+    def __init__(self, module: str, rebound: tuple = (), identities: tuple = ()) -> None:
         self.module = module
+        self.identities = identities  # module-level names its code uses by identity
         self.gates: dict[Callable, bytearray] = {}  # plain function -> its gate
         self.roles: dict[Callable, str] = {}  # property setters and deleters only
         self.records: dict[Callable, FunctionRecord] = {}
@@ -1064,6 +1092,10 @@ class ModuleInstrumenter:
             # A wrapper and its plain function are one global: the tool swaps them itself.
             self.baseline = {name: (id(value), id(value.__wrapped__)) if type(value) is RecordingWrapper
                              else (id(value),) for name, value in namespace.items()}
+            for name in self.identities:
+                value = namespace.get(name)
+                if _compared_by_identity(value):
+                    _module_objects[id(value)] = (self.module, name, _fingerprint(value))
         except Exception as error:  # never in the way of the user's import: patches go unseen
             log.debug("module.globals_not_noted", module=self.module, error=f"{type(error).__name__}: {error}")
 
@@ -1173,11 +1205,11 @@ _skipped_by_stacklevel(ModuleInstrumenter.dispatch, _RecordingGenerator.run, _Re
                        _record_coroutine, _record_async_generator, _step)
 
 
-def module_instrumenter(module: str, rebound: tuple = ()) -> Callable[[Callable], Callable]:
+def module_instrumenter(module: str, rebound: tuple = (), identities: tuple = ()) -> Callable[[Callable], Callable]:
     """Called once at the top of every instrumented module (the transformer adds the call):
     the decorator for its functions (``.setter``/``.deleter`` for property roles,
     ``.finished()`` at the end of the module's body)."""
-    instrumenter = ModuleInstrumenter(module, rebound)
+    instrumenter = ModuleInstrumenter(module, rebound, identities)
     _state.modules.append(instrumenter)  # list.append is atomic: no lock at import time
     return instrumenter.decorator()
 
@@ -1290,7 +1322,10 @@ def _environ_changes() -> dict:
 
 # Every audited operation of the process comes here once recording has started (``id()``
 # is one: tens of thousands of calls in a test suite): one set look-up decides.
-_EVENTS_OF_INTEREST = _SIDE_EFFECT_EVENTS | {"open", "os.putenv", "os.unsetenv"}
+_EVENTS_OF_INTEREST = _SIDE_EFFECT_EVENTS | {"open", "os.putenv", "os.unsetenv", "builtins.input"}
+# What the recorded calls running when input() reads a line are marked with: the line
+# is not part of the case (a test's swapped stdin, a CLI prompt), replay has none.
+_INPUT_READ = "input()"
 
 
 def _audit(event: str, arguments: tuple, _interesting: frozenset = _EVENTS_OF_INTEREST) -> None:
@@ -1316,6 +1351,9 @@ def _note_event(event: str, arguments: tuple) -> None:
             _state.environ_touched = True
         return
     if _guard.busy or not (_guard.calls or _async_calls.get()):
+        return
+    if event == "builtins.input":
+        _tell_running("volatile", _INPUT_READ)
         return
     if event == "open" and not _writes(arguments):
         return  # every other event reaching here (see _audit) is a side effect

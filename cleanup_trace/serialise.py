@@ -338,7 +338,7 @@ class _Sentinels:
         """``(module, name)`` when ``obj`` is such a module-level object, else ``None``."""
         local = _of_a_local_class(obj)
         if not local and not self.stateless(obj):
-            return None
+            return module_object_reference(obj)
         found = self.by_id.get(id(obj))
         if found is None:
             self._index()
@@ -363,6 +363,12 @@ def _of_a_local_class(value: Any) -> bool:
 
 
 _sentinels = _Sentinels()
+
+
+def module_object_reference(obj: Any) -> Any:
+    """``(module, name)`` for an object its module's code uses by identity, unchanged since
+    the module was imported; the runtime, which notes them, replaces this at load time."""
+    return None
 
 
 _TEST_MODULES: dict[str, bool] = {}

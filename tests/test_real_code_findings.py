@@ -181,6 +181,56 @@ def test_module_level_objects_of_a_local_class_replay_as_themselves(pytester: py
     result.assert_outcomes(passed=2, deselected=result.parseoutcomes().get("deselected", 0))
 
 
+IDENTITY_OBJECT_APP = '''
+class Marker:
+    def __init__(self, name):
+        self.name = name
+
+
+T = Marker("T")
+S = Marker("S")
+
+
+def describe(spec):
+    return {T: "target", S: "scope"}.get(spec, "other")
+
+
+def is_target(spec):
+    return spec is T
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+
+
+COUNTER = Counter()  # never compared by identity: stored by value
+
+
+def bump(counter):
+    counter.n += 1
+    return counter.n
+
+
+def main():
+    print(describe(T), describe(S), is_target(T), is_target(Marker("X")), bump(COUNTER), bump(COUNTER))
+'''
+
+
+def test_module_objects_the_code_uses_by_identity_replay_as_themselves(pytester: pytest.Pytester,
+                                                                       app: Path) -> None:
+    """``spec is T`` or ``{T: ...}`` in the module's code: ``T`` (an object with state,
+    so no sentinel) is stored by name while it is as its module left it; a copy would be
+    another object. Objects never used by identity are stored by value."""
+    (app / "identity_objects.py").write_text(textwrap.dedent(IDENTITY_OBJECT_APP))
+    run_tool(pytester, "identity_objects").stdout.fnmatch_lines(["target scope True False 1 2"])
+    data = app / "tests/test-data/identity_objects"
+    assert "load_global" in (data / "describe-00.json").read_text()
+    assert "load_global" not in (data / "bump-00.json").read_text()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "describe or is_target or bump")
+    result.assert_outcomes(passed=2 + 2 + 2, deselected=result.parseoutcomes().get("deselected", 0))
+
+
 def test_environment_variables_set_while_recording_replay_with_the_call(pytester: pytest.Pytester,
                                                                        findings: Path) -> None:
     """A call made while a variable differs from the start of recording stores that
@@ -830,6 +880,47 @@ def test_a_call_made_under_a_patched_command_line_replays_under_it(pytester: pyt
     run_tool(pytester)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-k", "shout or restored")
     result.assert_outcomes(passed=3, deselected=result.parseoutcomes().get("deselected", 0))
+
+
+PROMPT_APP = '''
+def ask(question):
+    return input(question).strip().lower() == "yes"
+
+
+def shout(text):
+    return text.upper()
+
+
+def greet():
+    return shout(input("name? "))
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_calls_reading_standard_input_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+    """What input() reads (a test's swapped stdin, a user at a prompt) is not part of the
+    case: the calls running when it reads are not recorded; the ones it feeds are."""
+    (app / "prompt.py").write_text(textwrap.dedent(PROMPT_APP))
+    (app / "tests" / "test_prompt.py").write_text(textwrap.dedent("""
+        import io
+        import sys
+
+        import prompt
+
+        def test_prompt(monkeypatch):
+            monkeypatch.setattr(sys, "stdin", io.StringIO("yes\\nann\\n"))
+            assert prompt.ask("sure? ")
+            assert prompt.greet() == "ANN"
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["*call.skipped function=prompt.ask reason='reads standard input' "
+                                 "detail='through input(): replay has no such input'"])
+    data = app / "tests/test-data/prompt"
+    assert ["shout-00.json"] == sorted(path.name for path in data.glob("*.json"))
+    (app / "tests" / "test_prompt.py").unlink()
+    run_tool(pytester)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1, skipped=1)  # no async case
 
 
 ADDRESS_APP = '''
