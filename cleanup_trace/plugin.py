@@ -49,23 +49,27 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     # before capturing swaps file descriptor 2 (else every line would vanish with the
     # captured output of a passing test).
     if getattr(early_config.known_args_namespace, "cleanup_record", False):
-        from cleanup_trace.recorder import Recorder
-
-        settings = _read_settings()
-        early_config.stash[settings_key] = settings
-        Recorder(settings).start()
-        early_config.stash[recording_key] = True
+        early_config.stash[settings_key] = _read_settings()
+        _start_recording(early_config)
     return (yield)
+
+
+def _start_recording(config: pytest.Config) -> None:
+    from cleanup_trace.recorder import Recorder
+
+    recorder = Recorder(config.stash[settings_key])
+    recorder.start()
+    # pytest reaches its end (terminal summary, unconfigure: both flush; the recorder's
+    # exit handler otherwise) even on Ctrl-C: one write per data file, not one per case.
+    recorder.write_at_flush()
+    config.stash[recording_key] = True
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if settings_key not in config.stash:
         config.stash[settings_key] = _read_settings()
     if config.getoption("--cleanup-record", False) and not config.stash.get(recording_key, False):
-        from cleanup_trace.recorder import Recorder
-
-        Recorder(config.stash[settings_key]).start()
-        config.stash[recording_key] = True
+        _start_recording(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

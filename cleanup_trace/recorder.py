@@ -167,6 +167,12 @@ class Recorder:
             self._pending = [(recorded, case) for recorded, case in self._pending if recorded is not function]
             return len(pending) + self.writer.retract(header_for(function))
 
+    def write_at_flush(self) -> None:
+        """Write data files when flushed (at the latest when recording stops) instead of
+        at every accepted case: for a pytest session, which reaches its end even when
+        interrupted; a process killed outright keeps nothing of its run."""
+        self.writer.defer()
+
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
@@ -175,6 +181,7 @@ class Recorder:
                 if self._is_reachable(function) is None:
                     self._reachable[function.key] = False
                 self.accept(function, case)
+            self.writer.flush()
 
     def summary(self) -> dict:
         functions = runtime.functions()

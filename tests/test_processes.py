@@ -160,6 +160,31 @@ def test_sigkill_loses_at_most_the_call_in_flight(worker_app: Path) -> None:
     assert [0, 1, 2, 3, 4] == _arguments(_cases(worker_app, "square"))
 
 
+def test_pytest_session_writes_its_files_at_its_end_even_when_interrupted(worker_app: Path) -> None:
+    """Under ``pytest --cleanup-record`` each data file is written once, when the session
+    ends (one write per file, not per case): also when a test interrupts it (Ctrl-C)."""
+    (worker_app / "tests" / "test_work.py").write_text(textwrap.dedent("""
+        import os
+
+        import work
+
+        def test_square():
+            assert [work.square(n) for n in range(3)] == [0, 1, 4]
+
+        def test_nothing_written_yet():
+            assert not os.path.exists(os.path.join("tests", "test-data", "work"))
+
+        def test_interrupted():
+            raise KeyboardInterrupt
+    """))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTESTCLEANUP_")}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+                             "--cleanup-record", "tests/test_work.py"],
+                            cwd=worker_app, env=env, capture_output=True, text=True, timeout=120)
+    assert "2 passed" in result.stdout and "KeyboardInterrupt" in result.stdout, result.stdout + result.stderr
+    assert [0, 1, 2] == _arguments(_cases(worker_app, "square"))
+
+
 def test_all_ten_files_used_then_compact(worker_app: Path, pytester: pytest.Pytester) -> None:
     """With -00..-09 taken, a run warns and names `compact`; compact merges them into one."""
     env = _staging_env(worker_app, "sitecustomize")

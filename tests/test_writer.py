@@ -1,0 +1,38 @@
+"""The writer's own contract: what it writes when, and within which limits."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cleanup_trace.writer import DataWriter
+
+HEADER = {"format": 1, "module": "app", "qualname": "f", "role": "", "async": False, "generator": False}
+
+
+def _case(number: int) -> dict:
+    return {"call": {"args": [number, "x" * 200], "kwargs": {}}, "outcome": {"returned": number}}
+
+
+def test_deferred_cases_are_written_once_at_flush(tmp_path: Path) -> None:
+    writer = DataWriter(tmp_path, 0)
+    writer.defer()
+    assert ["written"] * 3 == [writer.accept(HEADER, _case(number)) for number in range(3)]
+    assert [] == list(tmp_path.rglob("*.json"))  # nothing until the flush
+    writer.flush()
+    (path,) = tmp_path.rglob("*.json")
+    assert [0, 1, 2] == [case["outcome"]["returned"] for case in json.loads(path.read_text())["cases"]]
+    assert (3, {path}) == (writer.cases_written, writer.written)
+    modified = path.stat().st_mtime_ns
+    writer.flush()  # nothing new: not rewritten
+    assert modified == path.stat().st_mtime_ns
+
+
+def test_deferred_writes_keep_the_file_size_limit(tmp_path: Path) -> None:
+    eager, deferred = DataWriter(tmp_path / "eager", 2000), DataWriter(tmp_path / "deferred", 2000)
+    deferred.defer()
+    outcomes = [[writer.accept(HEADER, _case(number)) for number in range(10)] for writer in (eager, deferred)]
+    assert outcomes[0] == outcomes[1] and "data file size limit" in outcomes[0]
+    deferred.flush()
+    (path,) = (tmp_path / "deferred").rglob("*.json")
+    assert path.stat().st_size <= 2000
+    assert path.read_text() == next((tmp_path / "eager").rglob("*.json")).read_text()
