@@ -91,6 +91,22 @@ def test_plain_values_are_the_ones_storing_cannot_change(value, plain) -> None:
         assert value == serialise.decode(serialise.encode(value, plain=True))
 
 
+# Three functions taking one value each: a class failing in calls of two of them is
+# refused before the third's call is encoded.
+THREE_FUNCTIONS = '''
+def first(value):
+    return 1
+
+
+def second(value):
+    return 2
+
+
+def third(value):
+    return 3
+'''
+
+
 COSTLY_APP = '''
 import itertools
 
@@ -111,17 +127,7 @@ def total(values):
     return sum(values)
 
 
-def first(ticket):
-    return 1
-
-
-def second(ticket):
-    return 2
-
-
-def third(ticket):
-    return 3
-
+''' + THREE_FUNCTIONS + '''
 
 def main():
     total(list(range(2000)))
@@ -131,16 +137,21 @@ def main():
 '''
 
 
+def _record(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch, module: str, source: str) -> pytest.RunResult:
+    """``python -m cleanup_trace <module>`` on ``source``, data under ``tests/``."""
+    pytester.makepyfile(**{module: source})
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "-m", "cleanup_trace", module)
+    assert result.ret == 0, result.stderr.str()
+    return result
+
+
 @pytest.mark.usefixtures("debug_log")
 def test_large_values_and_classes_that_never_store_are_refused_before_encoding(
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     """Over PYTESTCLEANUP_VALUE_LIMIT: skipped unencoded; a class failed twice (never stored) is refused up front."""
-    pytester.makepyfile(costly=COSTLY_APP)
     clean_env.setenv("PYTESTCLEANUP_VALUE_LIMIT", "100")
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
-    result = pytester.run(sys.executable, "-m", "cleanup_trace", "costly")
-    assert result.ret == 0, result.stderr.str()
-    result.stderr.fnmatch_lines([
+    _record(pytester, clean_env, "costly", COSTLY_APP).stderr.fnmatch_lines([
         "*call.skipped function=costly.total reason='argument too large' "
         "detail='more than 100 values (PYTESTCLEANUP_VALUE_LIMIT)'",
         "*call.skipped function=costly.third reason='unserialisable argument' "
@@ -162,17 +173,7 @@ class Job:
         self.stream = stream
 
 
-def first(job):
-    return 1
-
-
-def second(job):
-    return 2
-
-
-def third(job):
-    return 3
-
+''' + THREE_FUNCTIONS + '''
 
 def main():
     for function in (first, second, third):
@@ -187,11 +188,7 @@ def test_the_class_holding_what_fails_is_refused_after_two_functions(
     (Stream, not the Job handed to the functions), once calls of two functions failed
     there: the third function's call is refused before any encode. ``Stream.__init__``
     stored its half-built ``self`` (no iterator yet), which does not clear the class."""
-    pytester.makepyfile(holder=HOLDER_APP)
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
-    result = pytester.run(sys.executable, "-m", "cleanup_trace", "holder")
-    assert result.ret == 0, result.stderr.str()
-    result.stderr.fnmatch_lines([
+    _record(pytester, clean_env, "holder", HOLDER_APP).stderr.fnmatch_lines([
         "*call.skipped function=holder.first reason='unserialisable argument' "
         "detail='builtins.list_iterator is an iterator: storing it would consume it'",
         "*call.skipped function=holder.third reason='unserialisable argument' "
