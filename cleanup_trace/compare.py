@@ -108,7 +108,7 @@ def _subclass_state(actual: Any, expected: Any, path: str, seen: set, depth: int
     if type(expected) in (list, tuple, dict):
         return
     yield from _inside(expected, _attribute_differences(_state(actual) or {}, _state(expected) or {}, path, seen, depth,
-                                                        strict))
+                                                        strict, show_values=False))
 
 
 def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: bool = False) -> Iterator[str]:
@@ -201,13 +201,16 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
     yield from _inside(expected, _attribute_differences(left_state or {}, right_state or {}, path, seen, depth, strict))
 
 
-def _attribute_differences(left: dict, right: dict, path: str, seen: set, depth: int, strict: bool) -> Iterator[str]:
+def _attribute_differences(left: dict, right: dict, path: str, seen: set, depth: int, strict: bool,
+                           show_values: bool = True) -> Iterator[str]:
+    # (A list or dict subclass's attributes are not shown: their repr is the user's code.)
     for name in sorted(set(left) | set(right)):
         sub = f"{path}.{name}" if path else name
         if name not in left:
-            yield f"{sub}: missing (expected {_safe_repr(right[name])})"
+            yield f"{sub}: missing (expected {_safe_repr(right[name])})" if show_values else f"{sub}: missing"
         elif name not in right:
-            yield f"{sub}: unexpected attribute ({_safe_repr(left[name])})"
+            yield f"{sub}: unexpected attribute ({_safe_repr(left[name])})" if show_values \
+                else f"{sub}: unexpected attribute"
         else:
             yield from _walk(left[name], right[name], sub, seen, depth + 1, strict)
 

@@ -25,6 +25,12 @@ def module_attribute(module: Any, name: str) -> Any:
         return None
 
 
+def of_a_local_class(value: Any) -> bool:
+    """Is ``value`` an instance of a class made inside a function (no importable name)?"""
+    kind = type(value)
+    return "<locals>" in kind.__qualname__ and not issubclass(kind, (type, types.FunctionType))
+
+
 def resolve_dotted(name: str) -> Any:
     """What ``module.qualname`` names, the module being the longest loaded prefix
     (``None`` when no prefix is loaded or the path leads nowhere)."""

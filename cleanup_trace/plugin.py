@@ -6,6 +6,7 @@ state lives in ``config.stash``.
 from __future__ import annotations
 
 import inspect
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -60,7 +61,8 @@ def _start_recording(config: pytest.Config) -> None:
     recorder = Recorder(config.stash[settings_key])
     recorder.start()
     # pytest reaches its end (terminal summary, unconfigure: both flush; the recorder's
-    # exit handler otherwise) even on Ctrl-C: one write per data file, not one per case.
+    # exit handler otherwise) even on Ctrl-C, and flushes between tests every few
+    # seconds: about one write per data file, not one per case.
     recorder.write_at_flush()
     config.stash[recording_key] = True
 
@@ -70,6 +72,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[settings_key] = _read_settings()
     if config.getoption("--cleanup-record", False) and not config.stash.get(recording_key, False):
         _start_recording(config)
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple) -> None:
+    # Between tests: the recorded cases of the last seconds reach their files (a session
+    # killed outright, a timeout plugin's os._exit, loses no more than those).
+    recording = sys.modules.get("cleanup_trace.recorder")  # never imported by a session not recording
+    recorder = recording.Recorder.current() if recording is not None else None
+    if recorder is not None and recorder.active:
+        recorder.flush_due()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -28,6 +28,9 @@ def header_for(function: runtime.FunctionRecord) -> dict:
     }
 
 
+# How often deferred cases are written while a pytest session runs (see write_at_flush).
+FLUSH_INTERVAL_SECONDS = 5.0
+
 class Recorder:
     _instance: Optional["Recorder"] = None
     _instance_lock = threading.Lock()
@@ -42,6 +45,11 @@ class Recorder:
 
     def __init__(self, settings: Optional[Settings] = None) -> None:
         pass  # all set up once in __new__: Recorder() is a singleton
+
+    @classmethod
+    def current(cls) -> Optional["Recorder"]:
+        """The recorder if one was made in this process (``Recorder()`` would make one)."""
+        return cls._instance
 
     def _setup(self, settings: Settings) -> None:
         self.settings = settings
@@ -168,10 +176,14 @@ class Recorder:
             return len(pending) + self.writer.retract(header_for(function))
 
     def write_at_flush(self) -> None:
-        """Write data files when flushed (at the latest when recording stops) instead of
-        at every accepted case: for a pytest session, which reaches its end even when
-        interrupted; a process killed outright keeps nothing of its run."""
+        """Write data files when flushed (by :meth:`flush_due` between tests, and when
+        recording stops) instead of at every accepted case: for a pytest session, which
+        reaches its end even when interrupted; one killed outright loses its last seconds."""
         self.writer.defer()
+
+    def flush_due(self) -> None:
+        with self._lock:
+            self.writer.flush_due(FLUSH_INTERVAL_SECONDS)
 
     def flush(self) -> None:
         with self._lock:

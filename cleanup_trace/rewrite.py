@@ -23,7 +23,7 @@ source strings without importing anything. Decisions made here cost nothing at r
   ``uuid4()``...) in an instrumented function's body go through ``CLOCK_HOOK`` first: the
   recorded calls running when one happens are not kept (replay runs at another moment);
   so do reads of the exception being handled (``sys.exc_info()``) outside the function's
-  own ``except``/``finally``: the recorded calls that started inside a caller's handler
+  own ``except`` blocks: the recorded calls that started inside a caller's handler
   are not kept (replay has no exception being handled).
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ import bisect
 import re
 from typing import Iterator, Optional, Union
 
-TRANSFORM_VERSION = 7
+TRANSFORM_VERSION = 8
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -64,8 +64,8 @@ VOLATILE_CALLS = frozenset({
     "random.SystemRandom", "email.utils.make_msgid",
 })
 _VOLATILE_MODULES = ("secrets.",)
-# Calls that read the exception being handled. Outside a handler of the function's own
-# (``except``, ``finally``) that is its caller's exception, which replay does not have
+# Calls that read the exception being handled. Outside an ``except`` block of the
+# function's own that is its caller's exception, which replay does not have
 # (jinja2's ``rewrite_traceback_stack()``): they go through ``CLOCK_HOOK`` as well.
 HANDLED_EXCEPTION_CALLS = frozenset({"sys.exc_info", "sys.exception", "traceback.format_exc",
                                      "traceback.print_exc"})
@@ -254,8 +254,9 @@ class _Findings:
         while pending:
             inner, handling = pending.pop()
             if isinstance(inner, (ast.Try, getattr(ast, "TryStar", ast.Try))):
-                pending.extend((child, handling) for child in inner.body + inner.orelse)
-                pending.extend((child, True) for child in inner.handlers + inner.finalbody)
+                # (A ``finally`` reached without an exception reads its caller's.)
+                pending.extend((child, handling) for child in inner.body + inner.orelse + inner.finalbody)
+                pending.extend((child, True) for child in inner.handlers)
                 continue
             pending.extend((child, handling) for child in ast.iter_child_nodes(inner))
             if isinstance(inner, ast.Call):

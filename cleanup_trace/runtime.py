@@ -94,16 +94,61 @@ def _load_serialiser() -> None:
 
 
 # Objects bound at module level that their module's code uses by identity (``x is T``,
-# ``{T: "T"}``, found by the transformer) and that compare by identity: id -> (module,
-# name, fingerprint when the module finished importing). While unchanged they are stored
-# by name: a stored copy would be another object, never ``is`` nor ``==`` to them.
-_module_objects: dict[int, tuple[str, str, Any]] = {}
+# ``{T: "T"}``, found by the transformer) and that compare by identity, or of a class
+# made inside a function (no importable name to decode them by value): id -> (module,
+# name, state digest when the module finished importing). While unchanged they are
+# stored by name: a stored copy would be another object, never ``is`` nor ``==`` to them.
+_module_objects: dict[int, tuple[str, str, tuple]] = {}
+_DIGEST_LIMIT = 200  # values: a bigger object is stored by value, as any other
+
+
+def _state_digest(value: Any) -> Optional[tuple]:
+    """Every type and scalar reachable through instance dicts, slots and builtin
+    containers (functions, classes and modules by identity), in walk order: equal
+    digests, same state. ``None`` past ``_DIGEST_LIMIT`` values. Runs no user code."""
+    from cleanup_trace.compare import slot_items
+
+    parts: list = []
+    stack, seen = [value], set()
+    while stack:
+        if len(parts) > _DIGEST_LIMIT:
+            return None
+        item = stack.pop()
+        kind = type(item)
+        if item is None or kind in (bool, int, float, complex, str, bytes):
+            parts.append(item)
+            continue
+        parts.append(kind)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if kind is list or kind is tuple:
+            parts.append(len(item))
+            stack.extend(item)
+        elif kind is dict:
+            parts.extend(item)  # the keys, in order
+            stack.extend(item.values())
+        elif kind is set or kind is frozenset:
+            parts.append(frozenset(member for member in item if type(member) in (int, str, bytes)))
+            parts.append(len(item))
+        elif issubclass(kind, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
+            parts.append(id(item))
+        else:
+            try:
+                attributes = object.__getattribute__(item, "__dict__")
+            except Exception:
+                attributes = {}
+            state = {**(attributes if type(attributes) is dict else {}), **slot_items(item)}
+            parts.extend(state)
+            stack.extend(state.values())
+    return tuple(parts)
 
 
 def _compared_by_identity(value: Any) -> bool:
     kind = type(value)
-    return kind.__eq__ is object.__eq__ and kind.__module__ != "builtins" and not isinstance(
-        value, (type, types.ModuleType, types.FunctionType, RecordingWrapper))
+    # issubclass of the type, not isinstance: that would ask the object for __class__.
+    return kind.__eq__ is object.__eq__ and kind.__module__ != "builtins" and not issubclass(
+        kind, (type, types.ModuleType, types.FunctionType, RecordingWrapper))
 
 
 def _module_object_reference(value: Any) -> Optional[tuple[str, str]]:
@@ -111,8 +156,8 @@ def _module_object_reference(value: Any) -> Optional[tuple[str, str]]:
     entry = _module_objects.get(id(value))
     if entry is None:
         return None
-    module, name, fingerprint = entry
-    if locate.module_attribute(sys.modules.get(module), name) is not value or _fingerprint(value) != fingerprint:
+    module, name, digest = entry
+    if locate.module_attribute(sys.modules.get(module), name) is not value or _state_digest(value) != digest:
         return None  # rebound, or its state changed: stored by value, as it is now
     return module, name
 
@@ -441,7 +486,10 @@ class FunctionRecord:
                 _tell_running("patched", patched)
                 self._skip_patched(patched)
                 return None
-            fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None)
+            # Called from an except block or not: one reads its caller's exception (see
+            # clock_read), the other may not; as many cases as the same arguments.
+            fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None,
+                           sys.exc_info()[1] is not None)
             if fingerprint in live.fingerprints:
                 check = self._consistency_probe(live, fingerprint, full_args, kwargs)
                 if check is None:
@@ -469,7 +517,7 @@ class FunctionRecord:
             # environment variables or the command line (a test patching sys.argv for a
             # main()) differ from the start of recording replay with them.
             snapshot = {"call": data, "random": random.getstate(), "fingerprint": fingerprint}
-            if sys.exc_info()[1] is not None:
+            if fingerprint[2]:
                 snapshot["handling"] = True  # called from an except block (see clock_read)
             if _state.environ_touched:
                 changed = _environ_changes()
@@ -520,8 +568,6 @@ class FunctionRecord:
                     if volatile == _INPUT_READ:
                         self.skip("reads standard input", "through input(): replay has no such input")
                     elif volatile in HANDLED_EXCEPTION_CALLS:
-                        # The same arguments outside a handler make a case: not a duplicate.
-                        self.live.fingerprints.discard(snapshot.get("fingerprint"))
                         self.skip("reads the exception its caller handles",
                                   f"through {volatile}: replay has no exception being handled")
                     else:
@@ -1092,10 +1138,13 @@ class ModuleInstrumenter:
             # A wrapper and its plain function are one global: the tool swaps them itself.
             self.baseline = {name: (id(value), id(value.__wrapped__)) if type(value) is RecordingWrapper
                              else (id(value),) for name, value in namespace.items()}
-            for name in self.identities:
-                value = namespace.get(name)
-                if _compared_by_identity(value):
-                    _module_objects[id(value)] = (self.module, name, _fingerprint(value))
+            identities = set(self.identities)
+            for name, value in namespace.items():
+                if (name in identities and _compared_by_identity(value)) or (
+                        not name.startswith("__") and locate.of_a_local_class(value)):
+                    digest = _state_digest(value)
+                    if digest is not None:
+                        _module_objects[id(value)] = (self.module, name, digest)
         except Exception as error:  # never in the way of the user's import: patches go unseen
             log.debug("module.globals_not_noted", module=self.module, error=f"{type(error).__name__}: {error}")
 
@@ -1252,15 +1301,20 @@ def _blame_for(error: "serialise.Unserialisable", classes: set, function: tuple)
     keeping its output stream; the state a cache's ``__reduce__`` drops), or else the
     value's only class.
     """
-    candidates = error.holders if error.holders_to_blame else ()
-    if len(classes) == 1:
-        candidates += tuple(classes)
-    for klass in candidates:
-        if _blamable(klass):
-            _state.blamed[klass].add(function)
-            if len(_state.blamed[klass]) >= 2:
-                _state.refused_classes.add(klass)
-            return
+    # The innermost holder not from the standard library: when it stored before, this
+    # failure belongs to what one of its objects holds, and nobody is blamed.
+    holder = next((klass for klass in error.holders if not _from_the_standard_library(klass)), None) \
+        if error.holders_to_blame else None
+    if holder is None and len(classes) == 1:
+        holder = next(iter(classes))
+    if holder is not None and _blamable(holder):
+        _state.blamed[holder].add(function)
+        if len(_state.blamed[holder]) >= 2:
+            _state.refused_classes.add(holder)
+
+
+def _from_the_standard_library(klass: type) -> bool:
+    return klass.__module__ == "builtins" or filters.is_standard_library(klass.__module__)
 
 
 def _blamable(klass: type) -> bool:
@@ -1268,7 +1322,7 @@ def _blamable(klass: type) -> bool:
         return False  # functions store (or not) one by one; a class stored once can be again
     # The standard library's classes store; when one does not, something patched it for a
     # while (freezegun's datetime): never refuse them for good.
-    return not filters.is_standard_library(klass.__module__) and klass.__module__ != "builtins"
+    return not _from_the_standard_library(klass)
 
 
 def _other_holders(namespace: dict, name: str) -> int:

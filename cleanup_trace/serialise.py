@@ -14,14 +14,14 @@ import re
 import sys
 import types
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 from jsonpickle import errors as _jp_errors
 from jsonpickle import pickler as _jp_pickler
 from jsonpickle import unpickler as _jp_unpickler
 
 from cleanup_trace.compare import differences, slot_items
-from cleanup_trace.locate import module_attribute
+from cleanup_trace.locate import module_attribute, of_a_local_class
 
 FORMAT = "cleanup_trace/1"
 DILL_LOADER = "cleanup_trace.serialise.load_dill"
@@ -39,6 +39,15 @@ class Unserialisable(Exception):
     # False when the failure is about what one instance holds (a test's function given
     # to it), which says nothing of the classes holding it.
     holders_to_blame = True
+
+    def __init__(self, message: str, *, lasting: bool = True, holders: tuple = (),
+                 holders_to_blame: bool = True) -> None:
+        # Set here, never on a local name before ``raise``: a local holding the exception
+        # makes a reference cycle with its traceback, which keeps the frames below, and
+        # the user's objects in them, alive until the garbage collector runs (boltons'
+        # MinIDMap test counts live objects).
+        super().__init__(message)
+        self.lasting, self.holders, self.holders_to_blame = lasting, holders, holders_to_blame
 
 
 _ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
@@ -325,41 +334,46 @@ class _Sentinels:
                 complete = False  # names defined later in its body: look again next time
                 continue
             self.indexed.add(module_name)
-            self._note_bound(module_name, module)
+            self._note_bound(module_name, module, self.stateless)
         if complete:
             self.modules_seen = len(sys.modules)
 
-    def _note_bound(self, module_name: str, module: Any) -> None:
+    def _note_bound(self, module_name: str, module: Any, keep: Callable[[Any], bool]) -> None:
         for name, value in list(vars(module).items()):
-            if not name.startswith("__") and (_of_a_local_class(value) or self.stateless(value)):
+            if not name.startswith("__") and keep(value):
                 self.by_id[id(value)] = (module_name, name)
 
     def reference(self, obj: Any) -> Any:
         """``(module, name)`` when ``obj`` is such a module-level object, else ``None``."""
-        local = _of_a_local_class(obj)
-        if not local and not self.stateless(obj):
-            return module_object_reference(obj)
+        if not self.stateless(obj):
+            # Of your modules: one its code uses by identity, or of a class made inside a
+            # function, while as the module left it (the runtime noted it then).
+            found = module_object_reference(obj)
+            if found is None and of_a_local_class(obj):
+                found = self._library_sentinel(obj)
+            return found
         found = self.by_id.get(id(obj))
         if found is None:
             self._index()
             found = self.by_id.get(id(obj))
-        if found is None and local:
-            # A library's own (boltons binds ``_MISSING = make_sentinel()`` in the module
-            # defining the factory): that module alone is looked at.
-            module_name = type(obj).__module__
-            module = sys.modules.get(module_name)
-            if isinstance(module, types.ModuleType) and module_name not in self.indexed:
-                self._note_bound(module_name, module)
-                found = self.by_id.get(id(obj))
         if found is None or module_attribute(sys.modules.get(found[0]), found[1]) is not obj:
             return None  # ids are reused once an object is gone: check it is still the one
         return found
 
-
-def _of_a_local_class(value: Any) -> bool:
-    """Is ``value`` an instance of a class made inside a function (no importable name)?"""
-    kind = type(value)
-    return "<locals>" in kind.__qualname__ and not issubclass(kind, (type, types.FunctionType))
+    def _library_sentinel(self, obj: Any) -> Any:
+        """A library's object of a local class, bound in the module defining its factory
+        (boltons' ``_MISSING = make_sentinel()``); libraries do not patch their sentinels."""
+        module_name = type(obj).__module__
+        module = sys.modules.get(module_name)
+        if not isinstance(module, types.ModuleType) or _is_user_module(module):
+            return None
+        found = self.by_id.get(id(obj))
+        if found is None:
+            self._note_bound(module_name, module, of_a_local_class)
+            found = self.by_id.get(id(obj))
+        if found is None or module_attribute(module, found[1]) is not obj:
+            return None
+        return found
 
 
 _sentinels = _Sentinels()
@@ -389,9 +403,8 @@ def _refuse_test_module(obj: Any) -> None:
     run imports the project, not the recorded test suite's modules."""
     name = getattr(obj, "__module__", None) or ""
     if _is_test_module(name):
-        failure = Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module")
-        failure.holders_to_blame = False
-        raise failure
+        raise Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module",
+                             holders_to_blame=False)
 
 
 _test_modules_seen: list = [0, []]  # len(sys.modules) when last looked, the test modules then
@@ -548,9 +561,8 @@ class _Pickler(_jp_pickler.Pickler):
         if getattr(getattr(module, "__spec__", None), "_initializing", False):
             # dill stores what the half-imported module cannot give by name (its classes)
             # by value: a copy that decodes here, now, and nowhere else.
-            failure = Unserialisable(f"function {obj.__qualname__} was made while {obj.__module__} was importing")
-            failure.lasting = False
-            raise failure
+            raise Unserialisable(f"function {obj.__qualname__} was made while {obj.__module__} was importing",
+                                 lasting=False)
         captured = _captured_functions(obj)  # refuses a test module's function or class
         import dill  # see load_dill
 
@@ -665,14 +677,10 @@ def check_round_trip(original: Any, data: Any) -> Any:
     try:
         restored = decode(data)
     except Exception as error:
-        failure = Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}")
-        failure.lasting = False
-        raise failure from None
+        raise Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}", lasting=False) from None
     problems = differences(restored, original, limit=1, strict=True)
     if problems:
-        failure = Unserialisable(f"value does not round-trip: {problems[0]}")
-        failure.holders = getattr(problems[0], "holders", ())
-        raise failure
+        raise Unserialisable(f"value does not round-trip: {problems[0]}", holders=getattr(problems[0], "holders", ()))
     kind = type(original)
     if kind.__eq__ is not object.__eq__ and kind.__module__ != "builtins":
         # Replay compares with the class's own __eq__, which the strict walk never calls on

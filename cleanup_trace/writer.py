@@ -14,6 +14,7 @@ import json
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -121,20 +122,23 @@ class _FunctionFile:
         self.header = header
         self.existing = existing
         self.cases: list[dict] = []
-        self.rendered: list[str] = []  # each case's text, made once
+        self.texts: list[str] = []  # each case's canonical text (serialise.dumps)
+        self.rendered: list[str] = []  # each case's text in the file, made once
         self.path: Optional[Path] = None
         self.refused_size = False
         self.unwritten = 0  # cases accepted since the file was last written (deferred writes)
 
     def forget_last(self) -> None:
         self.cases.pop()
+        self.existing.discard(self.texts.pop())
         self.rendered.pop()
 
 
 class DataWriter:
     """The recorder's sink for cases: dedupes against earlier files and writes each
-    accepted case at once (a killed process keeps them), or at :meth:`flush` once told
-    to :meth:`defer` (a pytest session, which always reaches its end)."""
+    accepted case at once (a killed process keeps them), or once told to :meth:`defer`,
+    at :meth:`flush` (a pytest session: between tests every few seconds, and at its end;
+    a session killed outright loses the cases of its last seconds)."""
 
     def __init__(self, directory: Path, filesize_limit_bytes: int) -> None:
         self.directory = directory
@@ -144,6 +148,7 @@ class DataWriter:
         self.written: set[Path] = set()
         self.cases_written = 0
         self.deferred = False
+        self._flushed_at = time.monotonic()
 
     def defer(self) -> None:
         """Write at :meth:`flush` instead of at every accepted case: one write per file
@@ -159,12 +164,24 @@ class DataWriter:
         self.cases_written = 0
         self.deferred = False
 
+    def flush_due(self, interval: float) -> None:
+        """:meth:`flush` if the last one is ``interval`` seconds old."""
+        if time.monotonic() - self._flushed_at >= interval:
+            self.flush()
+
     def flush(self) -> None:
         """Write the files holding deferred cases."""
+        self._flushed_at = time.monotonic()
         with self._lock:
             for (module, stem), state in self._files.items():
                 if state.unwritten:
                     self._write(module, stem, state, render(state.header, state.cases, state.rendered))
+
+    def _drop_unwritten(self, state: _FunctionFile) -> None:
+        self.cases_written -= state.unwritten
+        for _ in range(state.unwritten):
+            state.forget_last()
+        state.unwritten = 0
 
     def retract(self, header: dict) -> int:
         """Remove the cases this process wrote for one function (its file, if it made it)."""
@@ -174,7 +191,7 @@ class DataWriter:
             if state is None or not state.cases:
                 return 0
             removed = len(state.cases)
-            state.cases, state.rendered = [], []
+            state.cases, state.texts, state.rendered = [], [], []
             state.unwritten = 0
             if state.path is not None:
                 try:
@@ -214,6 +231,7 @@ class DataWriter:
             if text in state.existing:
                 return "already in an earlier data file"
             state.cases.append(case)
+            state.texts.append(text)
             state.rendered.append(render_case(case))
             # Deferred, the file is made only to measure it, when it may be near the limit
             # (its header and separators take well under 1,000 characters).
@@ -234,30 +252,24 @@ class DataWriter:
             state.unwritten += 1
             if self.deferred:
                 return "written"
-            outcome = self._write(module, stem, state, content)
-            if outcome != "written":
-                state.existing.discard(text)
-                state.forget_last()
-            return outcome
+            return self._write(module, stem, state, content)
 
     def _write(self, module: str, stem: str, state: _FunctionFile, content: str) -> str:
         """Write one function's file (claimed at its first write); on failure its unwritten
-        cases are no longer counted (eagerly: the one case just accepted)."""
+        cases are dropped (eagerly: the one case just accepted)."""
         try:
             if state.path is None:
                 state.path = claim(self.directory / module, stem, content)
                 if state.path is None:
                     log.warning("datafile.all_used", function=f"{module}.{stem}",
                                 hint="all ten files -00..-09 exist; run `python -m cleanup_trace compact`")
-                    self.cases_written -= state.unwritten
-                    state.unwritten = 0
+                    self._drop_unwritten(state)
                     return "all ten data files used"
             else:
                 atomic_write(state.path, content)
         except OSError as error:
             log.error("datafile.write_failed", function=f"{module}.{stem}", error=str(error))
-            self.cases_written -= state.unwritten
-            state.unwritten = 0
+            self._drop_unwritten(state)
             return "write failed"
         state.unwritten = 0
         if state.path not in self.written:

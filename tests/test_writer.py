@@ -36,3 +36,17 @@ def test_deferred_writes_keep_the_file_size_limit(tmp_path: Path) -> None:
     (path,) = (tmp_path / "deferred").rglob("*.json")
     assert path.stat().st_size <= 2000
     assert path.read_text() == next((tmp_path / "eager").rglob("*.json")).read_text()
+
+
+def test_a_failed_deferred_write_drops_its_cases(tmp_path: Path) -> None:
+    """Nothing counted that is not on disk: the cases of a file that cannot be written are
+    dropped (and may be accepted again), whatever happened."""
+    blocked = tmp_path / "data"
+    blocked.write_text("a file where the data directory should be")
+    writer = DataWriter(blocked, 0)
+    writer.defer()
+    assert ["written", "written"] == [writer.accept(HEADER, _case(number)) for number in range(2)]
+    writer.flush()
+    assert (0, set()) == (writer.cases_written, writer.written)
+    assert "written" == writer.accept(HEADER, _case(0))  # not "already in an earlier data file"
+    assert 0 == writer.retract(HEADER) - 1 and 0 == writer.cases_written
