@@ -159,6 +159,11 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
     if isinstance(expected, BaseException):
         if actual.args != expected.args:
             yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
+        elif strict:
+            # Storing an exception as a value: its attributes too (a ``__reduce__`` that
+            # keeps only the arguments drops jinja2's ``translated`` flag, read by __str__).
+            yield from _inside(expected, _attribute_differences(_state(actual) or {}, _state(expected) or {}, path,
+                                                                seen, depth, strict))
         return
     if strict and _has_own_eq(expected) and type(expected).__module__ != "builtins":
         # Storing (does it come back as itself?) compares state, never the user's __eq__:

@@ -208,6 +208,31 @@ class Keeper:
         return (Keeper, ())
 
 
+class Problem(Exception):
+    """Its ``__reduce__`` keeps the arguments only (jinja2's TemplateSyntaxError)."""
+
+    __module__ = USER_MODULE
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.translated = False
+
+    def __reduce__(self):
+        return (Problem, self.args)
+
+
+def test_an_exception_stored_as_a_value_must_keep_its_attributes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, USER_MODULE, type(sys)(USER_MODULE))
+    monkeypatch.setattr(sys.modules[USER_MODULE], "Problem", Problem, raising=False)
+    plain = Problem("x")
+    serialise.check_round_trip(plain, serialise.encode(plain))
+    translated = Problem("x")
+    translated.translated = True
+    with pytest.raises(serialise.Unserialisable, match=r"value does not round-trip: translated: False != True") as error:
+        serialise.check_round_trip(translated, serialise.encode(translated))
+    assert (Problem,) == error.value.holders
+
+
 def test_failures_name_the_classes_holding_them(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, USER_MODULE, type(sys)(USER_MODULE))
     monkeypatch.setattr(sys.modules[USER_MODULE], "Point", Point, raising=False)
