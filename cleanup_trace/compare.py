@@ -78,11 +78,12 @@ def _inside(owner: Any, problems: Iterator[str]) -> Iterator[str]:
         yield found
 
 
-def _has_own_eq(value: Any) -> bool:
+def has_own_eq(value: Any) -> bool:
+    """Does ``value``'s class define ``==`` (else it compares by identity)?"""
     return type(value).__eq__ is not object.__eq__
 
 
-def _state(value: Any) -> dict[str, Any] | None:
+def object_state(value: Any) -> dict[str, Any] | None:
     """Instance dict and set slots, read as pickling reads them (no user code runs)."""
     try:
         attributes = object.__getattribute__(value, "__dict__")
@@ -107,8 +108,7 @@ def _subclass_state(actual: Any, expected: Any, path: str, seen: set, depth: int
     """A list/dict/tuple subclass may carry state beside its items (attributes, slots)."""
     if type(expected) in (list, tuple, dict):
         return
-    yield from _inside(expected, _attribute_differences(_state(actual) or {}, _state(expected) or {}, path, seen, depth,
-                                                        strict, show_values=False))
+    yield from _state_differences(actual, expected, path, seen, depth, strict, show_values=False)
 
 
 def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: bool = False) -> Iterator[str]:
@@ -162,25 +162,24 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         elif strict:
             # Storing an exception as a value: its attributes too (a ``__reduce__`` that
             # keeps only the arguments drops jinja2's ``translated`` flag, read by __str__).
-            yield from _inside(expected, _attribute_differences(_state(actual) or {}, _state(expected) or {}, path,
-                                                                seen, depth, strict))
+            yield from _state_differences(actual, expected, path, seen, depth, strict)
         return
-    if strict and _has_own_eq(expected) and type(expected).__module__ != "builtins":
+    if strict and has_own_eq(expected) and type(expected).__module__ != "builtins":
         # Storing (does it come back as itself?) compares state, never the user's __eq__:
         # a Mapping's __eq__ reads every item, and an LRU cache's __getitem__ reorders it.
-        left_state, right_state = _state(actual), _state(expected)
+        left_state, right_state = object_state(actual), object_state(expected)
         if left_state is not None and right_state is not None:
             yield from _inside(expected, _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__",
                                                seen, depth + 1, strict))
             return
-    if _has_own_eq(expected):
+    if has_own_eq(expected):
         try:
             if bool(actual == expected):
                 return
         except Exception as error:
             # A user __eq__ that cannot handle a half-built object (``self`` recorded on
             # entry to ``__init__``): compare state instead, or report why not.
-            left_state, right_state = _state(actual), _state(expected)
+            left_state, right_state = object_state(actual), object_state(expected)
             if left_state is None or right_state is None:
                 yield f"{where}: comparing raised {type(error).__name__}: {error}"
             else:
@@ -192,7 +191,7 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         if isinstance(expected, (set, frozenset)):
             yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
             return
-        left_state, right_state = _state(actual), _state(expected)
+        left_state, right_state = object_state(actual), object_state(expected)
         if left_state is None or right_state is None or type(expected).__module__ == "builtins":
             yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
             return
@@ -200,15 +199,21 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
                                              depth + 1, strict)))
         yield from inner or [f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"]
         return
-    left_state, right_state = _state(actual), _state(expected)
-    if left_state is None and right_state is None:
-        return  # same type, no state: ``object()`` and friends are interchangeable
-    yield from _inside(expected, _attribute_differences(left_state or {}, right_state or {}, path, seen, depth, strict))
+    # (same type, no state: ``object()`` and friends are interchangeable)
+    yield from _state_differences(actual, expected, path, seen, depth, strict)
+
+
+def _state_differences(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: bool,
+                       show_values: bool = True) -> Iterator[str]:
+    """Attribute by attribute (instance dict and slots), naming ``expected``'s class as
+    the holder. (A list or dict subclass's attributes are not shown: their repr is the
+    user's code.)"""
+    left, right = object_state(actual) or {}, object_state(expected) or {}
+    yield from _inside(expected, _attribute_differences(left, right, path, seen, depth, strict, show_values))
 
 
 def _attribute_differences(left: dict, right: dict, path: str, seen: set, depth: int, strict: bool,
-                           show_values: bool = True) -> Iterator[str]:
-    # (A list or dict subclass's attributes are not shown: their repr is the user's code.)
+                           show_values: bool) -> Iterator[str]:
     for name in sorted(set(left) | set(right)):
         sub = f"{path}.{name}" if path else name
         if name not in left:

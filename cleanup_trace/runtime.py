@@ -46,7 +46,7 @@ from typing import Any, Callable, Optional, Protocol
 import wrapt
 
 from cleanup_trace import filters, locate
-from cleanup_trace.compare import same_text
+from cleanup_trace.compare import has_own_eq, object_state, same_text
 from cleanup_trace.rewrite import CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME
 from cleanup_trace._log import log
 
@@ -106,8 +106,6 @@ def _state_digest(value: Any) -> Optional[tuple]:
     """Every type and scalar reachable through instance dicts, slots and builtin
     containers (functions, classes and modules by identity), in walk order: equal
     digests, same state. ``None`` past ``_DIGEST_LIMIT`` values. Runs no user code."""
-    from cleanup_trace.compare import slot_items
-
     parts: list = []
     stack, seen = [value], set()
     while stack:
@@ -134,11 +132,7 @@ def _state_digest(value: Any) -> Optional[tuple]:
         elif issubclass(kind, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
             parts.append(id(item))
         else:
-            try:
-                attributes = object.__getattribute__(item, "__dict__")
-            except Exception:
-                attributes = {}
-            state = {**(attributes if type(attributes) is dict else {}), **slot_items(item)}
+            state = object_state(item) or {}
             parts.extend(state)
             stack.extend(state.values())
     return tuple(parts)
@@ -147,7 +141,7 @@ def _state_digest(value: Any) -> Optional[tuple]:
 def _compared_by_identity(value: Any) -> bool:
     kind = type(value)
     # issubclass of the type, not isinstance: that would ask the object for __class__.
-    return kind.__eq__ is object.__eq__ and kind.__module__ != "builtins" and not issubclass(
+    return not has_own_eq(value) and kind.__module__ != "builtins" and not issubclass(
         kind, (type, types.ModuleType, types.FunctionType, RecordingWrapper))
 
 
@@ -313,6 +307,11 @@ class FunctionRecord:
                     self._live = _Live()
                 live = self._live
         return live  # type: ignore[return-value]
+
+    @property
+    def half_built(self) -> bool:
+        """A constructor's (``__init__``...): its ``self`` is half-built on entry."""
+        return self.qualname.rpartition(".")[2] in _HALF_BUILT
 
     @property
     def is_async(self) -> bool:
@@ -565,13 +564,7 @@ class FunctionRecord:
             volatile = snapshot.get("volatile")
             if volatile:
                 if "check" not in snapshot:  # a consistency probe just has nothing to say
-                    if volatile == _INPUT_READ:
-                        self.skip("reads standard input", "through input(): replay has no such input")
-                    elif volatile in HANDLED_EXCEPTION_CALLS:
-                        self.skip("reads the exception its caller handles",
-                                  f"through {volatile}: replay has no exception being handled")
-                    else:
-                        self.skip("reads the clock or entropy", f"through {volatile}: replay runs at another moment")
+                    self.skip(*_volatile_reason(volatile))
                 return
             patched = snapshot.get("patched")
             if patched:
@@ -623,12 +616,12 @@ class FunctionRecord:
                 serialise.check_round_trip(value, data)
         except serialise.Unserialisable as error:
             # ``self`` entering a constructor is half-built: its failure says nothing of
-            # the class.
-            if error.lasting and self.qualname.rpartition(".")[2] not in _HALF_BUILT:
+            # the class, nor does its success (a whole one may not store).
+            if error.lasting and not self.half_built:
                 _blame_for(error, seen.classes, self.key)
             self.skip(f"unserialisable {what}", str(error))
             return _REFUSED
-        if self.qualname.rpartition(".")[2] not in _HALF_BUILT:  # a half-built self stores, a whole one may not
+        if not self.half_built:
             _state.stored_classes.update(seen.classes)
         return data
 
@@ -664,7 +657,7 @@ class FunctionRecord:
         if text != entry[0]:
             return None  # alike by fingerprint only: other arguments
         entry[2] += 1
-        return {"check": entry, "handling": True} if sys.exc_info()[1] is not None else {"check": entry}
+        return {"check": entry, "handling": True} if fingerprint[2] else {"check": entry}
 
     def _check_consistency(self, entry: list, returned: Any, raised: Optional[BaseException]) -> None:
         if raised is not None:
@@ -935,11 +928,21 @@ def _running_snapshots() -> list:
     return list(_guard.calls or ()) + list(_async_calls.get())
 
 
-def _tell_running(mark: str, what: str) -> None:
-    """Mark every recorded call running here (the first reason told is kept): ``finish``
-    will not keep them."""
+def _tell_running(mark: str, what: str, handling_only: bool = False) -> None:
+    """Mark every recorded call running here (the first reason told is kept), or only
+    those that started inside an ``except`` block: ``finish`` will not keep them."""
     for snapshot in _running_snapshots():
-        snapshot.setdefault(mark, what)
+        if not handling_only or snapshot.get("handling"):
+            snapshot.setdefault(mark, what)
+
+
+def _volatile_reason(source: str) -> tuple[str, str]:
+    """The skip reason and detail for a call marked by ``clock_read`` or ``input()``."""
+    if source == _INPUT_READ:
+        return "reads standard input", "through input(): replay has no such input"
+    if source in HANDLED_EXCEPTION_CALLS:
+        return "reads the exception its caller handles", f"through {source}: replay has no exception being handled"
+    return "reads the clock or entropy", f"through {source}: replay runs at another moment"
 
 
 def clock_read(function: Any, source: str) -> Any:
@@ -948,14 +951,9 @@ def clock_read(function: Any, source: str) -> Any:
     recorded calls running now are not kept. Returns ``function`` untouched."""
     if _guard.calls or _async_calls.get():  # else nobody to tell: as cheap as can be
         try:
-            if source in HANDLED_EXCEPTION_CALLS:
-                # The exception its caller handles: only the calls that started inside a
-                # handler depend on it (a call that raised and handled it itself replays).
-                for snapshot in _running_snapshots():
-                    if snapshot.get("handling"):
-                        snapshot.setdefault("volatile", source)
-            else:
-                _tell_running("volatile", source)
+            # The exception its caller handles: only the calls that started inside a
+            # handler depend on it (a call that raised and handled it itself replays).
+            _tell_running("volatile", source, handling_only=source in HANDLED_EXCEPTION_CALLS)
         except Exception:  # never in the way of the user's call
             pass
     return function

@@ -20,7 +20,7 @@ from jsonpickle import errors as _jp_errors
 from jsonpickle import pickler as _jp_pickler
 from jsonpickle import unpickler as _jp_unpickler
 
-from cleanup_trace.compare import differences, slot_items
+from cleanup_trace.compare import differences, has_own_eq, slot_items
 from cleanup_trace.locate import module_attribute, of_a_local_class
 
 FORMAT = "cleanup_trace/1"
@@ -30,24 +30,22 @@ DILL_LOADER = "cleanup_trace.serialise.load_dill"
 class Unserialisable(Exception):
     """A value cannot be stored so that it replays as itself."""
 
-    # Does the failure belong to the value's classes (they would fail again), or to the
-    # moment (a module still importing cannot give back its functions by name yet)?
-    lasting = True
-    # The classes of the objects whose state held what failed, innermost first: an
-    # iterator kept in an attribute fails every instance of the class keeping it.
-    holders: tuple = ()
-    # False when the failure is about what one instance holds (a test's function given
-    # to it), which says nothing of the classes holding it.
-    holders_to_blame = True
-
     def __init__(self, message: str, *, lasting: bool = True, holders: tuple = (),
                  holders_to_blame: bool = True) -> None:
-        # Set here, never on a local name before ``raise``: a local holding the exception
-        # makes a reference cycle with its traceback, which keeps the frames below, and
-        # the user's objects in them, alive until the garbage collector runs (boltons'
-        # MinIDMap test counts live objects).
+        # Given here, never set on a local name before ``raise``: a local holding the
+        # exception makes a reference cycle with its traceback, which keeps the frames
+        # below, and the user's objects in them, alive until the garbage collector runs
+        # (boltons' MinIDMap test counts live objects).
         super().__init__(message)
-        self.lasting, self.holders, self.holders_to_blame = lasting, holders, holders_to_blame
+        # Does the failure belong to the value's classes (they would fail again), or to
+        # the moment (a module still importing cannot give back its functions by name)?
+        self.lasting = lasting
+        # The classes of the objects whose state held what failed, innermost first: an
+        # iterator kept in an attribute fails every instance of the class keeping it.
+        self.holders = holders
+        # False when the failure is about what one instance holds (a test's function
+        # given to it), which says nothing of the classes holding it.
+        self.holders_to_blame = holders_to_blame
 
 
 _ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
@@ -287,9 +285,10 @@ class _Sentinels:
 
     ``MISSING = object()`` and friends are compared with ``is``: stored by value they
     would come back as another object and the replayed function would not know them.
-    So are objects of a class made inside a function (``make_sentinel()``'s), whatever
-    their state: stored by value they could not be decoded at all (their class has no
-    importable name), by name they can when a module binds them.
+    Objects with state are stored by name through :func:`module_object_reference` (the
+    runtime's, while unchanged since their module was imported) or, for a library's
+    object of a class made inside a function (``make_sentinel()``'s: no importable name
+    to decode it by value), from the module defining its factory.
     """
 
     def __init__(self) -> None:
@@ -380,8 +379,9 @@ _sentinels = _Sentinels()
 
 
 def module_object_reference(obj: Any) -> Any:
-    """``(module, name)`` for an object its module's code uses by identity, unchanged since
-    the module was imported; the runtime, which notes them, replaces this at load time."""
+    """``(module, name)`` for a module-level object of your code stored by name (used by
+    identity, or of a local class) and unchanged since its module was imported; the
+    runtime, which notes them at import, replaces this when it loads this module."""
     return None
 
 
@@ -681,8 +681,7 @@ def check_round_trip(original: Any, data: Any) -> Any:
     problems = differences(restored, original, limit=1, strict=True)
     if problems:
         raise Unserialisable(f"value does not round-trip: {problems[0]}", holders=getattr(problems[0], "holders", ()))
-    kind = type(original)
-    if kind.__eq__ is not object.__eq__ and kind.__module__ != "builtins":
+    if has_own_eq(original) and type(original).__module__ != "builtins":
         # Replay compares with the class's own __eq__, which the strict walk never calls on
         # the user's object: two decoded copies must be equal (toolz' curry compares its
         # function's signature cache by identity).
