@@ -682,6 +682,12 @@ def traced(function):
     return wrapped
 
 
+def retrying(function):
+    def attempt(value, tries=2):  # calls itself: its closure holds itself
+        return function(value) if tries == 1 else attempt(value, tries - 1)
+    return attempt
+
+
 def main():
     # doctest runs a module's examples in a copy of its globals: a lambda made there
     # belongs to the module by name, not by namespace; so does one a closure captures.
@@ -690,6 +696,7 @@ def main():
     # one calling a function of that copy, which calls itself: both go, with what they read
     exec("def countdown(n):\\n    return n if n < 10 else countdown(n - 10)\\n"
          "print(apply(lambda x: countdown(x), 25))", dict(globals()))
+    exec("print(apply(retrying(lambda x: x * 3), 3))", dict(globals()))
     print(apply(lambda x: x * 2, 2))
 '''
 
@@ -699,9 +706,9 @@ def test_local_functions_are_stored_without_their_whole_namespace(pytester: pyte
     of it (doctest) is stored with only what it uses, never with the copy's every global."""
     (app / "namespaces.py").write_text(textwrap.dedent(NAMESPACE_APP))
     result = run_tool(pytester, "namespaces")
-    result.stdout.fnmatch_lines(["2", "4", "5", "4"])
+    result.stdout.fnmatch_lines(["2", "4", "5", "9", "4"])
     cases = json.loads((app / "tests/test-data/namespaces/apply-00.json").read_text())["cases"]
-    assert 4 == len(cases)
+    assert 5 == len(cases)
     assert all(len(json.dumps(case)) < 3000 for case in cases), [len(json.dumps(case)) for case in cases]
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert 0 == replay.ret, replay.stdout.str()
