@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from cleanup_trace import serialise
 from cleanup_trace.compare import differences
-from cleanup_trace.writer import render
+from cleanup_trace.writer import LINE_WIDTH, render
 
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
            | st.binary(max_size=20) | st.decimals(allow_nan=False, allow_infinity=False).map(Decimal)
@@ -47,14 +47,29 @@ def test_plain_values_take_the_fast_path_to_the_same_form(value) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(values, max_size=4))
-def test_file_text_is_json_dumps_indent_2(cases) -> None:
-    """Cases rendered once and spliced in give byte for byte the text of json.dumps(indent=2)."""
+def test_file_text_holds_the_document_and_short_values_stay_on_one_line(cases) -> None:
+    """Cases rendered once and spliced in parse back to the whole document, key order
+    kept; no line is longer than the width unless one value on it has no shorter form."""
     header = {"module": "m", "qualname": "f", "format": serialise.FORMAT}
     documents = [{"outcome": {"returned": serialise.encode(value)}, "call": {"args": [], "kwargs": {}}}
                  for value in cases]
-    expected = json.dumps({"cases": [{"call": case["call"], "outcome": case["outcome"]} for case in documents],
-                           "format": serialise.FORMAT, "module": "m", "qualname": "f"}, indent=2, allow_nan=True)
-    assert expected + "\n" == render(header, documents)
+    expected = {"cases": [{"call": case["call"], "outcome": case["outcome"]} for case in documents],
+                "format": serialise.FORMAT, "module": "m", "qualname": "f"}
+    text = render(header, documents)
+    assert json.dumps(expected, allow_nan=True) == json.dumps(json.loads(text), allow_nan=True)
+    for line in text.splitlines():
+        if len(line) > LINE_WIDTH:  # then what follows its key is one scalar or a deep value
+            value = line.strip().rstrip(",")
+            value = value.split(": ", 1)[1] if value.startswith('"') and '": ' in value else value
+            assert not isinstance(json.loads(value), (list, dict)) or len(line) - len(line.lstrip()) >= 16, line
+
+
+def test_a_small_case_reads_on_a_few_lines() -> None:
+    text = render({"module": "m", "qualname": "f", "format": 1},
+                  [{"call": {"args": [1, [2, 3], {"a": None}], "kwargs": {}}, "outcome": {"returned": "x"}}])
+    assert text.splitlines()[1:7] == ['  "cases": [', "    {",
+                                      '      "call": {"args": [1, [2, 3], {"a": null}], "kwargs": {}},',
+                                      '      "outcome": {"returned": "x"}', "    }", "  ],"]
 
 
 builtin_values = st.recursive(
