@@ -13,6 +13,8 @@ import types
 import weakref
 from typing import Any, Iterator
 
+from cleanup_trace.filters import is_standard_library
+
 _MAX_DEPTH = 200
 # Where the default repr of an object puts its memory address: "<object object at 0x7f..>".
 _OBJECT_ADDRESS = re.compile(r"(?<= at )0x[0-9a-fA-F]+")
@@ -164,9 +166,11 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
             # keeps only the arguments drops jinja2's ``translated`` flag, read by __str__).
             yield from _state_differences(actual, expected, path, seen, depth, strict)
         return
-    if strict and has_own_eq(expected) and type(expected).__module__ != "builtins":
+    if strict and has_own_eq(expected) and not is_standard_library(type(expected).__module__):
         # Storing (does it come back as itself?) compares state, never the user's __eq__:
         # a Mapping's __eq__ reads every item, and an LRU cache's __getitem__ reorders it.
+        # The standard library's own ``==`` is trusted: its state holds caches (a
+        # ``pathlib`` path's ``_str``, set once printed, is not pickled).
         left_state, right_state = object_state(actual), object_state(expected)
         if left_state is not None and right_state is not None:
             yield from _inside(expected, _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__",

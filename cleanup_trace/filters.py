@@ -15,6 +15,7 @@ decision carries a human-readable reason that the debug log shows. Order of the 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import sys
 import sysconfig
@@ -53,6 +54,7 @@ def _site_directories() -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+@functools.lru_cache(maxsize=None)  # per class compared while storing: a few hundred names
 def is_standard_library(module_name: str) -> bool:
     """By name where Python lists its modules (3.10+), else by the module's file."""
     top_level = module_name.partition(".")[0]

@@ -60,6 +60,12 @@ def _start_recording(config: pytest.Config) -> None:
 
     recorder = Recorder(config.stash[settings_key])
     recorder.start()
+    # (Options are parsed after the initial conftests: the early namespace has it then.)
+    basetemp = config.getoption("basetemp", None) or getattr(config.known_args_namespace, "basetemp", None)
+    if basetemp:  # tmp_path is there, not under the system's temporary directory
+        from cleanup_trace import runtime
+
+        runtime.note_temporary_directory(str(basetemp))
     # pytest reaches its end (terminal summary, unconfigure: both flush; the recorder's
     # exit handler otherwise) even on Ctrl-C, and flushes between tests every few
     # seconds: about one write per data file, not one per case.

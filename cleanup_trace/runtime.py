@@ -36,8 +36,11 @@ import gc
 import json
 import math
 import os
+import pathlib
 import random
+import re
 import sys
+import tempfile
 import threading
 import time
 import types
@@ -195,6 +198,8 @@ class _State:
         self.environ_at_start: dict = {}
         self.environ_touched = False
         self.argv_at_start: Any = None
+        self.temporary: Optional[re.Pattern] = None  # see _temporary_path_in
+        self.temporary_given: list[str] = []
         self.modules: list[ModuleInstrumenter] = []
         # Module functions whose gate closed while something held their wrapper (their
         # own call, at least): the plain function goes back once nothing does.
@@ -204,6 +209,60 @@ class _State:
 
 
 _state = _State()
+
+
+def _temporary_directories(*directories: str) -> Optional["re.Pattern[str]"]:
+    """What the paths of pytest's ``tmp_path`` and of ``tempfile.mkdtemp()`` start with,
+    and the ``directories`` (a ``--basetemp``) given whole.
+
+    Only those: a project may well live under the temporary directory itself."""
+    def alternatives(path: str) -> str:
+        forms = {path.rstrip("/\\"), os.path.realpath(path).rstrip("/\\")}  # macOS: /var -> /private/var
+        return "|".join(sorted(map(re.escape, forms)))
+
+    try:
+        system = alternatives(tempfile.gettempdir())
+    except Exception:  # no usable temporary directory: only the ones given
+        system = None
+    patterns = [rf"(?:{system})[/\\](?:pytest-of-|tmp[\w-]{{8}}(?:[/\\]|$))"] if system else []
+    patterns += [rf"(?:{alternatives(directory)})[/\\]" for directory in directories]
+    return re.compile("|".join(patterns)) if patterns else None
+
+
+def note_temporary_directory(directory: str) -> None:
+    """Paths under ``directory`` are temporary too (pytest's ``--basetemp``)."""
+    _state.temporary_given.append(str(directory))
+    _state.temporary = _temporary_directories(*_state.temporary_given)
+
+
+def _temporary_path_in(value: Any, depth: int = 0) -> Optional[str]:
+    """A path to an existing file or directory in a temporary directory, named by a
+    string, a ``pathlib`` path or an item of a list, tuple, set or dict value (three
+    levels, twenty items each): the test made it and replay will not have it."""
+    pattern = _state.temporary
+    if pattern is None:
+        return None
+    if isinstance(value, (str, pathlib.PurePath)):
+        text = str(value)
+        if pattern.match(text) and os.path.exists(text):
+            return text
+        return None
+    if depth >= 3:
+        return None
+    kind = type(value)
+    if kind is dict:
+        items: Any = value.values()
+    elif kind is list or kind is tuple or kind is set or kind is frozenset:
+        items = value
+    else:
+        return None
+    for index, item in enumerate(items):
+        if index == 20:
+            break
+        found = _temporary_path_in(item, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def _qualified_type_name(klass: type) -> str:
@@ -505,6 +564,10 @@ class FunctionRecord:
                 self.close_gate()
                 self.skip("too many refused cases", "recording stopped for this function")
                 return None
+            temporary = _temporary_path_in(full_args) or _temporary_path_in(kwargs)
+            if temporary is not None:
+                self._skip_temporary(temporary)
+                return None
             call = {"args": list(full_args), "kwargs": dict(kwargs)}
             if serialise is None:
                 _load_serialiser()
@@ -521,6 +584,10 @@ class FunctionRecord:
             if _state.environ_touched:
                 changed = _environ_changes()
                 if changed:
+                    temporary = _temporary_path_in(changed)
+                    if temporary is not None:
+                        self._skip_temporary(temporary)
+                        return None
                     snapshot["environ"] = changed
             argv = getattr(sys, "argv", None)
             if argv != _state.argv_at_start and isinstance(argv, list) and all(isinstance(a, str) for a in argv):
@@ -555,6 +622,15 @@ class FunctionRecord:
             log.debug("call.skipped", function=self.name, reason="module global patched",
                       detail=f"{name} is not what its module defined (monkeypatch, mock.patch): "
                              "replay runs with the original")
+
+    def _skip_temporary(self, path: str) -> None:
+        # Not a refusal of the function: its calls on lasting files are recorded as usual.
+        _state.stats["skipped: names a temporary file"] += 1
+        live = self.live
+        if "temporary file" not in live.reported:
+            live.reported.add("temporary file")
+            log.debug("call.skipped", function=self.name, reason="names a temporary file",
+                      detail=f"{path} (a test's tmp_path, a tempfile directory) will be gone when it replays")
 
     def finish(self, snapshot: dict, *, returned: Any = _NO_VALUE, raised: Optional[BaseException] = None,
                outcome: Optional[dict] = None) -> None:
@@ -1444,6 +1520,7 @@ def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> N
         gc.callbacks.append(_after_collection)
     _state.sink = sink
     _state.environ_at_start = dict(os.environ)
+    _state.temporary = _temporary_directories(*_state.temporary_given)
     _state.environ_touched = False
     _state.argv_at_start = list(getattr(sys, "argv", ()))
     _state.budget = budget

@@ -1182,3 +1182,54 @@ def test_same_arguments_giving_another_object_drop_the_function(pytester: pytest
     data = app / "tests/test-data/counted"
     assert not (data / "make-00.json").exists()
     assert 1 == len(json.loads((data / "letters-00.json").read_text())["cases"])
+
+
+FILES_APP = '''
+import os
+import shutil
+
+
+def first_line(path):
+    with open(path) as handle:
+        return handle.readline().strip()
+
+
+def find(parts):
+    found = shutil.which(parts[0])
+    return None if found is None else os.path.basename(found)
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_calls_naming_a_temporary_file_are_not_recorded(pytester: pytest.Pytester, app: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test's tmp_path (and what tempfile makes) is gone when the case replays: calls
+    given such a path that exists, or run under an environment variable naming one, are
+    not recorded; the same functions on lasting files are."""
+    # This project lives in our own tmp_path: its run gets another temporary directory.
+    (app / "temporary").mkdir()
+    monkeypatch.setenv("TMPDIR", str(app / "temporary"))
+    (app / "files.py").write_text(textwrap.dedent(FILES_APP))
+    (app / "notes.txt").write_text("lasting\n")
+    (app / "tests" / "test_files.py").write_text(textwrap.dedent("""
+        import os
+        import stat
+        import files
+
+        def test_files(tmp_path, monkeypatch):
+            (tmp_path / "a.txt").write_text("temporary\\n")
+            assert files.first_line(tmp_path / "a.txt") == "temporary"
+            assert files.first_line(os.path.join(os.path.dirname(files.__file__), "notes.txt")) == "lasting"
+            tool = tmp_path / "fake-tool"
+            tool.write_text("#!/bin/sh\\n")
+            tool.chmod(stat.S_IRWXU)
+            monkeypatch.setenv("PATH", str(tmp_path))
+            assert files.find(["fake-tool"]) == "fake-tool"
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["*call.skipped function=files.first_line reason='names a temporary file'*",
+                                 "*call.skipped function=files.find reason='names a temporary file'*"])
+    cases = json.loads((app / "tests/test-data/files/first_line-00.json").read_text())["cases"]
+    assert 1 == len(cases) and "notes.txt" in json.dumps(cases[0]["call"])
+    assert not (app / "tests/test-data/files/find-00.json").exists()

@@ -94,3 +94,14 @@ def test_builtin_values_need_no_decode_check(value) -> None:
               "generator": False}
     text = render(header, [{"call": serialise.encode(call), "outcome": {}}])
     assert [] == differences(serialise.decode(json.loads(text)["cases"][0]["call"]), call)
+
+
+def test_standard_library_values_store_whatever_they_cached() -> None:
+    """A ``pathlib`` path caches its text once printed (``_str``), which pickling drops:
+    the standard library's own ``==`` decides, not the state compared slot by slot."""
+    import pathlib
+
+    path = pathlib.PurePosixPath("/srv/data/file.txt")
+    str(path)
+    call = {"args": [path], "kwargs": {}}
+    serialise.check_round_trip(call, serialise.encode(call))
