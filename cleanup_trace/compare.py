@@ -159,7 +159,8 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
             yield f"{where}: function {_safe_repr(actual)} != {_safe_repr(expected)}"
         return
     if isinstance(expected, BaseException):
-        if actual.args != expected.args:
+        # (``args`` may be a slot of the class, unset on an exception entering __init__)
+        if getattr(actual, "args", None) != getattr(expected, "args", None):
             yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
         elif strict:
             # Storing an exception as a value: its attributes too (a ``__reduce__`` that

@@ -33,7 +33,7 @@ import bisect
 import re
 from typing import Iterator, Optional, Union
 
-TRANSFORM_VERSION = 8
+TRANSFORM_VERSION = 9
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -164,7 +164,8 @@ def _hint_pattern(imported: dict[str, str]) -> "re.Pattern[str]":
     modules = {"secrets"} | {alias for alias, target in imported.items() if f"{target}." in _VOLATILE_MODULES}
     alternatives = "|".join(sorted(map(re.escape, names)))
     module_alternatives = "|".join(sorted(map(re.escape, modules)))
-    return re.compile(rf"\b(?:{alternatives})\s*\(|\b(?:{module_alternatives})\b")
+    frames = "|".join(sorted(_FRAME_INSPECTOR_NAMES))  # also held or looked up by name, uncalled
+    return re.compile(rf"\b(?:{alternatives})\s*\(|\b(?:{module_alternatives}|{frames})\b")
 
 
 _ROLES = {"setter": "setter", "deleter": "deleter"}
@@ -270,6 +271,12 @@ class _Findings:
             pending.extend((child, handling) for child in ast.iter_child_nodes(inner))
             if isinstance(inner, ast.Call):
                 self._look_at(inner, imported, handling)
+            elif isinstance(inner, ast.Attribute) and inner.attr in _FRAME_INSPECTOR_NAMES or \
+                    isinstance(inner, ast.Constant) and isinstance(inner.value, str) and \
+                    inner.value in _FRAME_INSPECTOR_NAMES:
+                # ``getframe = getattr(sys, "_getframe", None)``, ``f = sys._getframe``:
+                # called later under another name, it still looks at the caller's frame.
+                self.inspects_frames = True
 
     def _look_at(self, call: ast.Call, imported: dict[str, str], handling: bool) -> None:
         function = call.func

@@ -978,6 +978,7 @@ class _RecordingGenerator:
                 if outcome is not None:
                     self._end({"end": "raised", "raised": outcome["raised"]})
                 self.snapshot = None  # type: ignore[assignment]
+            _without_own_frames(error)
             raise
 
     def _end_returned(self, value: Any) -> None:
@@ -1256,16 +1257,18 @@ class ModuleInstrumenter:
         One frame between the caller and the function: the recursion limit and tracebacks
         see one extra frame, not two.
         """
-        if _guard.busy:
-            return wrapped(*args, **kwargs)
-        raw = wrapped.__func__ if type(wrapped) is types.MethodType else wrapped
-        record = self.records.get(raw) or self.record_for(raw)
-        if record is None:  # not one of ours (cannot happen with the transformer's output)
-            return wrapped(*args, **kwargs)
-        full_args = args if instance is None else (instance,) + args
-        snapshot = record._snapshot(full_args, kwargs)
-        if snapshot is None:
-            return wrapped(*args, **kwargs)
+        snapshot = None
+        if not _guard.busy:
+            raw = wrapped.__func__ if type(wrapped) is types.MethodType else wrapped
+            record = self.records.get(raw) or self.record_for(raw)
+            if record is not None:  # (always, with the transformer's output)
+                snapshot = record._snapshot(args if instance is None else (instance,) + args, kwargs)
+        if snapshot is None:  # not recorded: most calls, once budgets are full
+            try:
+                return wrapped(*args, **kwargs)
+            except BaseException as error:
+                _without_own_frames(error)
+                raise
         if record.is_generator:
             return _named_like(_RecordingGenerator(record, snapshot, wrapped(*args, **kwargs)).run(), wrapped)
         if record.is_async_generator:
@@ -1283,9 +1286,11 @@ class ModuleInstrumenter:
             record.finish(snapshot, raised=error)
             if _state.pending_detach:
                 _retry_detaches(record)
+            _without_own_frames(error)
             raise
-        except BaseException:
+        except BaseException as error:
             running.pop()
+            _without_own_frames(error)
             raise
         running.pop()
         record.finish(snapshot, returned=result)
@@ -1326,6 +1331,27 @@ def _skipped_by_stacklevel(*functions: Any) -> None:
 
 _skipped_by_stacklevel(ModuleInstrumenter.dispatch, _RecordingGenerator.run, _RecordingGenerator._resume,
                        _record_coroutine, _record_async_generator, _step)
+_OWN_CODE = frozenset({ModuleInstrumenter.dispatch.__code__, _RecordingGenerator.run.__code__,
+                       _RecordingGenerator._resume.__code__})
+
+
+def _without_own_frames(error: BaseException) -> None:
+    """Take the recording frames off the front of ``error``'s traceback before a bare
+    ``raise`` passes it on: the caller sees the traceback it would see without the tool.
+
+    Code reading it relies on that: pyparsing tells "this parse action takes fewer
+    arguments" from "it raised TypeError itself" by the traceback's last frame being its
+    own call line. A bare ``raise`` re-raises with ``__traceback__`` from Python 3.11
+    on; before, it keeps the traceback it caught (and so the frames).
+    """
+    if _TRACEBACK_FROM_EXCEPTION:
+        tb = error.__traceback__
+        while tb is not None and tb.tb_frame.f_code in _OWN_CODE:
+            tb = tb.tb_next
+        error.__traceback__ = tb
+
+
+_TRACEBACK_FROM_EXCEPTION = sys.version_info >= (3, 11)
 
 
 def module_instrumenter(module: str, rebound: tuple = (), identities: tuple = ()) -> Callable[[Callable], Callable]:

@@ -113,6 +113,13 @@ def test_frame_inspecting_functions_are_left_alone() -> None:
     source = "import sys\ndef who():\n    return sys._getframe(1)\ndef plain():\n    return 1\n"
     _, instrumented = rewrite_module(source, "m.py", "m")
     assert ["plain"] == instrumented
+    # Looked up by name or held uncalled, then called under another name (pyparsing's
+    # autoname_elements reads its caller's local variables so).
+    source = ("import sys\ndef names():\n    getframe = getattr(sys, '_getframe', None)\n"
+              "    return getframe(1).f_locals\ndef held(get=sys._getframe):\n    return get(1)\n"
+              "def plain():\n    return '_getframes'\n")
+    _, instrumented = rewrite_module(source, "m.py", "m")
+    assert ["plain"] == instrumented
 
 
 @pytest.mark.usefixtures("debug_log")
@@ -1233,3 +1240,48 @@ def test_calls_naming_a_temporary_file_are_not_recorded(pytester: pytest.Pyteste
     cases = json.loads((app / "tests/test-data/files/first_line-00.json").read_text())["cases"]
     assert 1 == len(cases) and "notes.txt" in json.dumps(cases[0]["call"])
     assert not (app / "tests/test-data/files/find-00.json").exists()
+
+
+ARITY_APP = '''
+import traceback
+
+
+def parse_action(tokens):
+    return len(tokens)
+
+
+def call_trimmed(function, *args):
+    # pyparsing's _trim_arity: fewer arguments while the TypeError is the call's own,
+    # told by the traceback's last frame being this one
+    while True:
+        try:
+            return function(*args)
+        except TypeError as error:
+            if traceback.extract_tb(error.__traceback__)[-1].name != "call_trimmed":
+                raise
+            args = args[1:]
+
+
+def failing(value):
+    raise ValueError(value)
+
+
+def main():
+    print(call_trimmed(parse_action, "text", 0, [1, 2]))
+    try:
+        failing(3)
+    except ValueError as error:
+        print([frame.name for frame in traceback.extract_tb(error.__traceback__)])
+'''
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="a bare raise keeps the caught traceback before 3.11")
+def test_tracebacks_show_no_recording_frame(pytester: pytest.Pytester, app: Path) -> None:
+    """An exception leaving a recorded function carries the traceback it would carry
+    without the tool: code that reads it (pyparsing's arity trimming) decides the same."""
+    (app / "arity.py").write_text(textwrap.dedent(ARITY_APP))
+    plain = pytester.run(sys.executable, "-c", "import arity; arity.main()")
+    assert ["2", "['main', 'failing']"] == plain.outlines
+    recorded = run_tool(pytester, "arity")
+    assert plain.outlines == [line for line in recorded.outlines if not line.startswith("written: ")]
+    assert (app / "tests/test-data/arity/parse_action-00.json").exists()

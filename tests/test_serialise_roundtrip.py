@@ -105,3 +105,18 @@ def test_standard_library_values_store_whatever_they_cached() -> None:
     str(path)
     call = {"args": [path], "kwargs": {}}
     serialise.check_round_trip(call, serialise.encode(call))
+
+
+class SlottedError(Exception):
+    __slots__ = ("loc", "args")  # (pyparsing's ParseBaseException: a constructor setting args)
+
+    def __init__(self, loc):
+        self.loc = loc
+        self.args = (loc,)
+
+
+def test_an_exception_entering_its_constructor_is_compared_without_failing() -> None:
+    """``self`` of an exception's ``__init__`` may not have its ``args`` slot yet."""
+    half_built = SlottedError.__new__(SlottedError)
+    assert [] == differences(SlottedError.__new__(SlottedError), half_built)
+    assert differences(SlottedError(1), SlottedError(2))
