@@ -611,7 +611,7 @@ class FunctionRecord:
             watched = self._globals_read = _globals_named(self.raw, self.owner)
         for namespace, name, defined in watched:
             if id(namespace.get(name, _NO_VALUE)) not in defined:
-                return f"{namespace.get('__name__', '?')}.{name}"
+                return f"{namespace.get('__name__') or namespace.get('__module__', '?')}.{name}"
         return None
 
     def _skip_patched(self, name: str) -> None:
@@ -646,6 +646,14 @@ class FunctionRecord:
             if patched:
                 if "check" not in snapshot:
                     self._skip_patched(patched)
+                return
+            changed = self._patched_global()  # it was not, when the call started
+            if changed is not None:
+                # A setter (``Parser.set_default_whitespace``), or a call reaching one:
+                # replayed, it would change the setting for every case after it.
+                _tell_running("side_effect", f"changes {changed}")
+                if "check" not in snapshot:
+                    self.skip("changes its module's state", f"{changed}: replaying the call would change it too")
                 return
             if "check" in snapshot:
                 self._check_consistency(snapshot["check"], returned, raised)
@@ -690,6 +698,9 @@ class FunctionRecord:
             data = serialise.encode(value, _state.max_depth, plain=seen.plain)
             if not seen.builtin:  # builtin values (plain ones too) always come back equal
                 serialise.check_round_trip(value, data)
+        except RecursionError:  # a structure nested deeper than the interpreter's limit
+            self.skip(f"unserialisable {what}", "nested too deeply to encode or compare")
+            return _REFUSED
         except serialise.Unserialisable as error:
             # ``self`` entering a constructor is half-built: its failure says nothing of
             # the class, nor does its success (a whole one may not store).
@@ -824,7 +835,9 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
     """``(namespace, name, identities)`` of the globals ``function``'s code (nested code
     included) may read: its module's, and those of the instrumented modules it reaches as
     globals (``db.query`` after ``from app import db``: a test patches ``app.db.query``).
-    Names a module's functions rebind themselves (``global x``) are not watched.
+    Names a module's functions rebind themselves (``global x``) are not watched; simple
+    class attributes of the module's classes named by the code are (a setting a test
+    changes through the library's own setter, restored after it).
 
     ``co_names`` also lists attribute names: a global sharing its name with an attribute
     is checked for nothing, and a patch of it skips a case it need not. Never a wrong one.
@@ -844,6 +857,8 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
     # the global for the test's duration (mock does so by itself for builtins).
     watched = [(namespace, name, baseline.get(name, absent)) for name in sorted(names)
                if (name in baseline or name in _BUILTIN_NAMES) and name not in owner.rebound]
+    watched.extend((attributes, name, defined) for name in sorted(names)
+                   for attributes, defined in owner.class_settings.get(name, ()))
     by_module: Optional[dict] = None  # made only when the function reaches a module at all
     for _, name, _ in list(watched):
         module = namespace.get(name)
@@ -862,6 +877,8 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
 
 
 _BUILTIN_NAMES = frozenset(vars(builtins))
+# (Not None: a class attribute set from None on first use is a cache, not a setting.)
+_SETTING_TYPES = frozenset({str, int, float, bool, bytes, tuple, frozenset})
 
 
 def _raised_outcome(error: BaseException) -> Optional[dict]:
@@ -1203,6 +1220,10 @@ class ModuleInstrumenter:
         # would look like a user's to the detaching check. (A replaced value stays alive
         # while patched, kept by monkeypatch or mock to restore it: its id is not reused.)
         self.baseline: Optional[dict[str, tuple]] = None
+        # Simple class attributes of its classes, as its body left them: name ->
+        # [(the class's namespace, (id of the value,))]. A setting a test changes
+        # (``Parser.DEFAULT_WHITE_CHARS``) is watched like a patched global.
+        self.class_settings: dict[str, list] = {}
 
     def finished(self) -> None:
         """The module's body ran to its end (the transformer's last statement): take the
@@ -1213,6 +1234,12 @@ class ModuleInstrumenter:
             # A wrapper and its plain function are one global: the tool swaps them itself.
             self.baseline = {name: (id(value), id(value.__wrapped__)) if type(value) is RecordingWrapper
                              else (id(value),) for name, value in namespace.items()}
+            for value in namespace.values():
+                if isinstance(value, type) and value.__module__ == self.module:
+                    attributes = value.__dict__
+                    for name, item in attributes.items():
+                        if type(item) in _SETTING_TYPES and not name.startswith("__"):
+                            self.class_settings.setdefault(name, []).append((attributes, (id(item),)))
             identities = set(self.identities)
             for name, value in namespace.items():
                 if (name in identities and _compared_by_identity(value)) or (

@@ -1157,6 +1157,20 @@ def test_a_function_read_from_a_class_is_the_function_itself(pytester: pytest.Py
 
 
 COUNTER_APP = '''
+import itertools
+
+_serial = itertools.count(1)
+
+
+class Serial:
+    def __init__(self):
+        self.number = next(_serial)
+
+
+def serial():
+    return Serial()
+
+
 class Counted:
     made = 0
 
@@ -1175,17 +1189,24 @@ def letters():
 
 def main():
     print([make().number for _ in range(3)], sorted(letters() | letters() | letters()))
+    print([serial().number for _ in range(3)])
 '''
 
 
-def test_same_arguments_giving_another_object_drop_the_function(pytester: pytest.Pytester, app: Path) -> None:
-    """``attr.ib()`` numbers what it returns with a class-wide counter: the second call
-    with the same (plain) arguments gives an object with other state, so no case of the
-    function would replay. Objects are compared by value, not by their stored text."""
+@pytest.mark.usefixtures("debug_log")
+def test_calls_of_a_class_wide_counter_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+    """``attr.ib()`` numbers what it returns with a class-wide counter: no case of the
+    function would replay. The call that moves the counter changes its module's state,
+    the calls after it see a class attribute changed since import: none is recorded.
+    Sets and objects are compared by value, not by their stored text."""
     (app / "counted.py").write_text(textwrap.dedent(COUNTER_APP))
     recorded = run_tool(pytester, "counted")
     recorded.stdout.fnmatch_lines(["[[]1, 2, 3[]] [[]'a', 'b', 'c'[]]"])
-    assert "call.inconsistent" in recorded.stderr.str() and "counted.make" in recorded.stderr.str()
+    assert "function=counted.Counted.__init__ reason=\"changes its module's state\"" in recorded.stderr.str()
+    # a counter object kept in a module global: the same arguments give an object with
+    # other state, compared by value: the function is dropped
+    recorded.stderr.fnmatch_lines(["*call.inconsistent function=counted.serial*"])
+    assert not (app / "tests/test-data/counted/serial-00.json").exists()
     data = app / "tests/test-data/counted"
     assert not (data / "make-00.json").exists()
     assert 1 == len(json.loads((data / "letters-00.json").read_text())["cases"])
@@ -1285,3 +1306,48 @@ def test_tracebacks_show_no_recording_frame(pytester: pytest.Pytester, app: Path
     recorded = run_tool(pytester, "arity")
     assert plain.outlines == [line for line in recorded.outlines if not line.startswith("written: ")]
     assert (app / "tests/test-data/arity/parse_action-00.json").exists()
+
+
+SETTINGS_APP = '''
+class Parser:
+    DEFAULT_WHITESPACE = " \\\\t\\\\n"
+
+    def __init__(self, text):
+        self.text = text
+        self.whitespace = Parser.DEFAULT_WHITESPACE
+
+    @staticmethod
+    def set_default_whitespace(chars):
+        Parser.DEFAULT_WHITESPACE = chars
+
+
+def parse(text):
+    return Parser(text).whitespace
+
+
+def main():
+    print(repr(parse("a")))
+    Parser.set_default_whitespace(" ")  # a test changes a setting, then puts it back
+    print(repr(parse("b")))
+    Parser.set_default_whitespace(" \\\\t\\\\n")
+    print(repr(parse("c")))
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_calls_made_while_a_class_setting_is_changed_are_not_recorded(pytester: pytest.Pytester,
+                                                                      app: Path) -> None:
+    """A simple class attribute changed since import (a library's own setter) is watched
+    like a patched global, by the function naming it and by its callers running."""
+    (app / "settings.py").write_text(textwrap.dedent(SETTINGS_APP))
+    result = run_tool(pytester, "settings")
+    assert ["' \\\\t\\\\n'", "' '", "' \\\\t\\\\n'"] == [line for line in result.outlines if not line.startswith("written")]
+    result.stderr.fnmatch_lines(["*call.skipped function=settings.Parser.__init__ reason='module global patched' "
+                                 "detail='settings.DEFAULT_WHITESPACE is not what its module defined*"])
+    result.stderr.fnmatch_lines(["*call.skipped function=settings.Parser.set_default_whitespace "
+                                 "reason=\"changes its module's state\"*"])
+    cases = json.loads((app / "tests/test-data/settings/parse-00.json").read_text())["cases"]
+    assert ["a", "c"] == [case["call"]["args"][0] for case in cases]
+    # the setter's calls are not replayed: they would change the setting for the others
+    assert not (app / "tests/test-data/settings/Parser.set_default_whitespace-00.json").exists()
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "parse").assert_outcomes(passed=4)

@@ -455,3 +455,38 @@ def test_a_value_whose_copies_are_not_equal_is_not_stored(tmp_path, monkeypatch)
         serialise.check_round_trip(identity_eq.Token(), serialise.encode(identity_eq.Token()))
     plain = identity_eq.Plain()
     serialise.check_round_trip(plain, serialise.encode(plain))
+
+
+ENDLESS_APP = '''
+import cleanup_trace.serialise as serialise
+
+
+class Grammar:
+    pass
+
+
+def use(value):
+    return 1
+
+
+def main():
+    # Comparing a structure deeper than the stack left at the call (pyparsing's recursive
+    # grammars, stored deep inside its own recursion) runs out of stack: simulated.
+    def too_deep(value, data):
+        raise RecursionError("maximum recursion depth exceeded in comparison")
+
+    serialise.check_round_trip = too_deep
+    print(use(Grammar()), use(2))
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_a_value_too_deep_to_store_skips_the_case_not_the_function(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """RecursionError while storing is one refused case, never a tool error that stops
+    recording the function."""
+    result = _record(pytester, clean_env, "endless", ENDLESS_APP)
+    result.stderr.fnmatch_lines(["*call.skipped function=endless.use reason='unserialisable argument' "
+                                 "detail='nested too deeply to encode or compare'"])
+    assert "function.disabled" not in result.stderr.str()
+    assert (pytester.path / "tests" / "test-data" / "endless" / "use-00.json").exists()
