@@ -164,8 +164,10 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
             yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
         elif strict:
             # Storing an exception as a value: its attributes too (a ``__reduce__`` that
-            # keeps only the arguments drops jinja2's ``translated`` flag, read by __str__).
+            # keeps only the arguments drops jinja2's ``translated`` flag, read by __str__),
+            # and what it was raised from.
             yield from _state_differences(actual, expected, path, seen, depth, strict)
+            yield from _walk(actual.__cause__, expected.__cause__, f"{path}.__cause__", seen, depth + 1, strict)
         return
     if strict and has_own_eq(expected) and not is_standard_library(type(expected).__module__):
         # Storing (does it come back as itself?) compares state, never the user's __eq__:

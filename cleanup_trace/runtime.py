@@ -200,6 +200,7 @@ class _State:
         self.argv_at_start: Any = None
         self.temporary: Optional[re.Pattern] = None  # see _temporary_path_in
         self.temporary_given: list[str] = []
+        self.written_files: set[str] = set()  # opened for writing while recording
         self.modules: list[ModuleInstrumenter] = []
         # Module functions whose gate closed while something held their wrapper (their
         # own call, at least): the plain function goes back once nothing does.
@@ -1034,6 +1035,8 @@ def _volatile_reason(source: str) -> tuple[str, str]:
     """The skip reason and detail for a call marked by ``clock_read`` or ``input()``."""
     if source == _INPUT_READ:
         return "reads standard input", "through input(): replay has no such input"
+    if source.startswith(_WRITTEN_FILE_READ):
+        return "reads a file written during the run", f"{source[len(_WRITTEN_FILE_READ):]}: a test's file, gone or changed when it replays"
     if source in HANDLED_EXCEPTION_CALLS:
         return "reads the exception its caller handles", f"through {source}: replay has no exception being handled"
     return "reads the clock or entropy", f"through {source}: replay runs at another moment"
@@ -1507,6 +1510,7 @@ _EVENTS_OF_INTEREST = _SIDE_EFFECT_EVENTS | {"open", "os.putenv", "os.unsetenv",
 # What the recorded calls running when input() reads a line are marked with: the line
 # is not part of the case (a test's swapped stdin, a CLI prompt), replay has none.
 _INPUT_READ = "input()"
+_WRITTEN_FILE_READ = "read of a written file: "
 
 
 def _audit(event: str, arguments: tuple, _interesting: frozenset = _EVENTS_OF_INTEREST) -> None:
@@ -1519,7 +1523,27 @@ def _audit(event: str, arguments: tuple, _interesting: frozenset = _EVENTS_OF_IN
         pass
 
 
+def _opened_path(arguments: tuple) -> Optional[str]:
+    path = arguments[0] if arguments else None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    return os.path.abspath(path) if isinstance(path, str) else None  # (not a file descriptor)
+
+
 def _note_event(event: str, arguments: tuple) -> None:
+    if event == "open":
+        writing = _writes(arguments)
+        if writing and not _guard.busy:
+            # Whoever writes it (a test making its input file): a recorded call reading it
+            # later reads what replay will not have (removed, or written otherwise).
+            path = _opened_path(arguments)
+            if path is not None:
+                _state.written_files.add(path)
+        elif not writing and _state.written_files and not _guard.busy and (_guard.calls or _async_calls.get()):
+            path = _opened_path(arguments)
+            if path in _state.written_files:
+                _tell_running("volatile", _WRITTEN_FILE_READ + path)
+            return
     if event == "os.putenv" or event == "os.unsetenv":
         # os.environ changed (a test's monkeypatch.setenv...): calls compare it with the
         # start of recording from now on. Not for pytest's PYTEST_CURRENT_TEST, set
@@ -1575,6 +1599,7 @@ def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> N
     _state.environ_at_start = dict(os.environ)
     _state.temporary = _temporary_directories(*_state.temporary_given)
     _state.environ_touched = False
+    _state.written_files = set()
     _state.argv_at_start = list(getattr(sys, "argv", ()))
     _state.budget = budget
     _state.max_depth = max_depth

@@ -604,7 +604,22 @@ class _Pickler(_jp_pickler.Pickler):
             # (Subclasses of builtin values, and classes pickling themselves their own way,
             # keep jsonpickle's path: attribute dicts like Munch store as they always did.)
             return self._flatten_without_getattr(obj)
-        return super()._flatten_obj_instance(obj)
+        flat = super()._flatten_obj_instance(obj)
+        if isinstance(obj, BaseException) and obj.__cause__ is not None:
+            self._keep_cause(obj, flat)
+        return flat
+
+    def _keep_cause(self, error: BaseException, flat: Any) -> None:
+        """``raise ... from cause``: pickling keeps ``args`` and the instance dict only;
+        the cause goes into the state, which ``BaseException.__setstate__`` sets back
+        as attributes (``__cause__`` included)."""
+        reduced = flat.get("py/reduce") if isinstance(flat, dict) else None
+        if not isinstance(reduced, list) or len(reduced) < 2:
+            return  # (an unusual reduction: the comparison after storing tells)
+        reduced.extend([None] * (3 - len(reduced)))
+        state = reduced[2] if isinstance(reduced[2], dict) else {}
+        state["__cause__"] = self._flatten(error.__cause__)
+        reduced[2] = state
 
     def _flatten_without_getattr(self, obj: Any) -> Any:
         """An object whose class answers missing attributes itself, stored as pickling

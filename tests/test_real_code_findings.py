@@ -1228,15 +1228,19 @@ def find(parts):
 '''
 
 
-@pytest.mark.usefixtures("debug_log")
-def test_calls_naming_a_temporary_file_are_not_recorded(pytester: pytest.Pytester, app: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def own_temporary_directory(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The project lives in our own tmp_path, which its run would take for a test's
+    temporary file: its run gets another temporary directory."""
+    (app / "temporary").mkdir()
+    monkeypatch.setenv("TMPDIR", str(app / "temporary"))
+
+
+@pytest.mark.usefixtures("debug_log", "own_temporary_directory")
+def test_calls_naming_a_temporary_file_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
     """A test's tmp_path (and what tempfile makes) is gone when the case replays: calls
     given such a path that exists, or run under an environment variable naming one, are
     not recorded; the same functions on lasting files are."""
-    # This project lives in our own tmp_path: its run gets another temporary directory.
-    (app / "temporary").mkdir()
-    monkeypatch.setenv("TMPDIR", str(app / "temporary"))
     (app / "files.py").write_text(textwrap.dedent(FILES_APP))
     (app / "notes.txt").write_text("lasting\n")
     (app / "tests" / "test_files.py").write_text(textwrap.dedent("""
@@ -1351,3 +1355,36 @@ def test_calls_made_while_a_class_setting_is_changed_are_not_recorded(pytester: 
     # the setter's calls are not replayed: they would change the setting for the others
     assert not (app / "tests/test-data/settings/Parser.set_default_whitespace-00.json").exists()
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "parse").assert_outcomes(passed=4)
+
+
+@pytest.mark.usefixtures("debug_log", "own_temporary_directory")
+def test_calls_reading_a_file_written_during_the_run_are_not_recorded(pytester: pytest.Pytester,
+                                                                      app: Path) -> None:
+    """A test writing its input file next to its code, then removing it: the recorded
+    calls reading it would find nothing at replay. Files nobody wrote are read as usual."""
+    (app / "files.py").write_text(textwrap.dedent(FILES_APP))
+    (app / "notes.txt").write_text("lasting\n")
+    (app / "tests" / "test_written.py").write_text(textwrap.dedent("""
+        import os
+        import files
+
+        HERE = os.path.dirname(files.__file__)
+
+        def test_written():
+            made = os.path.join(HERE, "made.txt")
+            with open(made, "w") as handle:
+                handle.write("made\\n")
+            try:
+                assert files.first_line(made) == "made"
+            finally:
+                os.remove(made)
+            assert files.first_line(os.path.join(HERE, "notes.txt")) == "lasting"
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["*call.skipped function=files.first_line reason='reads a file written during the run'*"])
+    cases = json.loads((app / "tests/test-data/files/first_line-00.json").read_text())["cases"]
+    assert 1 == len(cases) and "notes.txt" in json.dumps(cases[0]["call"])
+    (app / "tests" / "test_written.py").unlink()
+    run_tool(pytester)  # the replay test file
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1, skipped=1)

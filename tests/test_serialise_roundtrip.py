@@ -120,3 +120,20 @@ def test_an_exception_entering_its_constructor_is_compared_without_failing() -> 
     half_built = SlottedError.__new__(SlottedError)
     assert [] == differences(SlottedError.__new__(SlottedError), half_built)
     assert differences(SlottedError(1), SlottedError(2))
+
+
+def test_an_exception_stored_as_a_value_keeps_what_it_was_raised_from() -> None:
+    """``raise Outer() from inner``: code given the exception may read ``__cause__``."""
+    try:
+        try:
+            raise KeyError("inner")
+        except KeyError as inner:
+            raise LookupError("outer") from inner
+    except LookupError as error:
+        raised = error
+    call = {"args": [raised], "kwargs": {}}
+    data = serialise.encode(call)
+    serialise.check_round_trip(call, data)
+    restored = serialise.decode(json.loads(json.dumps(data)))["args"][0]
+    assert repr(restored.__cause__) == "KeyError('inner')" and restored.__suppress_context__
+    assert "__cause__" not in vars(restored)
