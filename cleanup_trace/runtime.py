@@ -198,7 +198,7 @@ class _State:
         self.environ_at_start: dict = {}
         self.environ_touched = False
         self.argv_at_start: Any = None
-        self.temporary: Optional[re.Pattern] = None  # see _temporary_path_in
+        self.temporary: Optional[re.Pattern] = None  # see _transient_path_in
         self.temporary_given: list[str] = []
         self.written_files: set[str] = set()  # opened for writing while recording
         self.modules: list[ModuleInstrumenter] = []
@@ -236,17 +236,23 @@ def note_temporary_directory(directory: str) -> None:
     _state.temporary = _temporary_directories(*_state.temporary_given)
 
 
-def _temporary_path_in(value: Any, depth: int = 0) -> Optional[str]:
-    """A path to an existing file or directory in a temporary directory, named by a
-    string, a ``pathlib`` path or an item of a list, tuple, set or dict value (three
-    levels, twenty items each): the test made it and replay will not have it."""
-    pattern = _state.temporary
-    if pattern is None:
-        return None
+_TEMPORARY = ("names a temporary file", "(a test's tmp_path, a tempfile directory) will be gone when it replays")
+_WRITTEN = ("names a file written during the run", "(a test's input file) will be gone or changed when it replays")
+
+
+def _transient_path_in(value: Any, depth: int = 0) -> Optional[tuple[str, tuple[str, str]]]:
+    """``(path, why)`` for a path the run made, named by a string, a ``pathlib`` path or
+    an item of a list, tuple, set or dict value (three levels, twenty items each): an
+    existing file or directory in a temporary directory, or a file opened for writing
+    earlier in the run (see ``_note_event``). Replay will not have it."""
     if isinstance(value, (str, pathlib.PurePath)):
         text = str(value)
-        if pattern.match(text) and os.path.exists(text):
-            return text
+        pattern = _state.temporary
+        if pattern is not None and pattern.match(text) and os.path.exists(text):
+            return text, _TEMPORARY
+        written = _state.written_files
+        if written and len(text) < 4096 and (os.sep in text or "." in text) and os.path.abspath(text) in written:
+            return text, _WRITTEN
         return None
     if depth >= 3:
         return None
@@ -260,7 +266,7 @@ def _temporary_path_in(value: Any, depth: int = 0) -> Optional[str]:
     for index, item in enumerate(items):
         if index == 20:
             break
-        found = _temporary_path_in(item, depth + 1)
+        found = _transient_path_in(item, depth + 1)
         if found is not None:
             return found
     return None
@@ -565,9 +571,9 @@ class FunctionRecord:
                 self.close_gate()
                 self.skip("too many refused cases", "recording stopped for this function")
                 return None
-            temporary = _temporary_path_in(full_args) or _temporary_path_in(kwargs)
-            if temporary is not None:
-                self._skip_temporary(temporary)
+            transient = _transient_path_in(full_args) or _transient_path_in(kwargs)
+            if transient is not None:
+                self._skip_transient(*transient)
                 return None
             call = {"args": list(full_args), "kwargs": dict(kwargs)}
             if serialise is None:
@@ -585,9 +591,9 @@ class FunctionRecord:
             if _state.environ_touched:
                 changed = _environ_changes()
                 if changed:
-                    temporary = _temporary_path_in(changed)
-                    if temporary is not None:
-                        self._skip_temporary(temporary)
+                    transient = _transient_path_in(changed)
+                    if transient is not None:
+                        self._skip_transient(*transient)
                         return None
                     snapshot["environ"] = changed
             argv = getattr(sys, "argv", None)
@@ -624,14 +630,14 @@ class FunctionRecord:
                       detail=f"{name} is not what its module defined (monkeypatch, mock.patch): "
                              "replay runs with the original")
 
-    def _skip_temporary(self, path: str) -> None:
+    def _skip_transient(self, path: str, why: tuple[str, str]) -> None:
         # Not a refusal of the function: its calls on lasting files are recorded as usual.
-        _state.stats["skipped: names a temporary file"] += 1
+        reason, detail = why
+        _state.stats[f"skipped: {reason}"] += 1
         live = self.live
-        if "temporary file" not in live.reported:
-            live.reported.add("temporary file")
-            log.debug("call.skipped", function=self.name, reason="names a temporary file",
-                      detail=f"{path} (a test's tmp_path, a tempfile directory) will be gone when it replays")
+        if reason not in live.reported:
+            live.reported.add(reason)
+            log.debug("call.skipped", function=self.name, reason=reason, detail=f"{path} {detail}")
 
     def finish(self, snapshot: dict, *, returned: Any = _NO_VALUE, raised: Optional[BaseException] = None,
                outcome: Optional[dict] = None) -> None:
@@ -858,11 +864,21 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
     # the global for the test's duration (mock does so by itself for builtins).
     watched = [(namespace, name, baseline.get(name, absent)) for name in sorted(names)
                if (name in baseline or name in _BUILTIN_NAMES) and name not in owner.rebound]
-    watched.extend((attributes, name, defined) for name in sorted(names)
-                   for attributes, defined in owner.class_settings.get(name, ()))
+    watched.extend((klass.__dict__, name, defined) for name in sorted(names)
+                   for klass, defined in owner.class_settings.get(name, ()))
     by_module: Optional[dict] = None  # made only when the function reaches a module at all
     for _, name, _ in list(watched):
         module = namespace.get(name)
+        if isinstance(module, type) and module.__module__ != owner.module:
+            # A class of another instrumented module (``from .core import __diag__``):
+            # the settings of it the code names, as that module's body left them.
+            if by_module is None:
+                by_module = {instrumenter.module: instrumenter for instrumenter in list(_state.modules)}
+            other = by_module.get(module.__module__)
+            if other is not None:
+                watched.extend((module.__dict__, attribute, defined) for attribute in sorted(names)
+                               for klass, defined in other.class_settings.get(attribute, ()) if klass is module)
+            continue
         if not isinstance(module, types.ModuleType):
             continue
         if by_module is None:
@@ -1224,7 +1240,7 @@ class ModuleInstrumenter:
         # while patched, kept by monkeypatch or mock to restore it: its id is not reused.)
         self.baseline: Optional[dict[str, tuple]] = None
         # Simple class attributes of its classes, as its body left them: name ->
-        # [(the class's namespace, (id of the value,))]. A setting a test changes
+        # [(the class, (id of the value,))]. A setting a test changes
         # (``Parser.DEFAULT_WHITE_CHARS``) is watched like a patched global.
         self.class_settings: dict[str, list] = {}
 
@@ -1242,7 +1258,7 @@ class ModuleInstrumenter:
                     attributes = value.__dict__
                     for name, item in attributes.items():
                         if type(item) in _SETTING_TYPES and not name.startswith("__"):
-                            self.class_settings.setdefault(name, []).append((attributes, (id(item),)))
+                            self.class_settings.setdefault(name, []).append((value, (id(item),)))
             identities = set(self.identities)
             for name, value in namespace.items():
                 if (name in identities and _compared_by_identity(value)) or (

@@ -1225,6 +1225,14 @@ def first_line(path):
 def find(parts):
     found = shutil.which(parts[0])
     return None if found is None else os.path.basename(found)
+
+
+def is_file(path):
+    return os.path.isfile(path)
+
+
+def read_made():
+    return first_line(os.path.join(os.path.dirname(__file__), "made.txt"))
 '''
 
 
@@ -1312,7 +1320,20 @@ def test_tracebacks_show_no_recording_frame(pytester: pytest.Pytester, app: Path
     assert (app / "tests/test-data/arity/parse_action-00.json").exists()
 
 
+FLAGS_MODULE = '''
+class Flags:
+    strict = False
+
+
+def set_strict(value):
+    Flags.strict = value
+'''
+
 SETTINGS_APP = '''
+import flags
+from flags import Flags
+
+
 class Parser:
     DEFAULT_WHITESPACE = " \\\\t\\\\n"
 
@@ -1329,7 +1350,15 @@ def parse(text):
     return Parser(text).whitespace
 
 
+def strictness():
+    return Flags.strict
+
+
 def main():
+    print(strictness())
+    flags.set_strict(True)
+    print(strictness())
+    flags.set_strict(False)
     print(repr(parse("a")))
     Parser.set_default_whitespace(" ")  # a test changes a setting, then puts it back
     print(repr(parse("b")))
@@ -1344,8 +1373,15 @@ def test_calls_made_while_a_class_setting_is_changed_are_not_recorded(pytester: 
     """A simple class attribute changed since import (a library's own setter) is watched
     like a patched global, by the function naming it and by its callers running."""
     (app / "settings.py").write_text(textwrap.dedent(SETTINGS_APP))
+    (app / "flags.py").write_text(textwrap.dedent(FLAGS_MODULE))
     result = run_tool(pytester, "settings")
-    assert ["' \\\\t\\\\n'", "' '", "' \\\\t\\\\n'"] == [line for line in result.outlines if not line.startswith("written")]
+    assert ["False", "True"] + ["' \\\\t\\\\n'", "' '", "' \\\\t\\\\n'"] == [
+        line for line in result.outlines if not line.startswith("written")]
+    # a class of another module, read through the name imported from it
+    result.stderr.fnmatch_lines(["*call.skipped function=settings.strictness reason='module global patched' "
+                                 "detail='flags.strict is not what its module defined*"])
+    strict_cases = json.loads((app / "tests/test-data/settings/strictness-00.json").read_text())["cases"]
+    assert [False] == [case["outcome"]["returned"] for case in strict_cases]
     result.stderr.fnmatch_lines(["*call.skipped function=settings.Parser.__init__ reason='module global patched' "
                                  "detail='settings.DEFAULT_WHITESPACE is not what its module defined*"])
     result.stderr.fnmatch_lines(["*call.skipped function=settings.Parser.set_default_whitespace "
@@ -1354,14 +1390,15 @@ def test_calls_made_while_a_class_setting_is_changed_are_not_recorded(pytester: 
     assert ["a", "c"] == [case["call"]["args"][0] for case in cases]
     # the setter's calls are not replayed: they would change the setting for the others
     assert not (app / "tests/test-data/settings/Parser.set_default_whitespace-00.json").exists()
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "parse").assert_outcomes(passed=4)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "parse or strictness").assert_outcomes(passed=5)
 
 
 @pytest.mark.usefixtures("debug_log", "own_temporary_directory")
 def test_calls_reading_a_file_written_during_the_run_are_not_recorded(pytester: pytest.Pytester,
                                                                       app: Path) -> None:
     """A test writing its input file next to its code, then removing it: the recorded
-    calls reading it would find nothing at replay. Files nobody wrote are read as usual."""
+    calls given its name, or reading it, would find nothing at replay. Files nobody
+    wrote are read as usual."""
     (app / "files.py").write_text(textwrap.dedent(FILES_APP))
     (app / "notes.txt").write_text("lasting\n")
     (app / "tests" / "test_written.py").write_text(textwrap.dedent("""
@@ -1376,13 +1413,17 @@ def test_calls_reading_a_file_written_during_the_run_are_not_recorded(pytester: 
                 handle.write("made\\n")
             try:
                 assert files.first_line(made) == "made"
+                assert files.is_file(made)
+                assert files.read_made() == "made"
             finally:
                 os.remove(made)
             assert files.first_line(os.path.join(HERE, "notes.txt")) == "lasting"
     """))
     result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    result.stderr.fnmatch_lines(["*call.skipped function=files.first_line reason='reads a file written during the run'*"])
+    result.stderr.fnmatch_lines(["*call.skipped function=files.first_line reason='names a file written during the run'*",
+                                 "*call.skipped function=files.is_file reason='names a file written during the run'*",
+                                 "*call.skipped function=files.read_made reason='reads a file written during the run'*"])
     cases = json.loads((app / "tests/test-data/files/first_line-00.json").read_text())["cases"]
     assert 1 == len(cases) and "notes.txt" in json.dumps(cases[0]["call"])
     (app / "tests" / "test_written.py").unlink()
