@@ -158,6 +158,7 @@ class LoadedCase:
     random_state: Any = None
     environ: Optional[dict] = None  # variables as they were when the call was recorded
     argv: Optional[list] = None  # sys.argv, when the call was recorded under another one
+    module: str = ""  # where the function lives
 
 
 def _load_case(ref: CaseRef) -> LoadedCase:
@@ -192,7 +193,7 @@ def _load_case(ref: CaseRef) -> LoadedCase:
     except Exception as error:
         raise DataFileError(f"{where}: cannot decode: {type(error).__name__}: {error}") from None
     return LoadedCase(function, list(call["args"]), dict(call["kwargs"]), expected, ref.id, random_state, environ,
-                      argv)
+                      argv, header["module"])
 
 
 def _expected(outcome: dict) -> Expected:
@@ -290,8 +291,54 @@ class ReplayCall:
 def _recorded_context(case: LoadedCase) -> Iterator[None]:
     """The environment variables, command line and warnings policy a call was recorded
     with, for the call only."""
-    with _environment(case.environ), _command_line(case.argv), _warnings_as_recorded(case.expected):
+    with _environment(case.environ), _command_line(case.argv), _warnings_as_recorded(case.expected), \
+            _settings_kept(case.module):
         yield
+
+
+# Values a module or class keeps as a setting (``Parser.DEFAULT_WHITE_CHARS``, a debug
+# flag): what the recorder watches too (runtime._SETTING_TYPES).
+_SETTING_TYPES = frozenset({str, int, float, bool, bytes, tuple, frozenset})
+
+
+def _settings_of(package: str) -> list[tuple[Any, str, Any]]:
+    """``(holder, name, value)`` of the simple globals of the package's loaded modules
+    and the simple class attributes of their classes."""
+    found = []
+    prefix = package + "."
+    for name, module in list(sys.modules.items()):
+        if (name != package and not name.startswith(prefix)) or not isinstance(module, type(sys)):
+            continue
+        for attribute, value in list(vars(module).items()):
+            if attribute.startswith("__"):
+                continue
+            if type(value) in _SETTING_TYPES:
+                found.append((module, attribute, value))
+            elif isinstance(value, type) and getattr(value, "__module__", None) == name:
+                found.extend((value, key, item) for key, item in list(vars(value).items())
+                             if type(item) in _SETTING_TYPES and not key.startswith("__"))
+    return found
+
+
+@contextlib.contextmanager
+def _settings_kept(module: str) -> Iterator[None]:
+    """The settings of the function's package put back after the call: a replayed
+    setter (``enable_diag``, ``set_default_whitespace_chars``) would otherwise change
+    them for every case after it, which were recorded without the change."""
+    package = module.partition(".")[0]
+    before = _settings_of(package) if package else []
+    try:
+        yield
+    finally:
+        for holder, name, value in before:
+            try:
+                if vars(holder).get(name, _MISSING) is not value:
+                    setattr(holder, name, value)
+            except Exception:  # a read-only attribute: left as the call made it
+                pass
+
+
+_MISSING = object()
 
 
 @contextlib.contextmanager

@@ -1323,10 +1323,15 @@ def test_tracebacks_show_no_recording_frame(pytester: pytest.Pytester, app: Path
 FLAGS_MODULE = '''
 class Flags:
     strict = False
+    verbose = False
 
 
 def set_strict(value):
     Flags.strict = value
+
+
+def enable(name):  # the attribute's name is not in the code: the recorder cannot watch it
+    setattr(Flags, name, True)
 '''
 
 SETTINGS_APP = '''
@@ -1354,7 +1359,14 @@ def strictness():
     return Flags.strict
 
 
+def describe():
+    return "loud" if Flags.verbose else "quiet"
+
+
 def main():
+    print(describe())
+    flags.enable("verbose")
+    Flags.verbose = False
     print(strictness())
     flags.set_strict(True)
     print(strictness())
@@ -1375,7 +1387,7 @@ def test_calls_made_while_a_class_setting_is_changed_are_not_recorded(pytester: 
     (app / "settings.py").write_text(textwrap.dedent(SETTINGS_APP))
     (app / "flags.py").write_text(textwrap.dedent(FLAGS_MODULE))
     result = run_tool(pytester, "settings")
-    assert ["False", "True"] + ["' \\\\t\\\\n'", "' '", "' \\\\t\\\\n'"] == [
+    assert ["quiet", "False", "True"] + ["' \\\\t\\\\n'", "' '", "' \\\\t\\\\n'"] == [
         line for line in result.outlines if not line.startswith("written")]
     # a class of another module, read through the name imported from it
     result.stderr.fnmatch_lines(["*call.skipped function=settings.strictness reason='module global patched' "
@@ -1390,7 +1402,11 @@ def test_calls_made_while_a_class_setting_is_changed_are_not_recorded(pytester: 
     assert ["a", "c"] == [case["call"]["args"][0] for case in cases]
     # the setter's calls are not replayed: they would change the setting for the others
     assert not (app / "tests/test-data/settings/Parser.set_default_whitespace-00.json").exists()
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "parse or strictness").assert_outcomes(passed=5)
+    # flags.enable replays before settings.describe: each case gets the settings back
+    # as they were before it
+    assert (app / "tests/test-data/flags/enable-00.json").exists()
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "parse or strictness or enable or describe"
+                                  ).assert_outcomes(passed=7)
 
 
 @pytest.mark.usefixtures("debug_log", "own_temporary_directory")
