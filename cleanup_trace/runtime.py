@@ -236,23 +236,24 @@ def note_temporary_directory(directory: str) -> None:
     _state.temporary = _temporary_directories(*_state.temporary_given)
 
 
-_TEMPORARY = ("names a temporary file", "(a test's tmp_path, a tempfile directory) will be gone when it replays")
-_WRITTEN = ("names a file written during the run", "(a test's input file) will be gone or changed when it replays")
+_TEMPORARY = "names a temporary file", "(a test's tmp_path, a tempfile directory) will be gone when it replays"
+_WRITTEN = "names a file written during the run", "(a test's input file) will be gone or changed when it replays"
 
 
-def _transient_path_in(value: Any, depth: int = 0) -> Optional[tuple[str, tuple[str, str]]]:
-    """``(path, why)`` for a path the run made, named by a string, a ``pathlib`` path or
-    an item of a list, tuple, set or dict value (three levels, twenty items each): an
-    existing file or directory in a temporary directory, or a file opened for writing
-    earlier in the run (see ``_note_event``). Replay will not have it."""
+def _transient_path_in(value: Any, depth: int = 0) -> Optional[tuple[str, str]]:
+    """The skip reason and detail for a path the run made, named by a string, a
+    ``pathlib`` path or an item of a list, tuple, set or dict value (three levels,
+    twenty items each): an existing file or directory in a temporary directory, or a
+    file opened for writing earlier in the run (see ``_note_event``). Replay will not
+    have it."""
     if isinstance(value, (str, pathlib.PurePath)):
         text = str(value)
         pattern = _state.temporary
         if pattern is not None and pattern.match(text) and os.path.exists(text):
-            return text, _TEMPORARY
+            return _TEMPORARY[0], f"{text} {_TEMPORARY[1]}"
         written = _state.written_files
         if written and len(text) < 4096 and (os.sep in text or "." in text) and os.path.abspath(text) in written:
-            return text, _WRITTEN
+            return _WRITTEN[0], f"{text} {_WRITTEN[1]}"
         return None
     if depth >= 3:
         return None
@@ -537,11 +538,7 @@ class FunctionRecord:
                 # A frozen or mocked clock (freezegun, mock.patch): the outcome belongs to
                 # the patched time, which replay does not have. Not a refusal of the
                 # function: its calls after the patch are recorded as usual.
-                _state.stats["skipped: clock patched"] += 1
-                if "clock patched" not in live.reported:
-                    live.reported.add("clock patched")
-                    log.debug("call.skipped", function=self.name, reason="clock patched",
-                                detail="time.time or datetime.datetime is replaced (freezegun, a mock)")
+                self._pass_over("clock patched", "time.time or datetime.datetime is replaced (freezegun, a mock)")
                 return None
             patched = self._patched_global()
             if patched is not None:
@@ -573,7 +570,7 @@ class FunctionRecord:
                 return None
             transient = _transient_path_in(full_args) or _transient_path_in(kwargs)
             if transient is not None:
-                self._skip_transient(*transient)
+                self._pass_over(*transient)
                 return None
             call = {"args": list(full_args), "kwargs": dict(kwargs)}
             if serialise is None:
@@ -593,7 +590,7 @@ class FunctionRecord:
                 if changed:
                     transient = _transient_path_in(changed)
                     if transient is not None:
-                        self._skip_transient(*transient)
+                        self._pass_over(*transient)
                         return None
                     snapshot["environ"] = changed
             argv = getattr(sys, "argv", None)
@@ -621,23 +618,18 @@ class FunctionRecord:
                 return f"{namespace.get('__name__') or namespace.get('__module__', '?')}.{name}"
         return None
 
-    def _skip_patched(self, name: str) -> None:
-        _state.stats["skipped: module global patched"] += 1
-        live = self.live
-        if "module global patched" not in live.reported:
-            live.reported.add("module global patched")
-            log.debug("call.skipped", function=self.name, reason="module global patched",
-                      detail=f"{name} is not what its module defined (monkeypatch, mock.patch): "
-                             "replay runs with the original")
-
-    def _skip_transient(self, path: str, why: tuple[str, str]) -> None:
-        # Not a refusal of the function: its calls on lasting files are recorded as usual.
-        reason, detail = why
+    def _pass_over(self, reason: str, detail: str) -> None:
+        """This call is not recorded, for a reason of the moment, not of the function
+        (its other calls are recorded as usual): counted, logged once per function."""
         _state.stats[f"skipped: {reason}"] += 1
         live = self.live
         if reason not in live.reported:
             live.reported.add(reason)
-            log.debug("call.skipped", function=self.name, reason=reason, detail=f"{path} {detail}")
+            log.debug("call.skipped", function=self.name, reason=reason, detail=detail)
+
+    def _skip_patched(self, name: str) -> None:
+        self._pass_over("module global patched", f"{name} is not what its module defined (monkeypatch, mock.patch): "
+                                                 "replay runs with the original")
 
     def finish(self, snapshot: dict, *, returned: Any = _NO_VALUE, raised: Optional[BaseException] = None,
                outcome: Optional[dict] = None) -> None:
