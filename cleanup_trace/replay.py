@@ -22,6 +22,7 @@ from typing import Any, Iterator, Optional
 
 from cleanup_trace import locate, serialise
 from cleanup_trace.compare import differences, same_text
+from cleanup_trace.effects import REFUSED_AT_REPLAY
 
 SYNC_TEST = "test_pytest_cleanup_sync_test_cases"
 ASYNC_TEST = "test_pytest_cleanup_async_test_cases"
@@ -292,8 +293,56 @@ def _recorded_context(case: LoadedCase) -> Iterator[None]:
     """The environment variables, command line and warnings policy a call was recorded
     with, for the call only."""
     with _environment(case.environ), _command_line(case.argv), _warnings_as_recorded(case.expected), \
-            _settings_kept(case.module):
+            _settings_kept(case.module), _outside_world_refused():
         yield
+
+
+class ReplayDiverged(Exception):
+    """A replayed call tried what its recording never did (start a process, remove a file)."""
+
+
+class _Refused(BaseException):
+    # Raised inside the replayed call: a BaseException, so that the user's ``except
+    # Exception`` does not take it for one of its own.
+    pass
+
+
+_refusing: list = []  # what the replayed call running now was refused (at most one call runs)
+_refusal_hook_installed = False
+
+
+def _refuse_side_effects(event: str, arguments: tuple) -> None:
+    if _refusing and event in REFUSED_AT_REPLAY:
+        what = f"{event}{_short(arguments)}"
+        _refusing[-1].append(what)
+        raise _Refused(what)
+
+
+def _short(arguments: tuple) -> str:
+    text = repr(tuple(arguments))
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+@contextlib.contextmanager
+def _outside_world_refused() -> Iterator[None]:
+    """During the replayed call, refuse the side effects its recording never had (the
+    recorder keeps no call that has them): replaying a call recorded under a test's fake
+    ``subprocess.Popen`` must not start the real program."""
+    global _refusal_hook_installed
+    if not _refusal_hook_installed and hasattr(sys, "addaudithook"):
+        sys.addaudithook(_refuse_side_effects)  # (cannot be removed: inert outside replayed calls)
+        _refusal_hook_installed = True
+    refused: list = []
+    _refusing.append(refused)
+    try:
+        yield
+    except _Refused:
+        pass  # reported below, as if the call had not caught it either
+    finally:
+        _refusing.pop()
+    if refused:
+        raise ReplayDiverged(f"the replayed call tried {refused[0]}, which its recording never did "
+                             "(a test had replaced it, or the call depends on state it was not given): refused")
 
 
 # Values a module or class keeps as a setting (``Parser.DEFAULT_WHITE_CHARS``, a debug

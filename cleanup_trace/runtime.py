@@ -49,6 +49,7 @@ from typing import Any, Callable, Optional, Protocol
 import wrapt
 
 from cleanup_trace import filters, locate
+from cleanup_trace.effects import SIDE_EFFECT_EVENTS, writes
 from cleanup_trace.compare import has_own_eq, object_state, same_text
 from cleanup_trace.rewrite import CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME
 from cleanup_trace._log import log
@@ -1473,23 +1474,7 @@ def _other_holders(namespace: dict, name: str) -> int:
 # -- side effects: a call that writes files, starts processes or talks to the network is
 # not recorded (its replay would do it again). Python's audit events tell us, for free
 # when no recorded call is running.
-_SIDE_EFFECT_EVENTS = frozenset({
-    "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.truncate", "os.link", "os.symlink",
-    "os.chmod", "os.chown", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.move",
-    "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.fork", "os.kill",
-    "socket.connect", "socket.sendto", "socket.bind",
-})
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _audit_installed = False
-
-
-def _writes(arguments: tuple) -> bool:
-    path, mode, flags = (tuple(arguments) + (None, None, None))[:3]
-    if isinstance(path, (str, bytes)) and (str(path).endswith(".pyc") or "__pycache__" in str(path)):
-        return False  # the interpreter's own bytecode cache, not the user's doing
-    if isinstance(mode, str):
-        return any(letter in mode for letter in "wax+")
-    return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
 
 
 # Set by test runners and by this tool around every test or run, never read by the code
@@ -1514,7 +1499,7 @@ def _environ_changes() -> dict:
 
 # Every audited operation of the process comes here once recording has started (``id()``
 # is one: tens of thousands of calls in a test suite): one set look-up decides.
-_EVENTS_OF_INTEREST = _SIDE_EFFECT_EVENTS | {"open", "os.putenv", "os.unsetenv", "builtins.input"}
+_EVENTS_OF_INTEREST = SIDE_EFFECT_EVENTS | {"open", "os.putenv", "os.unsetenv", "builtins.input"}
 # What the recorded calls running when input() reads a line are marked with: the line
 # is not part of the case (a test's swapped stdin, a CLI prompt), replay has none.
 _INPUT_READ = "input()"
@@ -1540,7 +1525,7 @@ def _opened_path(arguments: tuple) -> Optional[str]:
 
 def _note_event(event: str, arguments: tuple) -> None:
     if event == "open":
-        writing = _writes(arguments)
+        writing = writes(arguments)
         if writing and not _guard.busy:
             # Whoever writes it (a test making its input file): a recorded call reading it
             # later reads what replay will not have (removed, or written otherwise).
@@ -1568,7 +1553,7 @@ def _note_event(event: str, arguments: tuple) -> None:
     if event == "builtins.input":
         _tell_running("volatile", _INPUT_READ)
         return
-    if event == "open" and not _writes(arguments):
+    if event == "open" and not writes(arguments):
         return  # every other event reaching here (see _audit) is a side effect
     for snapshot in _running_snapshots():
         snapshot.setdefault("side_effect", event)

@@ -1445,3 +1445,36 @@ def test_calls_reading_a_file_written_during_the_run_are_not_recorded(pytester: 
     (app / "tests" / "test_written.py").unlink()
     run_tool(pytester)  # the replay test file
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1, skipped=1)
+
+
+EDITOR_APP = '''
+import subprocess
+
+
+def edit(name):
+    return subprocess.run(["cleanup-trace-no-such-editor", name]).returncode
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_replay_refuses_to_start_a_process_its_recording_did_not(pytester: pytest.Pytester, app: Path) -> None:
+    """Recorded under a test's fake subprocess.run (invisible to the recorder: not one of
+    the user's modules), a call would start the real program at replay: refused, and
+    the case fails saying why."""
+    (app / "editor.py").write_text(textwrap.dedent(EDITOR_APP))
+    (app / "tests" / "test_editor.py").write_text(textwrap.dedent("""
+        import subprocess
+        import editor
+
+        def test_edit(monkeypatch):
+            monkeypatch.setattr(subprocess, "run", lambda command: subprocess.CompletedProcess(command, 0))
+            assert editor.edit('file"; rm -rf / ; echo "') == 0
+    """))
+    pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert (app / "tests/test-data/editor/edit-00.json").exists()
+    (app / "tests" / "test_editor.py").unlink()
+    run_tool(pytester)  # the replay test file
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*ReplayDiverged: the replayed call tried subprocess.Popen*"
+                                 "cleanup-trace-no-such-editor*which its recording never did*"])

@@ -1,0 +1,35 @@
+"""Side effects outside the process, as Python's audit events report them.
+
+The recorder does not keep a call that raises one of these events (its replay would
+do it again); replay refuses the ones that start or stop something or destroy a file
+when a replayed call raises them anyway: it was recorded without them, so the replay has
+gone elsewhere (a test had replaced ``subprocess.Popen``, which the recorder cannot see).
+"""
+from __future__ import annotations
+
+import os
+
+SIDE_EFFECT_EVENTS = frozenset({
+    "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.truncate", "os.link", "os.symlink",
+    "os.chmod", "os.chown", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.move",
+    "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.kill",
+    "socket.connect", "socket.sendto", "socket.bind",
+})
+# Refused during a replayed call. Not plain writes, nor made directories: a library may
+# write a cache at replay that already existed when the call was recorded.
+REFUSED_AT_REPLAY = frozenset({
+    "os.remove", "os.rename", "os.rmdir", "os.truncate", "shutil.rmtree", "shutil.move",
+    "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.kill",
+    "socket.connect", "socket.sendto", "socket.bind",
+})
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def writes(arguments: tuple) -> bool:
+    """Do the arguments of an ``open`` audit event open the file for writing?"""
+    path, mode, flags = (tuple(arguments) + (None, None, None))[:3]
+    if isinstance(path, (str, bytes)) and (str(path).endswith(".pyc") or "__pycache__" in str(path)):
+        return False  # the interpreter's own bytecode cache, not the user's doing
+    if isinstance(mode, str):
+        return any(letter in mode for letter in "wax+")
+    return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
