@@ -359,10 +359,9 @@ def _settings_of(package: str) -> list[tuple[Any, str, Any]]:
         if (name != package and not name.startswith(prefix)) or not isinstance(module, type(sys)):
             continue
         for attribute, value in list(vars(module).items()):
-            if attribute.startswith("__"):
-                continue
             if type(value) in _SETTING_TYPES:
-                found.append((module, attribute, value))
+                if not attribute.startswith("__"):  # (``__name__``, ``__file__``...)
+                    found.append((module, attribute, value))
             elif isinstance(value, type) and getattr(value, "__module__", None) == name:
                 found.extend((value, key, item) for key, item in list(vars(value).items())
                              if type(item) in _SETTING_TYPES and not key.startswith("__"))

@@ -879,7 +879,15 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
         # Through the module's __dict__: any other read would load a lazily imported module.
         module_namespace = object.__getattribute__(module, "__dict__")
         other = by_module.get(module_namespace.get("__name__"))
-        if other is None or other is owner or other.baseline is None:
+        if other is None:
+            # Not one of yours (``subprocess``): the functions and classes it had when
+            # your module finished importing (a test's fake ``subprocess.run``).
+            known = _foreign_callables.get(module_namespace.get("__name__"))
+            if known:
+                watched.extend((module_namespace, attribute, (known[attribute],)) for attribute in sorted(names)
+                               if attribute in known)
+            continue
+        if other is owner or other.baseline is None:
             continue
         watched.extend((module_namespace, attribute, other.baseline[attribute]) for attribute in sorted(names)
                        if attribute in other.baseline and attribute not in other.rebound)
@@ -887,6 +895,18 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
 
 
 _BUILTIN_NAMES = frozenset(vars(builtins))
+# Modules your modules imported that are not instrumented: name -> {attribute: id} of
+# their functions and classes when first seen (data attributes such as ``sys.stdout``
+# change by design: not watched).
+_foreign_callables: dict[str, dict[str, int]] = {}
+
+
+def _note_foreign_module(module: types.ModuleType) -> None:
+    name = getattr(module, "__name__", None)
+    if not isinstance(name, str) or name in _foreign_callables or name.startswith("cleanup_trace"):
+        return
+    _foreign_callables[name] = {attribute: id(value) for attribute, value in list(vars(module).items())
+                                if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type))}
 # (Not None: a class attribute set from None on first use is a cache, not a setting.)
 _SETTING_TYPES = frozenset({str, int, float, bool, bytes, tuple, frozenset})
 
@@ -1252,6 +1272,9 @@ class ModuleInstrumenter:
                     for name, item in attributes.items():
                         if type(item) in _SETTING_TYPES and not name.startswith("__"):
                             self.class_settings.setdefault(name, []).append((value, (id(item),)))
+            for value in namespace.values():
+                if type(value) is types.ModuleType:
+                    _note_foreign_module(value)
             identities = set(self.identities)
             for name, value in namespace.items():
                 if (name in identities and _compared_by_identity(value)) or (

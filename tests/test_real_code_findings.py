@@ -1323,6 +1323,9 @@ def test_tracebacks_show_no_recording_frame(pytester: pytest.Pytester, app: Path
 FLAGS_MODULE = '''
 class Flags:
     strict = False
+
+
+class __diag__:  # (pyparsing's name: dunder names are classes too)
     verbose = False
 
 
@@ -1331,12 +1334,12 @@ def set_strict(value):
 
 
 def enable(name):  # the attribute's name is not in the code: the recorder cannot watch it
-    setattr(Flags, name, True)
+    setattr(__diag__, name, True)
 '''
 
 SETTINGS_APP = '''
 import flags
-from flags import Flags
+from flags import Flags, __diag__
 
 
 class Parser:
@@ -1360,13 +1363,13 @@ def strictness():
 
 
 def describe():
-    return "loud" if Flags.verbose else "quiet"
+    return "loud" if __diag__.verbose else "quiet"
 
 
 def main():
     print(describe())
     flags.enable("verbose")
-    Flags.verbose = False
+    __diag__.verbose = False
     print(strictness())
     flags.set_strict(True)
     print(strictness())
@@ -1458,20 +1461,45 @@ def edit(name):
 
 @pytest.mark.usefixtures("debug_log")
 def test_replay_refuses_to_start_a_process_its_recording_did_not(pytester: pytest.Pytester, app: Path) -> None:
-    """Recorded under a test's fake subprocess.run (invisible to the recorder: not one of
-    the user's modules), a call would start the real program at replay: refused, and
-    the case fails saying why."""
+    """A test's fake ``subprocess.run`` is seen (the code names it): the call is not
+    recorded. A fake ``Popen`` under it is not (the code does not name it): recorded,
+    the call would start the real program at replay: refused, and the case fails
+    saying why."""
     (app / "editor.py").write_text(textwrap.dedent(EDITOR_APP))
     (app / "tests" / "test_editor.py").write_text(textwrap.dedent("""
         import subprocess
         import editor
 
-        def test_edit(monkeypatch):
+        class FakePopen:
+            def __init__(self, command, **options):
+                self.args, self.returncode = command, 0
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exception):
+                return False
+
+            def communicate(self, input=None, timeout=None):
+                return None, None
+
+            def poll(self):
+                return 0
+
+        def test_edit_with_a_fake_run(monkeypatch):
             monkeypatch.setattr(subprocess, "run", lambda command: subprocess.CompletedProcess(command, 0))
+            assert editor.edit("seen.txt") == 0
+
+        def test_edit_with_a_fake_popen(monkeypatch):
+            monkeypatch.setattr(subprocess, "Popen", FakePopen)
             assert editor.edit('file"; rm -rf / ; echo "') == 0
     """))
-    pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider").assert_outcomes(passed=1)
-    assert (app / "tests/test-data/editor/edit-00.json").exists()
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stderr.fnmatch_lines(["*call.skipped function=editor.edit reason='module global patched' "
+                                 "detail='subprocess.run is not what its module defined*"])
+    cases = json.loads((app / "tests/test-data/editor/edit-00.json").read_text())["cases"]
+    assert 1 == len(cases) and "rm -rf" in cases[0]["call"]["args"][0]
     (app / "tests" / "test_editor.py").unlink()
     run_tool(pytester)  # the replay test file
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
