@@ -1506,3 +1506,38 @@ def test_replay_refuses_to_start_a_process_its_recording_did_not(pytester: pytes
     result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*ReplayDiverged: the replayed call tried subprocess.Popen*"
                                  "cleanup-trace-no-such-editor*which its recording never did*"])
+
+
+LOADER_APP = '''
+import importlib
+
+
+def value_of(package):
+    return importlib.import_module(package).VALUE
+'''
+
+
+@pytest.mark.usefixtures("debug_log", "own_temporary_directory")
+def test_calls_importing_a_package_made_by_the_test_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+    """jinja2's PackageLoader given a package a test wrote to its tmp_path and put on
+    sys.path: replay cannot import it. A package that lasts is imported as usual."""
+    (app / "loader.py").write_text(textwrap.dedent(LOADER_APP))
+    (app / "lasting_pack").mkdir()
+    (app / "lasting_pack" / "__init__.py").write_text("VALUE = 1\n")
+    (app / "tests" / "test_loader.py").write_text(textwrap.dedent("""
+        import loader
+
+        def test_value_of(tmp_path, monkeypatch):
+            (tmp_path / "made_pack").mkdir()
+            (tmp_path / "made_pack" / "__init__.py").write_text("VALUE = 2\\n")
+            monkeypatch.syspath_prepend(str(tmp_path))
+            assert loader.value_of("made_pack") == 2
+            assert loader.value_of("lasting_pack") == 1
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    # importing it reads its files, which the test wrote
+    result.stderr.fnmatch_lines(["*call.skipped function=loader.value_of reason='reads a file written during the run' "
+                                 "detail=*made_pack*"])
+    cases = json.loads((app / "tests/test-data/loader/value_of-00.json").read_text())["cases"]
+    assert ["lasting_pack"] == [case["call"]["args"][0] for case in cases]
