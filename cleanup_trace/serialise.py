@@ -14,7 +14,8 @@ import re
 import sys
 import types
 import warnings
-from typing import Any, Callable
+import weakref
+from typing import Any, Callable, Optional
 
 from jsonpickle import errors as _jp_errors
 from jsonpickle import pickler as _jp_pickler
@@ -663,33 +664,89 @@ class _Pickler(_jp_pickler.Pickler):
             raise Unserialisable(f"function {obj.__qualname__} was made while {obj.__module__} was importing",
                                  lasting=False)
         captured = _captured_functions(obj)  # refuses a test module's function or class
-        import dill  # see load_dill
-
-        try:
-            with warnings.catch_warnings():
-                # dill reports what it cannot pickle as a warning too: the exception is
-                # the tool's to handle, the warning would reach the user's output.
-                warnings.simplefilter("ignore", dill.PicklingWarning)
-                # Functions running in their module's namespace refer to it by name (cheap,
-                # and the replayed function sees the live globals, as the original did).
-                # Any other namespace would be stored whole (the script's ``__main__``, the
-                # copy of a module's globals a doctest runs in, with pytest's capture files
-                # in it): then only what each function uses is.
-                if all(_in_its_module(function) for function in captured):
-                    pickled = dill.dumps(obj, recurse=False)
-                else:
-                    pickled = dill.dumps(_lightened(obj), recurse=False)
-        except Exception as error:
-            raise Unserialisable(f"function {obj.__qualname__} cannot be pickled by dill: {error}") from None
-        # What dill reached beyond the closure (a class of a test, through an attribute of
-        # a captured object) would import a test module when the case is loaded. Reading
-        # the opcodes is slow: only when a test module's name is in the bytes at all.
-        if any(name.encode() in pickled for name in _imported_test_modules()):
-            for module in _modules_imported_by(pickled):
-                if _is_test_module(module):
-                    raise Unserialisable(f"function {obj.__qualname__} refers to the test module {module}")
+        # (Not outside its module: then the values of the globals it reads are stored too.)
+        key = _identities_of(obj) if all(_in_its_module(function) for function in captured) else None
+        known = _pickled_functions.get(obj) if key is not None else None
+        if known is not None and known[0] == key:
+            pickled = known[1]  # nothing it holds can have changed: the same bytes
+        else:
+            pickled = _pickled_by_dill(obj, captured)
+            if key is not None:
+                _pickled_functions[obj] = (key, pickled)
         payload = base64.b64encode(pickled).decode("ascii")
         return {"py/reduce": [{"py/function": DILL_LOADER}, {"py/tuple": [payload]}]}
+
+
+# A closure given to many calls is pickled once while what it holds cannot change (dill
+# takes about 2 ms for one holding objects: voluptuous's validators, funcy's wrappers).
+_pickled_functions: "weakref.WeakKeyDictionary[types.FunctionType, tuple[tuple, bytes]]" = \
+    weakref.WeakKeyDictionary()
+_LASTING_TYPES = frozenset({bool, int, float, complex, str, bytes, type(None), types.ModuleType,
+                            types.BuiltinFunctionType, type(Ellipsis)})
+
+
+def _identities_of(function: types.FunctionType, depth: int = 0) -> Optional[tuple]:
+    """What ``function``'s pickle depends on, as identities, when nothing it holds can
+    change (its defaults, closure cells and attributes hold immutable values, classes,
+    modules, builtins and such functions only); else ``None``: pickled every time."""
+    if depth > 3:
+        return None
+    parts: list = [id(function.__code__), id(function.__globals__), function.__qualname__]
+    held = list(function.__defaults__ or ()) + list((function.__kwdefaults__ or {}).values())
+    held += list(function.__dict__.values())
+    for cell in function.__closure__ or ():
+        try:
+            held.append(cell.cell_contents)
+        except ValueError:  # a cell not filled yet: filled later, the pickle changes
+            return None
+    for value in held:
+        identity = _lasting_identity(value, depth)
+        if identity is None:
+            return None
+        parts.append(identity)
+    return tuple(parts)
+
+
+def _lasting_identity(value: Any, depth: int) -> Optional[Any]:
+    kind = type(value)
+    if kind in _LASTING_TYPES or (isinstance(value, type) and "<locals>" not in value.__qualname__):
+        return id(value)  # (a local class is stored by value, its attributes with it)
+    if kind is tuple or kind is frozenset:
+        inner = [_lasting_identity(item, depth + 1) for item in value] if depth < 3 else [None]
+        return None if None in inner else (id(value), tuple(inner))
+    if kind is types.FunctionType:
+        inner_key = _identities_of(value, depth + 1)
+        return None if inner_key is None else (id(value), inner_key)
+    return None
+
+
+def _pickled_by_dill(obj: types.FunctionType, captured: list) -> bytes:
+    import dill  # see load_dill
+
+    try:
+        with warnings.catch_warnings():
+            # dill reports what it cannot pickle as a warning too: the exception is
+            # the tool's to handle, the warning would reach the user's output.
+            warnings.simplefilter("ignore", dill.PicklingWarning)
+            # Functions running in their module's namespace refer to it by name (cheap,
+            # and the replayed function sees the live globals, as the original did).
+            # Any other namespace would be stored whole (the script's ``__main__``, the
+            # copy of a module's globals a doctest runs in, with pytest's capture files
+            # in it): then only what each function uses is.
+            if all(_in_its_module(function) for function in captured):
+                pickled = dill.dumps(obj, recurse=False)
+            else:
+                pickled = dill.dumps(_lightened(obj), recurse=False)
+    except Exception as error:
+        raise Unserialisable(f"function {obj.__qualname__} cannot be pickled by dill: {error}") from None
+    # What dill reached beyond the closure (a class of a test, through an attribute of
+    # a captured object) would import a test module when the case is loaded. Reading
+    # the opcodes is slow: only when a test module's name is in the bytes at all.
+    if any(name.encode() in pickled for name in _imported_test_modules()):
+        for module in _modules_imported_by(pickled):
+            if _is_test_module(module):
+                raise Unserialisable(f"function {obj.__qualname__} refers to the test module {module}")
+    return pickled
 
 
 def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:

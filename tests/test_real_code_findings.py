@@ -1212,6 +1212,17 @@ def test_calls_of_a_class_wide_counter_are_not_recorded(pytester: pytest.Pyteste
     assert 1 == len(json.loads((data / "letters-00.json").read_text())["cases"])
 
 
+def _recorded_session(pytester: pytest.Pytester, passed: int) -> pytest.RunResult:
+    """``pytest --cleanup-record`` on the project's tests, which all pass."""
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=passed)
+    return result
+
+
+def _cases(app: Path, module: str, stem: str) -> list:
+    return json.loads((app / f"tests/test-data/{module}/{stem}-00.json").read_text())["cases"]
+
+
 FILES_APP = '''
 import os
 import shutil
@@ -1266,11 +1277,10 @@ def test_calls_naming_a_temporary_file_are_not_recorded(pytester: pytest.Pyteste
             monkeypatch.setenv("PATH", str(tmp_path))
             assert files.find(["fake-tool"]) == "fake-tool"
     """))
-    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    result = _recorded_session(pytester, passed=1)
     result.stderr.fnmatch_lines(["*call.skipped function=files.first_line reason='names a temporary file'*",
                                  "*call.skipped function=files.find reason='names a temporary file'*"])
-    cases = json.loads((app / "tests/test-data/files/first_line-00.json").read_text())["cases"]
+    cases = _cases(app, "files", "first_line")
     assert 1 == len(cases) and "notes.txt" in json.dumps(cases[0]["call"])
     assert not (app / "tests/test-data/files/find-00.json").exists()
 
@@ -1438,12 +1448,11 @@ def test_calls_reading_a_file_written_during_the_run_are_not_recorded(pytester: 
                 os.remove(made)
             assert files.first_line(os.path.join(HERE, "notes.txt")) == "lasting"
     """))
-    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    result = _recorded_session(pytester, passed=1)
     result.stderr.fnmatch_lines(["*call.skipped function=files.first_line reason='names a file written during the run'*",
                                  "*call.skipped function=files.is_file reason='names a file written during the run'*",
                                  "*call.skipped function=files.read_made reason='reads a file written during the run'*"])
-    cases = json.loads((app / "tests/test-data/files/first_line-00.json").read_text())["cases"]
+    cases = _cases(app, "files", "first_line")
     assert 1 == len(cases) and "notes.txt" in json.dumps(cases[0]["call"])
     (app / "tests" / "test_written.py").unlink()
     run_tool(pytester)  # the replay test file
@@ -1494,11 +1503,10 @@ def test_replay_refuses_to_start_a_process_its_recording_did_not(pytester: pytes
             monkeypatch.setattr(subprocess, "Popen", FakePopen)
             assert editor.edit('file"; rm -rf / ; echo "') == 0
     """))
-    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    result = _recorded_session(pytester, passed=2)
     result.stderr.fnmatch_lines(["*call.skipped function=editor.edit reason='module global patched' "
                                  "detail='subprocess.run is not what its module defined*"])
-    cases = json.loads((app / "tests/test-data/editor/edit-00.json").read_text())["cases"]
+    cases = _cases(app, "editor", "edit")
     assert 1 == len(cases) and "rm -rf" in cases[0]["call"]["args"][0]
     (app / "tests" / "test_editor.py").unlink()
     run_tool(pytester)  # the replay test file
@@ -1534,10 +1542,9 @@ def test_calls_importing_a_package_made_by_the_test_are_not_recorded(pytester: p
             assert loader.value_of("made_pack") == 2
             assert loader.value_of("lasting_pack") == 1
     """))
-    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    result = _recorded_session(pytester, passed=1)
     # importing it reads its files, which the test wrote
     result.stderr.fnmatch_lines(["*call.skipped function=loader.value_of reason='reads a file written during the run' "
                                  "detail=*made_pack*"])
-    cases = json.loads((app / "tests/test-data/loader/value_of-00.json").read_text())["cases"]
+    cases = _cases(app, "loader", "value_of")
     assert ["lasting_pack"] == [case["call"]["args"][0] for case in cases]

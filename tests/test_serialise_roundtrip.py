@@ -137,3 +137,38 @@ def test_an_exception_stored_as_a_value_keeps_what_it_was_raised_from() -> None:
     restored = serialise.decode(json.loads(json.dumps(data)))["args"][0]
     assert repr(restored.__cause__) == "KeyError('inner')" and restored.__suppress_context__
     assert "__cause__" not in vars(restored)
+
+
+CLOSURES = """
+def make(step, log):
+    def add(value):
+        log.append(value)
+        return value + step
+    return add
+
+
+def make_pure(step):
+    def add(value):
+        return value + step
+    return add
+"""
+
+
+def test_a_closure_holding_only_lasting_values_is_pickled_once(tmp_path, monkeypatch) -> None:
+    """The same closure given again is not pickled again while what it holds cannot
+    change; one holding a list is pickled every time (the list may have changed)."""
+    import importlib
+
+    (tmp_path / "closures_app.py").write_text(CLOSURES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(serialise, "_from_user_code", lambda function: True)  # (not instrumented here)
+    closures = importlib.import_module("closures_app")
+    assert serialise._identities_of(closures.make(1, [])) is None
+    pure = closures.make_pure((1, "a", len))
+    assert serialise._identities_of(pure) == serialise._identities_of(pure) is not None
+    first = serialise.encode({"args": [pure], "kwargs": {}})
+    assert serialise._pickled_functions[pure][1]
+    assert serialise.encode({"args": [pure], "kwargs": {}}) == first
+    logging = closures.make(1, [])
+    serialise.encode({"args": [logging], "kwargs": {}})
+    assert logging not in serialise._pickled_functions
