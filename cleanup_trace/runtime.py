@@ -891,6 +891,15 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
             continue
         watched.extend((module_namespace, attribute, other.baseline[attribute]) for attribute in sorted(names)
                        if attribute in other.baseline and attribute not in other.rebound)
+    for name in sorted(names - set(baseline)):
+        # A module imported inside the function (``import subprocess`` in its body): its
+        # functions and classes as they were when recording started.
+        known = _foreign_callables.get(name)
+        module = sys.modules.get(name)
+        if known and module is not None:
+            module_namespace = object.__getattribute__(module, "__dict__")
+            watched.extend((module_namespace, attribute, (known[attribute],)) for attribute in sorted(names)
+                           if attribute in known)
     return tuple(watched)
 
 
@@ -1613,6 +1622,9 @@ def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> N
         gc.callbacks.append(_after_collection)
     _state.sink = sink
     _state.environ_at_start = dict(os.environ)
+    for name, module in list(sys.modules.items()):  # what a test may fake later
+        if type(module) is types.ModuleType and "." not in name and filters.is_standard_library(name):
+            _note_foreign_module(module)
     _state.temporary = _temporary_directories(*_state.temporary_given)
     _state.environ_touched = False
     _state.written_files = set()

@@ -1467,6 +1467,13 @@ def edit(name):
     return subprocess.run(["cleanup-trace-no-such-editor", name]).returncode
 '''
 
+LOCAL_EDITOR_APP = '''
+def edit_here(name):
+    import subprocess as processes  # (click imports it inside its functions)
+
+    return processes.run(["cleanup-trace-no-such-editor", name]).returncode
+'''
+
 
 @pytest.mark.usefixtures("debug_log")
 def test_replay_refuses_to_start_a_process_its_recording_did_not(pytester: pytest.Pytester, app: Path) -> None:
@@ -1475,9 +1482,11 @@ def test_replay_refuses_to_start_a_process_its_recording_did_not(pytester: pytes
     the call would start the real program at replay: refused, and the case fails
     saying why."""
     (app / "editor.py").write_text(textwrap.dedent(EDITOR_APP))
+    (app / "local_editor.py").write_text(textwrap.dedent(LOCAL_EDITOR_APP))
     (app / "tests" / "test_editor.py").write_text(textwrap.dedent("""
         import subprocess
         import editor
+        import local_editor
 
         class FakePopen:
             def __init__(self, command, **options):
@@ -1498,6 +1507,7 @@ def test_replay_refuses_to_start_a_process_its_recording_did_not(pytester: pytes
         def test_edit_with_a_fake_run(monkeypatch):
             monkeypatch.setattr(subprocess, "run", lambda command: subprocess.CompletedProcess(command, 0))
             assert editor.edit("seen.txt") == 0
+            assert local_editor.edit_here("seen.txt") == 0
 
         def test_edit_with_a_fake_popen(monkeypatch):
             monkeypatch.setattr(subprocess, "Popen", FakePopen)
@@ -1506,6 +1516,7 @@ def test_replay_refuses_to_start_a_process_its_recording_did_not(pytester: pytes
     result = _recorded_session(pytester, passed=2)
     result.stderr.fnmatch_lines(["*call.skipped function=editor.edit reason='module global patched' "
                                  "detail='subprocess.run is not what its module defined*"])
+    assert not (app / "tests/test-data/local_editor/edit_here-00.json").exists()
     cases = _cases(app, "editor", "edit")
     assert 1 == len(cases) and "rm -rf" in cases[0]["call"]["args"][0]
     (app / "tests" / "test_editor.py").unlink()
