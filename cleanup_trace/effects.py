@@ -25,11 +25,23 @@ REFUSED_AT_REPLAY = frozenset({
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
+def bytecode_cache(arguments: tuple) -> bool:
+    """Is the event about the interpreter's own bytecode cache (an import making its
+    ``__pycache__`` directory, writing a ``.pyc`` through a temporary name)? Not the
+    user's doing."""
+    for argument in arguments[:2]:
+        if isinstance(argument, bytes):
+            argument = os.fsdecode(argument)
+        if isinstance(argument, str) and ("__pycache__" in argument or argument.endswith(".pyc")):
+            return True
+    return False
+
+
 def writes(arguments: tuple) -> bool:
     """Do the arguments of an ``open`` audit event open the file for writing?"""
     path, mode, flags = (tuple(arguments) + (None, None, None))[:3]
-    if isinstance(path, (str, bytes)) and (str(path).endswith(".pyc") or "__pycache__" in str(path)):
-        return False  # the interpreter's own bytecode cache, not the user's doing
+    if bytecode_cache(arguments):
+        return False
     if isinstance(mode, str):
         return any(letter in mode for letter in "wax+")
     return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)

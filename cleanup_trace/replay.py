@@ -22,7 +22,7 @@ from typing import Any, Iterator, Optional
 
 from cleanup_trace import locate, serialise
 from cleanup_trace.compare import differences, same_text
-from cleanup_trace.effects import REFUSED_AT_REPLAY
+from cleanup_trace.effects import REFUSED_AT_REPLAY, bytecode_cache
 
 SYNC_TEST = "test_pytest_cleanup_sync_test_cases"
 ASYNC_TEST = "test_pytest_cleanup_async_test_cases"
@@ -312,7 +312,7 @@ _refusal_hook_installed = False
 
 
 def _refuse_side_effects(event: str, arguments: tuple) -> None:
-    if _refusing and event in REFUSED_AT_REPLAY:
+    if _refusing and event in REFUSED_AT_REPLAY and not bytecode_cache(arguments):
         what = f"{event}{_short(arguments)}"
         _refusing[-1].append(what)
         raise _Refused(what)

@@ -49,7 +49,7 @@ from typing import Any, Callable, Optional, Protocol
 import wrapt
 
 from cleanup_trace import filters, locate
-from cleanup_trace.effects import SIDE_EFFECT_EVENTS, writes
+from cleanup_trace.effects import SIDE_EFFECT_EVENTS, bytecode_cache, writes
 from cleanup_trace.compare import has_own_eq, object_state, same_text
 from cleanup_trace.rewrite import CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME
 from cleanup_trace._log import log
@@ -1585,7 +1585,7 @@ def _note_event(event: str, arguments: tuple) -> None:
     if event == "builtins.input":
         _tell_running("volatile", _INPUT_READ)
         return
-    if event == "open" and not writes(arguments):
+    if event == "open" and not writes(arguments) or bytecode_cache(arguments):
         return  # every other event reaching here (see _audit) is a side effect
     for snapshot in _running_snapshots():
         snapshot.setdefault("side_effect", event)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -1537,9 +1538,13 @@ def value_of(package):
 
 
 @pytest.mark.usefixtures("debug_log", "own_temporary_directory")
-def test_calls_importing_a_package_made_by_the_test_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+def test_calls_importing_a_package_made_by_the_test_are_not_recorded(pytester: pytest.Pytester, app: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """jinja2's PackageLoader given a package a test wrote to its tmp_path and put on
-    sys.path: replay cannot import it. A package that lasts is imported as usual."""
+    sys.path: replay cannot import it. A package that lasts is imported as usual, also
+    when the import writes its bytecode cache (``__pycache__``: not the call's doing),
+    at recording and at replay."""
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     (app / "loader.py").write_text(textwrap.dedent(LOADER_APP))
     (app / "lasting_pack").mkdir()
     (app / "lasting_pack" / "__init__.py").write_text("VALUE = 1\n")
@@ -1559,3 +1564,9 @@ def test_calls_importing_a_package_made_by_the_test_are_not_recorded(pytester: p
                                  "detail=*made_pack*"])
     cases = _cases(app, "loader", "value_of")
     assert ["lasting_pack"] == [case["call"]["args"][0] for case in cases]
+    assert (app / "lasting_pack" / "__pycache__").is_dir()
+    shutil.rmtree(app / "lasting_pack" / "__pycache__")
+    (app / "tests" / "test_loader.py").unlink()
+    run_tool(pytester)  # the replay test file
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1, skipped=1)
+    assert (app / "lasting_pack" / "__pycache__").is_dir()
