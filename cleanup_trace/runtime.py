@@ -155,7 +155,13 @@ def _module_object_reference(value: Any) -> Optional[tuple[str, str]]:
     if entry is None:
         return None
     module, name, digest = entry
-    if locate.module_attribute(sys.modules.get(module), name) is not value or _state_digest(value) != digest:
+    owner, _, attribute = name.rpartition(".")
+    if owner:  # a class attribute, read from the class's own namespace
+        klass = locate.module_attribute(sys.modules.get(module), owner)
+        found = vars(klass).get(attribute) if isinstance(klass, type) else None
+    else:
+        found = locate.module_attribute(sys.modules.get(module), name)
+    if found is not value or _state_digest(value) != digest:
         return None  # rebound, or its state changed: stored by value, as it is now
     return module, name
 
@@ -1275,12 +1281,19 @@ class ModuleInstrumenter:
             # A wrapper and its plain function are one global: the tool swaps them itself.
             self.baseline = {name: (id(value), id(value.__wrapped__)) if type(value) is RecordingWrapper
                              else (id(value),) for name, value in namespace.items()}
-            for value in namespace.values():
+            for class_name, value in namespace.items():
                 if isinstance(value, type) and value.__module__ == self.module:
                     attributes = value.__dict__
                     for name, item in attributes.items():
                         if type(item) in _SETTING_TYPES and not name.startswith("__"):
                             self.class_settings.setdefault(name, []).append((value, (id(item),)))
+                        elif class_name == value.__name__ and _compared_by_identity(item) \
+                                and not name.startswith("__"):
+                            # A class-level sentinel (``__optionalNotMatched = _NullToken()``
+                            # compared with ``is``): stored by name like a module's.
+                            digest = _state_digest(item)
+                            if digest is not None:
+                                _module_objects[id(item)] = (self.module, f"{class_name}.{name}", digest)
             for value in namespace.values():
                 if type(value) is types.ModuleType:
                     _note_foreign_module(value)

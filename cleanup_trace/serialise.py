@@ -359,10 +359,14 @@ GLOBAL_LOADER = "cleanup_trace.serialise.load_global"
 
 
 def load_global(module: str, name: str) -> Any:
-    """Inverse of storing a sentinel by name: the module's object itself."""
+    """Inverse of storing a sentinel by name: the module's object itself (``Class.name``:
+    a class attribute)."""
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    found = importlib.import_module(module)
+    for part in name.split("."):
+        found = getattr(found, part)
+    return found
 
 
 class _Sentinels:
@@ -441,7 +445,9 @@ class _Sentinels:
             self._index()
             found = self.by_id.get(id(obj))
         if found is None or module_attribute(sys.modules.get(found[0]), found[1]) is not obj:
-            return None  # ids are reused once an object is gone: check it is still the one
+            # (ids are reused once an object is gone: checked it is still the one.) Not
+            # bound at module level: a class-level one, noted by the runtime?
+            return module_object_reference(obj)
         return found
 
     def _library_sentinel(self, obj: Any) -> Any:

@@ -1570,3 +1570,37 @@ def test_calls_importing_a_package_made_by_the_test_are_not_recorded(pytester: p
     run_tool(pytester)  # the replay test file
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1, skipped=1)
     assert (app / "lasting_pack" / "__pycache__").is_dir()
+
+
+CLASS_SENTINEL_APP = '''
+class _Null:
+    def __bool__(self):
+        return False
+
+
+class Opt:
+    __unset = _Null()  # (pyparsing's Opt.__optionalNotMatched)
+
+    def __init__(self, default=__unset):
+        self.default = default
+
+    def values(self):
+        return [] if self.default is self.__unset else [self.default]
+
+
+def values_of(option):
+    return option.values()
+
+
+def main():
+    print(values_of(Opt()), values_of(Opt(3)))
+'''
+
+
+def test_a_class_level_sentinel_is_stored_by_name(pytester: pytest.Pytester, app: Path) -> None:
+    """A sentinel kept on a class and compared with ``is`` stays itself in the stored
+    object holding it, as a module-level one does."""
+    (app / "options.py").write_text(textwrap.dedent(CLASS_SENTINEL_APP))
+    run_tool(pytester, "options").stdout.fnmatch_lines(["[[][]] [[]3[]]"])
+    assert "Opt._Opt__unset" in (app / "tests/test-data/options/values_of-00.json").read_text()
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "values_of").assert_outcomes(passed=2)
