@@ -1,4 +1,5 @@
-"""Side effects outside the process, as Python's audit events report them.
+"""Side effects outside the process, as Python's audit events report them, and the
+values a module keeps as settings (changing one is an effect on its state).
 
 The recorder does not keep a call that raises one of these events (its replay would
 do it again); replay refuses the ones that start or stop something or destroy a file
@@ -22,6 +23,10 @@ REFUSED_AT_REPLAY = frozenset({
     "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.kill",
     "socket.connect", "socket.sendto", "socket.bind",
 })
+# Values a module or class keeps as a setting (``Parser.DEFAULT_WHITE_CHARS``, a debug
+# flag): the recorder does not keep calls that change one, replay puts them back after
+# each case. Not None: a class attribute set from None on first use is a cache.
+SETTING_TYPES = frozenset({str, int, float, bool, bytes, tuple, frozenset})
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Optional
 
 from cleanup_trace import locate, serialise
 from cleanup_trace.compare import differences, same_text
-from cleanup_trace.effects import REFUSED_AT_REPLAY, bytecode_cache
+from cleanup_trace.effects import REFUSED_AT_REPLAY, SETTING_TYPES, bytecode_cache
 
 SYNC_TEST = "test_pytest_cleanup_sync_test_cases"
 ASYNC_TEST = "test_pytest_cleanup_async_test_cases"
@@ -345,11 +345,6 @@ def _outside_world_refused() -> Iterator[None]:
                              "(a test had replaced it, or the call depends on state it was not given): refused")
 
 
-# Values a module or class keeps as a setting (``Parser.DEFAULT_WHITE_CHARS``, a debug
-# flag): what the recorder watches too (runtime._SETTING_TYPES).
-_SETTING_TYPES = frozenset({str, int, float, bool, bytes, tuple, frozenset})
-
-
 def _settings_of(package: str) -> list[tuple[Any, str, Any]]:
     """``(holder, name, value)`` of the simple globals of the package's loaded modules
     and the simple class attributes of their classes."""
@@ -359,12 +354,12 @@ def _settings_of(package: str) -> list[tuple[Any, str, Any]]:
         if (name != package and not name.startswith(prefix)) or not isinstance(module, type(sys)):
             continue
         for attribute, value in list(vars(module).items()):
-            if type(value) in _SETTING_TYPES:
+            if type(value) in SETTING_TYPES:
                 if not attribute.startswith("__"):  # (``__name__``, ``__file__``...)
                     found.append((module, attribute, value))
             elif isinstance(value, type) and getattr(value, "__module__", None) == name:
                 found.extend((value, key, item) for key, item in list(vars(value).items())
-                             if type(item) in _SETTING_TYPES and not key.startswith("__"))
+                             if type(item) in SETTING_TYPES and not key.startswith("__"))
     return found
 
 

@@ -49,7 +49,7 @@ from typing import Any, Callable, Optional, Protocol
 import wrapt
 
 from cleanup_trace import filters, locate
-from cleanup_trace.effects import SIDE_EFFECT_EVENTS, bytecode_cache, writes
+from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, writes
 from cleanup_trace.compare import has_own_eq, object_state, same_text
 from cleanup_trace.rewrite import CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME
 from cleanup_trace._log import log
@@ -888,25 +888,24 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
         if other is None:
             # Not one of yours (``subprocess``): the functions and classes it had when
             # your module finished importing (a test's fake ``subprocess.run``).
-            known = _foreign_callables.get(module_namespace.get("__name__"))
-            if known:
-                watched.extend((module_namespace, attribute, (known[attribute],)) for attribute in sorted(names)
-                               if attribute in known)
+            watched.extend(_foreign_watches(module_namespace, names))
             continue
         if other is owner or other.baseline is None:
             continue
         watched.extend((module_namespace, attribute, other.baseline[attribute]) for attribute in sorted(names)
                        if attribute in other.baseline and attribute not in other.rebound)
-    for name in sorted(names - set(baseline)):
+    for name in sorted(names - baseline.keys()):
         # A module imported inside the function (``import subprocess`` in its body): its
         # functions and classes as they were when recording started.
-        known = _foreign_callables.get(name)
         module = sys.modules.get(name)
-        if known and module is not None:
-            module_namespace = object.__getattribute__(module, "__dict__")
-            watched.extend((module_namespace, attribute, (known[attribute],)) for attribute in sorted(names)
-                           if attribute in known)
+        if name in _foreign_callables and module is not None:
+            watched.extend(_foreign_watches(object.__getattribute__(module, "__dict__"), names))
     return tuple(watched)
+
+
+def _foreign_watches(module_namespace: dict, names: set) -> list:
+    known = _foreign_callables.get(module_namespace.get("__name__"), {})
+    return [(module_namespace, attribute, (known[attribute],)) for attribute in sorted(names) if attribute in known]
 
 
 _BUILTIN_NAMES = frozenset(vars(builtins))
@@ -922,8 +921,6 @@ def _note_foreign_module(module: types.ModuleType) -> None:
         return
     _foreign_callables[name] = {attribute: id(value) for attribute, value in list(vars(module).items())
                                 if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type))}
-# (Not None: a class attribute set from None on first use is a cache, not a setting.)
-_SETTING_TYPES = frozenset({str, int, float, bool, bytes, tuple, frozenset})
 
 
 def _raised_outcome(error: BaseException) -> Optional[dict]:
@@ -1282,10 +1279,12 @@ class ModuleInstrumenter:
             self.baseline = {name: (id(value), id(value.__wrapped__)) if type(value) is RecordingWrapper
                              else (id(value),) for name, value in namespace.items()}
             for class_name, value in namespace.items():
-                if isinstance(value, type) and value.__module__ == self.module:
+                if type(value) is types.ModuleType:
+                    _note_foreign_module(value)
+                elif isinstance(value, type) and value.__module__ == self.module:
                     attributes = value.__dict__
                     for name, item in attributes.items():
-                        if type(item) in _SETTING_TYPES and not name.startswith("__"):
+                        if type(item) in SETTING_TYPES and not name.startswith("__"):
                             self.class_settings.setdefault(name, []).append((value, (id(item),)))
                         elif class_name == value.__name__ and _compared_by_identity(item) \
                                 and not name.startswith("__"):
@@ -1294,9 +1293,6 @@ class ModuleInstrumenter:
                             digest = _state_digest(item)
                             if digest is not None:
                                 _module_objects[id(item)] = (self.module, f"{class_name}.{name}", digest)
-            for value in namespace.values():
-                if type(value) is types.ModuleType:
-                    _note_foreign_module(value)
             identities = set(self.identities)
             for name, value in namespace.items():
                 if (name in identities and _compared_by_identity(value)) or (
@@ -1570,18 +1566,8 @@ def _opened_path(arguments: tuple) -> Optional[str]:
 
 def _note_event(event: str, arguments: tuple) -> None:
     if event == "open":
-        writing = writes(arguments)
-        if writing and not _guard.busy:
-            # Whoever writes it (a test making its input file): a recorded call reading it
-            # later reads what replay will not have (removed, or written otherwise).
-            path = _opened_path(arguments)
-            if path is not None:
-                _state.written_files.add(path)
-        elif not writing and _state.written_files and not _guard.busy and (_guard.calls or _async_calls.get()):
-            path = _opened_path(arguments)
-            if path in _state.written_files:
-                _tell_running("volatile", _WRITTEN_FILE_READ + path)
-            return
+        _note_open(arguments)
+        return
     if event == "os.putenv" or event == "os.unsetenv":
         # os.environ changed (a test's monkeypatch.setenv...): calls compare it with the
         # start of recording from now on. Not for pytest's PYTEST_CURRENT_TEST, set
@@ -1597,11 +1583,26 @@ def _note_event(event: str, arguments: tuple) -> None:
         return
     if event == "builtins.input":
         _tell_running("volatile", _INPUT_READ)
+    elif not bytecode_cache(arguments):  # every other event reaching here (see _audit) is a side effect
+        _tell_running("side_effect", event)
+
+
+def _note_open(arguments: tuple) -> None:
+    if _guard.busy:
         return
-    if event == "open" and not writes(arguments) or bytecode_cache(arguments):
-        return  # every other event reaching here (see _audit) is a side effect
-    for snapshot in _running_snapshots():
-        snapshot.setdefault("side_effect", event)
+    running = _guard.calls or _async_calls.get()
+    if writes(arguments):
+        # Whoever writes it (a test making its input file): a recorded call reading it
+        # later reads what replay will not have (removed, or written otherwise).
+        path = _opened_path(arguments)
+        if path is not None:
+            _state.written_files.add(path)
+        if running:
+            _tell_running("side_effect", "open")
+    elif running and _state.written_files:
+        path = _opened_path(arguments)
+        if path in _state.written_files:
+            _tell_running("volatile", _WRITTEN_FILE_READ + path)
 
 
 # -- control, used by the recorder only ---------------------------------------------------
