@@ -62,6 +62,10 @@ REFUSALS_IN_A_ROW = 3
 # recorded one: the same arguments giving another result means the function reads state
 # it is not given (a global, a thread-local such as a locale, the clock).
 CONSISTENCY_CHECKS = 3
+# Outcomes stored in more characters than this are not checked: encoding the outcome again
+# is what a check costs, and a large one (a parse action holding a grammar, pickled by
+# value) costs as much as the recorded call did, three more times.
+CHECKED_OUTCOME_LIMIT = 4000
 # Calls without a new case for which a full budget keeps the gate open for those checks.
 CHECK_WINDOW = 50
 # Calls that were encoded in full and still gave nothing new (alike once encoded,
@@ -73,6 +77,8 @@ CALLS_WITHOUT_NEWS = 300
 # A module function whose wrapper is still held by something else when nothing of ours
 # runs it is tried this many times before it keeps its wrapper for good.
 DETACH_ATTEMPTS = 8
+# Garbage collections between two such tries once nothing of ours runs any more.
+DETACH_COLLECTIONS = 16
 _OPEN = b"\x01"
 _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _NO_VALUE = object()
@@ -212,6 +218,7 @@ class _State:
         # Module functions whose gate closed while something held their wrapper (their
         # own call, at least): the plain function goes back once nothing does.
         self.pending_detach: list[FunctionRecord] = []
+        self.collections = 0  # garbage collections seen while some were pending
         self.stats: collections.Counter = collections.Counter()
         self.registry_lock = threading.Lock()
 
@@ -823,7 +830,10 @@ class FunctionRecord:
         call = serialise.dumps(case["call"])
         if '"py/' in call:  # tagged arguments (objects, tuples): told apart by fingerprint only
             return
-        live.checkable[snapshot["fingerprint"]] = [call, serialise.dumps(case["outcome"]), 0]
+        outcome = serialise.dumps(case["outcome"])
+        if len(outcome) > CHECKED_OUTCOME_LIMIT:
+            return
+        live.checkable[snapshot["fingerprint"]] = [call, outcome, 0]
 
 
 def _alike(returned: Any, recorded: str) -> bool:
@@ -1616,6 +1626,12 @@ def _after_collection(phase: str, info: dict) -> None:
     """
     try:  # an exception here would be printed by the interpreter ("Exception ignored")
         if phase != "stop" or not _state.pending_detach or _guard.busy:
+            return
+        # Young collections come every few hundred allocations, and a try walks the
+        # stack (deep in a recursive parser): one in DETACH_COLLECTIONS is enough, and
+        # every full one (gc.collect()).
+        _state.collections += 1
+        if _state.collections % DETACH_COLLECTIONS and info.get("generation") != 2:
             return
         lock = _state.registry_lock
         if not lock.acquire(blocking=False):  # this thread may hold it: never wait here

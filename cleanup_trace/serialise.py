@@ -1,4 +1,5 @@
-"""Values to JSON and back: jsonpickle, plus dill for functions that are not importable.
+"""Values to JSON and back: jsonpickle, plus functions that are not importable pickled by
+value (the C pickler, dill for what only dill stores).
 
 ``encode`` returns a JSON-compatible structure (embedded as-is in the data files, so they
 stay readable); ``decode`` restores it. ``check_round_trip`` is how the recorder refuses
@@ -21,11 +22,13 @@ from jsonpickle import errors as _jp_errors
 from jsonpickle import pickler as _jp_pickler
 from jsonpickle import unpickler as _jp_unpickler
 
+from cleanup_trace import function_pickle
 from cleanup_trace.compare import differences, has_own_eq, slot_items
 from cleanup_trace.locate import module_attribute, of_a_local_class
 
 FORMAT = "cleanup_trace/1"
 DILL_LOADER = "cleanup_trace.serialise.load_dill"
+PICKLE_LOADER = "cleanup_trace.serialise.load_pickled"
 
 
 class Unserialisable(Exception):
@@ -320,10 +323,15 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
 
 
 def load_dill(payload: str) -> Any:
-    """Inverse of the dill encoding used for local functions and lambdas."""
+    """Inverse of the dill encoding, for local functions holding what only dill stores."""
     import dill  # imported when a function stored by value is met: ~30 ms most runs never pay
 
     return dill.loads(base64.b64decode(payload.encode("ascii")))
+
+
+def load_pickled(payload: str) -> Any:
+    """Inverse of :func:`cleanup_trace.function_pickle.dumps` (local functions, lambdas)."""
+    return function_pickle.loads(base64.b64decode(payload.encode("ascii")))
 
 
 def _importable(function: Any) -> bool:
@@ -674,18 +682,18 @@ class _Pickler(_jp_pickler.Pickler):
         key = _identities_of(obj) if all(_in_its_module(function) for function in captured) else None
         known = _pickled_functions.get(obj) if key is not None else None
         if known is not None and known[0] == key:
-            pickled = known[1]  # nothing it holds can have changed: the same bytes
+            pickled, loader = known[1]  # nothing it holds can have changed: the same bytes
         else:
-            pickled = _pickled_by_dill(obj, captured)
+            pickled, loader = _pickled(obj, captured)
             if key is not None:
-                _pickled_functions[obj] = (key, pickled)
+                _pickled_functions[obj] = (key, (pickled, loader))
         payload = base64.b64encode(pickled).decode("ascii")
-        return {"py/reduce": [{"py/function": DILL_LOADER}, {"py/tuple": [payload]}]}
+        return {"py/reduce": [{"py/function": loader}, {"py/tuple": [payload]}]}
 
 
 # A closure given to many calls is pickled once while what it holds cannot change (dill
 # takes about 2 ms for one holding objects: voluptuous's validators, funcy's wrappers).
-_pickled_functions: "weakref.WeakKeyDictionary[types.FunctionType, tuple[tuple, bytes]]" = \
+_pickled_functions: "weakref.WeakKeyDictionary[types.FunctionType, tuple[tuple, tuple[bytes, str]]]" = \
     weakref.WeakKeyDictionary()
 _LASTING_TYPES = frozenset({bool, int, float, complex, str, bytes, type(None), types.ModuleType,
                             types.BuiltinFunctionType, type(Ellipsis)})
@@ -726,7 +734,32 @@ def _lasting_identity(value: Any, depth: int) -> Optional[Any]:
     return None
 
 
-def _pickled_by_dill(obj: types.FunctionType, captured: list) -> bytes:
+def _pickled(obj: types.FunctionType, captured: list) -> tuple[bytes, str]:
+    """``obj`` pickled by value, and the loader of the payload: the C pickler's, or dill's
+    for what only dill stores (a class made inside a function, say)."""
+    # Functions running in their module's namespace refer to it by name (cheap, and the
+    # replayed function sees the live globals, as the original did). Any other namespace
+    # would be stored whole (the script's ``__main__``, the copy of a module's globals a
+    # doctest runs in, with pytest's capture files in it): then only what each function
+    # uses is.
+    target = obj if all(_in_its_module(function) for function in captured) else _lightened(obj)
+    try:
+        pickled, modules = function_pickle.dumps(target, _importable)
+        loader = PICKLE_LOADER
+    except RecursionError:
+        raise Unserialisable(f"function {obj.__qualname__} is nested too deeply to pickle") from None
+    except Exception:
+        pickled, loader = _pickled_by_dill(obj, target), DILL_LOADER
+        modules = _modules_imported_by(pickled) if _names_a_test_module(pickled) else ()
+    # What the pickle reaches beyond the closure (a class of a test, through an attribute
+    # of a captured object) would import a test module when the case is loaded.
+    for module in modules:
+        if _is_test_module(module):
+            raise Unserialisable(f"function {obj.__qualname__} refers to the test module {module}")
+    return pickled, loader
+
+
+def _pickled_by_dill(obj: types.FunctionType, target: types.FunctionType) -> bytes:
     import dill  # see load_dill
 
     try:
@@ -734,25 +767,14 @@ def _pickled_by_dill(obj: types.FunctionType, captured: list) -> bytes:
             # dill reports what it cannot pickle as a warning too: the exception is
             # the tool's to handle, the warning would reach the user's output.
             warnings.simplefilter("ignore", dill.PicklingWarning)
-            # Functions running in their module's namespace refer to it by name (cheap,
-            # and the replayed function sees the live globals, as the original did).
-            # Any other namespace would be stored whole (the script's ``__main__``, the
-            # copy of a module's globals a doctest runs in, with pytest's capture files
-            # in it): then only what each function uses is.
-            if all(_in_its_module(function) for function in captured):
-                pickled = dill.dumps(obj, recurse=False)
-            else:
-                pickled = dill.dumps(_lightened(obj), recurse=False)
+            return dill.dumps(target, recurse=False)
     except Exception as error:
         raise Unserialisable(f"function {obj.__qualname__} cannot be pickled by dill: {error}") from None
-    # What dill reached beyond the closure (a class of a test, through an attribute of
-    # a captured object) would import a test module when the case is loaded. Reading
-    # the opcodes is slow: only when a test module's name is in the bytes at all.
-    if any(name.encode() in pickled for name in _imported_test_modules()):
-        for module in _modules_imported_by(pickled):
-            if _is_test_module(module):
-                raise Unserialisable(f"function {obj.__qualname__} refers to the test module {module}")
-    return pickled
+
+
+def _names_a_test_module(pickled: bytes) -> bool:
+    # Reading the opcodes is slow: only when a test module's name is in the bytes at all.
+    return any(name.encode() in pickled for name in _imported_test_modules())
 
 
 def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
@@ -855,4 +877,4 @@ def check_round_trip(original: Any, data: Any) -> Any:
     return restored
 
 
-__all__ = ["FORMAT", "Unserialisable", "TooLarge", "HoldsAClock", "Survey", "survey", "encode", "decode", "dumps", "check_round_trip", "load_dill", "load_global"]
+__all__ = ["FORMAT", "Unserialisable", "TooLarge", "HoldsAClock", "Survey", "survey", "encode", "decode", "dumps", "check_round_trip", "load_dill", "load_pickled", "load_global"]

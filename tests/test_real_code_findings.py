@@ -416,7 +416,7 @@ def test_library_inner_functions_are_refused_without_dill_warnings(pytester: pyt
     assert "PicklingWarning" not in errors
     assert "weakref.WeakKeyDictionary.__init__.<locals>.remove is internal to a library" in errors
     keep = json.loads((findings / "tests/test-data/findings/keep-00.json").read_text())
-    assert 1 == len(keep["cases"]) and "cleanup_trace.serialise.load_dill" in json.dumps(keep["cases"][0])
+    assert 1 == len(keep["cases"]) and "cleanup_trace.serialise.load_pickled" in json.dumps(keep["cases"][0])
 
 
 @pytest.mark.usefixtures("debug_log")

@@ -24,7 +24,7 @@ def test_pickled_bound_method_keeps_its_instance(trap) -> None:
 
 
 def test_functions_as_values_and_mutated_arguments(trap) -> None:
-    """Lambdas and closures go through dill and replay; inputs are recorded before the call."""
+    """Lambdas and closures are pickled by value and replay; inputs are recorded before the call."""
     for recording in trap.run("funcvalues", min_cases=12):
         cases = recording.cases()
         assert [[[1, 2]], [[1, 2, 2]]] == [case["call"]["args"] for case in cases["funcvalues.append_length"]]
@@ -32,14 +32,14 @@ def test_functions_as_values_and_mutated_arguments(trap) -> None:
         assert [{}, "a"] == cases["funcvalues.fill"][0]["call"]["args"]
         bag_states = [case["call"]["args"][0]["items"] for case in cases["funcvalues.Bag.add"]]
         assert [[], ["x"]] == bag_states
-        dill_payloads = [case for case in cases["funcvalues.apply"] if "load_dill" in json.dumps(case)]
-        assert 1 == len(dill_payloads)  # the closure; negate and abs are stored by name
-        assert 4 == sum("load_dill" in json.dumps(case) for case in cases["funcvalues.make_scaler"])
+        by_value = [case for case in cases["funcvalues.apply"] if "load_pickled" in json.dumps(case)]
+        assert 1 == len(by_value)  # the closure; negate and abs are stored by name
+        assert 4 == sum("load_pickled" in json.dumps(case) for case in cases["funcvalues.make_scaler"])
         assert 2 == len(cases["funcvalues.compose"])
 
 
-def test_lambdas_are_recorded_through_dill(trap) -> None:
-    """Lambdas as arguments and return values are recorded (dill) and replay green."""
+def test_lambdas_are_recorded_by_value(trap) -> None:
+    """Lambdas as arguments and return values are recorded (pickled by value) and replay green."""
     for recording in trap.run("funcvalues", function="main_lambdas", activations=("cli",), min_cases=5):
         cases = recording.cases()
         assert 2 == len(cases.get("funcvalues.apply", []))  # apply(lambda, 4), apply(add_five, 1)
