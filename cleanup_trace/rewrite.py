@@ -24,7 +24,9 @@ source strings without importing anything. Decisions made here cost nothing at r
   recorded calls running when one happens are not kept (replay runs at another moment);
   so do reads of the exception being handled (``sys.exc_info()``) outside the function's
   own ``except`` blocks: the recorded calls that started inside a caller's handler
-  are not kept (replay has no exception being handled).
+  are not kept (replay has no exception being handled); so does ``next()`` of a counter
+  the module or one of its classes keeps (``_ids = itertools.count()``): the number a
+  call draws depends on the calls before it, replay starts the counter afresh.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ import bisect
 import re
 from typing import Iterator, Optional, Union
 
-TRANSFORM_VERSION = 9
+TRANSFORM_VERSION = 10
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -69,6 +71,10 @@ _VOLATILE_MODULES = ("secrets.",)
 # (jinja2's ``rewrite_traceback_stack()``): they go through ``CLOCK_HOOK`` as well.
 HANDLED_EXCEPTION_CALLS = frozenset({"sys.exc_info", "sys.exception", "traceback.format_exc",
                                      "traceback.print_exc"})
+# ``next(_ids)`` of a counter kept at module or class level goes through ``CLOCK_HOOK``
+# with this source, followed by the counter's name.
+SHARED_COUNTER = "next() of the shared counter "
+_COUNTER_FACTORIES = frozenset({"itertools.count"})
 # Read the clock only when called with at most this many positional arguments and
 # without the named keyword (``time.strftime(fmt)`` does, ``time.strftime(fmt, t)`` not).
 _CLOCK_BY_DEFAULT = {
@@ -157,8 +163,33 @@ def identity_names(tree: ast.Module, text: str) -> list[str]:
     return sorted(found & bound)
 
 
-def _hint_pattern(imported: dict[str, str]) -> "re.Pattern[str]":
+def shared_counters(tree: ast.Module, text: str, imported: dict[str, str]) -> frozenset[str]:
+    """Names bound to an ``itertools.count()`` at module level or in a top-level class
+    body: the state a call of ``next()`` on them advances lives beyond any call."""
+    if "count" not in text:
+        return frozenset()
+    found = set()
+    for node in tree.body:
+        for statement in node.body if isinstance(node, ast.ClassDef) else (node,):
+            if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call) and \
+                    _dotted_call(statement.value.func, imported) in _COUNTER_FACTORIES:
+                found.update(target.id for target in statement.targets if isinstance(target, ast.Name))
+    return frozenset(found)
+
+
+def _counter_advanced(call: ast.Call, counters: frozenset[str]) -> str:
+    """The counter's name for ``next(_ids)``, ``next(self._ids)``, ``next(Model._ids)``."""
+    if not counters or not isinstance(call.func, ast.Name) or call.func.id != "next" or not call.args:
+        return ""
+    target = call.args[0]
+    name = target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) else ""
+    return name if name in counters else ""
+
+
+def _hint_pattern(imported: dict[str, str], counters: frozenset[str] = frozenset()) -> "re.Pattern[str]":
     names = set(_HINT_NAMES)
+    if counters:
+        names.add("next")
     names.update(alias for alias, target in imported.items()
                  if target.rpartition(".")[2] in _HINT_NAMES or target.startswith(_VOLATILE_MODULES))
     modules = {"secrets"} | {alias for alias, target in imported.items() if f"{target}." in _VOLATILE_MODULES}
@@ -254,8 +285,10 @@ class _Findings:
     """What one walk of a function's body found (nested functions and lambdas included:
     the function calls them)."""
 
-    def __init__(self, node: FunctionNode, imported: dict[str, str], walk: bool) -> None:
+    def __init__(self, node: FunctionNode, imported: dict[str, str], walk: bool,
+                 counters: frozenset[str] = frozenset()) -> None:
         self.inspects_frames = False
+        self.counters = counters
         # (call, what it reads): the clock, entropy, or the exception its caller handles
         self.hooked_calls: list[tuple[ast.Call, str]] = []
         if not walk:  # its lines show no hint: nothing to find
@@ -287,6 +320,10 @@ class _Findings:
                 self.inspects_frames = True
         if _reads_clock(call, dotted) or (dotted in HANDLED_EXCEPTION_CALLS and not handling):
             self.hooked_calls.append((call, dotted or ast.unparse(function)))
+        else:
+            counter = _counter_advanced(call, self.counters)
+            if counter:
+                self.hooked_calls.append((call, SHARED_COUNTER + counter))
 
 
 def _report_clock_read(call: ast.Call, source: str) -> None:
@@ -332,8 +369,10 @@ def _role(node: FunctionNode) -> str:
 
 
 class _Instrumenter(ast.NodeTransformer):
-    def __init__(self, imported: dict[str, str], hint_lines: list[int]) -> None:
+    def __init__(self, imported: dict[str, str], hint_lines: list[int],
+                 counters: frozenset[str] = frozenset()) -> None:
         self.imported = imported
+        self.counters = counters
         self.hint_lines = hint_lines  # sorted numbers of the lines showing a hint (_hint_pattern)
         self.instrumented: list[str] = []
         self.clock_reads: list[tuple[str, str]] = []  # (function, what it reads)
@@ -356,7 +395,7 @@ class _Instrumenter(ast.NodeTransformer):
 
     def _visit_function(self, node: FunctionNode) -> FunctionNode:
         qualname = ".".join(self._scope + [node.name])
-        findings = _Findings(node, self.imported, self._hinted(node))
+        findings = _Findings(node, self.imported, self._hinted(node), self.counters)
         reason = skip_reason(node, findings)
         if reason:
             self.skipped.append((qualname, reason))
@@ -409,8 +448,9 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     if OPT_OUT_MARKER in text:
         return tree, []
     imported = imported_names(tree)
-    hits = [match.start() for match in _hint_pattern(imported).finditer(text)]
-    instrumenter = _Instrumenter(imported, _line_numbers(text, hits))
+    counters = shared_counters(tree, text, imported)
+    hits = [match.start() for match in _hint_pattern(imported, counters).finditer(text)]
+    instrumenter = _Instrumenter(imported, _line_numbers(text, hits), counters)
     instrumenter.visit(tree)
     if not instrumenter.instrumented:
         return tree, []

@@ -51,7 +51,7 @@ import wrapt
 from cleanup_trace import filters, locate
 from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, writes
 from cleanup_trace.compare import has_own_eq, object_state, same_text
-from cleanup_trace.rewrite import CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME
+from cleanup_trace.rewrite import CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME, SHARED_COUNTER
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -1090,6 +1090,9 @@ def _volatile_reason(source: str) -> tuple[str, str]:
         return "reads a file written during the run", f"{source[len(_WRITTEN_FILE_READ):]}: a test's file, gone or changed when it replays"
     if source in HANDLED_EXCEPTION_CALLS:
         return "reads the exception its caller handles", f"through {source}: replay has no exception being handled"
+    if source.startswith(SHARED_COUNTER):
+        return "advances a shared counter", \
+            f"next({source[len(SHARED_COUNTER):]}): the number drawn depends on the calls before, replay starts afresh"
     return "reads the clock or entropy", f"through {source}: replay runs at another moment"
 
 

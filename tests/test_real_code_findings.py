@@ -494,8 +494,19 @@ def test_sentinel_defined_after_an_import_time_call_and_long_async_generators(
 VOLATILE_APP = '''
 import datetime as dt
 import gzip
+import itertools
 import time
 from uuid import uuid4
+
+_serials = itertools.count(1)
+
+
+def label(name):
+    return f"{name}-{next(_serials)}"
+
+
+def labels(names):
+    return [label(name) for name in names]
 
 
 def _now():
@@ -544,7 +555,7 @@ def main():
     start = dt.datetime(2020, 1, 1)
     print(elapsed(start) > 0, elapsed(start, dt.datetime(2020, 1, 3)), len(token()), pack(b"abc"))
     print(list(ticks(2)), list(years(2)), Expiring().age(0) > 0)
-    print(year_or(1999), year_or() > 2000)
+    print(year_or(1999), year_or() > 2000, labels(["a", "b"]))
 '''
 
 
@@ -555,7 +566,7 @@ def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester,
     program's output does not change."""
     (app / "volatile.py").write_text(textwrap.dedent(VOLATILE_APP))
     result = run_tool(pytester, "volatile")
-    result.stdout.fnmatch_lines(["True 2 4 *", "[1, 1] [True, True] True", "1999 True"])
+    result.stdout.fnmatch_lines(["True 2 4 *", "[1, 1] [True, True] True", "1999 True ['a-1', 'b-2']"])
     data = app / "tests/test-data/volatile"
     cases = json.loads((data / "elapsed-00.json").read_text())["cases"]
     assert [2] == [case["outcome"]["returned"] for case in cases]
@@ -568,6 +579,9 @@ def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester,
     result.stderr.fnmatch_lines(["*call.skipped function=volatile.main reason='reads the clock or entropy'*"])
     result.stderr.fnmatch_lines(["*function=volatile.Expiring.age reason='reads the clock or entropy'"
                                  " detail='argument holds monotonic'*"])
+    # next() of a module's counter: the callers' numbers depend on the calls before them
+    result.stderr.fnmatch_lines(["*function=volatile.label reason='advances a shared counter' detail='next(_serials)*"])
+    result.stderr.fnmatch_lines(["*function=volatile.labels reason='advances a shared counter'*"])
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert 0 == replay.ret
 
@@ -599,6 +613,12 @@ def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester,
     ("import sys\ndef f(g):\n    try:\n        g()\n    except Exception:\n        return sys.exc_info()\n", ""),
     # A finally block reached without an exception reads its caller's.
     ("import sys\ndef f(g):\n    try:\n        g()\n    finally:\n        print(sys.exc_info())\n", "sys.exc_info"),
+    # A counter kept beyond the call: the number drawn depends on the calls before.
+    ("import itertools\n_ids = itertools.count()\ndef f():\n    return next(_ids)\n", "next() of the shared counter _ids"),
+    ("from itertools import count\nclass K:\n    serial = count(1)\ndef f(k):\n    return next(k.serial)\n",
+     "next() of the shared counter serial"),
+    ("import itertools\ndef f(items):\n    ids = itertools.count()\n    return [next(ids) for _ in items]\n", ""),
+    ("import itertools\n_ids = itertools.count()\ndef f(it):\n    return next(it)\n", ""),
 ])
 def test_what_counts_as_reading_the_clock(body: str, reads: str) -> None:
     """Each call site reading the clock goes through the hook, named by what it reads."""
