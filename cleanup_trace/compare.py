@@ -97,12 +97,44 @@ def object_state(value: Any) -> dict[str, Any] | None:
     return {**(attributes if type(attributes) is dict else {}), **slots}
 
 
-def _safe_repr(value: Any, limit: int = 120) -> str:
+def _safe_repr(value: Any, neutral: bool = False, limit: int = 120) -> str:
+    """``repr(value)`` for a message; ``neutral``: without running any ``__repr__`` but the
+    builtins' (storing a value looks at the user's live objects, and a ``__repr__`` may
+    change one: pyparsing caches an element's name the first time it is printed)."""
     try:
-        text = repr(value)
+        text = _neutral_repr(value, limit) if neutral else repr(value)
     except Exception as error:
         text = f"<{type(value).__name__} (repr failed: {error})>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_NEUTRAL_ATOMS = (type(None), bool, int, float, complex, str, bytes)
+
+
+def _neutral_repr(value: Any, budget: int, depth: int = 0) -> str:
+    kind = type(value)
+    if kind in _NEUTRAL_ATOMS:
+        return repr(value)
+    if depth < 3 and kind in (list, tuple, set, frozenset, dict):
+        parts, used = [], 0
+        items = value.items() if kind is dict else value
+        for item in items:
+            if used > budget:
+                parts.append("...")
+                break
+            part = (f"{_neutral_repr(item[0], budget, depth + 1)}: {_neutral_repr(item[1], budget, depth + 1)}"
+                    if kind is dict else _neutral_repr(item, budget, depth + 1))
+            parts.append(part)
+            used += len(part) + 2
+        inner = ", ".join(parts)
+        if kind is list:
+            return f"[{inner}]"
+        if kind is tuple:
+            return f"({inner}{',' if len(parts) == 1 else ''})"
+        if kind is dict:
+            return "{" + inner + "}"
+        return f"{kind.__name__}({{{inner}}})" if parts else f"{kind.__name__}()"
+    return f"<{kind.__module__}.{kind.__qualname__} object>"
 
 
 def _subclass_state(actual: Any, expected: Any, path: str, seen: set, depth: int,
@@ -130,11 +162,11 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
     ):
         yield (f"{where}: type {type(actual).__module__}.{type(actual).__qualname__} != "
                f"{type(expected).__module__}.{type(expected).__qualname__} "
-               f"({_safe_repr(actual)} != {_safe_repr(expected)})")
+               f"({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})")
         return
     if isinstance(expected, (list, tuple)):
         if len(actual) != len(expected):
-            yield f"{where}: length {len(actual)} != {len(expected)} ({_safe_repr(actual)} != {_safe_repr(expected)})"
+            yield f"{where}: length {len(actual)} != {len(expected)} ({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})"
             return
         for index, (left, right) in enumerate(zip(actual, expected)):
             yield from _walk(left, right, f"{path}[{index}]", seen, depth + 1, strict)
@@ -144,10 +176,10 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         missing = [k for k in expected if k not in actual]
         extra = [k for k in actual if k not in expected]
         if missing or extra:
-            yield f"{where}: keys differ (missing {_safe_repr(missing)}, unexpected {_safe_repr(extra)})"
+            yield f"{where}: keys differ (missing {_safe_repr(missing, strict)}, unexpected {_safe_repr(extra, strict)})"
             return
         for name in expected:  # dict's own look-up: a subclass's __getitem__ may change it
-            yield from _walk(dict.__getitem__(actual, name), dict.__getitem__(expected, name), f"{path}[{name!r}]",
+            yield from _walk(dict.__getitem__(actual, name), dict.__getitem__(expected, name), f"{path}[{_safe_repr(name, strict)}]",
                              seen, depth + 1, strict)
         yield from _subclass_state(actual, expected, path, seen, depth, strict)
         return
@@ -156,12 +188,12 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         right = getattr(expected, "__code__", None)
         if left is None or right is None or left.co_code != right.co_code or \
                 actual.__qualname__ != expected.__qualname__:
-            yield f"{where}: function {_safe_repr(actual)} != {_safe_repr(expected)}"
+            yield f"{where}: function {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"
         return
     if isinstance(expected, BaseException):
         # (``args`` may be a slot of the class, unset on an exception entering __init__)
         if getattr(actual, "args", None) != getattr(expected, "args", None):
-            yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
+            yield f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"
         elif strict:
             # Storing an exception as a value: its attributes too (a ``__reduce__`` that
             # keeps only the arguments drops jinja2's ``translated`` flag, read by __str__),
@@ -196,15 +228,15 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         # Containers of NaN or of objects without __eq__ compare unequal with ==
         # although they are equal structurally: look inside before reporting.
         if isinstance(expected, (set, frozenset)):
-            yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
+            yield f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"
             return
         left_state, right_state = object_state(actual), object_state(expected)
         if left_state is None or right_state is None or type(expected).__module__ == "builtins":
-            yield f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"
+            yield f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"
             return
         inner = list(_inside(expected, _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__", seen,
                                              depth + 1, strict)))
-        yield from inner or [f"{where}: {_safe_repr(actual)} != {_safe_repr(expected)}"]
+        yield from inner or [f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"]
         return
     # (same type, no state: ``object()`` and friends are interchangeable)
     yield from _state_differences(actual, expected, path, seen, depth, strict)
@@ -224,9 +256,9 @@ def _attribute_differences(left: dict, right: dict, path: str, seen: set, depth:
     for name in sorted(set(left) | set(right)):
         sub = f"{path}.{name}" if path else name
         if name not in left:
-            yield f"{sub}: missing (expected {_safe_repr(right[name])})" if show_values else f"{sub}: missing"
+            yield f"{sub}: missing (expected {_safe_repr(right[name], strict)})" if show_values else f"{sub}: missing"
         elif name not in right:
-            yield f"{sub}: unexpected attribute ({_safe_repr(left[name])})" if show_values \
+            yield f"{sub}: unexpected attribute ({_safe_repr(left[name], strict)})" if show_values \
                 else f"{sub}: unexpected attribute"
         else:
             yield from _walk(left[name], right[name], sub, seen, depth + 1, strict)

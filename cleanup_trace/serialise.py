@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 from jsonpickle import errors as _jp_errors
 from jsonpickle import pickler as _jp_pickler
 from jsonpickle import unpickler as _jp_unpickler
+from jsonpickle import util as _jp_util
 
 from cleanup_trace import function_pickle
 from cleanup_trace.compare import differences, has_own_eq, slot_items
@@ -51,6 +52,21 @@ class Unserialisable(Exception):
         # given to it), which says nothing of the classes holding it.
         self.holders_to_blame = holders_to_blame
 
+
+def _is_cython_function(obj: Any) -> bool:
+    """jsonpickle's test, told by the type: jsonpickle calls ``repr()`` of every callable
+    attribute value to see whether it starts with ``<cyfunction``. That is the user's
+    code run on the user's live objects while they are stored, and a ``__repr__`` may
+    change one (pyparsing caches an element's name the first time it is printed: the
+    recorded value then held a name the replayed one did not). Cython's function types
+    are named ``cython_function_or_method`` and ``fused_cython_function``."""
+    return callable(obj) and "cython" in type(obj).__name__
+
+
+# Installed for every user of jsonpickle in the process: the answer is the same for
+# every Cython function, and no object's repr() runs any more to get it.
+if hasattr(_jp_util, "is_cython_function"):
+    _jp_util.is_cython_function = _is_cython_function
 
 _ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
 _SEQUENCES = ((list, list.__iter__), (tuple, tuple.__iter__), (set, set.__iter__), (frozenset, frozenset.__iter__))

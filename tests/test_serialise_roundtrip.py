@@ -172,3 +172,46 @@ def test_a_closure_holding_only_lasting_values_is_pickled_once(tmp_path, monkeyp
     logging = closures.make(1, [])
     serialise.encode({"args": [logging], "kwargs": {}})
     assert logging not in serialise._pickled_functions
+
+
+
+GRAMMAR = """
+class Element:
+    \"\"\"Callable, and printing it caches its name (pyparsing's ParserElement).\"\"\"
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.name = None
+
+    def __call__(self):
+        return self.pattern
+
+    def __repr__(self):
+        self.name = f"Element({self.pattern!r})"
+        return self.name
+
+
+class Grammar:
+    def __init__(self, pattern):
+        self.element = Element(pattern)
+"""
+
+
+def test_storing_a_value_runs_none_of_its_reprs(tmp_path, monkeypatch) -> None:
+    """Storing and checking a value never prints the user's objects: a __repr__ may change
+    the object (jsonpickle printed every callable attribute value to look for Cython
+    functions; difference messages printed both sides)."""
+    (tmp_path / "printed_grammar.py").write_text(GRAMMAR)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import printed_grammar
+
+    grammar = printed_grammar.Grammar("-")
+    serialise.check_round_trip(grammar, serialise.encode(grammar))
+    assert grammar.element.name is None
+    other = printed_grammar.Grammar("+")
+    assert ["element.pattern: '+' != '-'"] == differences(other, grammar, strict=True)
+    assert ["value: length 2 != 1 ([<printed_grammar.Element object>, 1] != [<printed_grammar.Element object>])"] \
+        == differences([other.element, 1], [grammar.element], strict=True)
+    assert grammar.element.name is None and other.element.name is None
+    # Replay's messages are for people: the objects' own repr
+    assert "Element('+')" in differences([other.element, 1], [grammar.element])[0]
