@@ -9,6 +9,7 @@ a case is written only if what it stores decodes back to something equal.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from jsonpickle import util as _jp_util
 
 from cleanup_trace import function_pickle
 from cleanup_trace.compare import differences, has_own_eq, slot_items
+from cleanup_trace.filters import is_standard_library
 from cleanup_trace.locate import module_attribute, of_a_local_class
 
 FORMAT = "cleanup_trace/1"
@@ -120,10 +122,13 @@ class Survey:
     string keys, nothing shared. A plain value is its own JSON form: storing it is a copy
     and cannot change it."""
 
-    __slots__ = ("classes", "plain", "builtin")
+    __slots__ = ("classes", "kinds", "plain", "builtin")
 
-    def __init__(self, classes: set, plain: bool, builtin: bool) -> None:
+    def __init__(self, classes: set, plain: bool, builtin: bool, kinds: frozenset = frozenset()) -> None:
         self.classes = classes
+        # The type of every value but atoms, lists and dicts (builtin ones too: a method,
+        # a mapping proxy): what decides whether storing it needs a check.
+        self.kinds = kinds
         self.plain = plain
         # Only atoms, lists, tuples, sets, frozensets and dicts with str/int keys: what
         # jsonpickle stores exactly (tests/test_serialise_roundtrip.py), no decode needed.
@@ -265,6 +270,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     a user's ``__iter__`` or ``__getattr__``.
     """
     classes: set = set()
+    kinds: set = set()
     plain = builtin = True
     stack = [value]
     seen: set = set()
@@ -308,6 +314,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                 if id(item) in seen:
                     continue
                 seen.add(id(item))
+                kinds.add(kind)
                 if kind is types.BuiltinFunctionType and item in _VOLATILE_CALLABLES:
                     raise HoldsAClock(getattr(item, "__qualname__", repr(item)))
                 if kind.__module__ != "builtins" and kind not in classes:
@@ -335,7 +342,8 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
         raise
     except Exception:  # an odd object: let the encoder decide
         plain = builtin = False
-    return Survey(classes, plain, builtin)
+        kinds.add(None)  # not known: never trusted
+    return Survey(classes, plain, builtin, frozenset(kinds))
 
 
 def load_dill(payload: str) -> Any:
@@ -574,6 +582,19 @@ def _defined_below_object(kind: type, *names: str) -> bool:
     return any(name in vars(klass) for klass in kind.__mro__[:-1] for name in names)
 
 
+@functools.lru_cache(maxsize=None)
+def _container_reducing_itself(kind: type) -> bool:
+    """A dict or list subclass of the user's that says how to pickle itself.
+
+    jsonpickle never asks those: it stores their items and attributes, and decoding
+    puts the items back first, through the subclass's own ``__setitem__`` or ``append``,
+    before the attributes they rely on exist (tomlkit's ``Table``: "'Table' object has no
+    attribute '_value'"). Pickling them as they ask is what ``pickle`` would do.
+    """
+    return issubclass(kind, (dict, list)) and not is_standard_library(kind.__module__) \
+        and _defined_below_object(kind, "__reduce_ex__", "__reduce__")
+
+
 def _answers_missing_attributes(kind: type) -> bool:
     """A ``__getattr__`` (or a ``__getattribute__`` written in Python) in the class."""
     for klass in kind.__mro__[:-1]:
@@ -635,10 +656,30 @@ class _Pickler(_jp_pickler.Pickler):
             # (Subclasses of builtin values, and classes pickling themselves their own way,
             # keep jsonpickle's path: attribute dicts like Munch store as they always did.)
             return self._flatten_without_getattr(obj)
+        if _container_reducing_itself(type(obj)):
+            flat = self._flatten_reduced(obj)
+            if flat is not None:
+                return flat
         flat = super()._flatten_obj_instance(obj)
         if isinstance(obj, BaseException) and obj.__cause__ is not None:
             self._keep_cause(obj, flat)
         return flat
+
+    def _flatten_reduced(self, obj: Any) -> Optional[dict]:
+        """``obj`` as its ``__reduce_ex__`` describes it, in jsonpickle's ``py/reduce`` form
+        (``None``: a reduction naming a global, left to jsonpickle)."""
+        reduced = obj.__reduce_ex__(2)
+        if not isinstance(reduced, tuple) or not 2 <= len(reduced) <= 6:
+            return None
+        parts = list(reduced[:5])
+        if getattr(parts[0], "__name__", "") == "__newobj__":
+            parts[0] = "py/newobj"  # what jsonpickle's decoder looks for
+        for index in (3, 4):  # items and key-value pairs come as iterators
+            if index < len(parts) and parts[index] is not None:
+                parts[index] = tuple(parts[index])
+        while len(parts) > 2 and parts[-1] is None:
+            parts.pop()
+        return {"py/reduce": [self._flatten(part) for part in parts]}
 
     def _keep_cause(self, error: BaseException, flat: Any) -> None:
         """``raise ... from cause``: pickling keeps ``args`` and the instance dict only;

@@ -80,3 +80,63 @@ def test_a_function_whose_gate_closed_in_its_own_call_is_put_back_without_more_r
     result = pytester.run(sys.executable, "script.py")
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["plain while still recording: True"])
+
+
+POINTS_LIB = '''
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __eq__(self, other):
+        return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
+
+
+def norm(point):
+    return abs(point.x) + abs(point.y)
+
+
+def apply(function, point):
+    return function(point)
+'''
+
+TRUST_SCRIPT = '''
+from cleanup_trace import Recorder, serialise
+
+checked = []
+original = serialise.check_round_trip
+
+
+def counting(value, data):
+    if isinstance(value, dict) and len(value.get("args", ())) < 3:  # not Point.__init__
+        checked.append(value)
+    return original(value, data)
+
+
+serialise.check_round_trip = counting
+with Recorder():
+    import points
+    for n in range(12):
+        points.norm(points.Point(n, -n))
+    print("norm checks:", len(checked))
+    checked.clear()
+    for n in range(8):
+        points.apply(lambda p, n=n: p.x + n, points.Point(n, 1))
+    print("apply checks:", len(checked))
+'''
+
+
+def test_values_of_types_that_came_back_equal_five_times_skip_the_check(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """Storing checks that a value decodes equal to itself; once values of the same types
+    did five times (and none failed), the check is skipped. Values holding a function are
+    always checked: what each one holds differs. (``self`` entering ``__init__`` is
+    half-built: always checked, never counted.)"""
+    pytester.makepyfile(points=textwrap.dedent(POINTS_LIB), script=textwrap.dedent(TRUST_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    clean_env.setenv("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "20")
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    # the arguments of the first five calls ({"args": [Point], ...}) are checked; results are ints
+    result.stdout.fnmatch_lines(["norm checks: 5", "apply checks: 8"])
+    [norm_file] = (pytester.path / "tests" / "test-data" / "points").glob("norm-*.json")
+    assert 12 == len(json.loads(norm_file.read_text())["cases"])
