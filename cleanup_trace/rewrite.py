@@ -71,6 +71,16 @@ _VOLATILE_MODULES = ("secrets.",)
 # (jinja2's ``rewrite_traceback_stack()``): they go through ``CLOCK_HOOK`` as well.
 HANDLED_EXCEPTION_CALLS = frozenset({"sys.exc_info", "sys.exception", "traceback.format_exc",
                                      "traceback.print_exc"})
+# The traceback of an exception the function did not catch itself: a stored exception
+# keeps none, so what the call makes of it (pyparsing's ``explain_exception`` lists the
+# frames) differs at replay. Reads of ``__traceback__`` and these calls, outside the
+# function's own ``except`` blocks, go through ``CLOCK_HOOK``.
+TRACEBACK_ATTRIBUTE = "__traceback__"
+TRACEBACK_CALLS = frozenset({"traceback.format_exception", "traceback.print_exception", "traceback.format_tb",
+                             "traceback.extract_tb", "traceback.print_tb", "traceback.walk_tb",
+                             "traceback.TracebackException", "traceback.TracebackException.from_exception",
+                             "inspect.getinnerframes"})
+_EXCEPTION_READING_CALLS = HANDLED_EXCEPTION_CALLS | TRACEBACK_CALLS
 # ``next(_ids)`` of a counter kept at module or class level goes through ``CLOCK_HOOK``
 # with this source, followed by the counter's name.
 SHARED_COUNTER = "next() of the shared counter "
@@ -90,7 +100,7 @@ _CLOCK_WHEN_WRITING = {"gzip.GzipFile": (1, "mode")}
 # functions show none, and most of the transform's time would be those walks.
 _HINT_NAMES = frozenset(
     {name.rpartition(".")[2] for name in
-     _FRAME_INSPECTOR_CALLS | VOLATILE_CALLS | set(_CLOCK_BY_DEFAULT) | HANDLED_EXCEPTION_CALLS}
+     _FRAME_INSPECTOR_CALLS | VOLATILE_CALLS | set(_CLOCK_BY_DEFAULT) | HANDLED_EXCEPTION_CALLS | TRACEBACK_CALLS}
     | _FRAME_INSPECTOR_NAMES | CLOCK_ATTRIBUTES)
 
 
@@ -195,7 +205,8 @@ def _hint_pattern(imported: dict[str, str], counters: frozenset[str] = frozenset
     modules = {"secrets"} | {alias for alias, target in imported.items() if f"{target}." in _VOLATILE_MODULES}
     alternatives = "|".join(sorted(map(re.escape, names)))
     module_alternatives = "|".join(sorted(map(re.escape, modules)))
-    frames = "|".join(sorted(_FRAME_INSPECTOR_NAMES))  # also held or looked up by name, uncalled
+    # also held or looked up by name, uncalled; an attribute read
+    frames = "|".join(sorted(_FRAME_INSPECTOR_NAMES | {TRACEBACK_ATTRIBUTE}))
     return re.compile(rf"\b(?:{alternatives})\s*\(|\b(?:{module_alternatives}|{frames})\b")
 
 
@@ -291,6 +302,8 @@ class _Findings:
         self.counters = counters
         # (call, what it reads): the clock, entropy, or the exception its caller handles
         self.hooked_calls: list[tuple[ast.Call, str]] = []
+        # ``error.__traceback__`` read outside the function's own handlers
+        self.hooked_reads: list[ast.Attribute] = []
         if not walk:  # its lines show no hint: nothing to find
             return
         pending: list = [(node, False)]  # (node, inside a handler of the function's own)
@@ -304,6 +317,9 @@ class _Findings:
             pending.extend((child, handling) for child in ast.iter_child_nodes(inner))
             if isinstance(inner, ast.Call):
                 self._look_at(inner, imported, handling)
+            elif isinstance(inner, ast.Attribute) and inner.attr == TRACEBACK_ATTRIBUTE:
+                if not handling and isinstance(inner.ctx, ast.Load):
+                    self.hooked_reads.append(inner)
             elif isinstance(inner, ast.Attribute) and inner.attr in _FRAME_INSPECTOR_NAMES or \
                     isinstance(inner, ast.Constant) and isinstance(inner.value, str) and \
                     inner.value in _FRAME_INSPECTOR_NAMES:
@@ -318,7 +334,7 @@ class _Findings:
             name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
             if name in _FRAME_INSPECTOR_NAMES or dotted in _FRAME_INSPECTOR_CALLS:
                 self.inspects_frames = True
-        if _reads_clock(call, dotted) or (dotted in HANDLED_EXCEPTION_CALLS and not handling):
+        if _reads_clock(call, dotted) or (dotted in _EXCEPTION_READING_CALLS and not handling):
             self.hooked_calls.append((call, dotted or ast.unparse(function)))
         else:
             counter = _counter_advanced(call, self.counters)
@@ -333,6 +349,13 @@ def _report_clock_read(call: ast.Call, source: str) -> None:
     hook = ast.Call(func=ast.Name(id=CLOCK_HOOK, ctx=ast.Load()), args=[call.func, ast.Constant(source)],
                     keywords=[])
     call.func = ast.fix_missing_locations(ast.copy_location(hook, call.func))
+
+
+def _report_traceback_read(attribute: ast.Attribute) -> None:
+    """``error.__traceback__`` becomes ``<CLOCK_HOOK>(error, "__traceback__").__traceback__``."""
+    hook = ast.Call(func=ast.Name(id=CLOCK_HOOK, ctx=ast.Load()), args=[attribute.value, ast.Constant(TRACEBACK_ATTRIBUTE)],
+                    keywords=[])
+    attribute.value = ast.fix_missing_locations(ast.copy_location(hook, attribute.value))
 
 
 def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str | None:
@@ -406,6 +429,9 @@ class _Instrumenter(ast.NodeTransformer):
         for call, source in findings.hooked_calls:
             _report_clock_read(call, source)
             self.clock_reads.append((qualname, source))
+        for attribute in findings.hooked_reads:
+            _report_traceback_read(attribute)
+            self.clock_reads.append((qualname, TRACEBACK_ATTRIBUTE))
         # Nested functions are not importable, so not replayable: not descended into.
         return node
 

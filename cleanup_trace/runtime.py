@@ -51,7 +51,8 @@ import wrapt
 from cleanup_trace import filters, locate
 from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, writes
 from cleanup_trace.compare import has_own_eq, object_state, same_text
-from cleanup_trace.rewrite import CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME, SHARED_COUNTER
+from cleanup_trace.rewrite import (CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME, SHARED_COUNTER, TRACEBACK_ATTRIBUTE,
+                                   TRACEBACK_CALLS)
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -586,6 +587,12 @@ class FunctionRecord:
                 # Budget full, the gate still open while recorded cases are checked.
                 _state.stats["skipped: budget"] += 1
                 return None
+            if self.accepted + self._running_here() >= _state.budget:
+                # Its own calls still running in this thread may fill the budget: a
+                # recursive parser 95 levels deep stored its whole state at every level,
+                # for cases the budget then refused. (The arguments stay new.)
+                _state.stats["skipped: budget"] += 1
+                return None
             live.fingerprints.add(fingerprint)
             live.attempts += 1
             if live.attempts > 20 * _state.budget + 20:
@@ -607,7 +614,7 @@ class FunctionRecord:
             # they started from (stored only when the call changed it); calls made while
             # environment variables or the command line (a test patching sys.argv for a
             # main()) differ from the start of recording replay with them.
-            snapshot = {"call": data, "random": random.getstate(), "fingerprint": fingerprint}
+            snapshot = {"call": data, "random": random.getstate(), "fingerprint": fingerprint, "record": self}
             if fingerprint[2]:
                 snapshot["handling"] = True  # called from an except block (see clock_read)
             if _state.environ_touched:
@@ -629,6 +636,11 @@ class FunctionRecord:
             return None
         finally:
             _guard.busy = False
+
+    def _running_here(self) -> int:
+        """This function's recorded calls running in this thread (sync ones)."""
+        running = _guard.calls
+        return sum(1 for snapshot in running if snapshot.get("record") is self) if running else 0
 
     def _patched_global(self) -> Optional[str]:
         """The first module global this function names that is not what its module
@@ -1106,6 +1118,9 @@ def _volatile_reason(source: str) -> tuple[str, str]:
         return "reads a file written during the run", f"{source[len(_WRITTEN_FILE_READ):]}: a test's file, gone or changed when it replays"
     if source in HANDLED_EXCEPTION_CALLS:
         return "reads the exception its caller handles", f"through {source}: replay has no exception being handled"
+    if source == TRACEBACK_ATTRIBUTE or source in TRACEBACK_CALLS:
+        return "reads a traceback", \
+            f"through {source}, of an exception it did not catch itself: a stored exception has none"
     if source.startswith(SHARED_COUNTER):
         return "advances a shared counter", \
             f"next({source[len(SHARED_COUNTER):]}): the number drawn depends on the calls before, replay starts afresh"

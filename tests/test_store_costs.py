@@ -1,0 +1,100 @@
+"""What storing a case costs: checks skipped once they have nothing left to find, no
+argument stored for a case the budget would refuse."""
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+
+POINTS_LIB = '''
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __eq__(self, other):
+        return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
+
+
+def norm(point):
+    return abs(point.x) + abs(point.y)
+
+
+def apply(function, point):
+    return function(point)
+'''
+
+TRUST_SCRIPT = '''
+from cleanup_trace import Recorder, serialise
+
+checked = []
+original = serialise.check_round_trip
+
+
+def counting(value, data):
+    if isinstance(value, dict) and len(value.get("args", ())) < 3:  # not Point.__init__
+        checked.append(value)
+    return original(value, data)
+
+
+serialise.check_round_trip = counting
+with Recorder():
+    import points
+    for n in range(12):
+        points.norm(points.Point(n, -n))
+    print("norm checks:", len(checked))
+    checked.clear()
+    for n in range(8):
+        points.apply(lambda p, n=n: p.x + n, points.Point(n, 1))
+    print("apply checks:", len(checked))
+'''
+
+
+def test_values_of_types_that_came_back_equal_five_times_skip_the_check(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """Storing checks that a value decodes equal to itself; once values of the same types
+    did five times (and none failed), the check is skipped. Values holding a function are
+    always checked: what each one holds differs. (``self`` entering ``__init__`` is
+    half-built: always checked, never counted.)"""
+    pytester.makepyfile(points=textwrap.dedent(POINTS_LIB), script=textwrap.dedent(TRUST_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    clean_env.setenv("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "20")
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    # the arguments of the first five calls ({"args": [Point], ...}) are checked; results are ints
+    result.stdout.fnmatch_lines(["norm checks: 5", "apply checks: 8"])
+    [norm_file] = (pytester.path / "tests" / "test-data" / "points").glob("norm-*.json")
+    assert 12 == len(json.loads(norm_file.read_text())["cases"])
+
+
+NESTED_LIB = '''
+def nest(depth):
+    if depth == 0:
+        raise ValueError("bottom")
+    return nest(depth - 1)
+'''
+
+NESTED_SCRIPT = '''
+from cleanup_trace import Recorder
+
+with Recorder():
+    import nested
+    try:
+        nested.nest(20)
+    except ValueError:
+        print("raised")
+'''
+
+
+def test_a_recursive_function_stores_no_more_calls_than_its_budget(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """Its calls still running count against the budget: the outermost five are stored,
+    not every level of the recursion (whose innermost five used to fill the budget)."""
+    pytester.makepyfile(nested=textwrap.dedent(NESTED_LIB), script=textwrap.dedent(NESTED_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    [data] = (pytester.path / "tests" / "test-data" / "nested").glob("nest-*.json")
+    assert [16, 17, 18, 19, 20] == sorted(case["call"]["args"][0] for case in json.loads(data.read_text())["cases"])
