@@ -24,9 +24,11 @@ source strings without importing anything. Decisions made here cost nothing at r
   recorded calls running when one happens are not kept (replay runs at another moment);
   so do reads of the exception being handled (``sys.exc_info()``) outside the function's
   own ``except`` blocks: the recorded calls that started inside a caller's handler
-  are not kept (replay has no exception being handled); so does ``next()`` of a counter
-  the module or one of its classes keeps (``_ids = itertools.count()``): the number a
-  call draws depends on the calls before it, replay starts the counter afresh.
+  are not kept (replay has no exception being handled);
+* a function calling ``next()`` on a counter the module or one of its classes keeps
+  (``_ids = itertools.count()``) calls ``CLOCK_HOOK`` first thing, at every call: what
+  it returns depends on the calls before it (the number drawn, or a memo of earlier
+  numbers: pyparsing's ``_make_bookmark``), replay starts the counter afresh.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ import bisect
 import re
 from typing import Iterator, Optional, Union
 
-TRANSFORM_VERSION = 11
+TRANSFORM_VERSION = 12
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -81,8 +83,8 @@ TRACEBACK_CALLS = frozenset({"traceback.format_exception", "traceback.print_exce
                              "traceback.TracebackException", "traceback.TracebackException.from_exception",
                              "inspect.getinnerframes"})
 _EXCEPTION_READING_CALLS = HANDLED_EXCEPTION_CALLS | TRACEBACK_CALLS
-# ``next(_ids)`` of a counter kept at module or class level goes through ``CLOCK_HOOK``
-# with this source, followed by the counter's name.
+# What a function drawing from a counter kept at module or class level tells
+# ``CLOCK_HOOK`` when it starts, followed by the counter's name.
 SHARED_COUNTER = "next() of the shared counter "
 _COUNTER_FACTORIES = frozenset({"itertools.count"})
 # Read the clock only when called with at most this many positional arguments and
@@ -304,6 +306,7 @@ class _Findings:
         self.hooked_calls: list[tuple[ast.Call, str]] = []
         # ``error.__traceback__`` read outside the function's own handlers
         self.hooked_reads: list[ast.Attribute] = []
+        self.counter_drawn = ""  # the source told at every call, when it draws from one
         if not walk:  # its lines show no hint: nothing to find
             return
         pending: list = [(node, False)]  # (node, inside a handler of the function's own)
@@ -338,8 +341,8 @@ class _Findings:
             self.hooked_calls.append((call, dotted or ast.unparse(function)))
         else:
             counter = _counter_advanced(call, self.counters)
-            if counter:
-                self.hooked_calls.append((call, SHARED_COUNTER + counter))
+            if counter and not self.counter_drawn:
+                self.counter_drawn = SHARED_COUNTER + counter
 
 
 def _report_clock_read(call: ast.Call, source: str) -> None:
@@ -356,6 +359,17 @@ def _report_traceback_read(attribute: ast.Attribute) -> None:
     hook = ast.Call(func=ast.Name(id=CLOCK_HOOK, ctx=ast.Load()), args=[attribute.value, ast.Constant(TRACEBACK_ATTRIBUTE)],
                     keywords=[])
     attribute.value = ast.fix_missing_locations(ast.copy_location(hook, attribute.value))
+
+
+def _report_history_at_entry(node: FunctionNode, source: str) -> None:
+    """``<CLOCK_HOOK>(None, source)`` as the first statement of the body (after the
+    docstring), located on the statement it precedes: no line number moves."""
+    position = 1 if node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant) \
+        and isinstance(node.body[0].value.value, str) else 0
+    anchor = node.body[min(position, len(node.body) - 1)]
+    hook = ast.Expr(value=ast.Call(func=ast.Name(id=CLOCK_HOOK, ctx=ast.Load()),
+                                   args=[ast.Constant(None), ast.Constant(source)], keywords=[]))
+    node.body.insert(position, ast.fix_missing_locations(ast.copy_location(hook, anchor)))
 
 
 def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str | None:
@@ -432,6 +446,9 @@ class _Instrumenter(ast.NodeTransformer):
         for attribute in findings.hooked_reads:
             _report_traceback_read(attribute)
             self.clock_reads.append((qualname, TRACEBACK_ATTRIBUTE))
+        if findings.counter_drawn:
+            _report_history_at_entry(node, findings.counter_drawn)
+            self.clock_reads.append((qualname, findings.counter_drawn))
         # Nested functions are not importable, so not replayable: not descended into.
         return node
 
