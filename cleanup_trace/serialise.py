@@ -858,13 +858,26 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
     return flat
 
 
+class _Unpickler(_jp_unpickler.Unpickler):
+    def _restore_reduce(self, obj: Any) -> Any:
+        restored = super()._restore_reduce(obj)
+        if restored == []:
+            # jsonpickle's answer when the reduction's callable is not found: an empty
+            # list in place of the object (a class of a module replay cannot import).
+            head = obj.get("py/reduce", [None])[0] if isinstance(obj, dict) else None
+            name = head.get("py/type") or head.get("py/function") if isinstance(head, dict) else None
+            if isinstance(name, str) and _jp_unpickler.loadclass(name) is None:
+                raise UnknownClass(f"could not find {name}")
+        return restored
+
+
 def _strict_unpickler() -> Any:
     # A class that cannot be imported must be an error, not a silently wrong value (a
     # raw dict, None): jsonpickle >= 4 can say so.
     try:
-        return _jp_unpickler.Unpickler(keys=True, safe=False, on_missing="error")
+        return _Unpickler(keys=True, safe=False, on_missing="error")
     except TypeError:
-        return _jp_unpickler.Unpickler(keys=True, safe=False)
+        return _Unpickler(keys=True, safe=False)
 
 
 class UnknownClass(Exception):

@@ -215,3 +215,14 @@ def test_storing_a_value_runs_none_of_its_reprs(tmp_path, monkeypatch) -> None:
     assert grammar.element.name is None and other.element.name is None
     # Replay's messages are for people: the objects' own repr
     assert "Element('+')" in differences([other.element, 1], [grammar.element])[0]
+
+
+def test_a_reduction_whose_class_is_gone_fails_to_decode_by_name() -> None:
+    """jsonpickle puts an empty list in place of an object whose class (given to its
+    reduction) cannot be imported: decoding says which class instead."""
+    import pytest
+
+    data = {"args": [{"py/reduce": [{"py/type": "not_a_module_here.Missing"}, {"py/tuple": ["message"]}, {}]}]}
+    with pytest.raises(serialise.UnknownClass, match=r"could not find not_a_module_here\.Missing"):
+        serialise.decode(data)
+    assert {"args": [[]]} == serialise.decode({"args": [{"py/reduce": [{"py/type": "builtins.list"}, {"py/tuple": []}]}]})
