@@ -67,9 +67,11 @@ def slot_items(value: Any) -> dict[str, Any]:
 
 class Difference(str):
     """One difference, with the classes of the objects whose state holds it (innermost
-    first): storing blames the class that keeps failing, not the value handed to it."""
+    first): storing blames the class that keeps failing, not the value handed to it;
+    and those objects themselves (an object given to many functions fails each time)."""
 
     holders: tuple = ()
+    holder_objects: tuple = ()
 
 
 def _inside(owner: Any, problems: Iterator[str]) -> Iterator[str]:
@@ -77,6 +79,7 @@ def _inside(owner: Any, problems: Iterator[str]) -> Iterator[str]:
     for problem in problems:
         found = Difference(problem)
         found.holders = getattr(problem, "holders", ()) + (type(owner),)
+        found.holder_objects = getattr(problem, "holder_objects", ()) + (owner,)
         yield found
 
 

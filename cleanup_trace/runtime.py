@@ -44,6 +44,7 @@ import tempfile
 import threading
 import time
 import types
+import weakref
 from typing import Any, Callable, Optional, Protocol
 
 import wrapt
@@ -215,6 +216,10 @@ class _State:
         # sees its half-built ``self`` at every call.)
         self.blamed: collections.defaultdict = collections.defaultdict(set)
         self.refused_classes: set = set()
+        # The objects themselves (id -> weak reference) that failed so: a registry, a
+        # scope, an environment handed to every function of a library fails each time
+        # (glom's scope), whether or not other objects of its class stored.
+        self.failed_objects: dict = {}
         self.stored_classes: set = set()
         # Types and the values of theirs that came back equal (see TRUSTED_AFTER_ROUND_TRIPS),
         # and those found in a value that did not.
@@ -720,7 +725,7 @@ class FunctionRecord:
     def store(self, value: Any, what: str) -> Any:
         """``value`` serialised and checked to decode as itself, or ``_REFUSED`` (one skip)."""
         try:
-            seen = serialise.survey(value, _state.value_limit, _state.refused_classes)
+            seen = serialise.survey(value, _state.value_limit, _state.refused_classes, _state.failed_objects)
         except serialise.TooLarge as error:
             self.skip(f"{what} too large", str(error))
             return _REFUSED
@@ -747,6 +752,7 @@ class FunctionRecord:
             # the class, nor does its success (a whole one may not store).
             if error.lasting and not self.half_built:
                 _blame_for(error, seen.classes, self.key)
+                _remember_failed_object(error)
             self.skip(f"unserialisable {what}", str(error))
             return _REFUSED
         if not self.half_built:
@@ -1541,6 +1547,30 @@ def _blame_for(error: "serialise.Unserialisable", classes: set, function: tuple)
         _state.blamed[holder].add(function)
         if len(_state.blamed[holder]) >= 2:
             _state.refused_classes.add(holder)
+
+
+FAILED_OBJECTS_KEPT = 1000
+
+
+def _remember_failed_object(error: "serialise.Unserialisable") -> None:
+    """Refuse up front, from now on, the innermost object not from the standard library
+    whose state held what failed (when it takes a weak reference)."""
+    if not error.holders_to_blame:
+        return
+    holder = next((item for item in error.holder_objects if not _from_the_standard_library(type(item))), None)
+    if holder is None:
+        return
+    try:
+        reference = weakref.ref(holder)
+    except TypeError:  # no weak reference: never kept alive by the tool
+        return
+    failed = _state.failed_objects
+    if len(failed) >= FAILED_OBJECTS_KEPT:
+        for key in [key for key, kept in failed.items() if kept() is None]:
+            del failed[key]
+        if len(failed) >= FAILED_OBJECTS_KEPT:
+            return
+    failed[id(holder)] = reference
 
 
 def _from_the_standard_library(klass: type) -> bool:

@@ -38,7 +38,7 @@ class Unserialisable(Exception):
     """A value cannot be stored so that it replays as itself."""
 
     def __init__(self, message: str, *, lasting: bool = True, holders: tuple = (),
-                 holders_to_blame: bool = True) -> None:
+                 holders_to_blame: bool = True, holder_objects: tuple = ()) -> None:
         # Given here, never set on a local name before ``raise``: a local holding the
         # exception makes a reference cycle with its traceback, which keeps the frames
         # below, and the user's objects in them, alive until the garbage collector runs
@@ -50,6 +50,7 @@ class Unserialisable(Exception):
         # The classes of the objects whose state held what failed, innermost first: an
         # iterator kept in an attribute fails every instance of the class keeping it.
         self.holders = holders
+        self.holder_objects = holder_objects  # those objects themselves, innermost first
         # False when the failure is about what one instance holds (a test's function
         # given to it), which says nothing of the classes holding it.
         self.holders_to_blame = holders_to_blame
@@ -259,13 +260,15 @@ def _holds_a_function(cell: Any) -> bool:
         return False
 
 
-def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
+def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = None) -> Survey:
     """A cheap walk before the costly encode.
 
     Raises :class:`TooLarge` or :class:`Unserialisable` when the value is not worth
     encoding, :class:`HoldsAClock` when it carries a clock function. Counts values
     (items, keys, attributes; a long string counts once per kilobyte) up to ``limit``, and
-    stops at a class in ``refused`` (classes that did not survive storing before). The classes found tell whom to blame when the encode fails.
+    stops at a class in ``refused`` (classes that did not survive storing before) or at an
+    object in ``failed`` (id -> weak reference: objects that did not). The classes found
+    tell whom to blame when the encode fails.
     The walk reads storage the way pickling does (``list.__iter__``, ``__dict__``), never
     a user's ``__iter__`` or ``__getattr__``.
     """
@@ -311,6 +314,11 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                 if kind in refused:
                     raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} values did not survive "
                                          "storing before")
+                if failed:
+                    reference = failed.get(id(item))
+                    if reference is not None and reference() is item:
+                        raise Unserialisable(f"this {kind.__module__}.{kind.__qualname__} object did not survive "
+                                             "storing before")
                 if id(item) in seen:
                     continue
                 seen.add(id(item))
@@ -635,6 +643,7 @@ class _Pickler(_jp_pickler.Pickler):
             return self._flatten_instance(obj)
         except Unserialisable as error:
             error.holders += (type(obj),)
+            error.holder_objects += (obj,)
             raise
 
     def _flatten_instance(self, obj: Any) -> Any:
@@ -936,7 +945,8 @@ def check_round_trip(original: Any, data: Any) -> Any:
         raise Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}", lasting=False) from None
     problems = differences(restored, original, limit=1, strict=True)
     if problems:
-        raise Unserialisable(f"value does not round-trip: {problems[0]}", holders=getattr(problems[0], "holders", ()))
+        raise Unserialisable(f"value does not round-trip: {problems[0]}", holders=getattr(problems[0], "holders", ()),
+                             holder_objects=getattr(problems[0], "holder_objects", ()))
     if has_own_eq(original) and type(original).__module__ != "builtins":
         # Replay compares with the class's own __eq__, which the strict walk never calls on
         # the user's object: two decoded copies must be equal (toolz' curry compares its

@@ -98,3 +98,49 @@ def test_a_recursive_function_stores_no_more_calls_than_its_budget(
     assert result.ret == 0, result.stderr.str()
     [data] = (pytester.path / "tests" / "test-data" / "nested").glob("nest-*.json")
     assert [16, 17, 18, 19, 20] == sorted(case["call"]["args"][0] for case in json.loads(data.read_text())["cases"])
+
+
+REGISTRY_LIB = '''
+class Registry:
+    def __init__(self, ops):
+        self.ops = ops
+
+    def __getstate__(self):
+        return {"ops": {name: op for name, op in self.ops.items() if name != "secret"}}
+
+
+def lookup(registry, name):
+    return name in registry.ops
+
+
+def size(registry):
+    return len(registry.ops)
+'''
+
+REGISTRY_SCRIPT = '''
+from cleanup_trace import Recorder
+
+with Recorder():
+    import registry
+    plain = registry.Registry({"a": 1})
+    broken = registry.Registry({"a": 1, "secret": 2})
+    print(registry.lookup(plain, "a"), registry.lookup(broken, "b"), registry.size(broken))
+'''
+
+
+def test_an_object_that_failed_to_store_is_refused_up_front(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """An object handed to many functions (a registry, a scope) that did not come back
+    equal once is refused before any encode from then on, though its class stores."""
+    pytester.makepyfile(registry=textwrap.dedent(REGISTRY_LIB), script=textwrap.dedent(REGISTRY_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    clean_env.setenv("PYTESTCLEANUP_LOG_LEVEL", "DEBUG")
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["True False 2"])
+    errors = result.stderr.str()
+    assert "function=registry.lookup reason='unserialisable argument' detail=\"value does not round-trip" in errors
+    assert ("function=registry.size reason='unserialisable argument' "
+            "detail='this registry.Registry object did not survive storing before'") in errors
+    data = pytester.path / "tests" / "test-data" / "registry"
+    assert [1] == [len(json.loads(path.read_text())["cases"]) for path in data.glob("lookup-*.json")]
