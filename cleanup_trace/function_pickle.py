@@ -22,7 +22,7 @@ import marshal
 import pickle
 import sys
 import types
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 _VERSION = tuple(sys.version_info[:2])
 
@@ -31,15 +31,18 @@ class WrongPython(Exception):
     """A function stored by value on one Python version, loaded on another."""
 
 
-def dumps(function: types.FunctionType, by_reference: Callable[[Any], bool]) -> tuple[bytes, frozenset]:
+def dumps(function: types.FunctionType, by_reference: Callable[[Any], bool],
+          named: Callable[[Any], Optional[tuple]] = lambda obj: None) -> tuple[bytes, frozenset]:
     """``function`` pickled by value, and the modules loading it imports.
 
-    ``by_reference(f)`` tells which functions are found by module and name when loaded.
-    Raises :class:`pickle.PicklingError` (or what ``__reduce__`` of a value raises) for
-    what only dill can store.
+    ``by_reference(f)`` tells which functions are found by module and name when loaded;
+    ``named(obj)`` which other objects are, as ``(module, dotted name)`` (sentinels
+    compared with ``is``: a copy would be another object). Raises
+    :class:`pickle.PicklingError` (or what ``__reduce__`` of a value raises) for what only
+    dill can store.
     """
     buffer = io.BytesIO()
-    pickler = _FunctionPickler(buffer, by_reference)
+    pickler = _FunctionPickler(buffer, by_reference, named)
     pickler.dump(function)
     return buffer.getvalue(), frozenset(pickler.modules)
 
@@ -62,9 +65,11 @@ class _Namespace:
 
 
 class _FunctionPickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, by_reference: Callable[[Any], bool]) -> None:
+    def __init__(self, file: io.BytesIO, by_reference: Callable[[Any], bool],
+                 named: Callable[[Any], Optional[tuple]]) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.by_reference = by_reference
+        self.named = named
         self.modules: set = set()
         self.namespaces: dict = {}  # module name -> its one _Namespace (memoised once)
         self.closure_cells: set = set()  # ids of the cells a function's state fills
@@ -100,6 +105,10 @@ class _FunctionPickler(pickle.Pickler):
         if kind is types.ModuleType:
             self.modules.add(obj.__name__)
             return _import, (obj.__name__,)
+        found = self.named(obj)
+        if found is not None:
+            self.modules.add(found[0])
+            return _by_name, (found[0], found[1], False)
         return NotImplemented
 
     def _function_by_value(self, function: types.FunctionType) -> Any:

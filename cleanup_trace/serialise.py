@@ -810,7 +810,7 @@ def _pickled(obj: types.FunctionType, captured: list) -> tuple[bytes, str]:
     # uses is.
     target = obj if all(_in_its_module(function) for function in captured) else _lightened(obj)
     try:
-        pickled, modules = function_pickle.dumps(target, _importable)
+        pickled, modules = function_pickle.dumps(target, _importable, _sentinels.reference)
         loader = PICKLE_LOADER
     except RecursionError:
         raise Unserialisable(f"function {obj.__qualname__} is nested too deeply to pickle") from None

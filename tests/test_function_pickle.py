@@ -108,6 +108,13 @@ def scaler(factor):
     return lambda value: value * factor
 
 
+_MISSING = object()
+
+
+def defaulting(default=_MISSING):
+    return lambda: default  # the cell holds the sentinel
+
+
 def local_class_getter():
     class Local:
         pass
@@ -141,3 +148,13 @@ def test_the_serialiser_uses_the_c_pickler_then_dill(factories) -> None:
 def test_code_from_another_python_is_refused_by_name() -> None:
     with pytest.raises(function_pickle.WrongPython, match=r"stored by value on Python 2\.7 .* record again"):
         function_pickle._load_code((2, 7), b"")
+
+
+
+def test_a_sentinel_in_a_closure_stays_itself(factories, monkeypatch) -> None:
+    """A module-level sentinel compared with ``is`` (``_MISSING = object()``) held by a
+    closure is pickled by name: a copy would be another object."""
+    monkeypatch.setattr(serialise, "_is_user_module", lambda module: module is factories)
+    stored = serialise.encode(factories.defaulting())
+    assert serialise.PICKLE_LOADER in repr(stored)
+    assert serialise.decode(stored)() is factories._MISSING
