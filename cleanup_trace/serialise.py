@@ -870,7 +870,7 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
 class _Unpickler(_jp_unpickler.Unpickler):
     def _restore_reduce(self, obj: Any) -> Any:
         restored = super()._restore_reduce(obj)
-        if restored == []:
+        if type(restored) is list and not restored:  # (never the user's __eq__)
             # jsonpickle's answer when the reduction's callable is not found: an empty
             # list in place of the object (a class of a module replay cannot import).
             head = obj.get("py/reduce", [None])[0] if isinstance(obj, dict) else None
