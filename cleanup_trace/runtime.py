@@ -304,6 +304,28 @@ def _transient_path_in(value: Any, depth: int = 0) -> Optional[tuple[str, str]]:
     return None
 
 
+_MODULE_NAME = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
+
+
+def _module_names_in(args: tuple, kwargs: dict) -> tuple:
+    """The arguments that could name a module (``PackageLoader("res")``,
+    ``import_module(name)``), top-level strings only."""
+    found = tuple(value for value in args if type(value) is str and len(value) < 200 and _MODULE_NAME.fullmatch(value))
+    if kwargs:
+        found += tuple(value for value in kwargs.values()
+                       if type(value) is str and len(value) < 200 and _MODULE_NAME.fullmatch(value))
+    return found
+
+
+def _a_test_module_among(names: Optional[tuple]) -> Optional[str]:
+    """A module named by the call's arguments that it (or the run before it) imported from
+    a test directory: a test's package put on ``sys.path``, which replay does not have."""
+    for name in names or ():
+        if name in sys.modules and serialise._is_test_module(name):
+            return name
+    return None
+
+
 def _qualified_type_name(klass: type) -> str:
     return f"{klass.__module__}.{klass.__qualname__}"
 
@@ -620,6 +642,9 @@ class FunctionRecord:
             # environment variables or the command line (a test patching sys.argv for a
             # main()) differ from the start of recording replay with them.
             snapshot = {"call": data, "random": random.getstate(), "fingerprint": fingerprint, "record": self}
+            names = _module_names_in(full_args, kwargs)
+            if names:
+                snapshot["module_names"] = names  # looked up once the call has imported them
             if fingerprint[2]:
                 snapshot["handling"] = True  # called from an except block (see clock_read)
             if _state.environ_touched:
@@ -698,6 +723,10 @@ class FunctionRecord:
                 return
             if "check" in snapshot:
                 self._check_consistency(snapshot["check"], returned, raised)
+                return
+            test_module = _a_test_module_among(snapshot.get("module_names"))
+            if test_module:
+                self.skip("names a test module", f"{test_module} is imported from the tests: replay does not have it")
                 return
             if snapshot.get("side_effect"):
                 self.skip("side effects outside the process",

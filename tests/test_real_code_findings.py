@@ -1656,3 +1656,40 @@ def test_a_class_level_sentinel_is_stored_by_name(pytester: pytest.Pytester, app
     run_tool(pytester, "options").stdout.fnmatch_lines(["[[][]] [[]3[]]"])
     assert "Opt._Opt__unset" in (app / "tests/test-data/options/values_of-00.json").read_text()
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "values_of").assert_outcomes(passed=2)
+
+
+LOADERS_APP = '''
+import importlib
+
+
+def load(name):
+    return importlib.import_module(name).VALUE
+'''
+
+LOADERS_SCRIPT = '''
+import sys
+
+from cleanup_trace import Recorder
+
+sys.path.insert(0, "tests")  # a test putting its own package on the path (jinja2's PackageLoader tests)
+with Recorder():
+    import loaders
+    print(loaders.load("res"), loaders.load("settings"))
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_a_call_naming_a_test_package_is_not_recorded(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """A call given the name of a module it imports from the tests (a test's package put
+    on sys.path) would not find it at replay: not recorded. Other module names are."""
+    pytester.makepyfile(loaders=textwrap.dedent(LOADERS_APP), script=textwrap.dedent(LOADERS_SCRIPT),
+                        settings="VALUE = 2\n")
+    (pytester.path / "tests" / "res").mkdir(parents=True)
+    (pytester.path / "tests" / "res" / "__init__.py").write_text("VALUE = 1\n")
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["1 2"])
+    result.stderr.fnmatch_lines(["*call.skipped function=loaders.load reason='names a test module' detail='res is imported*"])
+    [data] = (pytester.path / "tests" / "test-data" / "loaders").glob("load-*.json")
+    assert [["settings"]] == [case["call"]["args"] for case in json.loads(data.read_text())["cases"]]
