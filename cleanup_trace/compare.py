@@ -11,6 +11,7 @@ import math
 import re
 import types
 import weakref
+from decimal import Decimal
 from typing import Any, Iterator
 
 from cleanup_trace.filters import is_standard_library
@@ -153,6 +154,9 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         return
     if isinstance(actual, float) and isinstance(expected, float) and math.isnan(actual) and math.isnan(expected):
         return
+    if type(actual) is Decimal and type(expected) is Decimal and actual.is_nan() and expected.is_nan() \
+            and actual.is_snan() == expected.is_snan():
+        return  # (NaN is unequal to itself here too)
     key = (id(actual), id(expected))
     if key in seen or depth > _MAX_DEPTH:
         return

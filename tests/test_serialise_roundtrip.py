@@ -226,3 +226,11 @@ def test_a_reduction_whose_class_is_gone_fails_to_decode_by_name() -> None:
     with pytest.raises(serialise.UnknownClass, match=r"could not find not_a_module_here\.Missing"):
         serialise.decode(data)
     assert {"args": [[]]} == serialise.decode({"args": [{"py/reduce": [{"py/type": "builtins.list"}, {"py/tuple": []}]}]})
+
+
+def test_a_decimal_nan_comes_back_as_itself() -> None:
+    """Decimal('NaN') is unequal to itself, as float NaN: compared as NaN, not with ==."""
+    value = {"amount": Decimal("NaN"), "signal": Decimal("sNaN"), "other": Decimal("1.5")}
+    serialise.check_round_trip(value, serialise.encode(value))
+    assert [] == differences(Decimal("NaN"), Decimal("NaN"))
+    assert differences(Decimal("NaN"), Decimal("sNaN")) and differences(Decimal("NaN"), Decimal("1"))
