@@ -33,6 +33,7 @@ import collections
 import contextvars
 import datetime
 import gc
+import itertools
 import json
 import math
 import os
@@ -330,26 +331,40 @@ def _qualified_type_name(klass: type) -> str:
     return f"{klass.__module__}.{klass.__qualname__}"
 
 
+_TRUE_PRINT, _FALSE_PRINT = (bool, True), (bool, False)
+# Strings up to this length are told apart by their hash (cached by the string object, so
+# the same text given again costs nothing); longer ones by length and ends.
+_HASHED_LENGTH = 1 << 16
+
+
 def _fingerprint(value: Any, depth: int = 0) -> Any:
     """Cheap and hashable: equal fingerprints are *probably* equal calls.
 
     Types, lengths, small scalars and a few items; the exact comparison happens later, on
-    the serialised form, only for calls whose fingerprint is new.
+    the serialised form, only for calls whose fingerprint is new. Runs at every call of a
+    function whose gate is open: no generator, no list of all items.
     """
     kind = type(value)
-    if value is None or kind is bool or kind is int:
-        return value if kind is not int or -(10 ** 12) < value < 10 ** 12 else (int, value.bit_length())
-    if kind is float:
-        return ("nan",) if math.isnan(value) else value
     if kind is str or kind is bytes:
-        return value if len(value) <= 64 else (kind, len(value), value[:32], value[-32:])
+        size = len(value)
+        if size <= 64:
+            return value
+        return (kind, size, hash(value)) if size <= _HASHED_LENGTH else (kind, size, value[:32], value[-32:])
+    if kind is int:
+        return value if -(10 ** 12) < value < 10 ** 12 else (int, value.bit_length())
+    if value is None:
+        return None
+    if kind is bool:  # (True == 1 == 1.0: tagged, or f(True) would hide f(1))
+        return _TRUE_PRINT if value else _FALSE_PRINT
+    if kind is float:
+        return (float, "nan") if value != value else (float, value)
     if depth >= 2:
         return kind
     if kind is list or kind is tuple:
-        return (kind, len(value)) + tuple(_fingerprint(item, depth + 1) for item in value[:4])
+        return (kind, len(value), *[_fingerprint(item, depth + 1) for item in value[:4]])
     if kind is dict:
-        return (kind, len(value)) + tuple(
-            (_fingerprint(key, 2), _fingerprint(item, depth + 1)) for key, item in list(value.items())[:4])
+        return (kind, len(value), *[(_fingerprint(key, 2), _fingerprint(item, depth + 1))
+                                    for key, item in itertools.islice(value.items(), 4)])
     if kind is set or kind is frozenset:
         return (kind, len(value))
     if kind is types.FunctionType:
@@ -367,7 +382,7 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
     except Exception:
         return kind
     if type(state) is dict:
-        return (kind,) + tuple((key, _fingerprint(item, depth + 1)) for key, item in list(state.items())[:6])
+        return (kind, *[(key, _fingerprint(item, depth + 1)) for key, item in itertools.islice(state.items(), 6)])
     return kind
 
 

@@ -144,3 +144,15 @@ def test_an_object_that_failed_to_store_is_refused_up_front(
             "detail='this registry.Registry object did not survive storing before'") in errors
     data = pytester.path / "tests" / "test-data" / "registry"
     assert [1] == [len(json.loads(path.read_text())["cases"]) for path in data.glob("lookup-*.json")]
+
+
+def test_fingerprints_tell_apart_what_equality_confuses() -> None:
+    """A call whose fingerprint was seen is not stored: ``f(True)`` must not hide
+    ``f(1)``, nor one long text another of the same length and ends."""
+    from cleanup_trace.runtime import _fingerprint
+
+    assert len({_fingerprint((True,)), _fingerprint((1,)), _fingerprint((1.0,))}) == 3
+    middle_a, middle_b = "x" * 40 + "a" + "x" * 40, "x" * 40 + "b" + "x" * 40
+    assert _fingerprint((middle_a,)) != _fingerprint((middle_b,))
+    assert _fingerprint((float("nan"),)) == _fingerprint((float("nan"),))
+    assert _fingerprint(({"a": [1, 2]},)) == _fingerprint(({"a": [1, 2]},))
