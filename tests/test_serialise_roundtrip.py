@@ -234,3 +234,44 @@ def test_a_decimal_nan_comes_back_as_itself() -> None:
     serialise.check_round_trip(value, serialise.encode(value))
     assert [] == differences(Decimal("NaN"), Decimal("NaN"))
     assert differences(Decimal("NaN"), Decimal("sNaN")) and differences(Decimal("NaN"), Decimal("1"))
+
+
+EQUALS = """
+class Money:
+    def __init__(self, cents):
+        self.cents = cents
+
+    def __eq__(self, other):
+        return isinstance(other, Money) and self.cents == other.cents
+
+
+class Handle:
+    def __init__(self):
+        self.token = object()
+
+    def __eq__(self, other):
+        return isinstance(other, Handle) and self.token is other.token
+"""
+
+
+def test_copies_compared_with_the_class_eq_until_they_were_equal_five_times(tmp_path, monkeypatch) -> None:
+    """A value whose class defines __eq__ is decoded a second time, and the two copies are
+    compared with it (replay does so): until copies of the class were equal five times,
+    and for good once they were not."""
+    (tmp_path / "equals_app.py").write_text(EQUALS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import equals_app
+
+    decodes = []
+    original_decode = serialise.decode
+    monkeypatch.setattr(serialise, "decode", lambda data: decodes.append(1) or original_decode(data))
+    for cents in range(8):
+        money = equals_app.Money(cents)
+        serialise.check_round_trip(money, serialise.encode(money))
+    assert 5 * 2 + 3 == len(decodes)
+    import pytest
+
+    for _ in range(7):
+        handle = equals_app.Handle()
+        with pytest.raises(serialise.Unserialisable, match="does not equal a copy of itself"):
+            serialise.check_round_trip(handle, serialise.encode(handle))
