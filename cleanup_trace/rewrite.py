@@ -28,16 +28,18 @@ source strings without importing anything. Decisions made here cost nothing at r
 * a function calling ``next()`` on a counter the module or one of its classes keeps
   (``_ids = itertools.count()``) calls ``CLOCK_HOOK`` first thing, at every call: what
   it returns depends on the calls before it (the number drawn, or a memo of earlier
-  numbers: pyparsing's ``_make_bookmark``), replay starts the counter afresh.
+  numbers: pyparsing's ``_make_bookmark``), replay starts the counter afresh; so does
+  a function reading a module's ``threading.local()``, and the runtime looks at what it
+  holds in the thread at that moment;
 """
 from __future__ import annotations
 
 import ast
 import bisect
 import re
-from typing import Iterator, Optional, Union
+from typing import Iterator, NamedTuple, Optional, Union
 
-TRANSFORM_VERSION = 12
+TRANSFORM_VERSION = 13
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -87,6 +89,14 @@ _EXCEPTION_READING_CALLS = HANDLED_EXCEPTION_CALLS | TRACEBACK_CALLS
 # ``CLOCK_HOOK`` when it starts, followed by the counter's name.
 SHARED_COUNTER = "next() of the shared counter "
 _COUNTER_FACTORIES = frozenset({"itertools.count"})
+# What a function reading a module's ``threading.local()`` tells ``CLOCK_HOOK`` when it
+# starts, followed by ``module:name``: the runtime looks at what the thread-local holds
+# then (a locale activated, a context pushed by an earlier call: replay has none).
+THREAD_LOCAL = "thread-local state "
+# ... and one setting or deleting its attributes tells this: never recorded, nor what runs
+# around it (replayed, it would change what the cases after it see).
+THREAD_LOCAL_CHANGE = "changes thread-local state "
+_THREAD_LOCAL_FACTORIES = frozenset({"threading.local", "_threading_local.local"})
 # Read the clock only when called with at most this many positional arguments and
 # without the named keyword (``time.strftime(fmt)`` does, ``time.strftime(fmt, t)`` not).
 _CLOCK_BY_DEFAULT = {
@@ -175,18 +185,33 @@ def identity_names(tree: ast.Module, text: str) -> list[str]:
     return sorted(found & bound)
 
 
-def shared_counters(tree: ast.Module, text: str, imported: dict[str, str]) -> frozenset[str]:
-    """Names bound to an ``itertools.count()`` at module level or in a top-level class
-    body: the state a call of ``next()`` on them advances lives beyond any call."""
-    if "count" not in text:
-        return frozenset()
-    found = set()
+class SharedState(NamedTuple):
+    """Names the module binds to state that lives beyond any call."""
+
+    counters: frozenset  # ``_ids = itertools.count()``, module or top-level class level
+    thread_locals: frozenset  # ``_local = threading.local()``, module level
+
+
+_NO_SHARED_STATE = SharedState(frozenset(), frozenset())
+
+
+def shared_state(tree: ast.Module, text: str, imported: dict[str, str]) -> SharedState:
+    """The counters a call of ``next()`` advances, and the thread-locals whose attributes
+    earlier calls in the thread set (a locale, a context stack)."""
+    if "count" not in text and "local" not in text:
+        return _NO_SHARED_STATE
+    counters, thread_locals = set(), set()
     for node in tree.body:
         for statement in node.body if isinstance(node, ast.ClassDef) else (node,):
-            if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call) and \
-                    _dotted_call(statement.value.func, imported) in _COUNTER_FACTORIES:
-                found.update(target.id for target in statement.targets if isinstance(target, ast.Name))
-    return frozenset(found)
+            if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call):
+                factory = _dotted_call(statement.value.func, imported)
+                names = {target.id for target in statement.targets if isinstance(target, ast.Name)}
+                if factory in _COUNTER_FACTORIES:
+                    counters |= names
+                elif factory in _THREAD_LOCAL_FACTORIES and statement is node:
+                    thread_locals |= names
+    return SharedState(frozenset(counters), frozenset(thread_locals)) if counters or thread_locals \
+        else _NO_SHARED_STATE
 
 
 def _counter_advanced(call: ast.Call, counters: frozenset[str]) -> str:
@@ -198,9 +223,9 @@ def _counter_advanced(call: ast.Call, counters: frozenset[str]) -> str:
     return name if name in counters else ""
 
 
-def _hint_pattern(imported: dict[str, str], counters: frozenset[str] = frozenset()) -> "re.Pattern[str]":
+def _hint_pattern(imported: dict[str, str], shared: SharedState = _NO_SHARED_STATE) -> "re.Pattern[str]":
     names = set(_HINT_NAMES)
-    if counters:
+    if shared.counters:
         names.add("next")
     names.update(alias for alias, target in imported.items()
                  if target.rpartition(".")[2] in _HINT_NAMES or target.startswith(_VOLATILE_MODULES))
@@ -208,7 +233,7 @@ def _hint_pattern(imported: dict[str, str], counters: frozenset[str] = frozenset
     alternatives = "|".join(sorted(map(re.escape, names)))
     module_alternatives = "|".join(sorted(map(re.escape, modules)))
     # also held or looked up by name, uncalled; an attribute read
-    frames = "|".join(sorted(_FRAME_INSPECTOR_NAMES | {TRACEBACK_ATTRIBUTE}))
+    frames = "|".join(sorted(map(re.escape, _FRAME_INSPECTOR_NAMES | {TRACEBACK_ATTRIBUTE} | shared.thread_locals)))
     return re.compile(rf"\b(?:{alternatives})\s*\(|\b(?:{module_alternatives}|{frames})\b")
 
 
@@ -299,14 +324,17 @@ class _Findings:
     the function calls them)."""
 
     def __init__(self, node: FunctionNode, imported: dict[str, str], walk: bool,
-                 counters: frozenset[str] = frozenset()) -> None:
+                 shared: SharedState = _NO_SHARED_STATE) -> None:
         self.inspects_frames = False
-        self.counters = counters
+        self.counters = shared.counters
+        thread_locals = shared.thread_locals
         # (call, what it reads): the clock, entropy, or the exception its caller handles
         self.hooked_calls: list[tuple[ast.Call, str]] = []
         # ``error.__traceback__`` read outside the function's own handlers
         self.hooked_reads: list[ast.Attribute] = []
         self.counter_drawn = ""  # the source told at every call, when it draws from one
+        self.thread_local = ""  # the module's thread-local it reads, told at every call
+        self.thread_local_changed = ""  # ... or one whose attributes it sets or deletes
         if not walk:  # its lines show no hint: nothing to find
             return
         pending: list = [(node, False)]  # (node, inside a handler of the function's own)
@@ -320,6 +348,12 @@ class _Findings:
             pending.extend((child, handling) for child in ast.iter_child_nodes(inner))
             if isinstance(inner, ast.Call):
                 self._look_at(inner, imported, handling)
+            elif type(inner) is ast.Name:
+                if inner.id in thread_locals and not self.thread_local:
+                    self.thread_local = inner.id
+            elif type(inner) is ast.Attribute and not isinstance(inner.ctx, ast.Load) and \
+                    type(inner.value) is ast.Name and inner.value.id in thread_locals:
+                self.thread_local_changed = inner.value.id
             elif isinstance(inner, ast.Attribute) and inner.attr == TRACEBACK_ATTRIBUTE:
                 if not handling and isinstance(inner.ctx, ast.Load):
                     self.hooked_reads.append(inner)
@@ -407,9 +441,10 @@ def _role(node: FunctionNode) -> str:
 
 class _Instrumenter(ast.NodeTransformer):
     def __init__(self, imported: dict[str, str], hint_lines: list[int],
-                 counters: frozenset[str] = frozenset()) -> None:
+                 shared: SharedState = _NO_SHARED_STATE, module_name: str = "") -> None:
         self.imported = imported
-        self.counters = counters
+        self.shared = shared
+        self.module_name = module_name
         self.hint_lines = hint_lines  # sorted numbers of the lines showing a hint (_hint_pattern)
         self.instrumented: list[str] = []
         self.clock_reads: list[tuple[str, str]] = []  # (function, what it reads)
@@ -432,7 +467,7 @@ class _Instrumenter(ast.NodeTransformer):
 
     def _visit_function(self, node: FunctionNode) -> FunctionNode:
         qualname = ".".join(self._scope + [node.name])
-        findings = _Findings(node, self.imported, self._hinted(node), self.counters)
+        findings = _Findings(node, self.imported, self._hinted(node), self.shared)
         reason = skip_reason(node, findings)
         if reason:
             self.skipped.append((qualname, reason))
@@ -449,6 +484,15 @@ class _Instrumenter(ast.NodeTransformer):
         if findings.counter_drawn:
             _report_history_at_entry(node, findings.counter_drawn)
             self.clock_reads.append((qualname, findings.counter_drawn))
+        if findings.thread_local_changed:
+            source = f"{THREAD_LOCAL_CHANGE}{self.module_name}:{findings.thread_local_changed}"
+        elif findings.thread_local:
+            source = f"{THREAD_LOCAL}{self.module_name}:{findings.thread_local}"
+        else:
+            source = ""
+        if source:
+            _report_history_at_entry(node, source)
+            self.clock_reads.append((qualname, source))
         # Nested functions are not importable, so not replayable: not descended into.
         return node
 
@@ -491,9 +535,9 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     if OPT_OUT_MARKER in text:
         return tree, []
     imported = imported_names(tree)
-    counters = shared_counters(tree, text, imported)
-    hits = [match.start() for match in _hint_pattern(imported, counters).finditer(text)]
-    instrumenter = _Instrumenter(imported, _line_numbers(text, hits), counters)
+    shared = shared_state(tree, text, imported)
+    hits = [match.start() for match in _hint_pattern(imported, shared).finditer(text)]
+    instrumenter = _Instrumenter(imported, _line_numbers(text, hits), shared, module_name)
     instrumenter.visit(tree)
     if not instrumenter.instrumented:
         return tree, []

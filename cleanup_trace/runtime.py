@@ -53,8 +53,8 @@ import wrapt
 from cleanup_trace import filters, locate
 from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, writes
 from cleanup_trace.compare import has_own_eq, object_state, same_text
-from cleanup_trace.rewrite import (CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME, SHARED_COUNTER, TRACEBACK_ATTRIBUTE,
-                                   TRACEBACK_CALLS)
+from cleanup_trace.rewrite import (CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME, SHARED_COUNTER, THREAD_LOCAL,
+                                   THREAD_LOCAL_CHANGE, TRACEBACK_ATTRIBUTE, TRACEBACK_CALLS)
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -1171,6 +1171,13 @@ def _volatile_reason(source: str) -> tuple[str, str]:
     if source == TRACEBACK_ATTRIBUTE or source in TRACEBACK_CALLS:
         return "reads a traceback", \
             f"through {source}, of an exception it did not catch itself: a stored exception has none"
+    if source.startswith(THREAD_LOCAL_CHANGE):
+        name = source[len(THREAD_LOCAL_CHANGE):].replace(":", ".")
+        return "changes thread-local state", f"{name}: replayed, the call would change what the cases after it see"
+    if source.startswith(THREAD_LOCAL):
+        name = source[len(THREAD_LOCAL):].replace(":", ".")
+        return "reads thread-local state", \
+            f"{name} holds what an earlier call set in this thread (a locale, a context): replay has none"
     if source.startswith(SHARED_COUNTER):
         return "advances a shared counter", \
             f"next({source[len(SHARED_COUNTER):]}): the number drawn depends on the calls before, replay starts afresh"
@@ -1183,12 +1190,30 @@ def clock_read(function: Any, source: str) -> Any:
     recorded calls running now are not kept. Returns ``function`` untouched."""
     if _guard.calls or _async_calls.get():  # else nobody to tell: as cheap as can be
         try:
-            # The exception its caller handles: only the calls that started inside a
-            # handler depend on it (a call that raised and handled it itself replays).
-            _tell_running("volatile", source, handling_only=source in HANDLED_EXCEPTION_CALLS)
+            if source.startswith(THREAD_LOCAL):
+                if _thread_local_holds_state(source[len(THREAD_LOCAL):]):
+                    _tell_running("volatile", source)
+            else:
+                # The exception its caller handles: only the calls that started inside a
+                # handler depend on it (a call that raised and handled it itself replays).
+                _tell_running("volatile", source, handling_only=source in HANDLED_EXCEPTION_CALLS)
         except Exception:  # never in the way of the user's call
             pass
     return function
+
+
+_EMPTY_VALUES = frozenset({type(None), list, dict, tuple, set, str, bytes})
+
+
+def _thread_local_holds_state(where: str) -> bool:
+    """Does the module's thread-local (``module:name``) hold anything in this thread? An
+    attribute never set, ``None`` or an empty builtin container is nothing (no context
+    pushed, no locale activated); anything else is, without asking the value itself."""
+    module, _, name = where.rpartition(":")
+    local = vars(sys.modules[module]).get(name) if module in sys.modules else None
+    if not isinstance(local, threading.local):
+        return False
+    return any(not (type(value) in _EMPTY_VALUES and not value) for value in vars(local).values())
 
 
 # A builtin, not a module global: the instrumented modules' namespaces stay the user's.

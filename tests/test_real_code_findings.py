@@ -1693,3 +1693,80 @@ def test_a_call_naming_a_test_package_is_not_recorded(pytester: pytest.Pytester,
     result.stderr.fnmatch_lines(["*call.skipped function=loaders.load reason='names a test module' detail='res is imported*"])
     [data] = (pytester.path / "tests" / "test-data" / "loaders").glob("load-*.json")
     assert [["settings"]] == [case["call"]["args"] for case in json.loads(data.read_text())["cases"]]
+
+
+THREAD_LOCAL_APP = '''
+import threading
+
+_local = threading.local()
+
+
+def current():
+    return getattr(_local, "value", None)
+
+
+def greet(name):
+    return f"{current() or 'hello'} {name}"
+
+
+def activate(value):
+    _local.value = value
+
+
+def main():
+    print(greet("a"))
+    activate("bonjour")
+    print(greet("b"))
+    activate(None)
+    print(greet("c"))
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_calls_reading_thread_local_state_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+    """A module's threading.local() holding something in this thread (a locale
+    activated, a context pushed by an earlier call): the calls reading it, and those
+    running around them, are not recorded; replay has nothing there. While it holds
+    nothing, they are."""
+    (app / "locales.py").write_text(textwrap.dedent(THREAD_LOCAL_APP))
+    result = run_tool(pytester, "locales")
+    result.stdout.fnmatch_lines(["hello a", "bonjour b", "hello c"])
+    result.stderr.fnmatch_lines(["*call.skipped function=locales.greet reason='reads thread-local state'"
+                                 " detail='locales._local holds what an earlier call set*"])
+    result.stderr.fnmatch_lines(["*call.skipped function=locales.activate reason='changes thread-local state'*"])
+    assert not (app / "tests/test-data/locales/activate-00.json").exists()
+    greet = json.loads((app / "tests/test-data/locales/greet-00.json").read_text())["cases"]
+    assert [["a"], ["c"]] == [case["call"]["args"] for case in greet]
+    assert 0 == pytester.runpytest_subprocess("-p", "no:cacheprovider").ret
+
+
+def test_what_counts_as_a_thread_local_read() -> None:
+    """Functions naming the module's threading.local() tell the hook at entry; a local
+    made inside a function, or another module's, is not the module's state."""
+    import ast
+
+    from cleanup_trace.rewrite import CLOCK_HOOK, THREAD_LOCAL, THREAD_LOCAL_CHANGE
+
+    source = textwrap.dedent('''
+        import threading
+        from threading import local
+        _state = threading.local()
+        _other = local()
+
+        def reads():
+            return getattr(_state, "x", None)
+
+        def sets(value):
+            _other.value = value
+
+        def makes_its_own():
+            state = threading.local()
+            return state
+    ''')
+    tree, _ = rewrite_module(source, "m.py", "m")
+    told = {node.name: [hook.value.args[1].value for hook in node.body
+                        if isinstance(hook, ast.Expr) and isinstance(hook.value, ast.Call)
+                        and getattr(hook.value.func, "id", "") == CLOCK_HOOK]
+            for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert told == {"reads": [THREAD_LOCAL + "m:_state"], "sets": [THREAD_LOCAL_CHANGE + "m:_other"],
+                    "makes_its_own": []}
