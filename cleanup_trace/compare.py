@@ -173,7 +173,8 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         return
     if isinstance(expected, (list, tuple)):
         if len(actual) != len(expected):
-            yield f"{where}: length {len(actual)} != {len(expected)} ({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})"
+            yield (f"{where}: length {len(actual)} != {len(expected)} "
+                   f"({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})")
             return
         for index, (left, right) in enumerate(zip(actual, expected)):
             yield from _walk(left, right, f"{path}[{index}]", seen, depth + 1, strict)
@@ -183,10 +184,12 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         missing = [k for k in expected if k not in actual]
         extra = [k for k in actual if k not in expected]
         if missing or extra:
-            yield f"{where}: keys differ (missing {_safe_repr(missing, strict)}, unexpected {_safe_repr(extra, strict)})"
+            yield (f"{where}: keys differ (missing {_safe_repr(missing, strict)}, "
+                   f"unexpected {_safe_repr(extra, strict)})")
             return
         for name in expected:  # dict's own look-up: a subclass's __getitem__ may change it
-            yield from _walk(dict.__getitem__(actual, name), dict.__getitem__(expected, name), f"{path}[{_safe_repr(name, strict)}]",
+            yield from _walk(dict.__getitem__(actual, name), dict.__getitem__(expected, name),
+                             f"{path}[{_safe_repr(name, strict)}]",
                              seen, depth + 1, strict)
         yield from _subclass_state(actual, expected, path, seen, depth, strict)
         return

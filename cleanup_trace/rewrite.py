@@ -29,8 +29,11 @@ source strings without importing anything. Decisions made here cost nothing at r
   (``_ids = itertools.count()``) calls ``CLOCK_HOOK`` first thing, at every call: what
   it returns depends on the calls before it (the number drawn, or a memo of earlier
   numbers: pyparsing's ``_make_bookmark``), replay starts the counter afresh; so does
-  a function reading a module's ``threading.local()``, and the runtime looks at what it
-  holds in the thread at that moment;
+  a function reading a module's ``threading.local()`` (the runtime looks at what it
+  holds in the thread at that moment) or setting its attributes;
+* reads of the traceback of an exception the function did not catch itself
+  (``error.__traceback__``, ``traceback.format_exception(error)``) go through
+  ``CLOCK_HOOK``: a stored exception keeps none.
 """
 from __future__ import annotations
 
@@ -390,8 +393,8 @@ def _report_clock_read(call: ast.Call, source: str) -> None:
 
 def _report_traceback_read(attribute: ast.Attribute) -> None:
     """``error.__traceback__`` becomes ``<CLOCK_HOOK>(error, "__traceback__").__traceback__``."""
-    hook = ast.Call(func=ast.Name(id=CLOCK_HOOK, ctx=ast.Load()), args=[attribute.value, ast.Constant(TRACEBACK_ATTRIBUTE)],
-                    keywords=[])
+    hook = ast.Call(func=ast.Name(id=CLOCK_HOOK, ctx=ast.Load()),
+                    args=[attribute.value, ast.Constant(TRACEBACK_ATTRIBUTE)], keywords=[])
     attribute.value = ast.fix_missing_locations(ast.copy_location(hook, attribute.value))
 
 

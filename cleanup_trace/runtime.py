@@ -35,7 +35,6 @@ import datetime
 import gc
 import itertools
 import json
-import math
 import os
 import pathlib
 import random
