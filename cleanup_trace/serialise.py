@@ -9,7 +9,6 @@ a case is written only if what it stores decodes back to something equal.
 from __future__ import annotations
 
 import base64
-import collections
 import functools
 import json
 import os
@@ -948,24 +947,14 @@ def check_round_trip(original: Any, data: Any) -> Any:
     if problems:
         raise Unserialisable(f"value does not round-trip: {problems[0]}", holders=getattr(problems[0], "holders", ()),
                              holder_objects=getattr(problems[0], "holder_objects", ()))
-    kind = type(original)
-    if has_own_eq(original) and kind.__module__ != "builtins" and \
-            (kind in _unequal_copies or _equal_copies[kind] < EQUAL_COPIES_TRUSTED_AFTER):
+    if has_own_eq(original) and type(original).__module__ != "builtins":
         # Replay compares with the class's own __eq__, which the strict walk never calls on
         # the user's object: two decoded copies must be equal (toolz' curry compares its
-        # function's signature cache by identity). A second decode: paid until copies of
-        # the class compared equal a few times, and always once they did not.
+        # function's signature cache by identity).
         problems = differences(decode(data), restored, limit=1)
         if problems:
-            _unequal_copies.add(kind)
             raise Unserialisable(f"value does not equal a copy of itself: {problems[0]}")
-        _equal_copies[kind] += 1
     return restored
-
-
-EQUAL_COPIES_TRUSTED_AFTER = 5
-_equal_copies: "collections.Counter[type]" = collections.Counter()
-_unequal_copies: set = set()
 
 
 __all__ = ["FORMAT", "Unserialisable", "TooLarge", "HoldsAClock", "Survey", "survey", "encode", "decode", "dumps", "check_round_trip", "load_dill", "load_pickled", "load_global"]
