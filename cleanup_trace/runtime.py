@@ -310,11 +310,8 @@ _MODULE_NAME = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 def _module_names_in(args: tuple, kwargs: dict) -> tuple:
     """The arguments that could name a module (``PackageLoader("res")``,
     ``import_module(name)``), top-level strings only."""
-    found = tuple(value for value in args if type(value) is str and len(value) < 200 and _MODULE_NAME.fullmatch(value))
-    if kwargs:
-        found += tuple(value for value in kwargs.values()
-                       if type(value) is str and len(value) < 200 and _MODULE_NAME.fullmatch(value))
-    return found
+    values = (*args, *kwargs.values()) if kwargs else args
+    return tuple(value for value in values if type(value) is str and len(value) < 200 and _MODULE_NAME.fullmatch(value))
 
 
 def _a_test_module_among(names: Optional[tuple]) -> Optional[str]:

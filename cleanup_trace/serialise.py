@@ -757,8 +757,10 @@ class _Pickler(_jp_pickler.Pickler):
         return {"py/reduce": [{"py/function": loader}, {"py/tuple": [payload]}]}
 
 
-# A closure given to many calls is pickled once while what it holds cannot change (dill
-# takes about 2 ms for one holding objects: voluptuous's validators, funcy's wrappers).
+# A closure given to many calls is pickled once while what it holds cannot change. Made
+# when dill pickled every one (2 ms for a voluptuous validator); the C pickler takes
+# 0.07 ms, the cache still spares the copies of functions run outside their module and
+# the functions only dill stores.
 _pickled_functions: "weakref.WeakKeyDictionary[types.FunctionType, tuple[tuple, tuple[bytes, str]]]" = \
     weakref.WeakKeyDictionary()
 _LASTING_TYPES = frozenset({bool, int, float, complex, str, bytes, type(None), types.ModuleType,
