@@ -24,7 +24,7 @@ from jsonpickle import pickler as _jp_pickler
 from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
-from cleanup_trace import function_pickle
+from cleanup_trace import flatten_fast, function_pickle
 from cleanup_trace.compare import differences, has_own_eq, slot_items
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.locate import module_attribute, of_a_local_class
@@ -856,6 +856,13 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
             return json.loads(json.dumps(value, allow_nan=True))
         except (RecursionError, ValueError, TypeError):
             pass  # let jsonpickle say what is wrong
+    try:
+        flat = flatten_fast.flatten(value, max_depth, _refuse_test_module, _sentinels.reference, GLOBAL_LOADER)
+        json.dumps(flat, allow_nan=True)
+        return flat
+    except Exception:
+        # Declined, or the value's own failure: jsonpickle says it in its words.
+        pass
     pickler = _Pickler(keys=True, warn=False, max_depth=max_depth, make_refs=True)
     try:
         flat = pickler.flatten(value, reset=True)

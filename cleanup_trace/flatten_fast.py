@@ -1,0 +1,232 @@
+"""jsonpickle's flattening of the common shapes of values, worked out once per class.
+
+Nearly every recorded value is made of builtins, plain instances (attributes in the
+instance ``__dict__``) and instances that reduce themselves (``__reduce__``,
+``__reduce_ex__``). jsonpickle finds how to store each object by asking it a dozen
+questions, the same answers for every object of a class: about 50 µs an object, the
+largest part of recording a case. Here the answers are worked out once per class.
+
+The output is exactly jsonpickle's (same tags, same ``py/id`` numbering, same key order;
+``tests/test_flatten_fast.py`` compares the two on generated values): jsonpickle decodes
+it, data files do not change. Anything else (a class jsonpickle has a handler for, one
+with ``__getstate__``, ``__slots__``, a C base, a ``__getattr__``; functions; nesting
+near the depth limit; global jsonpickle options) raises :class:`Declined`, and the
+caller flattens the whole value with jsonpickle.
+"""
+from __future__ import annotations
+
+import base64
+import types
+from typing import Any, Callable
+
+import jsonpickle
+from jsonpickle import backend as _jp_backend
+from jsonpickle import handlers as _jp_handlers
+from jsonpickle import tags as _jp_tags
+
+from cleanup_trace.filters import is_standard_library
+
+# Written against jsonpickle 4's flattening (the tests check every release installed).
+ENABLED = int(jsonpickle.__version__.split(".")[0]) >= 4
+
+
+class Declined(Exception):
+    """The value holds something this module leaves to jsonpickle."""
+
+
+_PRIMITIVES = frozenset({str, bool, int, float, type(None)})
+# jsonpickle drops an attribute whose value is one of these (``util.is_picklable``) unless
+# it is a module function: left to it.
+_FUNCTION_TYPES = frozenset({types.FunctionType, types.MethodType, types.LambdaType,
+                             types.BuiltinFunctionType, types.BuiltinMethodType})
+_FUNCTION_LIKE = (types.FunctionType, types.BuiltinFunctionType)
+_RESERVED = frozenset(_jp_tags.RESERVED)
+_JSON_KEY = _jp_tags.JSON_KEY
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+# Any of these on a class below ``object`` sends jsonpickle down another path.
+_OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getinitargs__",
+                "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
+
+_PLAIN, _NEWARGS, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE = range(6)
+_REDUCING_BASES = (str, int, float, dict, list)
+_plans: dict = {}
+
+
+def _importable_name(cls: Any) -> str:
+    name = getattr(cls, "__qualname__", cls.__name__)
+    module = {"__builtin__": "builtins", "exceptions": "builtins"}.get(cls.__module__, cls.__module__)
+    return f"{module}.{name}"
+
+
+def _plan_for(cls: type) -> tuple:
+    """How jsonpickle stores instances of ``cls``: ``(plan, importable name)``."""
+    name = _importable_name(cls)
+    if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "cython" in cls.__name__:
+        return _DECLINE, name
+    below_object = cls.__mro__[:-1]
+    own = [klass for klass in below_object if klass.__flags__ & _HEAP_TYPE]
+    builtin = [klass for klass in below_object if not klass.__flags__ & _HEAP_TYPE]
+    # (A C base keeps state out of __dict__: datetime, Exception... A subclass of str,
+    # int, float, dict or list that says how to reduce itself is stored that way.)
+    if len(builtin) > 1 or (builtin and builtin[0] not in _REDUCING_BASES):
+        return _DECLINE, name
+    if any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS):
+        return _DECLINE, name
+    if any(vars(klass).get("__slots__") for klass in own):  # (empty ones: the abc classes)
+        return _DECLINE, name
+    if hasattr(cls, "_") or (hasattr(cls, "__getitem__") and hasattr(cls, "append") and not builtin):
+        return _DECLINE, name  # jsonpickle reads ``obj._`` (zope); list-like: another path
+    reduces_itself = any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in own)
+    if builtin and not reduces_itself:
+        # A str, int or float with attributes: its value as ``__getnewargs__`` gives it.
+        return (_NEWARGS if builtin[0] in (str, int, float) else _DECLINE), name
+    if builtin and builtin[0] in (dict, list):
+        # The tool's own path for these (serialise._container_reducing_itself).
+        return (_DECLINE if is_standard_library(cls.__module__) else _CONTAINER), name
+    # util.has_reduce, for a class such as these.
+    has_reduce = any("__reduce__" in vars(klass) for klass in below_object) \
+        or cls.__reduce__ is not object.__reduce__
+    has_reduce_ex = any("__reduce_ex__" in vars(klass) for klass in below_object) \
+        or cls.__reduce_ex__ is not object.__reduce_ex__
+    if has_reduce_ex:
+        return _REDUCE_EX, name
+    return (_REDUCE if has_reduce else _PLAIN), name
+
+
+def _sorting_keys() -> bool:
+    # jsonpickle then sorts every instance dict in place first (Pickler._sort_attrs).
+    options = getattr(_jp_backend.json, "_encoder_options", {})
+    return any(kwargs.get("sort_keys", False) for _, kwargs in options.values())
+
+
+class Flattener:
+    """One value's flattening: jsonpickle's ``Pickler(keys=True, make_refs=True)`` state."""
+
+    def __init__(self, max_depth: int, refuse_class: Callable[[Any], None],
+                 module_reference: Callable[[Any], Any], global_loader: str) -> None:
+        self.max_depth = min(max_depth, 400) - 1  # (jsonpickle stores repr() at max_depth)
+        self.refuse_class = refuse_class
+        self.module_reference = module_reference
+        self.global_loader = global_loader
+        self.ids: dict = {}
+        self.depth = -1
+        self.kept: list = []  # every object flattened stays alive: ids are never reused
+
+    def flatten(self, value: Any) -> Any:
+        kind = type(value)
+        if kind in _PRIMITIVES:
+            return value
+        if kind is bytes:
+            return {"py/b64": base64.b64encode(value).decode("ascii")}
+        self.depth += 1
+        try:
+            if self.depth >= self.max_depth:
+                raise Declined("nested deeply")
+            self.kept.append(value)
+            if kind is list or kind is dict:
+                index = self.ids.get(id(value))
+                if index is not None:
+                    return {"py/id": index}
+                self.ids[id(value)] = len(self.ids)
+                if kind is list:
+                    return [self.flatten(item) for item in value]
+                return self._items(value, {})
+            if kind is tuple:
+                return {"py/tuple": [self.flatten(item) for item in value]}
+            if kind is set:
+                return {"py/set": [self.flatten(item) for item in value]}
+            if isinstance(value, type):
+                self.refuse_class(value)
+                return {"py/type": _importable_name(value)}
+            if isinstance(value, _FUNCTION_LIKE):
+                raise Declined("function")
+            return self._instance(value, kind)
+        finally:
+            self.depth -= 1
+
+    def _instance(self, obj: Any, kind: type) -> Any:
+        index = self.ids.get(id(obj))
+        if index is not None:
+            return {"py/id": index}
+        self.ids[id(obj)] = len(self.ids)
+        self.refuse_class(kind)
+        reference = self.module_reference(obj)
+        if reference is not None:
+            return {"py/reduce": [{"py/function": self.global_loader}, {"py/tuple": list(reference)}]}
+        plan = _plans.get(kind)
+        if plan is None:
+            plan = _plans[kind] = _plan_for(kind)
+        how, name = plan
+        if how == _DECLINE:
+            raise Declined(name)
+        attributes = obj.__dict__
+        if "_jsonpickle_exclude" in attributes or "__reduce__" in attributes or "__reduce_ex__" in attributes:
+            raise Declined(name)
+        if how == _PLAIN:
+            return self._items(attributes, {"py/object": name})
+        if how == _NEWARGS:
+            return self._items(attributes, {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__())})
+        if how == _CONTAINER:
+            return self._container(obj, name)
+        try:
+            reduced = obj.__reduce_ex__(2) if how == _REDUCE_EX else obj.__reduce__()
+        except TypeError:
+            raise Declined(name) from None  # jsonpickle goes on another way
+        if not reduced or isinstance(reduced, str) or len(reduced) > 5:
+            raise Declined(name)
+        parts = list(reduced) + [None] * (5 - len(reduced))
+        if getattr(parts[0], "__name__", "") == "__newobj__":
+            parts[0] = "py/newobj"
+        if parts[3]:
+            parts[3] = tuple(parts[3])
+        if parts[4]:
+            parts[4] = tuple(parts[4])
+        flat = [self.flatten(part) for part in parts]
+        while len(flat) > 2 and flat[-1] is None:
+            flat.pop()
+        return {"py/reduce": flat}
+
+    def _container(self, obj: Any, name: str) -> dict:
+        """serialise._Pickler._flatten_reduced: a dict or list subclass as it reduces itself."""
+        reduced = obj.__reduce_ex__(2)
+        if not isinstance(reduced, tuple) or not 2 <= len(reduced) <= 6:
+            raise Declined(name)
+        parts = list(reduced[:5])
+        if getattr(parts[0], "__name__", "") == "__newobj__":
+            parts[0] = "py/newobj"
+        for index in (3, 4):  # items and key-value pairs come as iterators
+            if index < len(parts) and parts[index] is not None:
+                parts[index] = tuple(parts[index])
+        while len(parts) > 2 and parts[-1] is None:
+            parts.pop()
+        return {"py/reduce": [self.flatten(part) for part in parts]}
+
+    def _items(self, mapping: dict, data: dict) -> dict:
+        """jsonpickle's two passes over a dict: string keys, then the others, escaped."""
+        flatten = self.flatten
+        others = False
+        for key, item in mapping.items():
+            if type(item) in _FUNCTION_TYPES:
+                raise Declined("function value")
+            if isinstance(key, str):
+                if key in _RESERVED or key.startswith(_JSON_KEY):
+                    raise Declined("key")
+                data[key] = flatten(item)
+            else:
+                others = True
+        if others:
+            for key, item in mapping.items():
+                if not isinstance(key, str):
+                    escaped = _JSON_KEY + _jp_backend.json.encode(flatten(key), indent=None, separators=None)
+                    data[escaped] = flatten(item)
+        return data
+
+
+def flatten(value: Any, max_depth: int, refuse_class: Callable[[Any], None],
+            module_reference: Callable[[Any], Any], global_loader: str) -> Any:
+    """``value`` as jsonpickle would flatten it (see the module); :class:`Declined` if not
+    one of the shapes handled here. Other exceptions are the value's own (a ``__reduce__``
+    failing): the caller asks jsonpickle, which says the same in its words."""
+    if not ENABLED or _sorting_keys():
+        raise Declined("jsonpickle options")
+    return Flattener(max_depth, refuse_class, module_reference, global_loader).flatten(value)

@@ -1,0 +1,206 @@
+"""The per-class flattening gives exactly jsonpickle's form, or declines the value."""
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+import types
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cleanup_trace import flatten_fast, serialise
+from cleanup_trace.compare import differences
+
+# The classes live in a module of their own, not in this test module (values of a test
+# module's classes are refused before any flattening).
+SHAPES_SOURCE = '''
+import enum
+
+class Plain:
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+class Reducing:
+    def __init__(self, first, second=None):
+        self.first, self.second = first, second
+    def __reduce__(self):
+        return (Reducing, (self.first, self.second))
+    def __eq__(self, other):
+        return type(other) is Reducing and (self.first, self.second) == (other.first, other.second)
+
+class ReducingEx:
+    def __init__(self, first):
+        self.first = first
+        self.extra = [first]
+    def __reduce_ex__(self, protocol):
+        return (ReducingEx, (self.first,), {"first": self.first, "extra": self.extra})
+
+class Text(str):
+    def __new__(cls, value, note):
+        made = super().__new__(cls, value)
+        made.note = note
+        return made
+    def __reduce__(self):
+        return (Text, (str(self), self.note))
+
+class Number(int):
+    def __new__(cls, value, note):
+        made = super().__new__(cls, value)
+        made.note = note
+        return made
+    def __reduce__(self):
+        return (Number, (int(self), self.note))
+
+class Word(str):
+    pass
+
+class Table(dict):
+    def __init__(self, items=(), title=""):
+        super().__init__(items)
+        self.title = title
+    def __reduce__(self):
+        return (Table, (), {"title": self.title}, None, iter(self.items()))
+
+class Row(list):
+    def __init__(self, items=(), label=""):
+        super().__init__(items)
+        self.label = label
+    def __reduce__(self):
+        return (Row, (list(self),), {"label": self.label})
+
+class Colour(enum.Enum):
+    RED = 1
+    GREEN = "g"
+
+class Slotted:
+    __slots__ = ("x",)
+    def __init__(self, x):
+        self.x = x
+
+class WithState:
+    def __init__(self, x):
+        self.x = x
+    def __getstate__(self):
+        return {"x": self.x}
+
+class Lazy:
+    def __getattr__(self, name):
+        return name
+'''
+shapes = types.ModuleType("cleanup_trace_flatten_shapes")
+exec(compile(SHAPES_SOURCE, "<flatten shapes>", "exec"), shapes.__dict__)
+sys.modules[shapes.__name__] = shapes
+
+
+def slow(value):
+    return serialise._Pickler(keys=True, warn=False, max_depth=500, make_refs=True).flatten(value, reset=True)
+
+
+def fast(value):
+    return flatten_fast.flatten(value, 500, serialise._refuse_test_module, serialise._sentinels.reference,
+                                serialise.GLOBAL_LOADER)
+
+
+def as_text(flat):
+    return json.dumps(flat, allow_nan=True)  # key order kept: it is part of the form
+
+
+def _cycle(value):
+    node = shapes.Plain(value=value)
+    node.me = node
+    return node
+
+
+def _with(obj, **attributes):
+    obj.__dict__.update(attributes)
+    return obj
+
+
+def _shared(value):
+    return [value, value, {"again": value}]
+
+
+scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8)
+           | st.binary(max_size=8) | st.sampled_from(list(shapes.Colour)))
+keys = st.text(max_size=4) | st.integers() | st.tuples(st.integers(), st.text(max_size=2)) | st.sampled_from(
+    list(shapes.Colour))
+values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=3) | st.tuples(children, children)
+        | st.dictionaries(keys, children, max_size=3) | st.sets(st.integers(), max_size=3)
+        | st.builds(lambda a, b: shapes.Plain(a=a, b=b), children, children)
+        | st.builds(shapes.Reducing, children, children) | st.builds(shapes.ReducingEx, children)
+        | st.builds(shapes.Text, st.text(max_size=4), children)
+        | st.builds(shapes.Number, st.integers(), children)
+        | st.builds(lambda text, value: _with(shapes.Word(text), note=value), st.text(max_size=4), children)
+        | st.builds(shapes.Table, st.dictionaries(keys, children, max_size=3), st.text(max_size=3))
+        | st.builds(shapes.Row, st.lists(children, max_size=3), st.text(max_size=3))
+        | children.map(_cycle) | children.map(_shared)
+    ),
+    max_leaves=14,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_the_form_is_jsonpickles_own(value) -> None:
+    """Same tags, same py/id numbering, same key order as jsonpickle: decoding and data
+    files cannot tell the two apart."""
+    try:
+        flat = fast(value)
+    except flatten_fast.Declined:
+        pytest.fail("every shape generated here is one the fast path handles")
+    assert as_text(flat) == as_text(slow(value))
+
+
+@settings(max_examples=100, deadline=None)
+@given(values)
+def test_what_encode_gives_decodes_to_an_equal_value(value) -> None:
+    restored = serialise.decode(serialise.encode({"args": [value]}))["args"][0]
+    assert [] == differences(restored, value)
+
+
+@pytest.mark.parametrize("value", [
+    shapes.Slotted(1), shapes.WithState(2), shapes.Lazy(), datetime.datetime(2020, 1, 2),
+    [1, {"f": len}], {"py/object": "x"}, {"json://1": 2}, [lambda: 1], ValueError("x"),
+], ids=["slots", "getstate", "getattr", "c-class", "function-value", "reserved-key", "escaped-key",
+        "lambda", "exception"])
+def test_other_shapes_are_left_to_jsonpickle(value) -> None:
+    with pytest.raises(flatten_fast.Declined):
+        fast(value)
+    # and encode still stores them as before
+    try:
+        expected = as_text(slow(value))
+    except Exception as error:  # what jsonpickle refuses, encode refuses too
+        with pytest.raises(serialise.Unserialisable):
+            serialise.encode(value)
+        assert error is not None
+    else:
+        assert as_text(serialise.encode(value)) == expected
+
+
+def test_nesting_near_the_depth_limit_is_left_to_jsonpickle() -> None:
+    deep: list = []
+    for _ in range(30):
+        deep = [deep]
+    with pytest.raises(flatten_fast.Declined):
+        flatten_fast.flatten(deep, 20, serialise._refuse_test_module, serialise._sentinels.reference,
+                             serialise.GLOBAL_LOADER)
+    assert as_text(fast(deep)) == as_text(slow(deep))
+
+
+def test_a_reduce_that_fails_fails_as_jsonpickle_says() -> None:
+    class Broken(shapes.Reducing):
+        def __reduce__(self):
+            raise AttributeError("'Broken' object has no attribute 'first'")
+
+    Broken.__module__ = shapes.__name__
+    shapes.Broken = Broken
+    try:
+        with pytest.raises(serialise.Unserialisable, match="AttributeError: 'Broken' object has no attribute"):
+            serialise.encode([Broken(1)])
+    finally:
+        del shapes.Broken
