@@ -775,12 +775,10 @@ class FunctionRecord:
         except serialise.HoldsAClock as error:
             self.skip("reads the clock or entropy", f"{what} holds {error}")
             return _REFUSED
-        checking = False
         try:
             data = serialise.encode(value, _state.max_depth, plain=seen.plain)
             # (builtin values, plain ones too, always come back equal)
             if not seen.builtin and (self.half_built or not _trusted(seen.kinds)):
-                checking = True
                 serialise.check_round_trip(value, data)
                 if not self.half_built:
                     _state.round_trips.update(seen.kinds)
@@ -789,11 +787,7 @@ class FunctionRecord:
             self.skip(f"unserialisable {what}", "nested too deeply to encode or compare")
             return _REFUSED
         except serialise.Unserialisable as error:
-            # Only a value that encoded and came back wrong says its types' copies may
-            # differ; one that did not encode (a half-built object, an open file) was
-            # refused before any check could be skipped.
-            if checking:
-                _state.untrusted.update(seen.kinds)
+            _state.untrusted.update(seen.kinds)
             # ``self`` entering a constructor is half-built: its failure says nothing of
             # the class, nor does its success (a whole one may not store).
             if error.lasting and not self.half_built:
