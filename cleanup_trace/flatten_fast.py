@@ -9,7 +9,7 @@ largest part of recording a case. Here the answers are worked out once per class
 The output is exactly jsonpickle's (same tags, same ``py/id`` numbering, same key order;
 ``tests/test_flatten_fast.py`` compares the two on generated values): jsonpickle decodes
 it, data files do not change. Anything else (a class jsonpickle has a handler for, one
-with ``__getstate__``, ``__slots__``, a C base, a ``__getattr__``; functions; nesting
+with ``__getstate__``, ``__slots__``, a C base, a ``__getattr__``; methods; nesting
 near the depth limit; global jsonpickle options) raises :class:`Declined`, and the
 caller flattens the whole value with jsonpickle.
 """
@@ -23,6 +23,7 @@ import jsonpickle
 from jsonpickle import backend as _jp_backend
 from jsonpickle import handlers as _jp_handlers
 from jsonpickle import tags as _jp_tags
+from jsonpickle import util as _jp_util
 
 from cleanup_trace.filters import is_standard_library
 
@@ -74,9 +75,13 @@ def _plan_for(cls: type) -> tuple:
         return _DECLINE, name
     if any(vars(klass).get("__slots__") for klass in own):  # (empty ones: the abc classes)
         return _DECLINE, name
+    if "<locals>" in name:  # not importable by name: jsonpickle's decoder says so
+        return _DECLINE, name
     if hasattr(cls, "_") or (hasattr(cls, "__getitem__") and hasattr(cls, "append") and not builtin):
         return _DECLINE, name  # jsonpickle reads ``obj._`` (zope); list-like: another path
     reduces_itself = any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in own)
+    if not reduces_itself and any("__new__" in vars(klass) for klass in own):
+        return _DECLINE, name  # jsonpickle's decoder calls ``cls.__new__(cls)``
     if builtin and not reduces_itself:
         # A str, int or float with attributes: its value as ``__getnewargs__`` gives it.
         return (_NEWARGS if builtin[0] in (str, int, float) else _DECLINE), name
@@ -103,11 +108,13 @@ class Flattener:
     """One value's flattening: jsonpickle's ``Pickler(keys=True, make_refs=True)`` state."""
 
     def __init__(self, max_depth: int, refuse_class: Callable[[Any], None],
-                 module_reference: Callable[[Any], Any], global_loader: str) -> None:
+                 module_reference: Callable[[Any], Any], global_loader: str,
+                 flatten_function: Callable[[Any], Any]) -> None:
         self.max_depth = min(max_depth, 400) - 1  # (jsonpickle stores repr() at max_depth)
         self.refuse_class = refuse_class
         self.module_reference = module_reference
         self.global_loader = global_loader
+        self.flatten_function = flatten_function
         self.ids: dict = {}
         self.depth = -1
         self.kept: list = []  # every object flattened stays alive: ids are never reused
@@ -137,9 +144,14 @@ class Flattener:
                 return {"py/set": [self.flatten(item) for item in value]}
             if isinstance(value, type):
                 self.refuse_class(value)
-                return {"py/type": _importable_name(value)}
+                name = _importable_name(value)
+                if "<locals>" in name:
+                    raise Declined(name)
+                return {"py/type": name}
             if isinstance(value, _FUNCTION_LIKE):
-                raise Declined("function")
+                if kind is types.FunctionType or _jp_util.is_module_function(value):
+                    return self.flatten_function(value)
+                raise Declined("function")  # (jsonpickle stores None)
             return self._instance(value, kind)
         finally:
             self.depth -= 1
@@ -162,10 +174,15 @@ class Flattener:
         attributes = obj.__dict__
         if "_jsonpickle_exclude" in attributes or "__reduce__" in attributes or "__reduce_ex__" in attributes:
             raise Declined(name)
-        if how == _PLAIN:
-            return self._items(attributes, {"py/object": name})
-        if how == _NEWARGS:
-            return self._items(attributes, {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__())})
+        if how == _PLAIN or how == _NEWARGS:
+            # jsonpickle's decoder reads ``default_factory`` as a defaultdict's, and sets
+            # attributes named by strings only.
+            if "default_factory" in attributes or not all(type(key) is str for key in attributes):
+                raise Declined(name)
+            data = {"py/object": name}
+            if how == _NEWARGS:
+                data["py/newargs"] = self.flatten(obj.__getnewargs__())
+            return self._items(attributes, data)
         if how == _CONTAINER:
             return self._container(obj, name)
         try:
@@ -206,8 +223,8 @@ class Flattener:
         flatten = self.flatten
         others = False
         for key, item in mapping.items():
-            if type(item) in _FUNCTION_TYPES:
-                raise Declined("function value")
+            if type(item) in _FUNCTION_TYPES and not _jp_util.is_module_function(item):
+                continue  # jsonpickle leaves out a lambda or a method held in a dict
             if isinstance(key, str):
                 if key in _RESERVED or key.startswith(_JSON_KEY):
                     raise Declined("key")
@@ -216,17 +233,19 @@ class Flattener:
                 others = True
         if others:
             for key, item in mapping.items():
-                if not isinstance(key, str):
+                if not isinstance(key, str) and not (type(item) in _FUNCTION_TYPES
+                                                     and not _jp_util.is_module_function(item)):
                     escaped = _JSON_KEY + _jp_backend.json.encode(flatten(key), indent=None, separators=None)
                     data[escaped] = flatten(item)
         return data
 
 
 def flatten(value: Any, max_depth: int, refuse_class: Callable[[Any], None],
-            module_reference: Callable[[Any], Any], global_loader: str) -> Any:
+            module_reference: Callable[[Any], Any], global_loader: str,
+            flatten_function: Callable[[Any], Any]) -> Any:
     """``value`` as jsonpickle would flatten it (see the module); :class:`Declined` if not
     one of the shapes handled here. Other exceptions are the value's own (a ``__reduce__``
     failing): the caller asks jsonpickle, which says the same in its words."""
     if not ENABLED or _sorting_keys():
         raise Declined("jsonpickle options")
-    return Flattener(max_depth, refuse_class, module_reference, global_loader).flatten(value)
+    return Flattener(max_depth, refuse_class, module_reference, global_loader, flatten_function).flatten(value)

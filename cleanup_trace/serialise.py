@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import threading
 import types
 import warnings
 import weakref
@@ -21,10 +22,11 @@ from typing import Any, Callable, Optional
 
 from jsonpickle import errors as _jp_errors
 from jsonpickle import pickler as _jp_pickler
+from jsonpickle import tags as _jp_tags
 from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
-from cleanup_trace import flatten_fast, function_pickle
+from cleanup_trace import flatten_fast, function_pickle, restore_fast
 from cleanup_trace.compare import differences, has_own_eq, slot_items
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.locate import module_attribute, of_a_local_class
@@ -260,6 +262,9 @@ def _holds_a_function(cell: Any) -> bool:
         return False
 
 
+_TAG_LIKE = ("py/", _jp_tags.JSON_KEY)
+
+
 def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = None) -> Survey:
     """A cheap walk before the costly encode.
 
@@ -301,7 +306,13 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     continue
                 seen.add(id(item))
                 for key in item:
-                    if type(key) is not str:
+                    if type(key) is str:
+                        if "/" in key and key.startswith(_TAG_LIKE):
+                            # A plain copy would be read back as a tag; jsonpickle escapes
+                            # "json://" keys but drops "py/..." ones: checked, refused.
+                            plain = False
+                            builtin = builtin and not key.startswith("py/")
+                    else:
                         plain = False
                         if type(key) is not int:
                             builtin = False
@@ -730,31 +741,36 @@ class _Pickler(_jp_pickler.Pickler):
         return data
 
     def _flatten_function(self, obj: Any) -> Any:
-        _refuse_test_module(obj)
-        if not isinstance(obj, types.FunctionType) or _importable(obj):
-            return super()._flatten_function(obj)
-        if not _from_user_code(obj):
-            # A library's inner function (a weakref callback, a closure of the tool...):
-            # not the user's to replay, and dill warns about many of them.
-            raise Unserialisable(f"function {obj.__module__}.{obj.__qualname__} is internal to a library")
-        module = sys.modules.get(obj.__module__)
-        if getattr(getattr(module, "__spec__", None), "_initializing", False):
-            # dill stores what the half-imported module cannot give by name (its classes)
-            # by value: a copy that decodes here, now, and nowhere else.
-            raise Unserialisable(f"function {obj.__qualname__} was made while {obj.__module__} was importing",
-                                 lasting=False)
-        captured = _captured_functions(obj)  # refuses a test module's function or class
-        # (Not outside its module: then the values of the globals it reads are stored too.)
-        key = _identities_of(obj) if all(_in_its_module(function) for function in captured) else None
-        known = _pickled_functions.get(obj) if key is not None else None
-        if known is not None and known[0] == key:
-            pickled, loader = known[1]  # nothing it holds can have changed: the same bytes
-        else:
-            pickled, loader = _pickled(obj, captured)
-            if key is not None:
-                _pickled_functions[obj] = (key, (pickled, loader))
-        payload = base64.b64encode(pickled).decode("ascii")
-        return {"py/reduce": [{"py/function": loader}, {"py/tuple": [payload]}]}
+        return _flatten_function(obj)
+
+
+def _flatten_function(obj: Any) -> Any:
+    """A function as stored: by name when importable, else pickled by value."""
+    _refuse_test_module(obj)
+    if not isinstance(obj, types.FunctionType) or _importable(obj):
+        return {"py/function": _jp_util.importable_name(obj)}
+    if not _from_user_code(obj):
+        # A library's inner function (a weakref callback, a closure of the tool...):
+        # not the user's to replay, and dill warns about many of them.
+        raise Unserialisable(f"function {obj.__module__}.{obj.__qualname__} is internal to a library")
+    module = sys.modules.get(obj.__module__)
+    if getattr(getattr(module, "__spec__", None), "_initializing", False):
+        # dill stores what the half-imported module cannot give by name (its classes)
+        # by value: a copy that decodes here, now, and nowhere else.
+        raise Unserialisable(f"function {obj.__qualname__} was made while {obj.__module__} was importing",
+                             lasting=False)
+    captured = _captured_functions(obj)  # refuses a test module's function or class
+    # (Not outside its module: then the values of the globals it reads are stored too.)
+    key = _identities_of(obj) if all(_in_its_module(function) for function in captured) else None
+    known = _pickled_functions.get(obj) if key is not None else None
+    if known is not None and known[0] == key:
+        pickled, loader = known[1]  # nothing it holds can have changed: the same bytes
+    else:
+        pickled, loader = _pickled(obj, captured)
+        if key is not None:
+            _pickled_functions[obj] = (key, (pickled, loader))
+    payload = base64.b64encode(pickled).decode("ascii")
+    return {"py/reduce": [{"py/function": loader}, {"py/tuple": [payload]}]}
 
 
 # A closure given to many calls is pickled once while what it holds cannot change. Made
@@ -856,9 +872,12 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
             return json.loads(json.dumps(value, allow_nan=True))
         except (RecursionError, ValueError, TypeError):
             pass  # let jsonpickle say what is wrong
+    _fast_form.last = None
     try:
-        flat = flatten_fast.flatten(value, max_depth, _refuse_test_module, _sentinels.reference, GLOBAL_LOADER)
+        flat = flatten_fast.flatten(value, max_depth, _refuse_test_module, _sentinels.reference, GLOBAL_LOADER,
+                                    _flatten_function)
         json.dumps(flat, allow_nan=True)
+        _fast_form.last = flat  # (check_round_trip decodes it the fast way too)
         return flat
     except Exception:
         # Declined, or the value's own failure: jsonpickle says it in its words.
@@ -946,10 +965,28 @@ def dumps(data: Any) -> str:
     return json.dumps(data, sort_keys=True, allow_nan=True, separators=(",", ":"))
 
 
+# The form the fast flattener made last, per thread: what restore_fast may decode.
+_fast_form = threading.local()
+
+
+def _decode_checked(data: Any) -> Any:
+    """:func:`decode`, by restore_fast when ``data`` is what flatten_fast made last."""
+    if getattr(_fast_form, "last", None) is not data:
+        return decode(data)
+    try:
+        return restore_fast.restore(data)
+    except restore_fast.Declined:
+        return decode(data)
+    except restore_fast.MissingClass as error:
+        raise UnknownClass(str(error)) from None
+    except _jp_errors.ClassNotFoundError as error:
+        raise UnknownClass(str(error)) from None
+
+
 def check_round_trip(original: Any, data: Any) -> Any:
     """Decode ``data`` and require it to equal ``original``; return the decoded value."""
     try:
-        restored = decode(data)
+        restored = _decode_checked(data)
     except Exception as error:
         raise Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}", lasting=False) from None
     problems = differences(restored, original, limit=1, strict=True)
@@ -960,7 +997,7 @@ def check_round_trip(original: Any, data: Any) -> Any:
         # Replay compares with the class's own __eq__, which the strict walk never calls on
         # the user's object: two decoded copies must be equal (toolz' curry compares its
         # function's signature cache by identity).
-        problems = differences(decode(data), restored, limit=1)
+        problems = differences(_decode_checked(data), restored, limit=1)
         if problems:
             raise Unserialisable(f"value does not equal a copy of itself: {problems[0]}")
     return restored

@@ -5,6 +5,7 @@ import json
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,7 +77,8 @@ builtin_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
     | st.binary(max_size=20),
     lambda children: (st.lists(children, max_size=4) | st.tuples(children, children)
-                      | st.dictionaries(st.text(max_size=5) | st.integers(), children, max_size=4)
+                      | st.dictionaries(st.text(max_size=5).filter(lambda key: not key.startswith(("py/", "json://")))
+                                        | st.integers(), children, max_size=4)
                       | st.frozensets(st.integers() | st.text(max_size=3), max_size=4)
                       | st.sets(st.integers(), max_size=4)),
     max_leaves=12,
@@ -234,3 +236,18 @@ def test_a_decimal_nan_comes_back_as_itself() -> None:
     serialise.check_round_trip(value, serialise.encode(value))
     assert [] == differences(Decimal("NaN"), Decimal("NaN"))
     assert differences(Decimal("NaN"), Decimal("sNaN")) and differences(Decimal("NaN"), Decimal("1"))
+
+
+def test_a_key_that_reads_as_a_jsonpickle_tag_is_refused_not_lost() -> None:
+    """jsonpickle drops a ``"py/id"`` key of a dict (and a plain copy would be read back as
+    a reference): the survey sends such a value through the decode check, which refuses it.
+    A ``"json://"`` key is escaped by jsonpickle, never copied as it is."""
+    for value in ({"py/id": None}, {"py/object": "x", "a": 1}):
+        call = {"args": [value], "kwargs": {}}
+        seen = serialise.survey(call, limit=10_000)
+        assert not seen.builtin and not seen.plain
+        with pytest.raises(serialise.Unserialisable):
+            serialise.check_round_trip(call, serialise.encode(call))
+    call = {"args": [{"json://1": 2}], "kwargs": {}}
+    assert not serialise.survey(call, limit=10_000).plain
+    assert serialise.decode(serialise.encode(call)) == call

@@ -1,0 +1,260 @@
+"""jsonpickle's decoding of the forms :mod:`cleanup_trace.flatten_fast` makes.
+
+Recording decodes each stored value it has to check (is the copy equal to the value?).
+jsonpickle's ``Unpickler`` dispatches every JSON node through generic tests (a string is
+turned into a set of characters to see whether it is a tag); for the handful of tags the
+fast flattener writes, this module does the same steps in the same order: the same
+``py/id`` numbering, the same proxies for objects referring to themselves while being
+built, the same calls (``cls.__new__``, ``setattr``, the reduction's callable,
+``__setstate__``, ``extend``, ``__setitem__``). ``tests/test_flatten_fast.py`` compares the
+two. Replay keeps jsonpickle's decoder.
+
+Only forms the fast flattener made are given to it (see ``serialise.check_round_trip``):
+a tag it does not know is a bug, raised as :class:`Declined`, and the caller decodes with
+jsonpickle.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from jsonpickle import backend as _jp_backend
+from jsonpickle import errors as _jp_errors
+from jsonpickle import handlers as _jp_handlers
+from jsonpickle import tags as _jp_tags
+from jsonpickle import util as _jp_util
+from jsonpickle.unpickler import _IDProxy, _obj_setattr, _obj_setvalue, _Proxy, loadclass
+
+_RESERVED = frozenset(_jp_tags.RESERVED)
+_JSON_KEY = _jp_tags.JSON_KEY
+# The tags jsonpickle tests before each of the ones handled here, in its order.
+_UNHANDLED_BEFORE_OBJECT = ("py/b85", "py/iterator")
+_UNHANDLED_AFTER = ("py/module", "py/repr")
+
+
+class Declined(Exception):
+    """The form holds a tag this module does not decode."""
+
+
+class MissingClass(Exception):
+    """A class or function named by the form cannot be imported (jsonpickle's wording)."""
+
+
+class Restorer:
+    """One value's decoding: jsonpickle's ``Unpickler(keys=True, safe=False,
+    on_missing="error")`` state."""
+
+    def __init__(self) -> None:
+        self.objects: list = []
+        self.positions: dict = {}
+        self.proxies: list = []
+
+    def restore_value(self, data: Any) -> Any:
+        value = self.restore(data)
+        for holder, where, proxy, put in self.proxies:
+            put(holder, where, proxy)
+        return value
+
+    def _number(self, obj: Any) -> Any:
+        if id(obj) not in self.positions:
+            self.positions[id(obj)] = len(self.objects)
+            self.objects.append(obj)
+        return obj
+
+    def _renumber(self, proxy: _Proxy, instance: Any) -> None:
+        position = self.positions.pop(id(proxy))
+        self.positions[id(instance)] = position
+        self.objects[position] = instance
+
+    def restore(self, data: Any) -> Any:
+        kind = type(data)
+        if kind is dict:
+            return self._tagged(data)
+        if kind is list:
+            return self._list(data)
+        return data
+
+    def _tagged(self, data: dict) -> Any:
+        if "py/tuple" in data:
+            try:
+                return tuple(self.restore(item) for item in data["py/tuple"])
+            except TypeError:
+                return ()
+        if "py/set" in data:
+            try:
+                return {self.restore(item) for item in data["py/set"]}
+            except TypeError:
+                return set()
+        if "py/b64" in data:
+            try:
+                return _jp_util.b64decode(data["py/b64"].encode("utf-8"))
+            except (AttributeError, UnicodeEncodeError):
+                return b""
+        if any(tag in data for tag in _UNHANDLED_BEFORE_OBJECT):
+            raise Declined(str(sorted(data)))
+        if "py/id" in data:
+            position = data["py/id"]
+            try:
+                return self.objects[position]
+            except IndexError:
+                return _IDProxy(self.objects, position)
+            except TypeError:
+                return None
+        if "py/object" in data:
+            return self._object(data)
+        if "py/type" in data:
+            found = loadclass(data["py/type"])
+            if found is None:
+                raise MissingClass(f"could not find {data['py/type']}")
+            return found
+        if "py/reduce" in data:
+            return self._reduced(data)
+        if "py/function" in data:
+            return loadclass(data["py/function"])
+        if any(tag in data for tag in _UNHANDLED_AFTER):
+            raise Declined(str(sorted(data)))
+        return self._dict(data)
+
+    def _list(self, data: list) -> list:
+        parent: list = []
+        self._number(parent)
+        parent.extend([self.restore(item) for item in data])  # (children first, as jsonpickle)
+        for index, item in enumerate(parent):
+            if isinstance(item, _Proxy):
+                self.proxies.append((parent, index, item, _obj_setvalue))
+        return parent
+
+    def _key(self, key: str) -> Any:
+        return self.restore(_jp_backend.json.decode(key[len(_JSON_KEY):]))
+
+    def _dict(self, data: dict) -> dict:
+        restored: dict = {}
+        self._number(restored)
+        escaped = False
+        for key, item in data.items():
+            if isinstance(key, str) and key.startswith(_JSON_KEY):
+                escaped = True
+                continue
+            restored[key] = self.restore(item)  # (jsonpickle swaps no proxy here)
+        if escaped:
+            for key, item in data.items():
+                if isinstance(key, str) and key.startswith(_JSON_KEY):
+                    key = self._key(key)
+                    restored[key] = value = self.restore(item)
+                    if isinstance(value, _Proxy):
+                        self.proxies.append((restored, key, value, _obj_setvalue))
+        return restored
+
+    def _object(self, data: dict) -> Any:
+        name = data["py/object"]
+        cls = loadclass(name)
+        if cls is None:
+            raise _jp_errors.ClassNotFoundError(f"Unpickler.restore_object could not find {name}!")
+        if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "default_factory" in data \
+                or not isinstance(cls, type) or any(tag in data for tag in ("py/newargsex", "py/initargs",
+                                                                            "py/seq", "py/state")):
+            raise Declined(name)
+        proxy = _Proxy()
+        self._number(proxy)
+        arguments = data.get("py/newargs") or []
+        if arguments:
+            arguments = self.restore(arguments)
+        try:
+            instance = cls.__new__(cls, *arguments)
+        except TypeError:
+            raise Declined(name) from None  # (jsonpickle calls the class then)
+        proxy.reset(instance)
+        self._renumber(proxy, instance)
+        if isinstance(instance, tuple) or isinstance(instance, dict):
+            raise Declined(name)
+        for key, item in data.items():
+            if key in _RESERVED:
+                continue
+            if not isinstance(key, str) or key.startswith(_JSON_KEY):
+                raise Declined(name)
+            value = self.restore(item)
+            if not key.startswith("__"):
+                try:
+                    setattr(instance, key, value)
+                except KeyError:
+                    setattr(instance, f"_{key}", value)
+                except dataclasses.FrozenInstanceError:
+                    object.__setattr__(instance, key, value)
+            else:
+                setattr(instance, f"_{instance.__class__.__name__}{key}", value)
+            if isinstance(value, _Proxy):
+                self.proxies.append((instance, key, value, _obj_setattr))
+        return instance
+
+    def _reduced(self, data: dict) -> Any:
+        proxy = _Proxy()
+        self._number(proxy)
+        try:
+            parts = [self.restore(part) for part in data["py/reduce"]]
+        except TypeError:
+            return self._unbuilt(proxy, data)
+        parts.extend([None] * (5 - len(parts)))
+        function, arguments, state, list_items, dict_items = parts
+        if function == "py/newobj" or getattr(function, "__name__", "") == "__newobj__":
+            cls = arguments[0]
+            if not isinstance(cls, type):
+                cls = self.restore(cls)
+            made = cls.__new__(cls, *arguments[1:])
+        else:
+            if not callable(function):
+                return self._unbuilt(proxy, data)
+            made = function(*arguments)
+        if state:
+            _set_state(made, state)
+        if list_items:
+            try:
+                made.extend(list_items)
+            except AttributeError:
+                for item in list_items:
+                    made.append(item)
+        if dict_items:
+            for key, value in dict_items:
+                made.__setitem__(key, value)
+        proxy.reset(made)
+        self._renumber(proxy, made)
+        return made
+
+    def _unbuilt(self, proxy: _Proxy, data: dict) -> list:
+        """jsonpickle's empty list for a reduction it cannot call, or the tool's error
+        when its callable cannot be imported (serialise._Unpickler)."""
+        result: list = []
+        proxy.reset(result)
+        self._renumber(proxy, result)
+        head = data["py/reduce"][0] if data["py/reduce"] else None
+        name = (head.get("py/type") or head.get("py/function")) if isinstance(head, dict) else None
+        if isinstance(name, str) and loadclass(name) is None:
+            raise MissingClass(f"could not find {name}")
+        return result
+
+
+def _set_state(made: Any, state: Any) -> None:
+    """pickle's protocol for the state of a reduction, as jsonpickle applies it."""
+    try:
+        made.__setstate__(state)
+    except AttributeError:
+        try:
+            # (the state dict itself becomes the instance dict: proxies in it are swapped later)
+            for key, value in made.__dict__.items():
+                state.setdefault(key, value)
+            made.__dict__ = state
+        except AttributeError:
+            try:
+                for key, value in state.items():
+                    setattr(made, key, value)
+            except Exception:
+                dict_state, slots_state = state
+                if dict_state:
+                    made.__dict__.update(dict_state)
+                if slots_state:
+                    for key, value in slots_state.items():
+                        setattr(made, key, value)
+
+
+def restore(data: Any) -> Any:
+    """The value ``data`` (a form of :func:`flatten_fast.flatten`) decodes to."""
+    return Restorer().restore_value(data)
