@@ -16,6 +16,7 @@ caller flattens the whole value with jsonpickle.
 from __future__ import annotations
 
 import base64
+import re
 import types
 from typing import Any, Callable
 
@@ -48,7 +49,10 @@ _HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
 _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getinitargs__",
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
 
-_PLAIN, _NEWARGS, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE = range(6)
+_PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE = range(8)
+# Left to jsonpickle and the tool's own paths in serialise, or refused there.
+_NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray, int, float, type,
+                   types.ModuleType, re.Pattern)
 _REDUCING_BASES = (str, int, float, dict, list)
 _plans: dict = {}
 
@@ -59,12 +63,14 @@ def _importable_name(cls: Any) -> str:
     return f"{module}.{name}"
 
 
-def _plan_for(cls: type) -> tuple:
-    """How jsonpickle stores instances of ``cls``: ``(plan, importable name)``."""
+def _plan_for(cls: type, obj: Any) -> tuple:
+    """How jsonpickle stores instances of ``cls`` (``obj`` is one): ``(plan, importable name)``."""
     name = _importable_name(cls)
     if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "cython" in cls.__name__:
         return _DECLINE, name
     below_object = cls.__mro__[:-1]
+    if not cls.__dictoffset__:
+        return _without_dict_plan(cls, obj), name
     own = [klass for klass in below_object if klass.__flags__ & _HEAP_TYPE]
     builtin = [klass for klass in below_object if not klass.__flags__ & _HEAP_TYPE]
     # (A C base keeps state out of __dict__: datetime, Exception... A subclass of str,
@@ -77,9 +83,10 @@ def _plan_for(cls: type) -> tuple:
         return _DECLINE, name
     if "<locals>" in name:  # not importable by name: jsonpickle's decoder says so
         return _DECLINE, name
-    if hasattr(cls, "_") or (hasattr(cls, "__getitem__") and hasattr(cls, "append") and not builtin):
-        return _DECLINE, name  # jsonpickle reads ``obj._`` (zope); list-like: another path
     reduces_itself = any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in own)
+    list_like = hasattr(cls, "__getitem__") and hasattr(cls, "append") and not builtin
+    if hasattr(cls, "_") or (list_like and reduces_itself):
+        return _DECLINE, name  # jsonpickle reads ``obj._`` (zope); ignores a list-like's reduce
     if not reduces_itself and any("__new__" in vars(klass) for klass in own):
         return _DECLINE, name  # jsonpickle's decoder calls ``cls.__new__(cls)``
     if builtin and not reduces_itself:
@@ -96,6 +103,41 @@ def _plan_for(cls: type) -> tuple:
     if has_reduce_ex:
         return _REDUCE_EX, name
     return (_REDUCE if has_reduce else _PLAIN), name
+
+
+def _without_dict_plan(cls: type, obj: Any) -> int:
+    """Instances without ``__dict__`` (``complex``, ``range``, ``frozenset``, ``Decimal``,
+    ``operator.itemgetter``, classes with slots...): what jsonpickle decides depends on the
+    class only, so its own tests are asked once, on the first instance."""
+    if issubclass(cls, tuple) and cls is not tuple:
+        return _tuple_subclass_plan(cls, obj)
+    if issubclass(cls, _NOT_AS_C_TYPES) or hasattr(cls, "__next__") \
+            or getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None):
+        return _DECLINE  # (an iterator is refused by serialise, not stored)
+    for klass in cls.__mro__[:-1]:  # (serialise stores these its own way)
+        namespace = vars(klass)
+        if "__getattr__" in namespace or isinstance(namespace.get("__getattribute__"), types.FunctionType):
+            return _DECLINE
+    has_reduce, has_reduce_ex = _jp_util.has_reduce(obj)
+    if has_reduce_ex:
+        return _REDUCE_EX
+    if has_reduce:
+        return _REDUCE
+    if _jp_util.has_method(obj, "__getnewargs__") and not _jp_util.has_method(obj, "__getnewargs_ex__") \
+            and not _jp_util.has_method(obj, "__getinitargs__") and not hasattr(obj, "__slots__"):
+        return _C_NEWARGS
+    return _DECLINE
+
+
+def _tuple_subclass_plan(cls: type, obj: Any) -> int:
+    """A named tuple (a tuple subclass whose instances have no ``__dict__``): jsonpickle
+    stores its ``__getnewargs__`` and its items, and never asks for a reduction."""
+    own = [klass for klass in cls.__mro__[:-1] if klass.__flags__ & _HEAP_TYPE]
+    if any(attribute in vars(klass) for klass in own
+           for attribute in _OTHER_PATHS + ("__reduce__", "__reduce_ex__") if attribute != "__getnewargs__") \
+            or "<locals>" in _importable_name(cls) or any(_jp_util.has_reduce(obj)):
+        return _DECLINE
+    return _TUPLE
 
 
 def _sorting_keys() -> bool:
@@ -167,11 +209,16 @@ class Flattener:
             return {"py/reduce": [{"py/function": self.global_loader}, {"py/tuple": list(reference)}]}
         plan = _plans.get(kind)
         if plan is None:
-            plan = _plans[kind] = _plan_for(kind)
+            plan = _plans[kind] = _plan_for(kind, obj)
         how, name = plan
         if how == _DECLINE:
             raise Declined(name)
-        attributes = obj.__dict__
+        if how == _C_NEWARGS:
+            return {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__())}
+        if how == _TUPLE:  # (the items twice: the second time mostly as references)
+            return {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__()),
+                    "py/seq": [self.flatten(item) for item in obj]}
+        attributes = getattr(obj, "__dict__", {})  # (none in a C type's instances)
         if "_jsonpickle_exclude" in attributes or "__reduce__" in attributes or "__reduce_ex__" in attributes:
             raise Declined(name)
         if how == _PLAIN or how == _NEWARGS:

@@ -151,8 +151,8 @@ class Restorer:
         if cls is None:
             raise _jp_errors.ClassNotFoundError(f"Unpickler.restore_object could not find {name}!")
         if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "default_factory" in data \
-                or not isinstance(cls, type) or any(tag in data for tag in ("py/newargsex", "py/initargs",
-                                                                            "py/seq", "py/state")):
+                or not isinstance(cls, type) or "py/newargsex" in data or "py/initargs" in data \
+                or (("py/seq" in data or "py/state" in data) and not issubclass(cls, tuple)):
             raise Declined(name)
         proxy = _Proxy()
         self._number(proxy)
@@ -165,7 +165,9 @@ class Restorer:
             raise Declined(name) from None  # (jsonpickle calls the class then)
         proxy.reset(instance)
         self._renumber(proxy, instance)
-        if isinstance(instance, tuple) or isinstance(instance, dict):
+        if isinstance(instance, tuple):
+            return instance  # (jsonpickle reads nothing more: not the items, not "py/seq")
+        if isinstance(instance, dict):
             raise Declined(name)
         for key, item in data.items():
             if key in _RESERVED:

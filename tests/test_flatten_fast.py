@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import operator
 import sys
 import types
 
@@ -18,6 +19,7 @@ from cleanup_trace.compare import differences
 # module's classes are refused before any flattening).
 SHAPES_SOURCE = '''
 import enum
+import typing
 
 class Plain:
     def __init__(self, **attributes):
@@ -69,12 +71,24 @@ class Row(list):
     def __reduce__(self):
         return (Row, (list(self),), {"label": self.label})
 
+class Pair(typing.NamedTuple):
+    left: object
+    right: object = None
+
 class Colour(enum.Enum):
     RED = 1
     GREEN = "g"
 
 def helper(value):
     return value
+
+class Listish:  # list-like to jsonpickle (__getitem__ and append): never asked to reduce
+    def __init__(self, items):
+        self.items = items
+    def __getitem__(self, index):
+        return self.items[index]
+    def append(self, item):
+        self.items.append(item)
 
 class Slotted:
     __slots__ = ("x",)
@@ -130,7 +144,11 @@ def _shared(value):
 
 
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8)
-           | st.binary(max_size=8) | st.sampled_from(list(shapes.Colour) + [len, json.dumps, shapes.helper]))
+           | st.binary(max_size=8) | st.sampled_from(list(shapes.Colour) + [len, json.dumps, shapes.helper])
+           # classes made in C, their instances without __dict__
+           | st.complex_numbers(allow_nan=False) | st.builds(range, st.integers(-3, 3), st.integers(-3, 3))
+           | st.frozensets(st.integers(), max_size=3) | st.decimals(allow_nan=False, allow_infinity=False)
+           | st.builds(slice, st.integers(), st.integers()) | st.just(operator.itemgetter("a", 1)))
 keys = st.text(max_size=4) | st.integers() | st.tuples(st.integers(), st.text(max_size=2)) | st.sampled_from(
     list(shapes.Colour))
 def _shapes(children, unequal_copies: bool):
@@ -144,6 +162,8 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(lambda text, value: _with(shapes.Word(text), note=value), st.text(max_size=4), children)
         | st.builds(shapes.Table, st.dictionaries(keys, children, max_size=3), st.text(max_size=3))
         | st.builds(shapes.Row, st.lists(children, max_size=3), st.text(max_size=3))
+        | st.builds(shapes.Pair, children, children)
+        | st.builds(lambda items: shapes.Listish(items=items), st.lists(children, max_size=2))
         | children.map(_cycle) | children.map(_shared)
     )
     if unequal_copies:  # (jsonpickle leaves the lambda out; a copied key is another key)
