@@ -1160,6 +1160,9 @@ def _volatile_reason(source: str) -> tuple[str, str]:
     """The skip reason and detail for a call marked by ``clock_read`` or ``input()``."""
     if source == _INPUT_READ:
         return "reads standard input", "through input(): replay has no such input"
+    if source.startswith(_RELATIVE_LISTING):
+        return "lists the current directory", \
+            f"{source[len(_RELATIVE_LISTING):]!r}: a path relative to where the run was, replay runs elsewhere"
     if source.startswith(_WRITTEN_FILE_READ):
         return "reads a file written during the run", f"{source[len(_WRITTEN_FILE_READ):]}: a test's file, gone or changed when it replays"
     if source in HANDLED_EXCEPTION_CALLS:
@@ -1683,13 +1686,17 @@ def _environ_changes() -> dict:
     return dict(sorted(changed.items()))
 
 
+_LISTINGS = frozenset({"os.listdir", "os.scandir"})
 # Every audited operation of the process comes here once recording has started (``id()``
 # is one: tens of thousands of calls in a test suite): one set look-up decides.
-_EVENTS_OF_INTEREST = SIDE_EFFECT_EVENTS | {"open", "os.putenv", "os.unsetenv", "builtins.input"}
+_EVENTS_OF_INTEREST = SIDE_EFFECT_EVENTS | {"open", "os.putenv", "os.unsetenv", "builtins.input"} | _LISTINGS
 # What the recorded calls running when input() reads a line are marked with: the line
 # is not part of the case (a test's swapped stdin, a CLI prompt), replay has none.
 _INPUT_READ = "input()"
 _WRITTEN_FILE_READ = "read of a written file: "
+# A directory listed by a relative path (glob("*.toml"), os.listdir(), Path(".").iterdir())
+# lists whatever directory the run was in: replay runs elsewhere.
+_RELATIVE_LISTING = "listing of a relative path: "
 
 
 def _audit(event: str, arguments: tuple, _interesting: frozenset = _EVENTS_OF_INTEREST) -> None:
@@ -1728,6 +1735,12 @@ def _note_event(event: str, arguments: tuple) -> None:
         return
     if event == "builtins.input":
         _tell_running("volatile", _INPUT_READ)
+    elif event in _LISTINGS:
+        path = arguments[0] if arguments else None
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if path is None or (isinstance(path, str) and not os.path.isabs(path)):  # (not a descriptor)
+            _tell_running("volatile", _RELATIVE_LISTING + (path or "."))
     elif not bytecode_cache(arguments):  # every other event reaching here (see _audit) is a side effect
         _tell_running("side_effect", event)
 

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import threading
+import traceback
 import types
 import warnings
 import weakref
@@ -263,6 +264,9 @@ def _holds_a_function(cell: Any) -> bool:
 
 
 _TAG_LIKE = ("py/", _jp_tags.JSON_KEY)
+# Where code ran, not what it computed: replayed from another checkout, or after any edit
+# of the files named, such a value no longer matches.
+_STACK_RECORDS = frozenset({traceback.FrameSummary, traceback.StackSummary})
 
 
 def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = None) -> Survey:
@@ -336,6 +340,10 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 kinds.add(kind)
                 if kind is types.BuiltinFunctionType and item in _VOLATILE_CALLABLES:
                     raise HoldsAClock(getattr(item, "__qualname__", repr(item)))
+                if kind in _STACK_RECORDS:
+                    # (pyparsing keeps the caller of ``<<=`` as a FrameSummary)
+                    raise Unserialisable(f"holds a record of the call stack ({kind.__module__}.{kind.__qualname__}): "
+                                         "file paths and line numbers of where code ran", holders_to_blame=False)
                 if kind.__module__ != "builtins" and kind not in classes:
                     _refuse_test_module(kind)  # before paying for an encode that would say so
                     classes.add(kind)

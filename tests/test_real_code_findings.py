@@ -990,6 +990,48 @@ def test_calls_reading_standard_input_are_not_recorded(pytester: pytest.Pytester
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1, skipped=1)  # no async case
 
 
+LISTING_APP = '''
+import glob
+import os
+
+
+def matching(patterns):
+    return sorted(name for pattern in patterns for name in glob.glob(pattern))
+
+
+def entries(folder):
+    return sorted(os.listdir(folder))
+
+
+def count(names):
+    return len(names)
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_calls_listing_a_relative_path_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+    """``glob("*.toml")`` lists whatever directory the run was in; replay runs elsewhere
+    (click's ``_expand_args``). A directory named by its absolute path is recorded."""
+    (app / "listing.py").write_text(textwrap.dedent(LISTING_APP))
+    (app / "tests" / "test_listing.py").write_text(textwrap.dedent("""
+        import json
+        import os
+
+        import listing
+
+        def test_listing():
+            assert "listing.py" in listing.matching(["*.py"])
+            assert listing.count(["a", "b"]) == 2
+            assert "decoder.py" in listing.entries(os.path.dirname(json.__file__))
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["*call.skipped function=listing.matching reason='lists the current directory' "
+                                 "detail=\"'.': a path relative to where the run was, replay runs elsewhere\"*"])
+    data = app / "tests/test-data/listing"
+    assert ["count-00.json", "entries-00.json"] == sorted(path.name for path in data.glob("*.json"))
+
+
 ADDRESS_APP = '''
 def call(function):
     if not callable(function):

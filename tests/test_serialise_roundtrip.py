@@ -251,3 +251,14 @@ def test_a_key_that_reads_as_a_jsonpickle_tag_is_refused_not_lost() -> None:
     call = {"args": [{"json://1": 2}], "kwargs": {}}
     assert not serialise.survey(call, limit=10_000).plain
     assert serialise.decode(serialise.encode(call)) == call
+
+
+def test_a_value_holding_a_stack_record_is_refused() -> None:
+    """A ``traceback.FrameSummary`` names the file and line where code ran: it replays
+    from no other checkout, and after no edit of that file."""
+    import traceback
+
+    for value in (traceback.extract_stack(limit=1)[-1], traceback.extract_stack(limit=2),
+                  {"defined at": traceback.extract_stack(limit=1)[-1]}):
+        with pytest.raises(serialise.Unserialisable, match="record of the call stack"):
+            serialise.survey({"args": [value]}, limit=10_000)
