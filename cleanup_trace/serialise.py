@@ -840,8 +840,20 @@ def _pickled(obj: types.FunctionType, captured: list) -> tuple[bytes, str]:
         loader = PICKLE_LOADER
     except RecursionError:
         raise Unserialisable(f"function {obj.__qualname__} is nested too deeply to pickle") from None
-    except Exception:
-        pickled, loader = _pickled_by_dill(obj, target), DILL_LOADER
+    except Exception as error:
+        # dill is tried for what only it stores; an object of a type it failed on before
+        # fails it again, after a walk of everything reachable (150 ms for a closure
+        # of pydash holding a module with an open file).
+        blocker = _UNPICKLABLE_TYPE.match(str(error)) if isinstance(error, TypeError) else None
+        if blocker is not None and blocker.group(1) in _dill_failed_on:
+            raise Unserialisable(f"function {obj.__qualname__} holds a {blocker.group(1)} object, "
+                                 "which cannot be pickled") from None
+        try:
+            pickled, loader = _pickled_by_dill(obj, target), DILL_LOADER
+        except Unserialisable:
+            if blocker is not None:
+                _dill_failed_on.add(blocker.group(1))
+            raise
         modules = _modules_imported_by(pickled) if _names_a_test_module(pickled) else ()
     # What the pickle reaches beyond the closure (a class of a test, through an attribute
     # of a captured object) would import a test module when the case is loaded.
@@ -849,6 +861,10 @@ def _pickled(obj: types.FunctionType, captured: list) -> tuple[bytes, str]:
         if _is_test_module(module):
             raise Unserialisable(f"function {obj.__qualname__} refers to the test module {module}")
     return pickled, loader
+
+
+_UNPICKLABLE_TYPE = re.compile(r"cannot pickle '([\w.]+)' object")
+_dill_failed_on: set = set()  # type names of the C pickler's refusals that dill refused too
 
 
 def _pickled_by_dill(obj: types.FunctionType, target: types.FunctionType) -> bytes:

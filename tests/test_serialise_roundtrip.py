@@ -262,3 +262,38 @@ def test_a_value_holding_a_stack_record_is_refused() -> None:
                   {"defined at": traceback.extract_stack(limit=1)[-1]}):
         with pytest.raises(serialise.Unserialisable, match="record of the call stack"):
             serialise.survey({"args": [value]}, limit=10_000)
+
+
+THREAD_STATE_CLOSURES = """
+import threading
+
+
+def make():
+    state = threading.local()
+
+    def current():
+        return state
+    return current
+"""
+
+
+def test_dill_is_not_asked_again_about_a_type_it_could_not_pickle(tmp_path, monkeypatch) -> None:
+    """The C pickler refuses a closure holding a ``threading.local``; dill, tried next,
+    walks everything reachable and refuses it too. The next closure holding one is
+    refused without asking dill again (pydash: 150 ms a try)."""
+    import importlib
+
+    (tmp_path / "thread_state_app.py").write_text(THREAD_STATE_CLOSURES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(serialise, "_from_user_code", lambda function: True)  # (not instrumented here)
+    monkeypatch.setattr(serialise, "_dill_failed_on", set())
+    asked = []
+    real_dill = serialise._pickled_by_dill
+    monkeypatch.setattr(serialise, "_pickled_by_dill", lambda *args: asked.append(args) or real_dill(*args))
+    app = importlib.import_module("thread_state_app")
+    for _ in range(3):
+        with pytest.raises(serialise.Unserialisable):
+            serialise.encode({"args": [app.make()], "kwargs": {}})
+    assert len(asked) == 1
+    with pytest.raises(serialise.Unserialisable, match="holds a _thread._local object"):
+        serialise.encode({"args": [app.make()], "kwargs": {}})
