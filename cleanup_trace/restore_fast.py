@@ -27,9 +27,7 @@ from jsonpickle.unpickler import _IDProxy, _obj_setattr, _obj_setvalue, _Proxy, 
 
 _RESERVED = frozenset(_jp_tags.RESERVED)
 _JSON_KEY = _jp_tags.JSON_KEY
-# The tags jsonpickle tests before each of the ones handled here, in its order.
-_UNHANDLED_BEFORE_OBJECT = ("py/b85", "py/iterator")
-_UNHANDLED_AFTER = ("py/module", "py/repr")
+_NOT_MADE_BY_FLATTEN_FAST = ("py/b85", "py/iterator", "py/module", "py/repr")
 
 
 class Declined(Exception):
@@ -90,7 +88,7 @@ class Restorer:
                 return _jp_util.b64decode(data["py/b64"].encode("utf-8"))
             except (AttributeError, UnicodeEncodeError):
                 return b""
-        if any(tag in data for tag in _UNHANDLED_BEFORE_OBJECT):
+        if any(tag in data for tag in _NOT_MADE_BY_FLATTEN_FAST):
             raise Declined(str(sorted(data)))
         if "py/id" in data:
             position = data["py/id"]
@@ -111,8 +109,6 @@ class Restorer:
             return self._reduced(data)
         if "py/function" in data:
             return loadclass(data["py/function"])
-        if any(tag in data for tag in _UNHANDLED_AFTER):
-            raise Declined(str(sorted(data)))
         return self._dict(data)
 
     def _list(self, data: list) -> list:

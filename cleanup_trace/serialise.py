@@ -27,7 +27,7 @@ from jsonpickle import tags as _jp_tags
 from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
-from cleanup_trace import flatten_fast, function_pickle, restore_fast
+from cleanup_trace import flatten_fast, function_pickle
 from cleanup_trace.compare import differences, has_own_eq, slot_items
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.locate import module_attribute, of_a_local_class
@@ -989,13 +989,18 @@ def dumps(data: Any) -> str:
     return json.dumps(data, sort_keys=True, allow_nan=True, separators=(",", ":"))
 
 
+try:
+    from cleanup_trace import restore_fast
+except ImportError:  # (it uses jsonpickle's decoder helpers: if they moved, jsonpickle decodes)
+    restore_fast = None  # type: ignore[assignment]
+
 # The form the fast flattener made last, per thread: what restore_fast may decode.
 _fast_form = threading.local()
 
 
 def _decode_checked(data: Any) -> Any:
     """:func:`decode`, by restore_fast when ``data`` is what flatten_fast made last."""
-    if getattr(_fast_form, "last", None) is not data:
+    if restore_fast is None or getattr(_fast_form, "last", None) is not data:
         return decode(data)
     try:
         return restore_fast.restore(data)
