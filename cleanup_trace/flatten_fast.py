@@ -73,10 +73,11 @@ def _plan_for(cls: type, obj: Any) -> tuple:
         return _without_dict_plan(cls, obj), name
     own = [klass for klass in below_object if klass.__flags__ & _HEAP_TYPE]
     builtin = [klass for klass in below_object if not klass.__flags__ & _HEAP_TYPE]
-    # (A C base keeps state out of __dict__: datetime, Exception... A subclass of str,
-    # int, float, dict or list that says how to reduce itself is stored that way.)
-    if len(builtin) > 1 or (builtin and builtin[0] not in _REDUCING_BASES):
-        return _DECLINE, name
+    # (A C base keeps state out of __dict__: Exception, set... A subclass of str, int,
+    # float, dict or list, or of another class made in C (datetime), that says how to
+    # reduce itself is stored that way.)
+    if builtin and (len(builtin) > 1 or builtin[0] not in _REDUCING_BASES):
+        return _reducing_subclass_plan(cls, obj, own, builtin), name
     if any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS):
         return _DECLINE, name
     if any(vars(klass).get("__slots__") for klass in own):  # (empty ones: the abc classes)
@@ -103,6 +104,22 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     if has_reduce_ex:
         return _REDUCE_EX, name
     return (_REDUCE if has_reduce else _PLAIN), name
+
+
+def _reducing_subclass_plan(cls: type, obj: Any, own: list, builtin: list) -> int:
+    """A class of yours over a class made in C other than the ones above (tomlkit's
+    ``DateTime`` over ``datetime``): only if it reduces itself, as jsonpickle decides."""
+    if any(issubclass(base, _NOT_AS_C_TYPES) for base in builtin) or hasattr(cls, "__next__") \
+            or getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None) \
+            or "<locals>" in _importable_name(cls):
+        return _DECLINE
+    if any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS) \
+            or not any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in own):
+        return _DECLINE
+    has_reduce, has_reduce_ex = _jp_util.has_reduce(obj)
+    if has_reduce_ex:
+        return _REDUCE_EX
+    return _REDUCE if has_reduce else _DECLINE
 
 
 def _without_dict_plan(cls: type, obj: Any) -> int:

@@ -18,6 +18,7 @@ from cleanup_trace.compare import differences
 # The classes live in a module of their own, not in this test module (values of a test
 # module's classes are refused before any flattening).
 SHAPES_SOURCE = '''
+import datetime
 import enum
 import typing
 
@@ -74,6 +75,14 @@ class Row(list):
 class Pair(typing.NamedTuple):
     left: object
     right: object = None
+
+class Stamp(datetime.date):  # a class made in C below, reducing itself (tomlkit's Date)
+    def __new__(cls, year, month, day, note=None):
+        made = super().__new__(cls, year, month, day)
+        made.note = note
+        return made
+    def __reduce__(self):
+        return (Stamp, (self.year, self.month, self.day, self.note))
 
 class Colour(enum.Enum):
     RED = 1
@@ -163,6 +172,7 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(shapes.Table, st.dictionaries(keys, children, max_size=3), st.text(max_size=3))
         | st.builds(shapes.Row, st.lists(children, max_size=3), st.text(max_size=3))
         | st.builds(shapes.Pair, children, children)
+        | st.builds(shapes.Stamp, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), children)
         | st.builds(lambda items: shapes.Listish(items=items), st.lists(children, max_size=2))
         | children.map(_cycle) | children.map(_shared)
     )
