@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import re
 import types
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import jsonpickle
 from jsonpickle import backend as _jp_backend
@@ -157,6 +157,23 @@ def _tuple_subclass_plan(cls: type, obj: Any) -> int:
     return _TUPLE
 
 
+def container_reduction(obj: Any) -> Optional[list]:
+    """The parts of a dict or list subclass's own reduction, as the tool stores them in
+    jsonpickle's ``py/reduce`` form (serialise._container_reducing_itself), or ``None``."""
+    reduced = obj.__reduce_ex__(2)
+    if not isinstance(reduced, tuple) or not 2 <= len(reduced) <= 6:
+        return None
+    parts = list(reduced[:5])
+    if getattr(parts[0], "__name__", "") == "__newobj__":
+        parts[0] = "py/newobj"  # what jsonpickle's decoder looks for
+    for index in (3, 4):  # items and key-value pairs come as iterators
+        if index < len(parts) and parts[index] is not None:
+            parts[index] = tuple(parts[index])
+    while len(parts) > 2 and parts[-1] is None:
+        parts.pop()
+    return parts
+
+
 def _sorting_keys() -> bool:
     # jsonpickle then sorts every instance dict in place first (Pickler._sort_attrs).
     options = getattr(_jp_backend.json, "_encoder_options", {})
@@ -268,18 +285,9 @@ class Flattener:
         return {"py/reduce": flat}
 
     def _container(self, obj: Any, name: str) -> dict:
-        """serialise._Pickler._flatten_reduced: a dict or list subclass as it reduces itself."""
-        reduced = obj.__reduce_ex__(2)
-        if not isinstance(reduced, tuple) or not 2 <= len(reduced) <= 6:
+        parts = container_reduction(obj)
+        if parts is None:
             raise Declined(name)
-        parts = list(reduced[:5])
-        if getattr(parts[0], "__name__", "") == "__newobj__":
-            parts[0] = "py/newobj"
-        for index in (3, 4):  # items and key-value pairs come as iterators
-            if index < len(parts) and parts[index] is not None:
-                parts[index] = tuple(parts[index])
-        while len(parts) > 2 and parts[-1] is None:
-            parts.pop()
         return {"py/reduce": [self.flatten(part) for part in parts]}
 
     def _items(self, mapping: dict, data: dict) -> dict:

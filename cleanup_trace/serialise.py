@@ -696,18 +696,8 @@ class _Pickler(_jp_pickler.Pickler):
     def _flatten_reduced(self, obj: Any) -> Optional[dict]:
         """``obj`` as its ``__reduce_ex__`` describes it, in jsonpickle's ``py/reduce`` form
         (``None``: a reduction naming a global, left to jsonpickle)."""
-        reduced = obj.__reduce_ex__(2)
-        if not isinstance(reduced, tuple) or not 2 <= len(reduced) <= 6:
-            return None
-        parts = list(reduced[:5])
-        if getattr(parts[0], "__name__", "") == "__newobj__":
-            parts[0] = "py/newobj"  # what jsonpickle's decoder looks for
-        for index in (3, 4):  # items and key-value pairs come as iterators
-            if index < len(parts) and parts[index] is not None:
-                parts[index] = tuple(parts[index])
-        while len(parts) > 2 and parts[-1] is None:
-            parts.pop()
-        return {"py/reduce": [self._flatten(part) for part in parts]}
+        parts = flatten_fast.container_reduction(obj)
+        return None if parts is None else {"py/reduce": [self._flatten(part) for part in parts]}
 
     def _keep_cause(self, error: BaseException, flat: Any) -> None:
         """``raise ... from cause``: pickling keeps ``args`` and the instance dict only;

@@ -39,21 +39,19 @@ class ReducingEx:
     def __reduce_ex__(self, protocol):
         return (ReducingEx, (self.first,), {"first": self.first, "extra": self.extra})
 
-class Text(str):
+class Noted:  # a str or int with a note, reducing itself
     def __new__(cls, value, note):
         made = super().__new__(cls, value)
         made.note = note
         return made
     def __reduce__(self):
-        return (Text, (str(self), self.note))
+        return (type(self), (type(self).__mro__[2](self), self.note))
 
-class Number(int):
-    def __new__(cls, value, note):
-        made = super().__new__(cls, value)
-        made.note = note
-        return made
-    def __reduce__(self):
-        return (Number, (int(self), self.note))
+class Text(Noted, str):
+    pass
+
+class Number(Noted, int):
+    pass
 
 class Word(str):
     pass
