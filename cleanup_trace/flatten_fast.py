@@ -78,7 +78,7 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     # reduce itself is stored that way.)
     if builtin and (len(builtin) > 1 or builtin[0] not in _REDUCING_BASES):
         return _reducing_subclass_plan(cls, obj, own, builtin), name
-    if any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS):
+    if any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS if attribute != "__getnewargs__"):
         return _DECLINE, name
     if any(vars(klass).get("__slots__") for klass in own):  # (empty ones: the abc classes)
         return _DECLINE, name
@@ -88,6 +88,12 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     list_like = hasattr(cls, "__getitem__") and hasattr(cls, "append") and not builtin
     if hasattr(cls, "_") or (list_like and reduces_itself):
         return _DECLINE, name  # jsonpickle reads ``obj._`` (zope); ignores a list-like's reduce
+    # Your own ``__getnewargs__`` (pyparsing's Literal): its answer goes to ``cls.__new__``.
+    own_newargs = next((vars(klass)["__getnewargs__"] for klass in own if "__getnewargs__" in vars(klass)), None)
+    if own_newargs is not None and (builtin or not isinstance(own_newargs, types.FunctionType)):
+        return _DECLINE, name
+    if not reduces_itself and own_newargs is not None:
+        return _NEWARGS, name
     if not reduces_itself and any("__new__" in vars(klass) for klass in own):
         return _DECLINE, name  # jsonpickle's decoder calls ``cls.__new__(cls)``
     if builtin and not reduces_itself:
@@ -241,6 +247,8 @@ class Flattener:
         reference = self.module_reference(obj)
         if reference is not None:
             return {"py/reduce": [{"py/function": self.global_loader}, {"py/tuple": list(reference)}]}
+        if kind is re.Pattern:  # (serialise keeps the flags, which jsonpickle drops)
+            return {"py/reduce": [{"py/function": "re.compile"}, {"py/tuple": [self.flatten(obj.pattern), obj.flags]}]}
         plan = _plans.get(kind)
         if plan is None:
             plan = _plans[kind] = _plan_for(kind, obj)

@@ -5,6 +5,7 @@ import copy
 import datetime
 import json
 import operator
+import re
 import sys
 import types
 
@@ -89,6 +90,15 @@ class Colour(enum.Enum):
 def helper(value):
     return value
 
+class Literalish:  # its own __new__ and __getnewargs__ (pyparsing's Literal)
+    def __new__(cls, match="", **options):
+        return super().__new__(cls)
+    def __init__(self, match="", **options):
+        self.match = match
+        self.options = options
+    def __getnewargs__(self):
+        return (self.match,)
+
 class Listish:  # list-like to jsonpickle (__getitem__ and append): never asked to reduce
     def __init__(self, items):
         self.items = items
@@ -155,7 +165,8 @@ scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
            # classes made in C, their instances without __dict__
            | st.complex_numbers(allow_nan=False) | st.builds(range, st.integers(-3, 3), st.integers(-3, 3))
            | st.frozensets(st.integers(), max_size=3) | st.decimals(allow_nan=False, allow_infinity=False)
-           | st.builds(slice, st.integers(), st.integers()) | st.just(operator.itemgetter("a", 1)))
+           | st.builds(slice, st.integers(), st.integers()) | st.just(operator.itemgetter("a", 1))
+           | st.sampled_from([re.compile("a+", re.IGNORECASE), re.compile(b"[0-9]")]))
 keys = st.text(max_size=4) | st.integers() | st.tuples(st.integers(), st.text(max_size=2)) | st.sampled_from(
     list(shapes.Colour))
 def _shapes(children, unequal_copies: bool):
@@ -170,6 +181,7 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(shapes.Table, st.dictionaries(keys, children, max_size=3), st.text(max_size=3))
         | st.builds(shapes.Row, st.lists(children, max_size=3), st.text(max_size=3))
         | st.builds(shapes.Pair, children, children)
+        | st.builds(shapes.Literalish, st.text(max_size=3), flag=children)
         | st.builds(shapes.Stamp, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), children)
         | st.builds(lambda items: shapes.Listish(items=items), st.lists(children, max_size=2))
         | children.map(_cycle) | children.map(_shared)
