@@ -191,12 +191,13 @@ class Flattener:
 
     def __init__(self, max_depth: int, refuse_class: Callable[[Any], None],
                  module_reference: Callable[[Any], Any], global_loader: str,
-                 flatten_function: Callable[[Any], Any]) -> None:
+                 flatten_function: Callable[[Any], Any], refusal: type) -> None:
         self.max_depth = min(max_depth, 400) - 1  # (jsonpickle stores repr() at max_depth)
         self.refuse_class = refuse_class
         self.module_reference = module_reference
         self.global_loader = global_loader
         self.flatten_function = flatten_function
+        self.refusal = refusal  # serialise.Unserialisable
         self.ids: dict = {}
         self.depth = -1
         self.kept: list = []  # every object flattened stays alive: ids are never reused
@@ -243,6 +244,14 @@ class Flattener:
         if index is not None:
             return {"py/id": index}
         self.ids[id(obj)] = len(self.ids)
+        try:
+            return self._new_instance(obj, kind)
+        except self.refusal as error:  # (who held what was refused, innermost first)
+            error.holders += (kind,)
+            error.holder_objects += (obj,)
+            raise
+
+    def _new_instance(self, obj: Any, kind: type) -> Any:
         self.refuse_class(kind)
         reference = self.module_reference(obj)
         if reference is not None:
@@ -322,10 +331,13 @@ class Flattener:
 
 def flatten(value: Any, max_depth: int, refuse_class: Callable[[Any], None],
             module_reference: Callable[[Any], Any], global_loader: str,
-            flatten_function: Callable[[Any], Any]) -> Any:
+            flatten_function: Callable[[Any], Any], refusal: type) -> Any:
     """``value`` as jsonpickle would flatten it (see the module); :class:`Declined` if not
-    one of the shapes handled here. Other exceptions are the value's own (a ``__reduce__``
-    failing): the caller asks jsonpickle, which says the same in its words."""
+    one of the shapes handled here. ``refusal`` (what the callbacks raise) comes out with
+    the classes and objects holding what was refused, as serialise's pickler gives it;
+    other exceptions are the value's own (a ``__reduce__`` failing): the caller asks
+    jsonpickle, which says the same in its words."""
     if not ENABLED or _sorting_keys():
         raise Declined("jsonpickle options")
-    return Flattener(max_depth, refuse_class, module_reference, global_loader, flatten_function).flatten(value)
+    return Flattener(max_depth, refuse_class, module_reference, global_loader, flatten_function,
+                     refusal).flatten(value)

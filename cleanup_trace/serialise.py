@@ -890,9 +890,11 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
     try:
         # (JSON by construction: str keys, atoms, lists and dicts; no json.dumps to check)
         flat = flatten_fast.flatten(value, max_depth, _refuse_test_module, _sentinels.reference, GLOBAL_LOADER,
-                                    _flatten_function)
+                                    _flatten_function, Unserialisable)
         _fast_form.last = flat  # (check_round_trip decodes it the fast way too)
         return flat
+    except Unserialisable:
+        raise  # the tool's own refusal, the same either way
     except Exception:
         # Declined, or the value's own failure: jsonpickle says it in its words.
         pass

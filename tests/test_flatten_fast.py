@@ -133,7 +133,7 @@ def slow(value):
 
 def fast(value):
     return flatten_fast.flatten(value, 500, serialise._refuse_test_module, serialise._sentinels.reference,
-                                serialise.GLOBAL_LOADER, serialise._flatten_function)
+                                serialise.GLOBAL_LOADER, serialise._flatten_function, serialise.Unserialisable)
 
 
 def as_text(flat):
@@ -266,7 +266,7 @@ def test_nesting_near_the_depth_limit_is_left_to_jsonpickle() -> None:
         deep = [deep]
     with pytest.raises(flatten_fast.Declined):
         flatten_fast.flatten(deep, 20, serialise._refuse_test_module, serialise._sentinels.reference,
-                             serialise.GLOBAL_LOADER, serialise._flatten_function)
+                             serialise.GLOBAL_LOADER, serialise._flatten_function, serialise.Unserialisable)
     assert as_text(fast(deep)) == as_text(slow(deep))
 
 
@@ -282,3 +282,20 @@ def test_a_reduce_that_fails_fails_as_jsonpickle_says() -> None:
             serialise.encode([Broken(1)])
     finally:
         del shapes.Broken
+
+
+class _OfThisTestModule:
+    pass
+
+
+def test_a_refusal_names_the_same_holders_both_ways() -> None:
+    """What holds a refused value (a test module's object inside your objects) is told
+    innermost first, as serialise's pickler tells it: the runtime blames those classes."""
+    value = [shapes.Plain(inner=shapes.Reducing(_OfThisTestModule()))]
+    with pytest.raises(serialise.Unserialisable) as theirs:
+        slow(value)
+    with pytest.raises(serialise.Unserialisable) as ours:
+        fast(value)
+    assert ours.value.holders == theirs.value.holders == (_OfThisTestModule, shapes.Reducing, shapes.Plain)
+    assert [type(obj) for obj in ours.value.holder_objects] == [type(obj) for obj in theirs.value.holder_objects]
+    assert str(ours.value) == str(theirs.value)
