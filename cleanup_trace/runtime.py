@@ -195,6 +195,8 @@ class _Guard(threading.local):
     busy = False
     # Snapshots of the recorded synchronous calls running in this thread, innermost last.
     calls: Optional[list] = None
+    # The last refused store failed for the moment only (a module still importing).
+    refused_for_now = False
 
 
 _guard = _Guard()
@@ -647,6 +649,8 @@ class FunctionRecord:
                 _load_serialiser()
             data = self.store(call, "argument")
             if data is _REFUSED:
+                if _guard.refused_for_now:
+                    live.fingerprints.discard(fingerprint)  # the same call later may store
                 return None
             # Functions that draw from the global random generator replay with the state
             # they started from (stored only when the call changed it); calls made while
@@ -764,6 +768,7 @@ class FunctionRecord:
 
     def store(self, value: Any, what: str) -> Any:
         """``value`` serialised and checked to decode as itself, or ``_REFUSED`` (one skip)."""
+        _guard.refused_for_now = False
         try:
             seen = serialise.survey(value, _state.value_limit, _state.refused_classes, _state.failed_objects)
         except serialise.TooLarge as error:
@@ -788,6 +793,7 @@ class FunctionRecord:
             return _REFUSED
         except serialise.Unserialisable as error:
             _state.untrusted.update(seen.kinds)
+            _guard.refused_for_now = not error.lasting
             # ``self`` entering a constructor is half-built: its failure says nothing of
             # the class, nor does its success (a whole one may not store).
             if error.lasting and not self.half_built:

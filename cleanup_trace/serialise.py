@@ -447,6 +447,9 @@ class _Sentinels:
         # at every module of sys.modules many times.
         self.not_users: dict[str, int] = {}
         self.modules_seen = 0
+        # Your modules still running their body at the last look: the stateless objects
+        # they bind (at module or class level) are not known yet.
+        self.importing: list[str] = []
 
     @staticmethod
     def stateless(value: Any) -> bool:
@@ -470,6 +473,7 @@ class _Sentinels:
         if len(sys.modules) == self.modules_seen:
             return
         complete = True
+        importing = []
         not_users = self.not_users
         for module_name, module in list(sys.modules.items()):
             if module_name in self.indexed or not_users.get(module_name) == id(module):
@@ -479,9 +483,11 @@ class _Sentinels:
                 continue
             if getattr(module.__spec__, "_initializing", False):
                 complete = False  # names defined later in its body: look again next time
+                importing.append(module_name)
                 continue
             self.indexed.add(module_name)
             self._note_bound(module_name, module, self.stateless)
+        self.importing = importing
         if complete:
             self.modules_seen = len(sys.modules)
 
@@ -506,7 +512,13 @@ class _Sentinels:
         if found is None or module_attribute(sys.modules.get(found[0]), found[1]) is not obj:
             # (ids are reused once an object is gone: checked it is still the one.) Not
             # bound at module level: a class-level one, noted by the runtime?
-            return module_object_reference(obj)
+            found = module_object_reference(obj)
+            if found is None and self.importing:
+                # A call made while your module imports (pyparsing's ``srange`` building
+                # ``alphas8bit``): this may be a sentinel of it, noted only once its body
+                # has run. Stored by value, it would replay as another object.
+                raise Unserialisable(f"a stateless {type(obj).__module__}.{type(obj).__qualname__} object, "
+                                     f"while {self.importing[0]} is importing", lasting=False)
         return found
 
     def _library_sentinel(self, obj: Any) -> Any:

@@ -1686,18 +1686,33 @@ def values_of(option):
     return option.values()
 
 
+def count_of(option):
+    return len(option.values())
+
+
+AT_IMPORT = count_of(Opt())  # a call made while the module imports: the sentinel is not known yet
+
+
 def main():
-    print(values_of(Opt()), values_of(Opt(3)))
+    print(values_of(Opt()), values_of(Opt(3)), count_of(Opt()))
 '''
 
 
+@pytest.mark.usefixtures("debug_log")
 def test_a_class_level_sentinel_is_stored_by_name(pytester: pytest.Pytester, app: Path) -> None:
     """A sentinel kept on a class and compared with ``is`` stays itself in the stored
-    object holding it, as a module-level one does."""
+    object holding it, as a module-level one does. During the module's import it is not
+    known yet: a call then holding it is not recorded (pyparsing's ``srange`` building
+    ``alphas8bit`` stored a copy of ``Opt.__optionalNotMatched``, which replayed as another
+    object); the same call after the import is."""
     (app / "options.py").write_text(textwrap.dedent(CLASS_SENTINEL_APP))
-    run_tool(pytester, "options").stdout.fnmatch_lines(["[[][]] [[]3[]]"])
+    result = run_tool(pytester, "options")
+    result.stdout.fnmatch_lines(["[[][]] [[]3[]] 0"])
+    result.stderr.fnmatch_lines(["*call.skipped function=options.count_of reason='unserialisable argument' "
+                                 "detail='a stateless options._Null object, while options is importing'*"])
     assert "Opt._Opt__unset" in (app / "tests/test-data/options/values_of-00.json").read_text()
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "values_of").assert_outcomes(passed=2)
+    assert "Opt._Opt__unset" in (app / "tests/test-data/options/count_of-00.json").read_text()
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "values_of or count_of").assert_outcomes(passed=3)
 
 
 LOADERS_APP = '''
