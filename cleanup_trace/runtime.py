@@ -195,7 +195,7 @@ class _Guard(threading.local):
     busy = False
     # Snapshots of the recorded synchronous calls running in this thread, innermost last.
     calls: Optional[list] = None
-    # The last refused store failed for the moment only (a module still importing).
+    # The last refused store failed only because one of your modules was importing.
     refused_for_now = False
 
 
@@ -557,11 +557,12 @@ class FunctionRecord:
         except Exception:
             pass
 
-    def skip(self, reason: str, detail: str = "") -> None:
-        """Count a skipped case; log the first one of each reason for this function."""
+    def skip(self, reason: str, detail: str = "", for_good: bool = True) -> None:
+        """Count a skipped case; log the first one of each reason for this function.
+        (``for_good=False``: refused for the moment only, not a step towards giving up.)"""
         _state.stats[f"skipped: {reason}"] += 1
         live = self.live
-        live.refused_in_a_row += 1
+        live.refused_in_a_row += for_good
         if live.refused_in_a_row >= REFUSALS_IN_A_ROW and self.gate:
             self.close_gate()
             _state.stats["functions given up (cases kept being refused)"] += 1
@@ -793,13 +794,13 @@ class FunctionRecord:
             return _REFUSED
         except serialise.Unserialisable as error:
             _state.untrusted.update(seen.kinds)
-            _guard.refused_for_now = not error.lasting
+            _guard.refused_for_now = error.while_importing
             # ``self`` entering a constructor is half-built: its failure says nothing of
             # the class, nor does its success (a whole one may not store).
             if error.lasting and not self.half_built:
                 _blame_for(error, seen.classes, self.key)
                 _remember_failed_object(error)
-            self.skip(f"unserialisable {what}", str(error))
+            self.skip(f"unserialisable {what}", str(error), for_good=not error.while_importing)
             return _REFUSED
         if not self.half_built:
             _state.stored_classes.update(seen.classes)

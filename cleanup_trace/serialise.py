@@ -41,7 +41,7 @@ class Unserialisable(Exception):
     """A value cannot be stored so that it replays as itself."""
 
     def __init__(self, message: str, *, lasting: bool = True, holders: tuple = (),
-                 holders_to_blame: bool = True, holder_objects: tuple = ()) -> None:
+                 holders_to_blame: bool = True, holder_objects: tuple = (), while_importing: bool = False) -> None:
         # Given here, never set on a local name before ``raise``: a local holding the
         # exception makes a reference cycle with its traceback, which keeps the frames
         # below, and the user's objects in them, alive until the garbage collector runs
@@ -57,6 +57,9 @@ class Unserialisable(Exception):
         # False when the failure is about what one instance holds (a test's function
         # given to it), which says nothing of the classes holding it.
         self.holders_to_blame = holders_to_blame
+        # Refused only because one of your modules is still importing: the same call,
+        # made again once the import is over, may store.
+        self.while_importing = while_importing
 
 
 def _is_cython_function(obj: Any) -> bool:
@@ -518,7 +521,7 @@ class _Sentinels:
                 # ``alphas8bit``): this may be a sentinel of it, noted only once its body
                 # has run. Stored by value, it would replay as another object.
                 raise Unserialisable(f"a stateless {type(obj).__module__}.{type(obj).__qualname__} object, "
-                                     f"while {self.importing[0]} is importing", lasting=False)
+                                     f"while {self.importing[0]} is importing", lasting=False, while_importing=True)
         return found
 
     def _library_sentinel(self, obj: Any) -> Any:
@@ -768,7 +771,7 @@ def _flatten_function(obj: Any) -> Any:
         # dill stores what the half-imported module cannot give by name (its classes)
         # by value: a copy that decodes here, now, and nowhere else.
         raise Unserialisable(f"function {obj.__qualname__} was made while {obj.__module__} was importing",
-                             lasting=False)
+                             lasting=False, while_importing=True)
     captured = _captured_functions(obj)  # refuses a test module's function or class
     # (Not outside its module: then the values of the globals it reads are stored too.)
     key = _identities_of(obj) if all(_in_its_module(function) for function in captured) else None
