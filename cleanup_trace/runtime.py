@@ -1744,6 +1744,8 @@ def _note_event(event: str, arguments: tuple) -> None:
         _tell_running("volatile", _INPUT_READ)
     elif event in _LISTINGS:
         path = arguments[0] if arguments else None
+        if isinstance(path, os.PathLike):  # (Path.iterdir gives itself)
+            path = os.fspath(path)
         if isinstance(path, bytes):
             path = os.fsdecode(path)
         if path is None or (isinstance(path, str) and not os.path.isabs(path)):  # (not a descriptor)

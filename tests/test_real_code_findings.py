@@ -993,6 +993,7 @@ def test_calls_reading_standard_input_are_not_recorded(pytester: pytest.Pytester
 LISTING_APP = '''
 import glob
 import os
+import pathlib
 
 
 def matching(patterns):
@@ -1001,6 +1002,10 @@ def matching(patterns):
 
 def entries(folder):
     return sorted(os.listdir(folder))
+
+
+def children(folder):
+    return sorted(path.name for path in pathlib.Path(folder).iterdir())
 
 
 def count(names):
@@ -1023,11 +1028,13 @@ def test_calls_listing_a_relative_path_are_not_recorded(pytester: pytest.Pyteste
             assert "listing.py" in listing.matching(["*.py"])
             assert listing.count(["a", "b"]) == 2
             assert "decoder.py" in listing.entries(os.path.dirname(json.__file__))
+            assert "listing.py" in listing.children(".")
     """))
     result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     result.stderr.fnmatch_lines(["*call.skipped function=listing.matching reason='lists the current directory' "
                                  "detail=\"'.': a path relative to where the run was, replay runs elsewhere\"*"])
+    result.stderr.fnmatch_lines(["*call.skipped function=listing.children reason='lists the current directory'*"])
     data = app / "tests/test-data/listing"
     assert ["count-00.json", "entries-00.json"] == sorted(path.name for path in data.glob("*.json"))
 
