@@ -847,8 +847,8 @@ def _pickled(obj: types.FunctionType, captured: list) -> tuple[bytes, str]:
         raise Unserialisable(f"function {obj.__qualname__} is nested too deeply to pickle") from None
     except Exception as error:
         # dill is tried for what only it stores; an object of a type it failed on before
-        # fails it again, after a walk of everything reachable (150 ms for a closure
-        # of pydash holding a module with an open file).
+        # fails it again, after a walk of everything reachable (150 ms a try for
+        # pydash's closures reaching an open file and a thread-local).
         blocker = _UNPICKLABLE_TYPE.match(str(error)) if isinstance(error, TypeError) else None
         if blocker is not None and blocker.group(1) in _dill_failed_on:
             raise Unserialisable(f"function {obj.__qualname__} holds a {blocker.group(1)} object, "
