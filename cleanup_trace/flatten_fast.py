@@ -54,7 +54,8 @@ _PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE 
 _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray, int, float, type,
                    types.ModuleType, re.Pattern)
 _REDUCING_BASES = (str, int, float, dict, list)
-_plans: dict = {}
+_plans: dict = {}  # class -> (plan, name); emptied past _PLANS_KEPT (classes made at run time)
+_PLANS_KEPT = 4096
 
 
 def _importable_name(cls: Any) -> str:
@@ -260,6 +261,8 @@ class Flattener:
             return {"py/reduce": [{"py/function": "re.compile"}, {"py/tuple": [self.flatten(obj.pattern), obj.flags]}]}
         plan = _plans.get(kind)
         if plan is None:
+            if len(_plans) >= _PLANS_KEPT:
+                _plans.clear()  # (it holds the classes: a program making classes would grow it)
             plan = _plans[kind] = _plan_for(kind, obj)
         how, name = plan
         if how == _DECLINE:

@@ -299,3 +299,18 @@ def test_a_refusal_names_the_same_holders_both_ways() -> None:
     assert ours.value.holders == theirs.value.holders == (_OfThisTestModule, shapes.Reducing, shapes.Plain)
     assert [type(obj) for obj in ours.value.holder_objects] == [type(obj) for obj in theirs.value.holder_objects]
     assert str(ours.value) == str(theirs.value)
+
+
+def test_plans_are_kept_for_a_bounded_number_of_classes(monkeypatch) -> None:
+    """The plans hold their classes: classes made while the program runs (one per call)
+    would be kept alive for good without a bound."""
+    monkeypatch.setattr(flatten_fast, "_PLANS_KEPT", 3)
+    monkeypatch.setattr(flatten_fast, "_plans", {})
+    for index in range(10):
+        made = type(f"Made{index}", (shapes.Plain,), {"__module__": shapes.__name__})
+        setattr(shapes, made.__name__, made)
+        try:
+            assert as_text(fast(made(n=index))) == as_text(slow(made(n=index)))
+        finally:
+            delattr(shapes, made.__name__)
+        assert len(flatten_fast._plans) <= 3
