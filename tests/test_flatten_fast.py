@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from cleanup_trace import flatten_fast, restore_fast, serialise
 from cleanup_trace.compare import differences
 
+pytestmark = pytest.mark.skipif(not flatten_fast.ENABLED, reason="the fast paths follow jsonpickle 4")
+
 # The classes live in a module of their own, not in this test module (values of a test
 # module's classes are refused before any flattening).
 SHAPES_SOURCE = '''
