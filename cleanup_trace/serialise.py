@@ -624,7 +624,7 @@ def _defined_below_object(kind: type, *names: str) -> bool:
     return any(name in vars(klass) for klass in kind.__mro__[:-1] for name in names)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=4096)  # (it holds the classes: bounded, like flatten_fast._plans)
 def _container_reducing_itself(kind: type) -> bool:
     """A dict or list subclass of the user's that says how to pickle itself.
 
