@@ -1716,11 +1716,19 @@ def _audit(event: str, arguments: tuple, _interesting: frozenset = _EVENTS_OF_IN
         pass
 
 
-def _opened_path(arguments: tuple) -> Optional[str]:
+def _path_argument(arguments: tuple) -> Optional[str]:
+    """The path an audit event names, as text (``None`` for a file descriptor)."""
     path = arguments[0] if arguments else None
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
-    return os.path.abspath(path) if isinstance(path, str) else None  # (not a file descriptor)
+    return path if isinstance(path, str) else None
+
+
+def _opened_path(arguments: tuple) -> Optional[str]:
+    path = _path_argument(arguments)
+    return os.path.abspath(path) if path is not None else None
 
 
 def _note_event(event: str, arguments: tuple) -> None:
@@ -1743,12 +1751,9 @@ def _note_event(event: str, arguments: tuple) -> None:
     if event == "builtins.input":
         _tell_running("volatile", _INPUT_READ)
     elif event in _LISTINGS:
-        path = arguments[0] if arguments else None
-        if isinstance(path, os.PathLike):  # (Path.iterdir gives itself)
-            path = os.fspath(path)
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if path is None or (isinstance(path, str) and not os.path.isabs(path)):  # (not a descriptor)
+        given = arguments[0] if arguments else None  # (None: the current directory)
+        path = _path_argument(arguments)
+        if given is None or (path is not None and not os.path.isabs(path)):
             _tell_running("volatile", _RELATIVE_LISTING + (path or "."))
     elif not bytecode_cache(arguments):  # every other event reaching here (see _audit) is a side effect
         _tell_running("side_effect", event)
