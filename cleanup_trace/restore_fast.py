@@ -16,6 +16,7 @@ jsonpickle.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any
 
 from jsonpickle import backend as _jp_backend
@@ -27,7 +28,10 @@ from jsonpickle.unpickler import _IDProxy, _obj_setattr, _obj_setvalue, _Proxy, 
 
 _RESERVED = frozenset(_jp_tags.RESERVED)
 _JSON_KEY = _jp_tags.JSON_KEY
-_NOT_MADE_BY_FLATTEN_FAST = ("py/b85", "py/iterator", "py/module", "py/repr")
+_NOT_MADE_BY_FLATTEN_FAST = frozenset({_jp_tags.B85, _jp_tags.ITERATOR, _jp_tags.MODULE, _jp_tags.REPR})
+# The tags jsonpickle's decoder tells a dict by; a dict with none of them is a plain one.
+_TELLING_TAGS = _NOT_MADE_BY_FLATTEN_FAST | {_jp_tags.TUPLE, _jp_tags.SET, _jp_tags.B64, _jp_tags.ID, _jp_tags.OBJECT,
+                                             _jp_tags.TYPE, _jp_tags.REDUCE, _jp_tags.FUNCTION}
 
 
 class Declined(Exception):
@@ -73,14 +77,16 @@ class Restorer:
         return data
 
     def _tagged(self, data: dict) -> Any:
+        if _TELLING_TAGS.isdisjoint(data):  # (a plain dict: most of an object's state)
+            return self._dict(data)
         if "py/tuple" in data:
             try:
-                return tuple(self.restore(item) for item in data["py/tuple"])
+                return tuple([self.restore(item) for item in data["py/tuple"]])
             except TypeError:
                 return ()
         if "py/set" in data:
             try:
-                return {self.restore(item) for item in data["py/set"]}
+                return {self.restore(item) for item in data["py/set"]}  # (stops at an unhashable one)
             except TypeError:
                 return set()
         if "py/b64" in data:
@@ -88,7 +94,7 @@ class Restorer:
                 return _jp_util.b64decode(data["py/b64"].encode("utf-8"))
             except (AttributeError, UnicodeEncodeError):
                 return b""
-        if any(tag in data for tag in _NOT_MADE_BY_FLATTEN_FAST):
+        if not _NOT_MADE_BY_FLATTEN_FAST.isdisjoint(data):
             raise Declined(str(sorted(data)))
         if "py/id" in data:
             position = data["py/id"]
@@ -101,14 +107,14 @@ class Restorer:
         if "py/object" in data:
             return self._object(data)
         if "py/type" in data:
-            found = loadclass(data["py/type"])
+            found = _load(data["py/type"])
             if found is None:
                 raise MissingClass(f"could not find {data['py/type']}")
             return found
         if "py/reduce" in data:
             return self._reduced(data)
         if "py/function" in data:
-            return loadclass(data["py/function"])
+            return _load(data["py/function"])
         return self._dict(data)
 
     def _list(self, data: list) -> list:
@@ -143,7 +149,7 @@ class Restorer:
 
     def _object(self, data: dict) -> Any:
         name = data["py/object"]
-        cls = loadclass(name)
+        cls = _load(name)
         if cls is None:
             raise _jp_errors.ClassNotFoundError(f"Unpickler.restore_object could not find {name}!")
         if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "default_factory" in data \
@@ -251,6 +257,53 @@ def _set_state(made: Any, state: Any) -> None:
                 if slots_state:
                     for key, value in slots_state.items():
                         setattr(made, key, value)
+
+
+# A dotted name -> (the module, the attributes below it) that led to it last. Decoding
+# names the same classes again and again, and jsonpickle's ``loadclass`` calls
+# ``__import__`` for each (an audited event, with its hooks). Names only: no class is
+# kept alive by this.
+_paths: dict = {}
+_PATHS_KEPT = 4096
+
+
+def _load(name: str) -> Any:
+    """jsonpickle's ``loadclass(name)``, the modules already imported looked up directly."""
+    path = _paths.get(name)
+    if path is not None:
+        found = sys.modules.get(path[0])
+        if found is not None:
+            try:
+                for attribute in path[1]:
+                    found = getattr(found, attribute)
+                return found
+            except AttributeError:
+                pass
+    found = loadclass(name)
+    if found is not None:
+        _remember_path(name, found)
+    return found
+
+
+def _remember_path(name: str, found: Any) -> None:
+    """The split of ``name`` that ``loadclass`` took (the longest module name first)."""
+    names = name.split(".")
+    for up_to in range(len(names) - 1, 0, -1):
+        module_name = _jp_util.untranslate_module_name(".".join(names[:up_to]))
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        target = module
+        try:
+            for attribute in names[up_to:]:
+                target = getattr(target, attribute)
+        except AttributeError:
+            continue
+        if target is found:
+            if len(_paths) >= _PATHS_KEPT:
+                _paths.clear()
+            _paths[name] = (module_name, tuple(names[up_to:]))
+        return
 
 
 def restore(data: Any) -> Any:

@@ -789,11 +789,11 @@ class FunctionRecord:
                 if not self.half_built:
                     _state.round_trips.update(seen.kinds)
         except RecursionError:  # a structure nested deeper than the interpreter's limit
-            _state.untrusted.update(seen.kinds)
+            self._untrust(seen.kinds, value)
             self.skip(f"unserialisable {what}", "nested too deeply to encode or compare")
             return _REFUSED
         except serialise.Unserialisable as error:
-            _state.untrusted.update(seen.kinds)
+            self._untrust(seen.kinds, value)
             _guard.refused_for_now = error.while_importing
             # ``self`` entering a constructor is half-built: its failure says nothing of
             # the class, nor does its success (a whole one may not store).
@@ -805,6 +805,18 @@ class FunctionRecord:
         if not self.half_built:
             _state.stored_classes.update(seen.classes)
         return data
+
+    def _untrust(self, kinds: frozenset, value: Any) -> None:
+        """Check values of these types again when stored (see :func:`_trusted`).
+
+        Not the class of a constructor's half-built ``self``: an object missing the
+        attributes its ``__init__`` is about to set says nothing of whole ones (tomlkit's
+        items failed so in every ``__init__``, and every later value holding one was
+        decoded and compared again). Whole instances still earn trust by coming back equal.
+        """
+        if self.half_built and type(value) is dict and value.get("args"):
+            kinds = kinds - {type(value["args"][0])}
+        _state.untrusted.update(kinds)
 
     def _outcome(self, returned: Any, raised: Optional[BaseException]) -> Optional[dict]:
         if raised is not None:

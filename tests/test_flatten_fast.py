@@ -316,3 +316,26 @@ def test_plans_are_kept_for_a_bounded_number_of_classes(monkeypatch) -> None:
         finally:
             delattr(shapes, made.__name__)
         assert len(flatten_fast._plans) <= 3
+
+
+def test_a_name_decoded_again_leads_to_what_it_names_now(monkeypatch):
+    """Decoding remembers where a name led; a class replaced since is found, not the old one."""
+    module = types.ModuleType("cleanup_trace_moving_classes")
+
+    class Outer:
+        class Inner:
+            pass
+
+    module.Outer = Outer
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    form = {"py/type": "cleanup_trace_moving_classes.Outer.Inner"}
+    assert restore_fast.restore(form) is Outer.Inner
+
+    class Replacement:
+        pass
+
+    monkeypatch.setattr(Outer, "Inner", Replacement)
+    assert restore_fast.restore(form) is Replacement
+    monkeypatch.delattr(Outer, "Inner")
+    with pytest.raises(restore_fast.MissingClass, match="could not find cleanup_trace_moving_classes.Outer.Inner"):
+        restore_fast.restore(form)
