@@ -44,6 +44,7 @@ def _sorted_keys(mapping: dict) -> dict:
 
 
 _CASES_SLOT = "\u0000cases\u0000"
+_ATOMS = (str, int, float, bool, type(None))
 
 
 LINE_WIDTH = 100  # a list or dict whose one-line form fits stays on one line
@@ -97,9 +98,15 @@ def render(header: dict, cases: list[dict]) -> str:
 def render_rendered(header: dict, rendered: list[str]) -> str:
     """:func:`render` of cases rendered already, once each (:func:`render_case`): a file
     may be rewritten at every case added to it."""
-    document = _sorted_keys(dict(header, cases=_CASES_SLOT))
-    text = json.dumps(document, indent=2, allow_nan=True)
     body = "[\n" + ",\n".join(rendered) + "\n  ]" if rendered else "[]"
+    document = _sorted_keys(dict(header, cases=_CASES_SLOT))
+    if all(type(value) in _ATOMS for value in header.values()):
+        # What ``json.dumps(indent=2)`` writes for these, by the C encoder: the indenting
+        # one is pure Python, and its closures are garbage for the cycle collector.
+        lines = [f"  {_one_line(key)}: {body if value is _CASES_SLOT else _one_line(value)}"
+                 for key, value in document.items()]
+        return "{\n" + ",\n".join(lines) + "\n}\n"
+    text = json.dumps(document, indent=2, allow_nan=True)
     return text.replace(json.dumps(_CASES_SLOT), body, 1) + "\n"
 
 

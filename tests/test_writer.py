@@ -50,3 +50,18 @@ def test_a_failed_deferred_write_drops_its_cases(tmp_path: Path) -> None:
     assert (0, set()) == (writer.cases_written, writer.written)
     assert "written" == writer.accept(HEADER, _case(0))  # not "already in an earlier data file"
     assert 0 == writer.retract(HEADER) - 1 and 0 == writer.cases_written
+
+
+def test_a_file_is_laid_out_as_indented_json_with_each_case_as_rendered() -> None:
+    """The header is written by the C encoder; the layout is ``json.dumps(indent=2)``'s."""
+    from cleanup_trace.writer import _CASES_SLOT, render, render_case
+
+    header = dict(HEADER, note="é\n\"quoted\"", ratio=1.5, missing=None, nan=float("nan"))
+    cases = [_case(1), {"call": {"args": [], "kwargs": {"k": [1, {"a": None}]}}, "outcome": {"raised": "E"}}]
+    for chosen in ([], cases):
+        body = "[\n" + ",\n".join(map(render_case, chosen)) + "\n  ]" if chosen else "[]"
+        document = {key: value for key, value in sorted(dict(header, cases=_CASES_SLOT).items())}
+        expected = json.dumps(document, indent=2).replace(json.dumps(_CASES_SLOT), body, 1) + "\n"
+        assert render(header, chosen) == expected
+        decoded = json.loads(render(header, chosen))
+        assert decoded.pop("cases") == chosen and decoded.keys() == header.keys()
