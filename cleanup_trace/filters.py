@@ -71,7 +71,10 @@ def is_standard_library(module_name: str) -> bool:
 TEST_DIRECTORY_NAMES = frozenset({"test", "tests", "testing"})
 
 
+@functools.lru_cache(maxsize=64)
 def _real_directory(path: str) -> str:
+    # (asked with the current directory for every module a recording looks at: a
+    # realpath is one lstat per component, and the answer for one name does not change)
     return os.path.normcase(os.path.realpath(path))
 
 

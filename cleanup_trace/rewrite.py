@@ -442,7 +442,7 @@ def _role(node: FunctionNode) -> str:
     return ""
 
 
-class _Instrumenter(ast.NodeTransformer):
+class _Instrumenter:
     def __init__(self, imported: dict[str, str], hint_lines: list[int],
                  shared: SharedState = _NO_SHARED_STATE, module_name: str = "") -> None:
         self.imported = imported
@@ -499,19 +499,25 @@ class _Instrumenter(ast.NodeTransformer):
         # Nested functions are not importable, so not replayable: not descended into.
         return node
 
-    visit_FunctionDef = _visit_function  # type: ignore[assignment]
-    visit_AsyncFunctionDef = _visit_function  # type: ignore[assignment]
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
-        self._scope.append(node.name)
-        try:
-            self.generic_visit(node)
-        finally:
-            self._scope.pop()
-        return node
-
-    def visit_Lambda(self, node: ast.Lambda) -> ast.Lambda:
-        return node
+    def visit(self, statements: list) -> None:
+        """Every ``def`` among these statements and the ones they hold (branches, ``with``,
+        ``try``, ``match``, class bodies), not inside a function: statements only, never
+        the expressions that make up most of a module (no ``def`` sits in one)."""
+        for node in statements:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self._visit_function(node)
+                continue
+            if isinstance(node, ast.ClassDef):
+                self._scope.append(node.name)
+                try:
+                    self.visit(node.body)
+                finally:
+                    self._scope.pop()
+                continue
+            for field in ("body", "orelse", "handlers", "finalbody", "cases"):
+                inner = getattr(node, field, None)
+                if isinstance(inner, list):
+                    self.visit(inner)
 
 
 def _insert_position(body: list[ast.stmt]) -> int:
@@ -541,7 +547,7 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     shared = shared_state(tree, text, imported)
     hits = [match.start() for match in _hint_pattern(imported, shared).finditer(text)]
     instrumenter = _Instrumenter(imported, _line_numbers(text, hits), shared, module_name)
-    instrumenter.visit(tree)
+    instrumenter.visit(tree.body)
     if not instrumenter.instrumented:
         return tree, []
     position = _insert_position(tree.body)
