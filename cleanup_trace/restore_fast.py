@@ -50,6 +50,8 @@ class Restorer:
         self.objects: list = []
         self.positions: dict = {}
         self.proxies: list = []
+        self.failed: Any = None  # the exception last met coming out of an object's decoding
+        self.failed_in: Any = None  # ... and that object's class (or the reduction's callable)
 
     def restore_value(self, data: Any) -> Any:
         value = self.restore(data)
@@ -147,7 +149,18 @@ class Restorer:
                         self.proxies.append((restored, key, value, _obj_setvalue))
         return restored
 
+    def _failed(self, error: Exception, name: Any) -> None:
+        if self.failed is not error:  # (the innermost object the exception came out of)
+            self.failed, self.failed_in = error, _load(name) if isinstance(name, str) else None
+
     def _object(self, data: dict) -> Any:
+        try:
+            return self._built_object(data)
+        except Exception as error:
+            self._failed(error, data["py/object"])
+            raise
+
+    def _built_object(self, data: dict) -> Any:
         name = data["py/object"]
         cls = _load(name)
         if cls is None:
@@ -191,6 +204,13 @@ class Restorer:
         return instance
 
     def _reduced(self, data: dict) -> Any:
+        try:
+            return self._built_reduction(data)
+        except Exception as error:
+            self._failed(error, reduced_class_name(data))
+            raise
+
+    def _built_reduction(self, data: dict) -> Any:
         proxy = _Proxy()
         self._number(proxy)
         try:
@@ -306,6 +326,29 @@ def _remember_path(name: str, found: Any) -> None:
         return
 
 
-def restore(data: Any) -> Any:
-    """The value ``data`` (a form of :func:`flatten_fast.flatten`) decodes to."""
-    return Restorer().restore_value(data)
+def reduced_class_name(form: Any) -> Any:
+    """The class a ``py/reduce`` form rebuilds, by name (its callable's, or the class
+    given to ``__newobj__``); ``None`` if the form does not say."""
+    parts = form.get("py/reduce") if isinstance(form, dict) else None
+    if not parts or not isinstance(parts, list):
+        return None
+    head = parts[0]
+    if head == "py/newobj" or (isinstance(head, dict) and str(head.get("py/function", "")).endswith("__newobj__")):
+        arguments = parts[1].get("py/tuple") if len(parts) > 1 and isinstance(parts[1], dict) else None
+        head = arguments[0] if arguments else None
+    return head.get("py/type") or head.get("py/function") if isinstance(head, dict) else None
+
+
+def restore(data: Any, failure: Any = None) -> Any:
+    """The value ``data`` (a form of :func:`flatten_fast.flatten`) decodes to.
+
+    When decoding raises, the class of the innermost object whose decoding it came out
+    of, if known, is appended to ``failure`` (a list).
+    """
+    restorer = Restorer()
+    try:
+        return restorer.restore_value(data)
+    except Exception as error:
+        if failure is not None and restorer.failed is error and restorer.failed_in is not None:
+            failure.append(restorer.failed_in)
+        raise

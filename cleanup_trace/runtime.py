@@ -86,6 +86,7 @@ DETACH_ATTEMPTS = 8
 # marshmallow and voluptuous: no check failed on such a value.
 TRUSTED_AFTER_ROUND_TRIPS = 5
 _NEVER_TRUSTED = frozenset({types.FunctionType, types.MethodType, None})
+_STRUCTURAL = frozenset({tuple, set, frozenset})  # (their items are judged by their own types)
 # Garbage collections between two such tries once nothing of ours runs any more.
 DETACH_COLLECTIONS = 16
 _OPEN = b"\x01"
@@ -793,7 +794,7 @@ class FunctionRecord:
             self.skip(f"unserialisable {what}", "nested too deeply to encode or compare")
             return _REFUSED
         except serialise.Unserialisable as error:
-            self._untrust(seen.kinds, value)
+            self._untrust(seen.kinds, value, error.culprit)
             _guard.refused_for_now = error.while_importing
             # ``self`` entering a constructor is half-built: its failure says nothing of
             # the class, nor does its success (a whole one may not store).
@@ -806,17 +807,22 @@ class FunctionRecord:
             _state.stored_classes.update(seen.classes)
         return data
 
-    def _untrust(self, kinds: frozenset, value: Any) -> None:
+    def _untrust(self, kinds: frozenset, value: Any, culprit: Optional[type] = None) -> None:
         """Check values of these types again when stored (see :func:`_trusted`).
 
-        Not the class of a constructor's half-built ``self``: an object missing the
-        attributes its ``__init__`` is about to set says nothing of whole ones (tomlkit's
-        items failed so in every ``__init__``, and every later value holding one was
-        decoded and compared again). Whole instances still earn trust by coming back equal.
+        Only the ``culprit`` when the failure names it (the class whose reduction raised,
+        whose decoding raised, whose state came back different): tomlkit's items met
+        such failures in values holding a document's every type, and every later
+        document was decoded and compared again. Builtin tuples and sets only hold what
+        is judged by its own type. Not the class of a constructor's half-built ``self``:
+        an object missing the attributes its ``__init__`` is about to set says nothing of
+        whole ones. Whole instances still earn trust by coming back equal.
         """
+        if isinstance(culprit, type):  # (a reduction's callable may be a function: not known then)
+            kinds = frozenset({culprit})
         if self.half_built and type(value) is dict and value.get("args"):
             kinds = kinds - {type(value["args"][0])}
-        _state.untrusted.update(kinds)
+        _state.untrusted.update(kinds - _STRUCTURAL)
 
     def _outcome(self, returned: Any, raised: Optional[BaseException]) -> Optional[dict]:
         if raised is not None:

@@ -41,7 +41,8 @@ class Unserialisable(Exception):
     """A value cannot be stored so that it replays as itself."""
 
     def __init__(self, message: str, *, lasting: bool = True, holders: tuple = (),
-                 holders_to_blame: bool = True, holder_objects: tuple = (), while_importing: bool = False) -> None:
+                 holders_to_blame: bool = True, holder_objects: tuple = (), while_importing: bool = False,
+                 culprit: Optional[type] = None) -> None:
         # Given here, never set on a local name before ``raise``: a local holding the
         # exception makes a reference cycle with its traceback, which keeps the frames
         # below, and the user's objects in them, alive until the garbage collector runs
@@ -60,6 +61,10 @@ class Unserialisable(Exception):
         # Refused only because one of your modules is still importing: the same call,
         # made again once the import is over, may store.
         self.while_importing = while_importing
+        # The class of the object that failed (whose reduction raised, whose decoding
+        # raised, whose state came back different), when known: the one type of the value
+        # whose values are checked again (see runtime._untrust).
+        self.culprit = culprit
 
 
 def _is_cython_function(obj: Any) -> bool:
@@ -672,12 +677,19 @@ class _Pickler(_jp_pickler.Pickler):
                 return flatten_instance
         return super()._get_flattener(obj)
 
+    failed: Any = None  # the user's exception last met coming out of an object, and that object's class
+    failed_in: Optional[type] = None
+
     def _flatten_obj_instance(self, obj: Any) -> Any:
         try:
             return self._flatten_instance(obj)
         except Unserialisable as error:
             error.holders += (type(obj),)
             error.holder_objects += (obj,)
+            raise
+        except Exception as error:  # (a reduction raising: the innermost object is the one)
+            if self.failed is not error:
+                self.failed, self.failed_in = error, type(obj)
             raise
 
     def _flatten_instance(self, obj: Any) -> Any:
@@ -922,13 +934,32 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
     except RecursionError:
         raise Unserialisable("value is nested too deeply") from None
     except Exception as error:
-        raise Unserialisable(f"{type(error).__name__}: {error}") from None
+        raise Unserialisable(f"{type(error).__name__}: {error}",
+                             culprit=pickler.failed_in if pickler.failed is error else None) from None
     return flat
 
 
 class _Unpickler(_jp_unpickler.Unpickler):
+    failed: Any = None  # the exception last met coming out of an object's decoding, and its class
+    failed_in: Any = None
+
+    def _restore_object(self, obj: Any) -> Any:
+        try:
+            return super()._restore_object(obj)
+        except Exception as error:
+            self._failed(error, obj.get(_jp_tags.OBJECT) if isinstance(obj, dict) else None)
+            raise
+
+    def _failed(self, error: Exception, name: Any) -> None:
+        if self.failed is not error:
+            self.failed, self.failed_in = error, _jp_unpickler.loadclass(name) if isinstance(name, str) else None
+
     def _restore_reduce(self, obj: Any) -> Any:
-        restored = super()._restore_reduce(obj)
+        try:
+            restored = super()._restore_reduce(obj)
+        except Exception as error:
+            self._failed(error, restore_fast.reduced_class_name(obj) if restore_fast is not None else None)
+            raise
         if type(restored) is list and not restored:  # (never the user's __eq__)
             # jsonpickle's answer when the reduction's callable is not found: an empty
             # list in place of the object (a class of a module replay cannot import).
@@ -952,9 +983,16 @@ class UnknownClass(Exception):
     """A stored value names a class that cannot be imported."""
 
 
-def decode(data: Any) -> Any:
+def decode(data: Any, failure: Optional[list] = None) -> Any:
+    """The value ``data`` stands for. When decoding raises, the class of the innermost
+    object whose decoding it came out of, if known, is appended to ``failure``."""
+    unpickler = _strict_unpickler()
     try:
-        value = _strict_unpickler().restore(data, reset=True)
+        value = unpickler.restore(data, reset=True)
+    except Exception as error:
+        if failure is not None and unpickler.failed is error and unpickler.failed_in is not None:
+            failure.append(unpickler.failed_in)
+        raise
     except _jp_errors.ClassNotFoundError as error:
         # jsonpickle derives this from BaseException: it would fly past every
         # ``except Exception`` of the tool and into the user's program.
@@ -1005,14 +1043,16 @@ except ImportError:  # (it uses jsonpickle's decoder helpers: if they moved, jso
 _fast_form = threading.local()
 
 
-def _decode_checked(data: Any) -> Any:
+def _decode_checked(data: Any, failure: Optional[list] = None) -> Any:
     """:func:`decode`, by restore_fast when ``data`` is what flatten_fast made last."""
     if restore_fast is None or getattr(_fast_form, "last", None) is not data:
-        return decode(data)
+        return decode(data, failure)
     try:
-        return restore_fast.restore(data)
+        return restore_fast.restore(data, failure)
     except restore_fast.Declined:
-        return decode(data)
+        if failure:
+            del failure[:]
+        return decode(data, failure)
     except restore_fast.MissingClass as error:
         raise UnknownClass(str(error)) from None
     except _jp_errors.ClassNotFoundError as error:
@@ -1021,14 +1061,18 @@ def _decode_checked(data: Any) -> Any:
 
 def check_round_trip(original: Any, data: Any) -> Any:
     """Decode ``data`` and require it to equal ``original``; return the decoded value."""
+    failure: list = []
     try:
-        restored = _decode_checked(data)
+        restored = _decode_checked(data, failure)
     except Exception as error:
-        raise Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}", lasting=False) from None
+        raise Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}", lasting=False,
+                             culprit=failure[0] if failure else None) from None
     problems = differences(restored, original, limit=1, strict=True)
     if problems:
-        raise Unserialisable(f"value does not round-trip: {problems[0]}", holders=getattr(problems[0], "holders", ()),
-                             holder_objects=getattr(problems[0], "holder_objects", ()))
+        holders = getattr(problems[0], "holders", ())
+        raise Unserialisable(f"value does not round-trip: {problems[0]}", holders=holders,
+                             holder_objects=getattr(problems[0], "holder_objects", ()),
+                             culprit=holders[0] if holders else None)
     if has_own_eq(original) and type(original).__module__ != "builtins":
         # Replay compares with the class's own __eq__, which the strict walk never calls on
         # the user's object: two decoded copies must be equal (toolz' curry compares its

@@ -156,3 +156,133 @@ def test_fingerprints_tell_apart_what_equality_confuses() -> None:
     assert _fingerprint((middle_a,)) != _fingerprint((middle_b,))
     assert _fingerprint((float("nan"),)) == _fingerprint((float("nan"),))
     assert _fingerprint(({"a": [1, 2]},)) == _fingerprint(({"a": [1, 2]},))
+
+
+CULPRIT_LIB = '''
+class Box:
+    def __init__(self, content):
+        self.content = content
+
+
+class Leaky:
+    """Its reduction forgets ``cache`` once filled: such values do not come back equal."""
+
+    def __init__(self):
+        self.cache = None
+
+    def __reduce__(self):
+        return (Leaky, ())
+
+
+class Fragile:
+    """Its reduction fails once ``broken`` is set."""
+
+    def __init__(self, broken=False):
+        self.broken = broken
+
+    def __reduce__(self):
+        if self.broken:
+            raise RuntimeError("cannot reduce a broken Fragile")
+        return (Fragile, ())
+
+
+def keep(*values):
+    return len(values)
+'''
+
+CULPRIT_SCRIPT = '''
+from cleanup_trace import Recorder, serialise
+
+checked = []
+original = serialise.check_round_trip
+
+
+def counting(value, data):
+    # the calls of keep() (whose arguments are all objects), not the constructors'
+    if isinstance(value, dict) and value.get("args") and not any(type(a) in (int, bool) for a in value["args"]):
+        checked.append(value)
+    return original(value, data)
+
+
+serialise.check_round_trip = counting
+with Recorder():
+    import boxes
+    for n in range(6):
+        boxes.keep(boxes.Box(n))
+    leaky = boxes.Leaky()
+    leaky.cache = "filled"
+    boxes.keep(boxes.Box(100), leaky)  # does not round-trip: Leaky's fault
+    boxes.keep(boxes.Box(101), boxes.Fragile(broken=True))  # does not encode: Fragile's fault
+    checked.clear()
+    for n in range(6, 12):
+        boxes.keep(boxes.Box(n))
+    print("box checks:", len(checked))
+    checked.clear()
+    for n in range(12, 15):
+        boxes.keep(boxes.Box(n), boxes.Leaky())
+        boxes.keep(boxes.Box(n), boxes.Fragile())
+    print("leaky and fragile checks:", len(checked))
+'''
+
+
+def test_a_failure_puts_back_under_check_only_the_class_at_fault(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """A value that does not store says which class failed (its reduction raised, its state
+    came back different, its decoding raised): only that class's values are checked
+    again, not every type the failing value held."""
+    pytester.makepyfile(boxes=textwrap.dedent(CULPRIT_LIB), script=textwrap.dedent(CULPRIT_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    clean_env.setenv("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "40")
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["box checks: 0", "leaky and fragile checks: 6"])
+
+
+def test_a_failure_names_the_class_at_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The object whose state came back different, whose reduction raised, whose decoding
+    raised: its class, not the others the value holds."""
+    import types
+
+    from cleanup_trace import serialise
+
+    module = types.ModuleType("cleanup_trace_culprits")
+    exec(CULPRIT_LIB + textwrap.dedent("""
+        class Holder:
+            def __init__(self, held):
+                self.held = held
+
+
+        class Unbuildable:
+            def __init__(self):
+                object.__setattr__(self, "state", 1)
+
+            def __setattr__(self, name, value):
+                raise ValueError("read-only")
+
+
+        class Strict(dict):  # (left to jsonpickle, whose decoder sets its items)
+            def __setitem__(self, key, value):
+                raise KeyError("frozen")
+        """), module.__dict__)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    for cls in (module.Box, module.Leaky, module.Fragile, module.Holder, module.Unbuildable, module.Strict):
+        cls.__module__ = module.__name__
+    leaky = module.Leaky()
+    leaky.cache = "filled"
+    value = {"args": [module.Box(1), module.Holder(leaky)], "kwargs": {}}
+    with pytest.raises(serialise.Unserialisable) as caught:
+        serialise.check_round_trip(value, serialise.encode(value))
+    assert caught.value.culprit is module.Leaky  # (its own state holds the difference: cache)
+    with pytest.raises(serialise.Unserialisable) as caught:
+        serialise.encode({"args": [module.Box(2), module.Holder(module.Fragile(broken=True))], "kwargs": {}})
+    assert caught.value.culprit is module.Fragile
+    value = {"args": [module.Box(3), module.Holder(module.Unbuildable())], "kwargs": {}}
+    with pytest.raises(serialise.Unserialisable, match="does not decode") as caught:
+        serialise.check_round_trip(value, serialise.encode(value))
+    assert caught.value.culprit is module.Unbuildable
+    strict = module.Strict()
+    dict.__setitem__(strict, "a", 1)
+    value = {"args": [module.Box(4), module.Holder(strict)], "kwargs": {}}
+    with pytest.raises(serialise.Unserialisable, match="does not decode") as caught:
+        serialise.check_round_trip(value, serialise.encode(value))
+    assert caught.value.culprit is module.Strict
