@@ -7,6 +7,7 @@ functions compare by code. Every difference is reported with its path
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import types
@@ -99,6 +100,36 @@ def object_state(value: Any) -> dict[str, Any] | None:
     if type(attributes) is not dict and not slots:
         return None
     return {**(attributes if type(attributes) is dict else {}), **slots}
+
+
+_CACHED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # class -> names of its cached properties
+
+
+def _cached_property_names(kind: type) -> frozenset:
+    names = _CACHED.get(kind)
+    if names is None:
+        names = frozenset(name for klass in kind.__mro__ for name, attribute in vars(klass).items()
+                          if isinstance(attribute, functools.cached_property))
+        try:
+            _CACHED[kind] = names
+        except TypeError:  # (a class that takes no weak reference: looked at again next time)
+            pass
+    return names
+
+
+def _states(actual: Any, expected: Any) -> tuple:
+    """Both objects' states (:func:`object_state`), without a ``functools.cached_property``
+    value computed on one side only: a cache, computed again from the rest of the state
+    when read (more-itertools' ``numeric_range._len``; a stored copy never has it)."""
+    left, right = object_state(actual), object_state(expected)
+    if left is None or right is None:
+        return left, right
+    names = _cached_property_names(type(expected))
+    uneven = [name for name in names if (name in left) != (name in right)] if names else ()
+    if uneven:
+        left = {key: value for key, value in left.items() if key not in uneven}
+        right = {key: value for key, value in right.items() if key not in uneven}
+    return left, right
 
 
 def _safe_repr(value: Any, neutral: bool = False, limit: int = 120) -> str:
@@ -216,7 +247,7 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         # a Mapping's __eq__ reads every item, and an LRU cache's __getitem__ reorders it.
         # The standard library's own ``==`` is trusted: its state holds caches (a
         # ``pathlib`` path's ``_str``, set once printed, is not pickled).
-        left_state, right_state = object_state(actual), object_state(expected)
+        left_state, right_state = _states(actual, expected)
         if left_state is not None and right_state is not None:
             yield from _inside(expected, _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__",
                                                seen, depth + 1, strict))
@@ -228,7 +259,7 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         except Exception as error:
             # A user __eq__ that cannot handle a half-built object (``self`` recorded on
             # entry to ``__init__``): compare state instead, or report why not.
-            left_state, right_state = object_state(actual), object_state(expected)
+            left_state, right_state = _states(actual, expected)
             if left_state is None or right_state is None:
                 yield f"{where}: comparing raised {type(error).__name__}: {error}"
             else:
@@ -240,7 +271,7 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         if isinstance(expected, (set, frozenset)):
             yield f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"
             return
-        left_state, right_state = object_state(actual), object_state(expected)
+        left_state, right_state = _states(actual, expected)
         if left_state is None or right_state is None or type(expected).__module__ == "builtins":
             yield f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"
             return
@@ -257,7 +288,8 @@ def _state_differences(actual: Any, expected: Any, path: str, seen: set, depth: 
     """Attribute by attribute (instance dict and slots), naming ``expected``'s class as
     the holder. (A list or dict subclass's attributes are not shown: their repr is the
     user's code.)"""
-    left, right = object_state(actual) or {}, object_state(expected) or {}
+    left, right = _states(actual, expected)
+    left, right = left or {}, right or {}
     yield from _inside(expected, _attribute_differences(left, right, path, seen, depth, strict, show_values))
 
 

@@ -794,7 +794,8 @@ class FunctionRecord:
             self.skip(f"unserialisable {what}", "nested too deeply to encode or compare")
             return _REFUSED
         except serialise.Unserialisable as error:
-            self._untrust(seen.kinds, value, error.culprit)
+            if not error.incomplete:
+                self._untrust(seen.kinds, value, error.culprit)
             _guard.refused_for_now = error.while_importing
             # ``self`` entering a constructor is half-built: its failure says nothing of
             # the class, nor does its success (a whole one may not store).
@@ -814,9 +815,10 @@ class FunctionRecord:
         whose decoding raised, whose state came back different): tomlkit's items met
         such failures in values holding a document's every type, and every later
         document was decoded and compared again. Builtin tuples and sets only hold what
-        is judged by its own type. Not the class of a constructor's half-built ``self``:
-        an object missing the attributes its ``__init__`` is about to set says nothing of
-        whole ones. Whole instances still earn trust by coming back equal.
+        is judged by its own type. Not the class of a constructor's half-built ``self``,
+        nor one whose reduction found an attribute missing (``incomplete``: a method its
+        constructor calls): an object missing the attributes it is about to be given says
+        nothing of whole ones. Whole instances still earn trust by coming back equal.
         """
         if isinstance(culprit, type):  # (a reduction's callable may be a function: not known then)
             kinds = frozenset({culprit})

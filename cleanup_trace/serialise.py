@@ -42,7 +42,7 @@ class Unserialisable(Exception):
 
     def __init__(self, message: str, *, lasting: bool = True, holders: tuple = (),
                  holders_to_blame: bool = True, holder_objects: tuple = (), while_importing: bool = False,
-                 culprit: Optional[type] = None) -> None:
+                 culprit: Optional[type] = None, incomplete: bool = False) -> None:
         # Given here, never set on a local name before ``raise``: a local holding the
         # exception makes a reference cycle with its traceback, which keeps the frames
         # below, and the user's objects in them, alive until the garbage collector runs
@@ -65,6 +65,9 @@ class Unserialisable(Exception):
         # raised, whose state came back different), when known: the one type of the value
         # whose values are checked again (see runtime._untrust).
         self.culprit = culprit
+        # The culprit's reduction found one of its attributes missing: an object still
+        # being built (a method its constructor calls) or taken apart, not a whole one.
+        self.incomplete = incomplete
 
 
 def _is_cython_function(obj: Any) -> bool:
@@ -677,7 +680,8 @@ class _Pickler(_jp_pickler.Pickler):
                 return flatten_instance
         return super()._get_flattener(obj)
 
-    failed: Any = None  # the user's exception last met coming out of an object, and that object's class
+    failed: Any = None  # the user's exception last met coming out of an object, that object and its class
+    failed_object: Any = None
     failed_in: Optional[type] = None
 
     def _flatten_obj_instance(self, obj: Any) -> Any:
@@ -689,7 +693,7 @@ class _Pickler(_jp_pickler.Pickler):
             raise
         except Exception as error:  # (a reduction raising: the innermost object is the one)
             if self.failed is not error:
-                self.failed, self.failed_in = error, type(obj)
+                self.failed, self.failed_object, self.failed_in = error, obj, type(obj)
             raise
 
     def _flatten_instance(self, obj: Any) -> Any:
@@ -934,8 +938,10 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
     except RecursionError:
         raise Unserialisable("value is nested too deeply") from None
     except Exception as error:
-        raise Unserialisable(f"{type(error).__name__}: {error}",
-                             culprit=pickler.failed_in if pickler.failed is error else None) from None
+        culprit = pickler.failed_in if pickler.failed is error else None
+        raise Unserialisable(f"{type(error).__name__}: {error}", culprit=culprit,
+                             incomplete=culprit is not None and isinstance(error, AttributeError)
+                             and getattr(error, "obj", None) is pickler.failed_object) from None
     return flat
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
 from decimal import Decimal
 from fractions import Fraction
 
@@ -297,3 +299,41 @@ def test_dill_is_not_asked_again_about_a_type_it_could_not_pickle(tmp_path, monk
     assert len(asked) == 1
     with pytest.raises(serialise.Unserialisable, match="holds a _thread._local object"):
         serialise.encode({"args": [app.make()], "kwargs": {}})
+
+
+SPAN_MODULE = """
+import functools
+
+
+class Span:
+    # A cached property computed from the rest of the state (more-itertools'
+    # numeric_range._len); its reduction, like most, does not carry the cache.
+
+    def __init__(self, start, stop):
+        self.start, self.stop = start, stop
+
+    @functools.cached_property
+    def length(self):
+        return self.stop - self.start
+
+    def __reduce__(self):
+        return (Span, (self.start, self.stop))
+
+    def __eq__(self, other):
+        return isinstance(other, Span) and (self.start, self.stop) == (other.start, other.stop)
+"""
+
+
+def test_a_cached_property_computed_on_one_side_only_is_no_difference(monkeypatch) -> None:
+    """The stored copy computes it again when read; a value that differs is still one."""
+    module = types.ModuleType("cleanup_trace_spans")
+    exec(SPAN_MODULE, module.__dict__)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    module.Span.__module__ = module.__name__
+    span = module.Span(2, 5)
+    assert 3 == span.length  # now in its __dict__; the stored copy's is not
+    value = {"args": [span], "kwargs": {}}
+    assert [] == differences(serialise.check_round_trip(value, serialise.encode(value)), value, strict=True)
+    other = module.Span(2, 5)
+    other.__dict__["length"] = 4
+    assert ["__dict__['length']: 4 != 3"] == differences(other, span, strict=True)
