@@ -47,7 +47,7 @@ import types
 import weakref
 from typing import Any, Callable, Optional, Protocol
 
-import wrapt
+from cleanup_trace._wrapt import wrapt
 
 from cleanup_trace import filters, locate
 from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, writes

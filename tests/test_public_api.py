@@ -20,3 +20,25 @@ def test_import_has_no_side_effects() -> None:
     """Importing the package installs no hook and starts no recording."""
     code = "import sys; before = list(sys.meta_path); import cleanup_trace; print(sys.meta_path == before)"
     assert "True" == subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+def test_recording_loads_no_asyncio_into_a_program_that_does_not() -> None:
+    """wrapt imports asyncio for its async locks; the tool imports wrapt without it (13-16 ms
+    and asyncio, ssl, concurrent.futures less at every start). wrapt's async decorators and
+    the program's own ``import asyncio`` still get the real module."""
+    code = """if True:
+        import sys
+        from cleanup_trace import Recorder
+        with Recorder():
+            print("asyncio" in sys.modules, "ssl" in sys.modules)  # (structlog's summary at the end imports it)
+        import asyncio, wrapt
+        print(type(asyncio) is type(sys), asyncio.run is sys.modules["asyncio"].run)
+
+        @wrapt.synchronized
+        async def double(x):
+            return 2 * x
+
+        print(asyncio.run(double(21)))
+    """
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert ["False False", "True True", "42"] == result.stdout.split("\n")[:3], result.stderr
