@@ -27,7 +27,7 @@ from jsonpickle import tags as _jp_tags
 from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
-from cleanup_trace import flatten_fast, function_pickle
+from cleanup_trace import _json, flatten_fast, function_pickle
 from cleanup_trace.compare import differences, has_own_eq, slot_items
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.locate import module_attribute, of_a_local_class
@@ -914,7 +914,7 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
     """
     if plain:
         try:
-            return json.loads(json.dumps(value, allow_nan=True))
+            return json.loads(_plain_text(value))
         except (RecursionError, ValueError, TypeError):
             pass  # let jsonpickle say what is wrong
     _fast_form.last = None
@@ -1035,9 +1035,13 @@ def _left_undecoded(value: Any) -> Any:
     return None
 
 
+_canonical = _json.encoder(sort_keys=True, item_separator=",", key_separator=":")
+_plain_text = _json.encoder(item_separator=",", key_separator=":")  # (keys in their order: a copy)
+
+
 def dumps(data: Any) -> str:
     """Canonical JSON text (sorted keys): equal texts mean equal recorded values."""
-    return json.dumps(data, sort_keys=True, allow_nan=True, separators=(",", ":"))
+    return _canonical(data)
 
 
 try:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from cleanup_trace import _json
 from cleanup_trace._log import log
 
 MAX_FILES = 10
@@ -49,7 +50,8 @@ _ATOMS = (str, int, float, bool, type(None))
 
 LINE_WIDTH = 100  # a list or dict whose one-line form fits stays on one line
 _EXPANDED_LEVELS = 8  # deeper values stay on one line whatever their length (4x faster than 12)
-_one_line = json.JSONEncoder(allow_nan=True).encode  # no indent: the C encoder, many times faster
+
+_one_line = _json.encoder()  # no indent: the C encoder, many times faster than indent=2
 
 
 def _pretty(value: object, indent: str, room: int) -> str:

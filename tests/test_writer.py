@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cleanup_trace.writer import DataWriter
 
 HEADER = {"format": 1, "module": "app", "qualname": "f", "role": "", "async": False, "generator": False}
@@ -65,3 +68,21 @@ def test_a_file_is_laid_out_as_indented_json_with_each_case_as_rendered() -> Non
         assert render(header, chosen) == expected
         decoded = json.loads(render(header, chosen))
         assert decoded.pop("cases") == chosen and decoded.keys() == header.keys()
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES)
+def test_texts_are_the_standard_encoders(value) -> None:
+    """Made by one C encoder made once: the same texts as ``json``'s (the data files' layout,
+    and the canonical text that tells cases apart)."""
+    from cleanup_trace.serialise import dumps
+    from cleanup_trace.writer import _one_line
+
+    assert json.JSONEncoder(allow_nan=True).encode(value) == _one_line(value)
+    assert json.dumps(value, sort_keys=True, allow_nan=True, separators=(",", ":")) == dumps(value)
