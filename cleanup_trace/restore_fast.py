@@ -352,3 +352,5 @@ def restore(data: Any, failure: Any = None) -> Any:
         if failure is not None and restorer.failed is error and restorer.failed_in is not None:
             failure.append(restorer.failed_in)
         raise
+    finally:
+        restorer.failed = None  # (the exception's frames hold the restorer: a cycle otherwise)

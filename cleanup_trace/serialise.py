@@ -942,6 +942,10 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
         raise Unserialisable(f"{type(error).__name__}: {error}", culprit=culprit,
                              incomplete=culprit is not None and isinstance(error, AttributeError)
                              and getattr(error, "obj", None) is pickler.failed_object) from None
+    finally:
+        # (the exception's frames hold the pickler: a cycle keeping the user's objects
+        # alive until the collector runs; boltons' tests count live objects)
+        pickler.failed = pickler.failed_object = None
     return flat
 
 
@@ -1003,6 +1007,8 @@ def decode(data: Any, failure: Optional[list] = None) -> Any:
         # jsonpickle derives this from BaseException: it would fly past every
         # ``except Exception`` of the tool and into the user's program.
         raise UnknownClass(str(error)) from None
+    finally:
+        unpickler.failed = None  # (its frames hold the unpickler: see encode)
     unresolved = _left_undecoded(value)
     if unresolved is not None:
         raise UnknownClass(f"could not find {unresolved}")

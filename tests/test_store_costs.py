@@ -308,3 +308,29 @@ def test_a_failure_names_the_class_at_fault(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(serialise.Unserialisable, match="does not decode") as caught:
         serialise.check_round_trip(value, serialise.encode(value))
     assert caught.value.culprit is module.Strict
+
+
+def test_a_failed_store_keeps_no_object_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Noting the class at fault must not tie the user's objects to a reference cycle
+    (the exception's frames hold the pickler that noted it): freed by reference counting,
+    as without the tool (boltons' tests count live objects)."""
+    import gc
+    import types
+    import weakref
+
+    from cleanup_trace import serialise
+
+    module = types.ModuleType("cleanup_trace_fragile")
+    exec(CULPRIT_LIB, module.__dict__)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    module.Fragile.__module__ = module.__name__
+    fragile = module.Fragile(broken=True)
+    alive = weakref.ref(fragile)
+    gc.disable()
+    try:
+        with pytest.raises(serialise.Unserialisable):
+            serialise.encode({"args": [fragile], "kwargs": {}})
+        del fragile
+        assert alive() is None
+    finally:
+        gc.enable()
