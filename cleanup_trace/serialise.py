@@ -87,6 +87,25 @@ if hasattr(_jp_util, "is_cython_function"):
 
 _ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
 _SEQUENCES = ((list, list.__iter__), (tuple, tuple.__iter__), (set, set.__iter__), (frozenset, frozenset.__iter__))
+_TEXT_ONLY = {str}
+# class -> what the survey does with its instances: (of a module other than builtins,
+# a function or class stored by name, how its items are read: ``dict`` for a mapping,
+# a sequence's ``__iter__``, or None). Worked out once per class: the survey meets the
+# same few classes thousands of times. Bounded: it holds the classes.
+_survey_plans: dict = {}
+
+
+def _survey_plan(kind: type) -> tuple:
+    if issubclass(kind, dict):
+        iterate: Any = dict
+    else:
+        iterate = next((function for base, function in _SEQUENCES if issubclass(kind, base)), None)
+    plan = (kind.__module__ != "builtins",
+            kind is types.FunctionType or kind is types.MethodType or issubclass(kind, type), iterate)
+    if len(_survey_plans) >= 4096:
+        _survey_plans.clear()
+    _survey_plans[kind] = plan
+    return plan
 
 
 def _own_attributes(item: Any) -> Any:
@@ -320,18 +339,20 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     plain = False
                     continue
                 seen.add(id(item))
-                for key in item:
-                    if type(key) is str:
-                        if "/" in key and key.startswith(_TAG_LIKE):
-                            # A plain copy would be read back as a tag; jsonpickle escapes
-                            # "json://" keys but drops "py/..." ones: checked, refused.
+                # (text keys without a "/", most dicts, told by two C-level passes)
+                if item and (set(map(type, item)) != _TEXT_ONLY or "/" in "".join(item)):
+                    for key in item:
+                        if type(key) is str:
+                            if "/" in key and key.startswith(_TAG_LIKE):
+                                # A plain copy would be read back as a tag; jsonpickle escapes
+                                # "json://" keys but drops "py/..." ones: checked, refused.
+                                plain = False
+                                builtin = builtin and not key.startswith("py/")
+                        else:
                             plain = False
-                            builtin = builtin and not key.startswith("py/")
-                    else:
-                        plain = False
-                        if type(key) is not int:
-                            builtin = False
-                            stack.append(key)  # a class as a key (a registry by type) is stored too
+                            if type(key) is not int:
+                                builtin = False
+                                stack.append(key)  # a class as a key (a registry by type) is stored too
                 stack.extend(item.values())
             else:
                 plain = False
@@ -355,23 +376,24 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     # (pyparsing keeps the caller of ``<<=`` as a FrameSummary)
                     raise Unserialisable(f"holds a record of the call stack ({kind.__module__}.{kind.__qualname__}): "
                                          "file paths and line numbers of where code ran", holders_to_blame=False)
-                if kind.__module__ != "builtins" and kind not in classes:
+                plan = _survey_plans.get(kind)
+                if plan is None:
+                    plan = _survey_plan(kind)
+                foreign, function_like, iterate = plan
+                if foreign and kind not in classes:
                     _refuse_test_module(kind)  # before paying for an encode that would say so
                     classes.add(kind)
-                if kind is types.FunctionType or kind is types.MethodType or issubclass(kind, type):
+                if function_like:
                     _refuse_test_module(item)  # a class given as a value too (stored by name)
                     if kind is types.FunctionType and item.__closure__ and not _importable(item):
                         # Stored by value (dill): what its cells hold is stored with it, a
                         # test module's function captured by a library's closure included.
                         stack.extend(_cell_contents(item))
-                if issubclass(kind, dict):
+                if iterate is dict:
                     stack.extend(dict.keys(item))
                     stack.extend(dict.values(item))
-                else:
-                    for base, iterate in _SEQUENCES:
-                        if issubclass(kind, base):
-                            stack.extend(iterate(item))
-                            break
+                elif iterate is not None:
+                    stack.extend(iterate(item))
                 stack.extend((_own_attributes(item) or {}).values())
                 stack.extend(slot_items(item).values())  # a slotted tree node's children make it large
             if count > limit:
