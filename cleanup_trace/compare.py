@@ -122,8 +122,8 @@ def _states(actual: Any, expected: Any) -> tuple:
     value computed on one side only: a cache, computed again from the rest of the state
     when read (more-itertools' ``numeric_range._len``; a stored copy never has it)."""
     left, right = object_state(actual), object_state(expected)
-    if left is None or right is None:
-        return left, right
+    if left is None or right is None or left.keys() == right.keys():
+        return left, right  # (the same attributes: nothing computed on one side only)
     names = _cached_property_names(type(expected))
     uneven = [name for name in names if (name in left) != (name in right)] if names else ()
     if uneven:

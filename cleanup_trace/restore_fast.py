@@ -26,6 +26,8 @@ from jsonpickle import tags as _jp_tags
 from jsonpickle import util as _jp_util
 from jsonpickle.unpickler import _IDProxy, _obj_setattr, _obj_setvalue, _Proxy, loadclass
 
+from cleanup_trace import forms
+
 _RESERVED = frozenset(_jp_tags.RESERVED)
 _JSON_KEY = _jp_tags.JSON_KEY
 _NOT_MADE_BY_FLATTEN_FAST = frozenset({_jp_tags.B85, _jp_tags.ITERATOR, _jp_tags.MODULE, _jp_tags.REPR})
@@ -156,6 +158,8 @@ class Restorer:
     def _object(self, data: dict) -> Any:
         try:
             return self._built_object(data)
+        except Declined:
+            raise  # (not a failure: jsonpickle decodes it)
         except Exception as error:
             self._failed(error, data["py/object"])
             raise
@@ -206,8 +210,10 @@ class Restorer:
     def _reduced(self, data: dict) -> Any:
         try:
             return self._built_reduction(data)
+        except Declined:
+            raise  # (not a failure: jsonpickle decodes it)
         except Exception as error:
-            self._failed(error, reduced_class_name(data))
+            self._failed(error, forms.reduced_class(data))
             raise
 
     def _built_reduction(self, data: dict) -> Any:
@@ -249,9 +255,8 @@ class Restorer:
         result: list = []
         proxy.reset(result)
         self._renumber(proxy, result)
-        head = data["py/reduce"][0] if data["py/reduce"] else None
-        name = (head.get("py/type") or head.get("py/function")) if isinstance(head, dict) else None
-        if isinstance(name, str) and loadclass(name) is None:
+        name = forms.missing_callable(data)
+        if name is not None:
             raise MissingClass(f"could not find {name}")
         return result
 
@@ -324,19 +329,6 @@ def _remember_path(name: str, found: Any) -> None:
                 _paths.clear()
             _paths[name] = (module_name, tuple(names[up_to:]))
         return
-
-
-def reduced_class_name(form: Any) -> Any:
-    """The class a ``py/reduce`` form rebuilds, by name (its callable's, or the class
-    given to ``__newobj__``); ``None`` if the form does not say."""
-    parts = form.get("py/reduce") if isinstance(form, dict) else None
-    if not parts or not isinstance(parts, list):
-        return None
-    head = parts[0]
-    if head == "py/newobj" or (isinstance(head, dict) and str(head.get("py/function", "")).endswith("__newobj__")):
-        arguments = parts[1].get("py/tuple") if len(parts) > 1 and isinstance(parts[1], dict) else None
-        head = arguments[0] if arguments else None
-    return head.get("py/type") or head.get("py/function") if isinstance(head, dict) else None
 
 
 def restore(data: Any, failure: Any = None) -> Any:

@@ -27,7 +27,7 @@ from jsonpickle import tags as _jp_tags
 from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
-from cleanup_trace import _json, flatten_fast, function_pickle
+from cleanup_trace import _json, flatten_fast, forms, function_pickle
 from cleanup_trace.compare import differences, has_own_eq, slot_items
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.locate import module_attribute, of_a_local_class
@@ -990,14 +990,13 @@ class _Unpickler(_jp_unpickler.Unpickler):
         try:
             restored = super()._restore_reduce(obj)
         except Exception as error:
-            self._failed(error, restore_fast.reduced_class_name(obj) if restore_fast is not None else None)
+            self._failed(error, forms.reduced_class(obj))
             raise
         if type(restored) is list and not restored:  # (never the user's __eq__)
             # jsonpickle's answer when the reduction's callable is not found: an empty
             # list in place of the object (a class of a module replay cannot import).
-            head = obj.get("py/reduce", [None])[0] if isinstance(obj, dict) else None
-            name = head.get("py/type") or head.get("py/function") if isinstance(head, dict) else None
-            if isinstance(name, str) and _jp_unpickler.loadclass(name) is None:
+            name = forms.missing_callable(obj)
+            if name is not None:
                 raise UnknownClass(f"could not find {name}")
         return restored
 
@@ -1088,8 +1087,6 @@ def _decode_checked(data: Any, failure: Optional[list] = None) -> Any:
     try:
         return restore_fast.restore(data, failure)
     except restore_fast.Declined:
-        if failure:
-            del failure[:]
         return decode(data, failure)
     except restore_fast.MissingClass as error:
         raise UnknownClass(str(error)) from None
