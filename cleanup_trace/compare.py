@@ -68,19 +68,21 @@ def slot_items(value: Any) -> dict[str, Any]:
 
 
 class Difference(str):
-    """One difference, with the classes of the objects whose state holds it (innermost
-    first): storing blames the class that keeps failing, not the value handed to it;
-    and those objects themselves (an object given to many functions fails each time)."""
+    """One difference, with the objects whose state holds it (innermost first): storing
+    blames the class that keeps failing, not the value handed to it (``holders``), and
+    an object given to many functions, which fails each time."""
 
-    holders: tuple = ()
     holder_objects: tuple = ()
+
+    @property
+    def holders(self) -> tuple:
+        return tuple(map(type, self.holder_objects))
 
 
 def _inside(owner: Any, problems: Iterator[str]) -> Iterator[str]:
     """The problems found in ``owner``'s state, naming its class among their holders."""
     for problem in problems:
         found = Difference(problem)
-        found.holders = getattr(problem, "holders", ()) + (type(owner),)
         found.holder_objects = getattr(problem, "holder_objects", ()) + (owner,)
         yield found
 

@@ -249,7 +249,6 @@ class Flattener:
         try:
             return self._new_instance(obj, kind)
         except self.refusal as error:  # (who held what was refused, innermost first)
-            error.holders += (kind,)
             error.holder_objects += (obj,)
             raise
 

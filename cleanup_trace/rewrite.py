@@ -472,7 +472,7 @@ class _Instrumenter:
         target = node.decorator_list[-1] if node.decorator_list else node
         return ast.fix_missing_locations(ast.copy_location(decorator, target))
 
-    def _visit_function(self, node: FunctionNode) -> FunctionNode:
+    def _visit_function(self, node: FunctionNode) -> None:
         qualname = ".".join(self._scope + [node.name])
         findings = _Findings(node, self.imported, self._hinted(node), self.shared)
         reason = skip_reason(node, findings)
@@ -501,7 +501,6 @@ class _Instrumenter:
             _report_history_at_entry(node, source)
             self.clock_reads.append((qualname, source))
         # Nested functions are not importable, so not replayable: not descended into.
-        return node
 
     def visit(self, statements: list) -> None:
         """Every ``def`` among these statements and the ones they hold (branches, ``with``,

@@ -40,7 +40,7 @@ PICKLE_LOADER = "cleanup_trace.serialise.load_pickled"
 class Unserialisable(Exception):
     """A value cannot be stored so that it replays as itself."""
 
-    def __init__(self, message: str, *, lasting: bool = True, holders: tuple = (),
+    def __init__(self, message: str, *, lasting: bool = True,
                  holders_to_blame: bool = True, holder_objects: tuple = (), while_importing: bool = False,
                  culprit: Optional[type] = None, incomplete: bool = False) -> None:
         # Given here, never set on a local name before ``raise``: a local holding the
@@ -51,10 +51,8 @@ class Unserialisable(Exception):
         # Does the failure belong to the value's classes (they would fail again), or to
         # the moment (a module still importing cannot give back its functions by name)?
         self.lasting = lasting
-        # The classes of the objects whose state held what failed, innermost first: an
-        # iterator kept in an attribute fails every instance of the class keeping it.
-        self.holders = holders
-        self.holder_objects = holder_objects  # those objects themselves, innermost first
+        # The objects whose state held what failed, innermost first (see ``holders``).
+        self.holder_objects = holder_objects
         # False when the failure is about what one instance holds (a test's function
         # given to it), which says nothing of the classes holding it.
         self.holders_to_blame = holders_to_blame
@@ -68,6 +66,12 @@ class Unserialisable(Exception):
         # The culprit's reduction found one of its attributes missing: an object still
         # being built (a method its constructor calls) or taken apart, not a whole one.
         self.incomplete = incomplete
+
+    @property
+    def holders(self) -> tuple:
+        """The classes of ``holder_objects``: an iterator kept in an attribute fails every
+        instance of the class keeping it."""
+        return tuple(map(type, self.holder_objects))
 
 
 def _is_cython_function(obj: Any) -> bool:
@@ -710,7 +714,6 @@ class _Pickler(_jp_pickler.Pickler):
         try:
             return self._flatten_instance(obj)
         except Unserialisable as error:
-            error.holders += (type(obj),)
             error.holder_objects += (obj,)
             raise
         except Exception as error:  # (a reduction raising: the innermost object is the one)
@@ -1104,10 +1107,9 @@ def check_round_trip(original: Any, data: Any) -> Any:
                              culprit=failure[0] if failure else None) from None
     problems = differences(restored, original, limit=1, strict=True)
     if problems:
-        holders = getattr(problems[0], "holders", ())
-        raise Unserialisable(f"value does not round-trip: {problems[0]}", holders=holders,
-                             holder_objects=getattr(problems[0], "holder_objects", ()),
-                             culprit=holders[0] if holders else None)
+        holder_objects = getattr(problems[0], "holder_objects", ())
+        raise Unserialisable(f"value does not round-trip: {problems[0]}", holder_objects=holder_objects,
+                             culprit=type(holder_objects[0]) if holder_objects else None)
     if has_own_eq(original) and type(original).__module__ != "builtins":
         # Replay compares with the class's own __eq__, which the strict walk never calls on
         # the user's object: two decoded copies must be equal (toolz' curry compares its
