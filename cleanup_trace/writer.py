@@ -54,29 +54,58 @@ _EXPANDED_LEVELS = 8  # deeper values stay on one line whatever their length (4x
 _one_line = _json.encoder()  # no indent: the C encoder, many times faster than indent=2
 
 
+def _surely_longer(value: object, room: int) -> bool:
+    """Is ``value``'s one-line JSON text surely longer than ``room``?
+
+    A lower bound of its length (a text takes at least its characters and two quotes, a
+    list or dict its brackets, separators and one character per item), added up until it
+    passes ``room``: a big value tells after its first few items, unencoded.
+    """
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            total += len(item) + 2
+        elif kind is list:
+            total += 1 + 2 * len(item)  # "[]", a comma between items, each at least 1
+            stack.extend(item)
+        elif kind is dict:
+            total += 1 + 5 * len(item)  # "{}", '"":' and a comma per key, each value at least 1
+            stack.extend(item.values())
+        else:
+            total += 1
+        if total > room:
+            return True
+    return False
+
+
 def _pretty(value: object, indent: str, room: int) -> str:
     """``value`` as JSON: on one line if that fits in ``room``, else one item per line.
 
     ``json.dumps(indent=2)`` runs the pure-Python encoder and spreads every number of a
     big argument over its own line (3 ms for one of glom's 14 kB cases); this encodes
-    each level in C and only expands what is too long to read on one line.
+    in C what fits on one line, and expands the rest: a level surely too long is not
+    encoded at all (encoding every level of a deep value took tomlkit's suite 90 ms).
     """
-    text = _one_line(value)
-    if len(text) <= room or not value or len(indent) >= 2 * _EXPANDED_LEVELS:
-        return text
-    inner = indent + "  "
-    if type(value) is dict:
-        if not all(type(key) is str for key in value):
+    kind = type(value)
+    expand = (kind is dict or kind is list) and value and len(indent) < 2 * _EXPANDED_LEVELS
+    if not (expand and _surely_longer(value, room)):
+        text = _one_line(value)
+        if len(text) <= room or not expand:
             return text
+    inner = indent + "  "
+    if kind is dict:
+        if not all(type(key) is str for key in value):  # (not expanded: keys of other types)
+            return _one_line(value)
         lines = []
         for key, item in value.items():
             key_text = _one_line(key)
             lines.append(f"{inner}{key_text}: {_pretty(item, inner, LINE_WIDTH - len(inner) - len(key_text) - 3)}")
         return "{\n" + ",\n".join(lines) + f"\n{indent}}}"
-    if type(value) is list:
-        lines = [inner + _pretty(item, inner, LINE_WIDTH - len(inner) - 1) for item in value]
-        return "[\n" + ",\n".join(lines) + f"\n{indent}]"
-    return text
+    lines = [inner + _pretty(item, inner, LINE_WIDTH - len(inner) - 1) for item in value]  # type: ignore[union-attr]
+    return "[\n" + ",\n".join(lines) + f"\n{indent}]"
 
 
 def render_case(case: dict) -> str:

@@ -86,3 +86,40 @@ def test_texts_are_the_standard_encoders(value) -> None:
 
     assert json.JSONEncoder(allow_nan=True).encode(value) == _one_line(value)
     assert json.dumps(value, sort_keys=True, allow_nan=True, separators=(",", ":")) == dumps(value)
+
+
+def _pretty_by_encoding_every_level(value, indent: str, room: int) -> str:
+    """The layout's definition, plainly: one line if the one-line text fits, else one
+    item per line, down to the deepest expanded level."""
+    from cleanup_trace.writer import _EXPANDED_LEVELS, LINE_WIDTH
+
+    text = json.JSONEncoder(allow_nan=True).encode(value)
+    if len(text) <= room or not value or len(indent) >= 2 * _EXPANDED_LEVELS:
+        return text
+    inner = indent + "  "
+    if type(value) is dict and all(type(key) is str for key in value):
+        lines = [f"{inner}{json.dumps(key)}: "
+                 f"{_pretty_by_encoding_every_level(item, inner, LINE_WIDTH - len(inner) - len(json.dumps(key)) - 3)}"
+                 for key, item in value.items()]
+        return "{\n" + ",\n".join(lines) + f"\n{indent}}}"
+    if type(value) is list:
+        lines = [inner + _pretty_by_encoding_every_level(item, inner, LINE_WIDTH - len(inner) - 1) for item in value]
+        return "[\n" + ",\n".join(lines) + f"\n{indent}]"
+    return text
+
+
+_LAID_OUT_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=60),
+    lambda children: st.lists(children, max_size=12)
+    | st.dictionaries(st.text(max_size=12) | st.integers(), children, max_size=6),
+    max_leaves=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_LAID_OUT_VALUES, st.integers(min_value=0, max_value=120))
+def test_the_layout_skips_encoding_only_what_could_not_fit(value, room) -> None:
+    """Levels surely too long for their line are expanded unencoded: the same text as
+    encoding every level to find out (escaped texts, long numbers, keys of any type)."""
+    from cleanup_trace.writer import _pretty
+
+    assert _pretty_by_encoding_every_level(value, "  ", room) == _pretty(value, "  ", room)
