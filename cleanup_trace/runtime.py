@@ -310,10 +310,23 @@ def _transient_path_in(value: Any, depth: int = 0) -> Optional[tuple[str, str]]:
 _MODULE_NAME = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 
 
+_NAMES_LOOKED_AT = 50  # attributes of an argument looked at for module names, at most
+
+
 def _module_names_in(args: tuple, kwargs: dict) -> tuple:
     """The arguments that could name a module (``PackageLoader("res")``,
-    ``import_module(name)``), top-level strings only."""
-    values = (*args, *kwargs.values()) if kwargs else args
+    ``import_module(name)``): strings given, and the text attributes of the objects
+    given (``self.pkg_name`` of lark's ``FromPackageLoader`` called as a method)."""
+    values = [*args, *kwargs.values()] if kwargs else list(args)
+    for value in values[:]:
+        if type(value) is str or type(value) is types.ModuleType:
+            continue
+        try:  # as pickling reads it: never the object's own __getattr__
+            state = object.__getattribute__(value, "__dict__")
+        except Exception:
+            continue
+        if type(state) is dict and len(state) <= _NAMES_LOOKED_AT:
+            values.extend(state.values())
     return tuple(value for value in values if type(value) is str and len(value) < 200 and _MODULE_NAME.fullmatch(value))
 
 

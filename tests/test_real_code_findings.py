@@ -1046,25 +1046,48 @@ def call(function):
     return function()
 
 
+class Storage:
+    pass
+
+
+class Table:
+    def __init__(self, name):
+        self.name = name
+        self.storage = Storage()
+
+    def __repr__(self):
+        return f"<Table name={self.name!r}, storage={self.storage!r}>"
+
+    def described(self):
+        return [repr(self), len(self.name)]
+
+
 def main():
     for value in (object(), len, "text"):
         try:
             call(value)
         except TypeError as error:
             print(type(error).__name__)
+    print(repr(Table("a")).startswith("<Table"), Table("b").described()[1])
 '''
 
 
 def test_an_error_message_naming_an_object_by_its_address_replays(pytester: pytest.Pytester, app: Path) -> None:
-    """``<object object at 0x7f...>`` in a message differs in every run: replay compares
-    messages with such addresses made alike, and only those."""
+    """``<object object at 0x7f...>`` in a message or a returned text (a ``__repr__``
+    showing an attribute's default repr: tinydb's ``Table``) differs in every run: replay
+    compares texts with such addresses made alike, and only those."""
     (app / "addresses.py").write_text(textwrap.dedent(ADDRESS_APP))
-    run_tool(pytester, "addresses").stdout.fnmatch_lines(["TypeError", "TypeError", "TypeError"])
+    run_tool(pytester, "addresses").stdout.fnmatch_lines(["TypeError", "TypeError", "TypeError", "True 1"])
     messages = [case["outcome"]["raised"]["message"]
                 for case in json.loads((app / "tests/test-data/addresses/call-00.json").read_text())["cases"]]
     assert any(" at 0x" in message for message in messages)
-    replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "call")
-    replay.assert_outcomes(passed=len(messages), deselected=replay.parseoutcomes().get("deselected", 0))
+    data = app / "tests/test-data/addresses"
+    returned = [[case["outcome"]["returned"] for case in json.loads((data / f"Table.{name}-00.json").read_text())["cases"]]
+                for name in ("__repr__", "described")]
+    assert all(" at 0x" in text for text in returned[0]) and all(" at 0x" in pair[0] for pair in returned[1])
+    replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "call or repr or described")
+    replay.assert_outcomes(passed=len(messages) + len(returned[0]) + len(returned[1]),
+                           deselected=replay.parseoutcomes().get("deselected", 0))
 
 
 def test_messages_differing_in_more_than_addresses_still_differ() -> None:
@@ -1728,6 +1751,14 @@ import importlib
 
 def load(name):
     return importlib.import_module(name).VALUE
+
+
+class PackageLoader:
+    def __init__(self, package):
+        self.package = package
+
+    def value(self):
+        return importlib.import_module(self.package).VALUE
 '''
 
 LOADERS_SCRIPT = '''
@@ -1739,13 +1770,15 @@ sys.path.insert(0, "tests")  # a test putting its own package on the path (jinja
 with Recorder():
     import loaders
     print(loaders.load("res"), loaders.load("settings"))
+    print(loaders.PackageLoader("res").value(), loaders.PackageLoader("settings").value())
 '''
 
 
 @pytest.mark.usefixtures("debug_log")
 def test_a_call_naming_a_test_package_is_not_recorded(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     """A call given the name of a module it imports from the tests (a test's package put
-    on sys.path) would not find it at replay: not recorded. Other module names are."""
+    on sys.path), or given an object holding that name (lark's ``FromPackageLoader``),
+    would not find it at replay: not recorded. Other module names are."""
     pytester.makepyfile(loaders=textwrap.dedent(LOADERS_APP), script=textwrap.dedent(LOADERS_SCRIPT),
                         settings="VALUE = 2\n")
     (pytester.path / "tests" / "res").mkdir(parents=True)
@@ -1753,10 +1786,13 @@ def test_a_call_naming_a_test_package_is_not_recorded(pytester: pytest.Pytester,
     clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
     result = pytester.run(sys.executable, "script.py")
     assert result.ret == 0, result.stderr.str()
-    result.stdout.fnmatch_lines(["1 2"])
+    result.stdout.fnmatch_lines(["1 2", "1 2"])
     result.stderr.fnmatch_lines(["*call.skipped function=loaders.load reason='names a test module' detail='res is imported*"])
+    result.stderr.fnmatch_lines(["*call.skipped function=loaders.PackageLoader.value reason='names a test module'*"])
     [data] = (pytester.path / "tests" / "test-data" / "loaders").glob("load-*.json")
     assert [["settings"]] == [case["call"]["args"] for case in json.loads(data.read_text())["cases"]]
+    [data] = (pytester.path / "tests" / "test-data" / "loaders").glob("PackageLoader.value-*.json")
+    assert ["settings"] == [case["call"]["args"][0]["package"] for case in json.loads(data.read_text())["cases"]]
 
 
 THREAD_LOCAL_APP = '''
