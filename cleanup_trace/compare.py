@@ -36,16 +36,15 @@ def same_text(actual: str, expected: str) -> bool:
     return actual == expected or without_addresses(actual) == without_addresses(expected)
 
 
-_SLOTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # class -> [(name, descriptor)]
+_SLOTS: dict = {}  # class -> ((name, descriptor), ...); bounded (it holds the classes)
 
 
-def slot_items(value: Any) -> dict[str, Any]:
-    """The set ``__slots__`` of an object by attribute name (private names mangled), read
-    through the slot descriptors themselves: never a user's ``__getattr__`` or property."""
-    kind = type(value)
+def slot_descriptors(kind: type) -> tuple:
+    """The slots ``kind``'s instances may have, by attribute name (private names
+    mangled), with their descriptors; made once per class."""
     slots = _SLOTS.get(kind)
     if slots is None:
-        slots = []
+        found = []
         for klass in kind.__mro__:
             declared = vars(klass).get("__slots__", ())
             for name in (declared,) if isinstance(declared, str) else declared:
@@ -53,13 +52,19 @@ def slot_items(value: Any) -> dict[str, Any]:
                     name = f"_{klass.__name__.lstrip('_')}{name}"  # as Python mangles it
                 descriptor = vars(klass).get(name)
                 if type(descriptor) is types.MemberDescriptorType:
-                    slots.append((name, descriptor))
-        try:
-            _SLOTS[kind] = slots
-        except TypeError:  # a class that takes no weak reference: looked at again next time
-            pass
+                    found.append((name, descriptor))
+        if len(_SLOTS) >= 4096:
+            _SLOTS.clear()
+        slots = _SLOTS[kind] = tuple(found)
+    return slots
+
+
+def slot_items(value: Any) -> dict[str, Any]:
+    """The set ``__slots__`` of an object by attribute name, read through the slot
+    descriptors themselves: never a user's ``__getattr__`` or property."""
+    kind = type(value)
     items = {}
-    for name, descriptor in slots:
+    for name, descriptor in slot_descriptors(kind):
         try:
             items[name] = descriptor.__get__(value, kind)
         except AttributeError:

@@ -45,7 +45,7 @@ _FUNCTION_TYPES = frozenset({types.FunctionType, types.MethodType, types.LambdaT
 _FUNCTION_LIKE = (types.FunctionType, types.BuiltinFunctionType)
 _RESERVED = frozenset(_jp_tags.RESERVED)
 _JSON_KEY = _jp_tags.JSON_KEY
-_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
 # Any of these on a class below ``object`` sends jsonpickle down another path.
 _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getinitargs__",
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
@@ -73,8 +73,8 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     below_object = cls.__mro__[:-1]
     if not cls.__dictoffset__:
         return _without_dict_plan(cls, obj), name
-    own = [klass for klass in below_object if klass.__flags__ & _HEAP_TYPE]
-    builtin = [klass for klass in below_object if not klass.__flags__ & _HEAP_TYPE]
+    own = [klass for klass in below_object if klass.__flags__ & HEAP_TYPE]
+    builtin = [klass for klass in below_object if not klass.__flags__ & HEAP_TYPE]
     # (A C base keeps state out of __dict__: Exception, set... A subclass of str, int,
     # float, dict or list, or of another class made in C (datetime), that says how to
     # reduce itself is stored that way.)
@@ -157,7 +157,7 @@ def _without_dict_plan(cls: type, obj: Any) -> int:
 def _tuple_subclass_plan(cls: type, obj: Any) -> int:
     """A named tuple (a tuple subclass whose instances have no ``__dict__``): jsonpickle
     stores its ``__getnewargs__`` and its items, and never asks for a reduction."""
-    own = [klass for klass in cls.__mro__[:-1] if klass.__flags__ & _HEAP_TYPE]
+    own = [klass for klass in cls.__mro__[:-1] if klass.__flags__ & HEAP_TYPE]
     if any(attribute in vars(klass) for klass in own
            for attribute in _OTHER_PATHS + ("__reduce__", "__reduce_ex__") if attribute != "__getnewargs__") \
             or "<locals>" in _importable_name(cls) or any(_jp_util.has_reduce(obj)):

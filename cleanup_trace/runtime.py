@@ -51,7 +51,7 @@ from cleanup_trace._wrapt import wrapt
 
 from cleanup_trace import filters, locate
 from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, writes
-from cleanup_trace.compare import has_own_eq, object_state, same_text
+from cleanup_trace.compare import has_own_eq, object_state, same_text, slot_descriptors
 from cleanup_trace.rewrite import (CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME, SHARED_COUNTER, THREAD_LOCAL,
                                    THREAD_LOCAL_CHANGE, TRACEBACK_ATTRIBUTE, TRACEBACK_CALLS)
 from cleanup_trace._log import log
@@ -392,10 +392,17 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
     try:  # as pickling reads it: never the object's own __getattr__
         state = object.__getattribute__(value, "__dict__")
     except Exception:
-        return kind
-    if type(state) is dict:
-        return (kind, *[(key, _fingerprint(item, depth + 1)) for key, item in itertools.islice(state.items(), 6)])
-    return kind
+        state = None
+    parts = [(key, _fingerprint(item, depth + 1)) for key, item in itertools.islice(state.items(), 6)] \
+        if type(state) is dict else []
+    # Slots too (lark's symbols keep their name in one): else every instance of a slotted
+    # class would look like the first one recorded, and its other calls like duplicates.
+    for name, descriptor in slot_descriptors(kind)[:6]:
+        try:
+            parts.append((name, _fingerprint(descriptor.__get__(value, kind), depth + 1)))
+        except AttributeError:  # not set
+            pass
+    return (kind, *parts)
 
 
 class _Live:

@@ -57,9 +57,9 @@ _one_line = _json.encoder()  # no indent: the C encoder, many times faster than 
 def _surely_longer(value: object, room: int) -> bool:
     """Is ``value``'s one-line JSON text surely longer than ``room``?
 
-    A lower bound of its length (a text takes at least its characters and two quotes, a
-    list or dict its brackets, separators and one character per item), added up until it
-    passes ``room``: a big value tells after its first few items, unencoded.
+    A lower bound of its length (a text takes at least its characters and two quotes, any
+    other atom one character, a list or dict its brackets and separators), added up
+    until it passes ``room``: a big value tells after its first few items, unencoded.
     """
     total = 0
     stack = [value]
@@ -69,10 +69,10 @@ def _surely_longer(value: object, room: int) -> bool:
         if kind is str:
             total += len(item) + 2
         elif kind is list:
-            total += 1 + 2 * len(item)  # "[]", a comma between items, each at least 1
+            total += 1 + len(item)  # "[]" and a comma between items (which count themselves)
             stack.extend(item)
         elif kind is dict:
-            total += 1 + 5 * len(item)  # "{}", '"":' and a comma per key, each value at least 1
+            total += 1 + 4 * len(item)  # "{}", and '"":' and a comma per key (values count themselves)
             stack.extend(item.values())
         else:
             total += 1

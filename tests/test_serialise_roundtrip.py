@@ -324,12 +324,20 @@ class Span:
 """
 
 
+def _module_from(source: str, name: str, monkeypatch) -> types.ModuleType:
+    """An importable module of the user's (the test module's own classes are refused)."""
+    module = types.ModuleType(name)
+    exec(source, module.__dict__)
+    monkeypatch.setitem(sys.modules, name, module)
+    for value in list(vars(module).values()):
+        if isinstance(value, type):
+            value.__module__ = name
+    return module
+
+
 def test_a_cached_property_computed_on_one_side_only_is_no_difference(monkeypatch) -> None:
     """The stored copy computes it again when read; a value that differs is still one."""
-    module = types.ModuleType("cleanup_trace_spans")
-    exec(SPAN_MODULE, module.__dict__)
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-    module.Span.__module__ = module.__name__
+    module = _module_from(SPAN_MODULE, "cleanup_trace_spans", monkeypatch)
     span = module.Span(2, 5)
     assert 3 == span.length  # now in its __dict__; the stored copy's is not
     value = {"args": [span], "kwargs": {}}
@@ -337,3 +345,45 @@ def test_a_cached_property_computed_on_one_side_only_is_no_difference(monkeypatc
     other = module.Span(2, 5)
     other.__dict__["length"] = 4
     assert ["__dict__['length']: 4 != 3"] == differences(other, span, strict=True)
+
+
+SYMBOLS_MODULE = """
+class Symbol:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
+class Terminal(Symbol):  # (no __slots__ of its own: its instances have a dict as well)
+    def __init__(self, name, filter_out=False):
+        super().__init__(name)
+        self.filter_out = filter_out
+"""
+
+
+def test_an_object_keeping_state_in_slots_and_in_a_dict_keeps_both(monkeypatch) -> None:
+    """jsonpickle stores only the dict of such an object (lark's ``Terminal`` lost the
+    name its base class keeps in a slot); pickling's ``(dict, slots)`` state keeps both."""
+    import warnings
+
+    import jsonpickle
+
+    symbols = _module_from(SYMBOLS_MODULE, "cleanup_trace_symbols", monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # (its "keys will default to True")
+        assert "name" not in jsonpickle.encode(symbols.Terminal("A"))  # (what jsonpickle alone does)
+    shared = symbols.Terminal("A", filter_out=True)
+    value = [shared, symbols.Terminal("B"), shared]
+    restored = serialise.check_round_trip(value, serialise.encode(value))
+    assert [("A", True), ("B", False)] == [(item.name, item.filter_out) for item in restored[:2]]
+    assert restored[0] is restored[2]
+
+
+def test_instances_told_apart_by_their_slots_are_different_calls(monkeypatch) -> None:
+    from cleanup_trace.runtime import _fingerprint
+
+    symbols = _module_from(SYMBOLS_MODULE, "cleanup_trace_symbols", monkeypatch)
+    assert _fingerprint(symbols.Terminal("A")) != _fingerprint(symbols.Terminal("B"))
+    assert _fingerprint(symbols.Symbol("A")) != _fingerprint(symbols.Symbol("B"))
+    assert _fingerprint(symbols.Terminal("A")) == _fingerprint(symbols.Terminal("A"))

@@ -115,7 +115,7 @@ _LAID_OUT_VALUES = st.recursive(
     max_leaves=80)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(_LAID_OUT_VALUES, st.integers(min_value=0, max_value=120))
 def test_the_layout_skips_encoding_only_what_could_not_fit(value, room) -> None:
     """Levels surely too long for their line are expanded unencoded: the same text as
@@ -123,3 +123,9 @@ def test_the_layout_skips_encoding_only_what_could_not_fit(value, room) -> None:
     from cleanup_trace.writer import _pretty
 
     assert _pretty_by_encoding_every_level(value, "  ", room) == _pretty(value, "  ", room)
+
+
+def test_the_layout_of_short_texts_in_a_list_that_just_fits() -> None:
+    from cleanup_trace.writer import _pretty
+
+    assert '[""]' == _pretty([""], "  ", 4) and '{"a": [""]}' == _pretty({"a": [""]}, "  ", 11)
