@@ -87,6 +87,14 @@ class _Log:
     def _emit(self, method_name: str, event: str, **fields: Any) -> None:
         if _LEVELS.get(method_name.upper(), 20) < _state["level"]:
             return
+        try:
+            self._emit_now(method_name, event, **fields)
+        except Exception:
+            # Never into the program: an event at its recursion limit (structlog imported
+            # there failed half-way), a field whose repr raises...
+            pass
+
+    def _emit_now(self, method_name: str, event: str, **fields: Any) -> None:
         if self._logger is None:
             if self._building:
                 # An event while structlog itself imports (our import hook sees its

@@ -698,6 +698,9 @@ class FunctionRecord:
             return snapshot
         except _PASS_THROUGH:
             raise
+        except RecursionError:
+            _too_deep()
+            return None
         except BaseException as error:  # some libraries derive errors from BaseException
             self.fail(error)
             return None
@@ -783,6 +786,8 @@ class FunctionRecord:
             self._offer(case, snapshot)
         except _PASS_THROUGH:
             raise
+        except RecursionError:
+            _too_deep()
         except BaseException as error:  # some libraries derive errors from BaseException
             self.fail(error)
         finally:
@@ -853,6 +858,12 @@ class FunctionRecord:
         return None if data is _REFUSED else {"returned": data}
 
     def exception_outcome(self, error: BaseException) -> Optional[dict]:
+        if isinstance(error, RecursionError):
+            # Where the limit is met depends on the stack the call started from: neither
+            # this call nor the recorded calls it ran in replay alike.
+            _tell_running("volatile", _RECURSION_LIMIT)
+            self._pass_over(*_volatile_reason(_RECURSION_LIMIT))
+            return None
         klass = type(error)
         if locate.locate(locate.find_module(klass.__module__), klass.__qualname__) is not klass \
                 and klass.__module__ != "builtins":
@@ -881,6 +892,8 @@ class FunctionRecord:
         return {"check": entry, "handling": True} if fingerprint[2] else {"check": entry}
 
     def _check_consistency(self, entry: list, returned: Any, raised: Optional[BaseException]) -> None:
+        if isinstance(raised, RecursionError):
+            return  # (the stack's depth, not the arguments: see exception_outcome)
         if raised is not None:
             outcome = _raised_outcome(raised)
             if outcome is None:
@@ -1054,6 +1067,13 @@ def _note_foreign_module(module: types.ModuleType) -> None:
                                 if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type))}
 
 
+def _too_deep() -> None:
+    """The program's stack reached the interpreter's limit inside the tool's frames
+    (asteval's test of its recursion limit): that call is not recorded. Not the tool's
+    failure: the function stays recorded, and nothing is logged (logging needs frames)."""
+    _state.stats["skipped: stack too deep to record"] += 1
+
+
 def _raised_outcome(error: BaseException) -> Optional[dict]:
     """An exception as data files store it (``None`` when its message cannot be read)."""
     try:
@@ -1203,8 +1223,14 @@ def _tell_running(mark: str, what: str, handling_only: bool = False) -> None:
             snapshot.setdefault(mark, what)
 
 
+_RECURSION_LIMIT = "the recursion limit"
+
+
 def _volatile_reason(source: str) -> tuple[str, str]:
     """The skip reason and detail for a call marked by ``clock_read`` or ``input()``."""
+    if source == _RECURSION_LIMIT:
+        return "met the recursion limit", \
+            "where the interpreter's limit is met depends on the stack the call started from: replay starts from another"
     if source == _INPUT_READ:
         return "reads standard input", "through input(): replay has no such input"
     if source.startswith(_RELATIVE_LISTING):

@@ -334,3 +334,38 @@ def test_a_failed_store_keeps_no_object_alive(monkeypatch: pytest.MonkeyPatch) -
         assert alive() is None
     finally:
         gc.enable()
+
+
+# A chain of distinct functions, each called once per descent: new calls at every depth.
+DEEP_LIB = "".join(f"def descend{level}(depth):\n    return descend{level + 1}(depth + 1)\n\n\n"
+                   for level in range(600))
+
+DEEP_SCRIPT = '''
+import sys
+
+from cleanup_trace import Recorder, runtime
+
+with Recorder():
+    import deep
+    for limit in range(300, 340):  # the limit is met in the tool's frames for some of them
+        sys.setrecursionlimit(limit)
+        try:
+            deep.descend0(0)
+        except RecursionError:
+            pass
+    sys.setrecursionlimit(1000)
+    print("disabled:", runtime.stats()["functions disabled by a tool error"],
+          "too deep:", runtime.stats()["skipped: stack too deep to record"] > 0)
+'''
+
+
+def test_a_stack_at_the_recursion_limit_is_not_a_tool_failure(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """A program recursing until RecursionError meets the limit inside the tool's frames
+    at times: that call is not recorded, the function is not disabled, and the program
+    still gets its RecursionError."""
+    pytester.makepyfile(deep=DEEP_LIB, script=DEEP_SCRIPT)
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["disabled: 0 too deep: True"])
