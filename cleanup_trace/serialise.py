@@ -1011,6 +1011,14 @@ class _Unpickler(_jp_unpickler.Unpickler):
             self._failed(error, obj.get(_jp_tags.OBJECT) if isinstance(obj, dict) else None)
             raise
 
+    def _restore_object_instance(self, obj: dict, cls: type, class_name: str = "") -> Any:
+        if "default_factory" in obj:
+            # jsonpickle deletes the key from the form it decodes: that form is the one
+            # being stored, checked by decoding it (lark's ``defaultdict(list)`` was
+            # written without its factory, and replayed with none).
+            obj = dict(obj)
+        return super()._restore_object_instance(obj, cls, class_name)
+
     def _failed(self, error: Exception, name: Any) -> None:
         if self.failed is not error:
             self.failed, self.failed_in = error, _jp_unpickler.loadclass(name) if isinstance(name, str) else None

@@ -387,3 +387,18 @@ def test_instances_told_apart_by_their_slots_are_different_calls(monkeypatch) ->
     assert _fingerprint(symbols.Terminal("A")) != _fingerprint(symbols.Terminal("B"))
     assert _fingerprint(symbols.Symbol("A")) != _fingerprint(symbols.Symbol("B"))
     assert _fingerprint(symbols.Terminal("A")) == _fingerprint(symbols.Terminal("A"))
+
+
+def test_checking_a_stored_value_leaves_its_stored_form_as_it_was() -> None:
+    """Decoding is how storing checks a value; jsonpickle's decoder deletes a
+    defaultdict's ``default_factory`` from the form it reads, which is the form written."""
+    import collections
+    import copy
+
+    value = {"args": [collections.defaultdict(list), collections.defaultdict(int, {"a": 1})], "kwargs": {}}
+    data = serialise.encode(value)
+    before = copy.deepcopy(data)
+    serialise.check_round_trip(value, data)
+    assert before == data
+    restored = serialise.decode(data)["args"]
+    assert (list, int, 1) == (restored[0].default_factory, restored[1].default_factory, restored[1]["a"])
