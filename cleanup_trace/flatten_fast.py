@@ -50,7 +50,7 @@ HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
 _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getinitargs__",
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
 
-_PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE = range(8)
+_PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ = range(9)
 # Left to jsonpickle and the tool's own paths in serialise, or refused there.
 _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray, int, float, type,
                    types.ModuleType, re.Pattern)
@@ -99,6 +99,8 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     if not reduces_itself and any("__new__" in vars(klass) for klass in own):
         return _DECLINE, name  # jsonpickle's decoder calls ``cls.__new__(cls)``
     if builtin and not reduces_itself:
+        if builtin == [list] and not any("__iter__" in vars(klass) for klass in own):
+            return _SEQ, name  # a list of yours (markdown's parser ``State``): attributes, then items
         # A str, int or float with attributes: its value as ``__getnewargs__`` gives it.
         return (_NEWARGS if builtin[0] in (str, int, float) else _DECLINE), name
     if builtin and builtin[0] in (dict, list):
@@ -275,7 +277,7 @@ class Flattener:
         attributes = getattr(obj, "__dict__", {})  # (none in a C type's instances)
         if "_jsonpickle_exclude" in attributes or "__reduce__" in attributes or "__reduce_ex__" in attributes:
             raise Declined(name)
-        if how == _PLAIN or how == _NEWARGS:
+        if how == _PLAIN or how == _NEWARGS or how == _SEQ:
             # jsonpickle's decoder reads ``default_factory`` as a defaultdict's, and sets
             # attributes named by strings only.
             if "default_factory" in attributes or not all(type(key) is str for key in attributes):
@@ -283,7 +285,10 @@ class Flattener:
             data = {"py/object": name}
             if how == _NEWARGS:
                 data["py/newargs"] = self.flatten(obj.__getnewargs__())
-            return self._items(attributes, data)
+            data = self._items(attributes, data)
+            if how == _SEQ:
+                data["py/seq"] = [self.flatten(item) for item in list.__iter__(obj)]
+            return data
         if how == _CONTAINER:
             return self._container(obj, name)
         try:

@@ -169,9 +169,13 @@ class Restorer:
         cls = _load(name)
         if cls is None:
             raise _jp_errors.ClassNotFoundError(f"Unpickler.restore_object could not find {name}!")
+        # Items of a list of yours are put back by its ``append`` (after its attributes):
+        # list's own only, here.
+        items = "py/seq" in data and isinstance(cls, type) and issubclass(cls, list)
         if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "default_factory" in data \
                 or not isinstance(cls, type) or "py/newargsex" in data or "py/initargs" in data \
-                or (("py/seq" in data or "py/state" in data) and not issubclass(cls, tuple)):
+                or ("py/state" in data and not issubclass(cls, tuple)) \
+                or ("py/seq" in data and not issubclass(cls, tuple) and not (items and cls.append is list.append)):
             raise Declined(name)
         proxy = _Proxy()
         self._number(proxy)
@@ -205,6 +209,9 @@ class Restorer:
                 setattr(instance, f"_{instance.__class__.__name__}{key}", value)
             if isinstance(value, _Proxy):
                 self.proxies.append((instance, key, value, _obj_setattr))
+        if items:
+            for item in data["py/seq"]:  # (a proxy among them stays one, as jsonpickle leaves it)
+                list.append(instance, self.restore(item))
         return instance
 
     def _reduced(self, data: dict) -> Any:

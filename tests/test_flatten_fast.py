@@ -73,6 +73,10 @@ class Row(list):
     def __reduce__(self):
         return (Row, (list(self),), {"label": self.label})
 
+class Stack(list):  # a list with attributes, pickled as any list (markdown's parser State)
+    def push(self, item):
+        self.append(item)
+
 class Pair(typing.NamedTuple):
     left: object
     right: object = None
@@ -182,6 +186,8 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(lambda text, value: _with(shapes.Word(text), note=value), st.text(max_size=4), children)
         | st.builds(shapes.Table, st.dictionaries(keys, children, max_size=3), st.text(max_size=3))
         | st.builds(shapes.Row, st.lists(children, max_size=3), st.text(max_size=3))
+        | st.builds(lambda items, note: _with(shapes.Stack(items), note=note), st.lists(children, max_size=3),
+                    children)
         | st.builds(shapes.Pair, children, children)
         | st.builds(shapes.Literalish, st.text(max_size=3), flag=children)
         | st.builds(shapes.Stamp, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), children)
