@@ -16,6 +16,7 @@ caller flattens the whole value with jsonpickle.
 from __future__ import annotations
 
 import base64
+import collections
 import re
 import types
 from typing import Any, Callable, Optional
@@ -71,6 +72,8 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "cython" in cls.__name__:
         return _DECLINE, name
     below_object = cls.__mro__[:-1]
+    if cls is collections.OrderedDict:
+        return _CONTAINER, name  # (stored by its reduction, by jsonpickle too)
     if not cls.__dictoffset__:
         return _without_dict_plan(cls, obj), name
     own = [klass for klass in below_object if klass.__flags__ & HEAP_TYPE]

@@ -1,6 +1,7 @@
 """The per-class flattening gives exactly jsonpickle's form, or declines the value."""
 from __future__ import annotations
 
+import collections
 import copy
 import datetime
 import json
@@ -188,6 +189,9 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(shapes.Row, st.lists(children, max_size=3), st.text(max_size=3))
         | st.builds(lambda items, note: _with(shapes.Stack(items), note=note), st.lists(children, max_size=3),
                     children)
+        | st.builds(collections.OrderedDict, st.dictionaries(keys, children, max_size=3))
+        | st.builds(lambda items, note: _with(collections.OrderedDict(items), note=note),
+                    st.dictionaries(keys, children, max_size=2), children)
         | st.builds(shapes.Pair, children, children)
         | st.builds(shapes.Literalish, st.text(max_size=3), flag=children)
         | st.builds(shapes.Stamp, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), children)
