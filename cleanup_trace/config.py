@@ -98,7 +98,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("serialisation_depth", _positive_int, 500, "a whole number >= 1",
            "Deepest nesting of a recorded value; deeper values are not recorded."),
     Option("value_limit", _positive_int, 1000, "a whole number >= 1",
-           "Most values (items, keys, attributes) in a recorded call or outcome; a bigger case is "
+           "Most values (items, keys, attributes; a text once more per 64 characters) in a recorded call "
+           "or outcome; a bigger case is "
            "skipped before it is serialised: slow to record, unreadable as a test."),
     Option("filesize_limit_mb", _non_negative_float, 5.0, "a number >= 0 (megabytes)",
            "Largest data file written; a case that would make a file larger is skipped."),
