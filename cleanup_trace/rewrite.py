@@ -42,7 +42,7 @@ import bisect
 import re
 from typing import Iterator, NamedTuple, Optional, Union
 
-TRANSFORM_VERSION = 13
+TRANSFORM_VERSION = 14
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -83,6 +83,9 @@ HANDLED_EXCEPTION_CALLS = frozenset({"sys.exc_info", "sys.exception", "traceback
 # frames) differs at replay. Reads of ``__traceback__`` and these calls, outside the
 # function's own ``except`` blocks, go through ``CLOCK_HOOK``.
 TRACEBACK_ATTRIBUTE = "__traceback__"
+# ``sys.stdin`` read in a function: what the call reads there is the run's standard input
+# (a test's ``StringIO`` in its place), which replay does not have. Told to CLOCK_HOOK.
+STDIN_READ = "sys.stdin"
 TRACEBACK_CALLS = frozenset({"traceback.format_exception", "traceback.print_exception", "traceback.format_tb",
                              "traceback.extract_tb", "traceback.print_tb", "traceback.walk_tb",
                              "traceback.TracebackException", "traceback.TracebackException.from_exception",
@@ -238,7 +241,7 @@ def _hint_pattern(imported: dict[str, str], shared: SharedState = _NO_SHARED_STA
     alternatives = "|".join(sorted(map(re.escape, names)))
     module_alternatives = "|".join(sorted(map(re.escape, modules)))
     # also held or looked up by name, uncalled; an attribute read
-    uncalled = _FRAME_INSPECTOR_NAMES | {TRACEBACK_ATTRIBUTE} | shared.thread_locals
+    uncalled = _FRAME_INSPECTOR_NAMES | {TRACEBACK_ATTRIBUTE, "stdin"} | shared.thread_locals
     frames = "|".join(sorted(map(re.escape, uncalled)))
     first = "".join(sorted({re.escape(name[0]) for name in names | modules | uncalled if name}))
     return re.compile(rf"(?=[{first}])(?:\b(?:{alternatives})\s*\(|\b(?:{module_alternatives}|{frames})\b)")
@@ -337,8 +340,8 @@ class _Findings:
         thread_locals = shared.thread_locals
         # (call, what it reads): the clock, entropy, or the exception its caller handles
         self.hooked_calls: list[tuple[ast.Call, str]] = []
-        # ``error.__traceback__`` read outside the function's own handlers
-        self.hooked_reads: list[ast.Attribute] = []
+        # ``error.__traceback__`` read outside the function's own handlers, ``sys.stdin``
+        self.hooked_reads: list[tuple[ast.Attribute, str]] = []
         self.counter_drawn = ""  # the source told at every call, when it draws from one
         self.thread_local = ""  # the module's thread-local it reads, told at every call
         self.thread_local_changed = ""  # ... or one whose attributes it sets or deletes
@@ -363,7 +366,10 @@ class _Findings:
                 self.thread_local_changed = inner.value.id
             elif isinstance(inner, ast.Attribute) and inner.attr == TRACEBACK_ATTRIBUTE:
                 if not handling and isinstance(inner.ctx, ast.Load):
-                    self.hooked_reads.append(inner)
+                    self.hooked_reads.append((inner, TRACEBACK_ATTRIBUTE))
+            elif type(inner) is ast.Attribute and inner.attr == "stdin" and isinstance(inner.ctx, ast.Load) \
+                    and type(inner.value) is ast.Name and imported.get(inner.value.id) == "sys":
+                self.hooked_reads.append((inner, STDIN_READ))
             elif isinstance(inner, ast.Attribute) and inner.attr in _FRAME_INSPECTOR_NAMES or \
                     isinstance(inner, ast.Constant) and isinstance(inner.value, str) and \
                     inner.value in _FRAME_INSPECTOR_NAMES:
@@ -395,10 +401,11 @@ def _report_clock_read(call: ast.Call, source: str) -> None:
     call.func = ast.fix_missing_locations(ast.copy_location(hook, call.func))
 
 
-def _report_traceback_read(attribute: ast.Attribute) -> None:
-    """``error.__traceback__`` becomes ``<CLOCK_HOOK>(error, "__traceback__").__traceback__``."""
+def _report_attribute_read(attribute: ast.Attribute, source: str) -> None:
+    """``error.__traceback__`` becomes ``<CLOCK_HOOK>(error, "__traceback__").__traceback__``
+    (``sys.stdin``: ``<CLOCK_HOOK>(sys, "sys.stdin").stdin``)."""
     hook = ast.Call(func=ast.Name(id=CLOCK_HOOK, ctx=ast.Load()),
-                    args=[attribute.value, ast.Constant(TRACEBACK_ATTRIBUTE)], keywords=[])
+                    args=[attribute.value, ast.Constant(source)], keywords=[])
     attribute.value = ast.fix_missing_locations(ast.copy_location(hook, attribute.value))
 
 
@@ -485,9 +492,9 @@ class _Instrumenter:
         for call, source in findings.hooked_calls:
             _report_clock_read(call, source)
             self.clock_reads.append((qualname, source))
-        for attribute in findings.hooked_reads:
-            _report_traceback_read(attribute)
-            self.clock_reads.append((qualname, TRACEBACK_ATTRIBUTE))
+        for attribute, source in findings.hooked_reads:
+            _report_attribute_read(attribute, source)
+            self.clock_reads.append((qualname, source))
         if findings.counter_drawn:
             _report_history_at_entry(node, findings.counter_drawn)
             self.clock_reads.append((qualname, findings.counter_drawn))

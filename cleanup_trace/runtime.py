@@ -53,7 +53,7 @@ from cleanup_trace import filters, locate
 from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, writes
 from cleanup_trace.compare import has_own_eq, object_state, same_text, slot_descriptors
 from cleanup_trace.rewrite import (CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME, SHARED_COUNTER, THREAD_LOCAL,
-                                   THREAD_LOCAL_CHANGE, TRACEBACK_ATTRIBUTE, TRACEBACK_CALLS)
+                                   STDIN_READ, THREAD_LOCAL_CHANGE, TRACEBACK_ATTRIBUTE, TRACEBACK_CALLS)
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -1231,8 +1231,8 @@ def _volatile_reason(source: str) -> tuple[str, str]:
     if source == _RECURSION_LIMIT:
         return "met the recursion limit", \
             "where the interpreter's limit is met depends on the stack the call started from: replay starts from another"
-    if source == _INPUT_READ:
-        return "reads standard input", "through input(): replay has no such input"
+    if source == _INPUT_READ or source == STDIN_READ:
+        return "reads standard input", f"through {source}: replay has no such input"
     if source.startswith(_RELATIVE_LISTING):
         return "lists the current directory", \
             f"{source[len(_RELATIVE_LISTING):]!r}: a path relative to where the run was, replay runs elsewhere"

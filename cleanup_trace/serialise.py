@@ -304,6 +304,19 @@ _TAG_LIKE = ("py/", _jp_tags.JSON_KEY)
 _STACK_RECORDS = frozenset({traceback.FrameSummary, traceback.StackSummary})
 
 
+def _keyed_by_identity(key: Any) -> bool:
+    """A dict key that only the same object finds (no ``==`` or hash of its own: markdown's
+    ``xml.etree`` elements as keys), unless stored as a reference to itself (a class, a
+    function, a module's sentinel)."""
+    kind = type(key)
+    return kind.__hash__ is object.__hash__ and kind.__eq__ is object.__eq__ and not isinstance(key, type) \
+        and kind not in _BY_REFERENCE and _sentinels.reference(key) is None
+
+
+_BY_REFERENCE = frozenset({types.FunctionType, types.BuiltinFunctionType, types.ModuleType, type(None),
+                           type(Ellipsis), type(NotImplemented)})
+
+
 def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = None) -> Survey:
     """A cheap walk before the costly encode.
 
@@ -358,6 +371,10 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                             plain = False
                             if type(key) is not int:
                                 builtin = False
+                                if _keyed_by_identity(key):
+                                    raise Unserialisable(
+                                        f"a dict keyed by {type(key).__module__}.{type(key).__qualname__} objects, "
+                                        "which compare by identity: decoded, its keys are new objects")
                                 stack.append(key)  # a class as a key (a registry by type) is stored too
                 stack.extend(item.values())
             else:

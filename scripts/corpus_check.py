@@ -361,6 +361,10 @@ class Library:
         result["cases_on_disk"] = sum(_case_count(path) for path in result["data_files"])
 
         # 3: scaffold, then replay the generated tests alone.
+        if not result["data_files"]:
+            result["problems"].append("nothing was recorded (no module of the library instrumented: see "
+                                      f"{record.log} with PYTESTCLEANUP_LOG_LEVEL=debug)")
+            return result
         scaffold = Step([self.python, "-m", "cleanup_trace"], data_root,
                         self.env(PYTESTCLEANUP_TEST_DIRECTORY=str(data_root)), self.work / "logs" / "scaffold.log")
         if scaffold.returncode != 0 or not (data_root / TEST_FILE).is_file():

@@ -950,8 +950,15 @@ def test_a_call_made_under_a_patched_command_line_replays_under_it(pytester: pyt
 
 
 PROMPT_APP = '''
+import sys
+
+
 def ask(question):
     return input(question).strip().lower() == "yes"
+
+
+def convert(text=None):
+    return shout(text if text is not None else sys.stdin.read())
 
 
 def shout(text):
@@ -965,8 +972,9 @@ def greet():
 
 @pytest.mark.usefixtures("debug_log")
 def test_calls_reading_standard_input_are_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
-    """What input() reads (a test's swapped stdin, a user at a prompt) is not part of the
-    case: the calls running when it reads are not recorded; the ones it feeds are."""
+    """What input() or sys.stdin reads (a test's swapped stdin, a user at a prompt) is not
+    part of the case: the calls running when it reads are not recorded; the ones it feeds
+    are (markdown's ``markdownFromFile`` reads ``sys.stdin`` when given no file)."""
     (app / "prompt.py").write_text(textwrap.dedent(PROMPT_APP))
     (app / "tests" / "test_prompt.py").write_text(textwrap.dedent("""
         import io
@@ -978,16 +986,22 @@ def test_calls_reading_standard_input_are_not_recorded(pytester: pytest.Pytester
             monkeypatch.setattr(sys, "stdin", io.StringIO("yes\\nann\\n"))
             assert prompt.ask("sure? ")
             assert prompt.greet() == "ANN"
+            monkeypatch.setattr(sys, "stdin", io.StringIO("from stdin"))
+            assert prompt.convert() == "FROM STDIN"
+            assert prompt.convert("given") == "GIVEN"
     """))
     result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     result.stderr.fnmatch_lines(["*call.skipped function=prompt.ask reason='reads standard input' "
                                  "detail='through input(): replay has no such input'"])
+    result.stderr.fnmatch_lines(["*call.skipped function=prompt.convert reason='reads standard input' "
+                                 "detail='through sys.stdin: replay has no such input'"])
     data = app / "tests/test-data/prompt"
-    assert ["shout-00.json"] == sorted(path.name for path in data.glob("*.json"))
+    assert ["convert-00.json", "shout-00.json"] == sorted(path.name for path in data.glob("*.json"))
+    assert [["given"]] == [case["call"]["args"] for case in json.loads((data / "convert-00.json").read_text())["cases"]]
     (app / "tests" / "test_prompt.py").unlink()
     run_tool(pytester)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1, skipped=1)  # no async case
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=4, skipped=1)  # no async case
 
 
 LISTING_APP = '''

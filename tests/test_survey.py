@@ -495,3 +495,15 @@ def test_a_value_too_deep_to_store_skips_the_case_not_the_function(
                                  "detail='nested too deeply to encode or compare'"])
     assert "function.disabled" not in result.stderr.str()
     assert (pytester.path / "tests" / "test-data" / "endless" / "use-00.json").exists()
+
+
+def test_a_dict_keyed_by_objects_compared_by_identity_is_refused() -> None:
+    """Decoded, such keys are new objects, which no lookup with the old ones finds
+    (markdown keeps maps of xml.etree elements): refused before encoding."""
+    import xml.etree.ElementTree as ElementTree
+
+    with pytest.raises(serialise.Unserialisable, match="a dict keyed by survey_app.Point objects, which compare"):
+        serialise.survey({"parents": {Point(1, 2): "p"}}, limit=100)
+    with pytest.raises(serialise.Unserialisable, match="keyed by xml.etree.ElementTree.Element objects"):
+        serialise.survey({ElementTree.Element("p"): None}, limit=100)
+    serialise.survey({Point: 1, len: 2, None: 3, (1, "a"): 4, 2.5: 5}, limit=100)  # stored as themselves
