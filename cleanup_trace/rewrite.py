@@ -42,7 +42,7 @@ import bisect
 import re
 from typing import Iterator, NamedTuple, Optional, Union
 
-TRANSFORM_VERSION = 14
+TRANSFORM_VERSION = 15
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -267,15 +267,24 @@ def _decorator_name(node: ast.expr) -> str:
 
 def imported_names(tree: ast.Module) -> dict[str, str]:
     """What each name bound by an import in ``tree`` stands for: ``{"dt": "datetime",
-    "now": "time.time"}`` for ``import datetime as dt`` and ``from time import time as now``.
+    "now": "time.time"}`` for ``import datetime as dt`` and ``from time import time as now``
+    (and for ``now = time.time`` at module level).
 
     Only statements are visited (imports are statements, wherever they sit), never the
     expressions that make up most of a tree. Relative imports are left out (they are the
     module's own package, never a clock).
     """
     names: dict[str, str] = {}
+    module_level = set(map(id, tree.body))
     for node in _statements(tree):  # in source order: later imports win
-        if isinstance(node, ast.Import):
+        if type(node) is ast.Assign and id(node) in module_level and len(node.targets) == 1 \
+                and type(node.targets[0]) is ast.Name and isinstance(node.value, (ast.Name, ast.Attribute)):
+            # ``_now = datetime.now  # hook point for unit tests`` (webob): the alias
+            # stands for what it names, as an imported name does.
+            dotted = _dotted_call(node.value, names)
+            if dotted:
+                names[node.targets[0].id] = dotted
+        elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
                     names[alias.asname] = alias.name
@@ -308,7 +317,8 @@ def _reads_clock(call: ast.Call, dotted: str) -> bool:
         return True
     if not dotted:
         return False
-    if dotted in VOLATILE_CALLS or dotted.startswith(_VOLATILE_MODULES):
+    if dotted in VOLATILE_CALLS or dotted.startswith(_VOLATILE_MODULES) \
+            or dotted.rpartition(".")[2] in CLOCK_ATTRIBUTES:  # (an alias: ``_now = datetime.now``)
         return True
     if dotted in _CLOCK_WHEN_WRITING and not _opens_for_writing(call, *_CLOCK_WHEN_WRITING[dotted]):
         return False

@@ -617,6 +617,13 @@ def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester,
     ("import secrets as s\ndef f():\n    return s.token_hex()\n", "secrets.token_hex"),
     ("import time\ndef f():\r    return time.time()\r", "time.time"),  # CR line ends
     ("def f(when):\n    import time\n    return [time.monotonic() for _ in when]\n", "time.monotonic"),
+    # A module-level alias (webob's ``_now = datetime.now  # hook point for unit tests``).
+    ("from datetime import datetime\n_now = datetime.now\ndef f(delta):\n    return _now() + delta\n",
+     "datetime.datetime.now"),
+    ("import sys\nimport time\nclock = time.time\ndef f():\n    return clock()\n", "time.time"),
+    # A standard input read is told the same way (markdown's markdownFromFile reads it).
+    ("import sys\ndef f():\n    return sys.stdin.read()\n", "sys.stdin"),
+    ("import sys\ndef f(stream=None):\n    return (stream or sys.stdin).read()\n", "sys.stdin"),
     # Not the clock: the moment is given, or the name is someone else's.
     ("import time\ndef f(t):\n    return time.strftime('%Y', t)\n", ""),
     ("import gzip\ndef f(data):\n    return gzip.compress(data, mtime=0)\n", ""),
@@ -624,6 +631,8 @@ def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester,
     ("import datetime\ndef f(d):\n    return d.time()\n", ""),
     ("def f(self):\n    return self.time()\n", ""),
     ("import random\ndef f():\n    return random.random()\n", ""),  # its state is stored instead
+    ("import os\n_join = os.path.join\ndef f(a):\n    return _join(a, 'b')\n", ""),
+    ("def f(console):\n    return console.stdin\n", ""),  # someone else's
     # The exception being handled: its caller's, unless read in a handler of its own.
     ("import sys\ndef f():\n    return sys.exc_info()[1]\n", "sys.exc_info"),
     ("import traceback\ndef f():\n    return traceback.format_exc()\n", "traceback.format_exc"),
