@@ -1229,8 +1229,8 @@ _RECURSION_LIMIT = "the recursion limit"
 def _volatile_reason(source: str) -> tuple[str, str]:
     """The skip reason and detail for a call marked by ``clock_read`` or ``input()``."""
     if source == _RECURSION_LIMIT:
-        return "met the recursion limit", \
-            "where the interpreter's limit is met depends on the stack the call started from: replay starts from another"
+        return "met the recursion limit", ("where the interpreter's limit is met depends on the stack the call "
+                                           "started from: replay starts from another")
     if source == _INPUT_READ or source == STDIN_READ:
         return "reads standard input", f"through {source}: replay has no such input"
     if source.startswith(_RELATIVE_LISTING):

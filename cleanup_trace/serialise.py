@@ -324,9 +324,9 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
     encoding, :class:`HoldsAClock` when it carries a clock function. Counts values
     (items, keys, attributes; a text or bytes once more per 64 characters: a 64 kB text is
     no test data to read, and a recorder keeping it keeps the program's memory) up to
-    ``limit``, and stops at a class in ``refused`` (classes that did not survive storing before) or at an
-    object in ``failed`` (id -> weak reference: objects that did not). The classes found
-    tell whom to blame when the encode fails.
+    ``limit``, and stops at a class in ``refused`` (classes that did not survive storing
+    before) or at an object in ``failed`` (id -> weak reference: objects that did not).
+    The classes found tell whom to blame when the encode fails.
     The walk reads storage the way pickling does (``list.__iter__``, ``__dict__``), never
     a user's ``__iter__`` or ``__getattr__``.
     """
