@@ -27,6 +27,7 @@ from jsonpickle import handlers as _jp_handlers
 from jsonpickle import tags as _jp_tags
 from jsonpickle import util as _jp_util
 
+from cleanup_trace.compare import slot_items
 from cleanup_trace.filters import is_standard_library
 
 # Written against jsonpickle 4's flattening (tests/test_flatten_fast.py compares the two
@@ -51,7 +52,7 @@ HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
 _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getinitargs__",
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
 
-_PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ = range(9)
+_PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ, _SLOTTED = range(10)
 # Left to jsonpickle and the tool's own paths in serialise, or refused there.
 _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray, int, float, type,
                    types.ModuleType, re.Pattern)
@@ -75,6 +76,9 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     if cls is collections.OrderedDict:
         return _CONTAINER, name  # (stored by its reduction, by jsonpickle too)
     if not cls.__dictoffset__:
+        # (Every class a class statement with __slots__: a C base, heap type or not, has none.)
+        if below_object and all("__slots__" in vars(klass) for klass in below_object):
+            return _slotted_plan(cls, name), name
         return _without_dict_plan(cls, obj), name
     own = [klass for klass in below_object if klass.__flags__ & HEAP_TYPE]
     builtin = [klass for klass in below_object if not klass.__flags__ & HEAP_TYPE]
@@ -117,6 +121,20 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     if has_reduce_ex:
         return _REDUCE_EX, name
     return (_REDUCE if has_reduce else _PLAIN), name
+
+
+def _slotted_plan(cls: type, name: str) -> int:
+    """Classes of yours whose instances keep their state in ``__slots__`` only (parsimonious'
+    nodes and expressions): their set slots, as the tool's pickler stores them (see
+    serialise._Pickler._flatten_newstyle_with_slots), when nothing else says how."""
+    own = cls.__mro__[:-1]
+    if any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS + _OWN_REDUCTIONS) \
+            or "<locals>" in name or hasattr(cls, "_"):
+        return _DECLINE
+    return _SLOTTED
+
+
+_OWN_REDUCTIONS = ("__reduce__", "__reduce_ex__", "__new__", "__setstate__")
 
 
 def _reducing_subclass_plan(cls: type, obj: Any, own: list, builtin: list) -> int:
@@ -291,6 +309,13 @@ class Flattener:
             data = self._items(attributes, data)
             if how == _SEQ:
                 data["py/seq"] = [self.flatten(item) for item in list.__iter__(obj)]
+            return data
+        if how == _SLOTTED:
+            data = {"py/object": name}
+            for slot, value in slot_items(obj).items():
+                if type(value) in _FUNCTION_TYPES and not _jp_util.is_module_function(value):
+                    continue  # jsonpickle leaves out a lambda or a method held in a slot
+                data[slot] = self.flatten(value)
             return data
         if how == _CONTAINER:
             return self._container(obj, name)
