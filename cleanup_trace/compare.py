@@ -7,7 +7,6 @@ functions compare by code. Every difference is reported with its path
 """
 from __future__ import annotations
 
-import collections
 import functools
 import math
 import re
@@ -19,8 +18,6 @@ from typing import Any, Iterator
 from cleanup_trace.filters import is_standard_library
 
 _MAX_DEPTH = 200
-# Dicts compared key by key (an OrderedDict's order too): their values may have no ``==``.
-_DICT_EQUALITIES = (dict.__eq__, collections.OrderedDict.__eq__)
 # Where the default repr of an object puts its memory address: "<object object at 0x7f..>".
 _OBJECT_ADDRESS = re.compile(r"(?<= at )0x[0-9a-fA-F]+")
 
@@ -221,15 +218,12 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
             yield from _walk(left, right, f"{path}[{index}]", seen, depth + 1, strict)
         yield from _subclass_state(actual, expected, path, seen, depth, strict)
         return
-    if isinstance(expected, dict) and type(expected).__eq__ in _DICT_EQUALITIES:
+    if isinstance(expected, dict) and type(expected).__eq__ is dict.__eq__:
         missing = [k for k in expected if k not in actual]
         extra = [k for k in actual if k not in expected]
         if missing or extra:
             yield (f"{where}: keys differ (missing {_safe_repr(missing, strict)}, "
                    f"unexpected {_safe_repr(extra, strict)})")
-            return
-        if type(expected).__eq__ is collections.OrderedDict.__eq__ and list(actual) != list(expected):
-            yield f"{where}: key order {_safe_repr(list(actual), strict)} != {_safe_repr(list(expected), strict)}"
             return
         for name in expected:  # dict's own look-up: a subclass's __getitem__ may change it
             yield from _walk(dict.__getitem__(actual, name), dict.__getitem__(expected, name),

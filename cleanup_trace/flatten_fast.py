@@ -16,7 +16,7 @@ caller flattens the whole value with jsonpickle.
 from __future__ import annotations
 
 import base64
-import collections
+import functools
 import re
 import types
 from typing import Any, Callable, Optional
@@ -52,7 +52,8 @@ HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
 _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getinitargs__",
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
 
-_PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ, _SLOTTED = range(10)
+_PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ, _SLOTTED, _SLOTS_AND_DICT = \
+    range(11)
 # Left to jsonpickle and the tool's own paths in serialise, or refused there.
 _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray, int, float, type,
                    types.ModuleType, re.Pattern)
@@ -73,8 +74,6 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "cython" in cls.__name__:
         return _DECLINE, name
     below_object = cls.__mro__[:-1]
-    if cls is collections.OrderedDict:
-        return _CONTAINER, name  # (stored by its reduction, by jsonpickle too)
     if not cls.__dictoffset__:
         # (Every class a class statement with __slots__: a C base, heap type or not, has none.)
         if below_object and all("__slots__" in vars(klass) for klass in below_object):
@@ -90,7 +89,7 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     if any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS if attribute != "__getnewargs__"):
         return _DECLINE, name
     if any(vars(klass).get("__slots__") for klass in own):  # (empty ones: the abc classes)
-        return _DECLINE, name
+        return (_SLOTS_AND_DICT if slots_beside_dict(cls) and "<locals>" not in name else _DECLINE), name
     if "<locals>" in name:  # not importable by name: jsonpickle's decoder says so
         return _DECLINE, name
     reduces_itself = any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in own)
@@ -121,6 +120,26 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     if has_reduce_ex:
         return _REDUCE_EX, name
     return (_REDUCE if has_reduce else _PLAIN), name
+
+
+_OWN_PICKLING = ("__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__getnewargs__",
+                 "__getnewargs_ex__", "__getinitargs__")
+
+
+@functools.lru_cache(maxsize=4096)  # (it holds the classes: bounded, like _plans)
+def slots_beside_dict(kind: type) -> bool:
+    """A class of plain Python classes whose instances keep state both in slots (a base
+    class's ``__slots__``) and in an instance dict, and that does not say how to pickle.
+
+    jsonpickle stores only such an object's ``__dict__``: lark's ``Terminal`` lost the
+    ``name`` that its base ``Symbol`` keeps in a slot. Pickling keeps both, as the state
+    ``(dict, slots)``, which jsonpickle's decoder sets back; so does the tool.
+    """
+    below_object = kind.__mro__[:-1]
+    return bool(kind.__dictoffset__) and all(klass.__flags__ & HEAP_TYPE for klass in below_object) \
+        and any(vars(klass).get("__slots__") for klass in below_object) \
+        and not any(name in vars(klass) for klass in below_object for name in _OWN_PICKLING) \
+        and _jp_handlers.get(kind) is None
 
 
 def _slotted_plan(cls: type, name: str) -> int:
@@ -298,6 +317,12 @@ class Flattener:
         attributes = getattr(obj, "__dict__", {})  # (none in a C type's instances)
         if "_jsonpickle_exclude" in attributes or "__reduce__" in attributes or "__reduce_ex__" in attributes:
             raise Declined(name)
+        if how == _SLOTS_AND_DICT:
+            slots = slot_items(obj)
+            if slots:  # (as serialise's pickler stores them; else as any instance: its dict)
+                return {"py/object": name,
+                        "py/state": {"py/tuple": [self.flatten(dict(attributes)), self.flatten(slots)]}}
+            how = _PLAIN
         if how == _PLAIN or how == _NEWARGS or how == _SEQ:
             # jsonpickle's decoder reads ``default_factory`` as a defaultdict's, and sets
             # attributes named by strings only.

@@ -172,9 +172,13 @@ class Restorer:
         # Items of a list of yours are put back by its ``append`` (after its attributes):
         # list's own only, here.
         items = "py/seq" in data and isinstance(cls, type) and issubclass(cls, list)
+        # Slots beside an instance dict: the state (dict, slots), set back as jsonpickle does.
+        state = data.get("py/state")
+        slots_and_dict = type(state) is dict and len(state) == 1 and type(state.get("py/tuple")) is list \
+            and len(state["py/tuple"]) == 2 and not hasattr(cls, "__setstate__")
         if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "default_factory" in data \
                 or not isinstance(cls, type) or "py/newargsex" in data or "py/initargs" in data \
-                or ("py/state" in data and not issubclass(cls, tuple)) \
+                or (state is not None and not issubclass(cls, tuple) and not slots_and_dict) \
                 or ("py/seq" in data and not issubclass(cls, tuple) and not (items and cls.append is list.append)):
             raise Declined(name)
         proxy = _Proxy()
@@ -197,22 +201,34 @@ class Restorer:
                 continue
             if not isinstance(key, str) or key.startswith(_JSON_KEY):
                 raise Declined(name)
-            value = self.restore(item)
-            if not key.startswith("__"):
-                try:
-                    setattr(instance, key, value)
-                except KeyError:
-                    setattr(instance, f"_{key}", value)
-                except dataclasses.FrozenInstanceError:
-                    object.__setattr__(instance, key, value)
-            else:
-                setattr(instance, f"_{instance.__class__.__name__}{key}", value)
-            if isinstance(value, _Proxy):
-                self.proxies.append((instance, key, value, _obj_setattr))
+            self._set_attribute(instance, key, self.restore(item))
         if items:
             for item in data["py/seq"]:  # (a proxy among them stays one, as jsonpickle leaves it)
                 list.append(instance, self.restore(item))
+        if slots_and_dict:
+            restored = self.restore(state)
+            if not (isinstance(restored[0], dict) and isinstance(restored[1], dict)):
+                raise Declined(name)
+            for part in (restored[1], restored[0]):  # (slots first)
+                for key, value in part.items():
+                    if not isinstance(key, str):
+                        raise Declined(name)
+                    self._set_attribute(instance, key, value)
         return instance
+
+    def _set_attribute(self, instance: Any, key: str, value: Any) -> None:
+        """jsonpickle's way of setting a decoded attribute (Unpickler._restore_from_dict)."""
+        if not key.startswith("__"):
+            try:
+                setattr(instance, key, value)
+            except KeyError:
+                setattr(instance, f"_{key}", value)
+            except dataclasses.FrozenInstanceError:
+                object.__setattr__(instance, key, value)
+        else:
+            setattr(instance, f"_{instance.__class__.__name__}{key}", value)
+        if isinstance(value, _Proxy):
+            self.proxies.append((instance, key, value, _obj_setattr))
 
     def _reduced(self, data: dict) -> Any:
         try:

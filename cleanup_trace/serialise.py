@@ -22,7 +22,6 @@ import weakref
 from typing import Any, Callable, Optional
 
 from jsonpickle import errors as _jp_errors
-from jsonpickle import handlers as _jp_handlers
 from jsonpickle import pickler as _jp_pickler
 from jsonpickle import tags as _jp_tags
 from jsonpickle import unpickler as _jp_unpickler
@@ -677,25 +676,6 @@ def _defined_below_object(kind: type, *names: str) -> bool:
     return any(name in vars(klass) for klass in kind.__mro__[:-1] for name in names)
 
 
-_OWN_PICKLING = ("__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__getnewargs__",
-                 "__getnewargs_ex__", "__getinitargs__")
-
-
-@functools.lru_cache(maxsize=4096)  # (it holds the classes: bounded, like flatten_fast._plans)
-def _slots_beside_dict(kind: type) -> bool:
-    """A class of plain Python classes whose instances keep state both in slots (a base
-    class's ``__slots__``) and in an instance dict, and that does not say how to pickle.
-
-    jsonpickle stores only such an object's ``__dict__``: lark's ``Terminal`` lost the
-    ``name`` that its base ``Symbol`` keeps in a slot. Pickling keeps both, as the state
-    ``(dict, slots)``, which jsonpickle's decoder sets back.
-    """
-    below_object = kind.__mro__[:-1]
-    return bool(kind.__dictoffset__) and all(klass.__flags__ & flatten_fast.HEAP_TYPE for klass in below_object) \
-        and any(vars(klass).get("__slots__") for klass in below_object) \
-        and not _defined_below_object(kind, *_OWN_PICKLING) and _jp_handlers.get(kind) is None
-
-
 @functools.lru_cache(maxsize=4096)  # (it holds the classes: bounded, like flatten_fast._plans)
 def _container_reducing_itself(kind: type) -> bool:
     """A dict or list subclass of the user's that says how to pickle itself.
@@ -782,7 +762,7 @@ class _Pickler(_jp_pickler.Pickler):
             flat = self._flatten_reduced(obj)
             if flat is not None:
                 return flat
-        if _slots_beside_dict(type(obj)):
+        if flatten_fast.slots_beside_dict(type(obj)):
             slots = slot_items(obj)
             if slots:
                 attributes = object.__getattribute__(obj, "__dict__")

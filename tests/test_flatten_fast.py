@@ -1,7 +1,6 @@
 """The per-class flattening gives exactly jsonpickle's form, or declines the value."""
 from __future__ import annotations
 
-import collections
 import copy
 import datetime
 import json
@@ -119,6 +118,16 @@ class Slotted:
     def __init__(self, x):
         self.x = x
 
+class Symbol(Plain):  # a slot beside the base's instance dict (lark's grammar symbols)
+    __slots__ = ("name",)
+    def __init__(self, name=None, **attributes):
+        super().__init__(**attributes)
+        if name is not None:
+            self.name = name
+
+class Terminal(Symbol):
+    pass
+
 class MoreSlotted(Slotted):  # (parsimonious' nodes: slots in two classes, one private, one unset)
     __slots__ = ("__hidden", "unset")
     def __init__(self, x, hidden):
@@ -195,10 +204,8 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(shapes.Row, st.lists(children, max_size=3), st.text(max_size=3))
         | st.builds(lambda items, note: _with(shapes.Stack(items), note=note), st.lists(children, max_size=3),
                     children)
-        | st.builds(collections.OrderedDict, st.dictionaries(keys, children, max_size=3))
         | st.builds(shapes.Slotted, children) | st.builds(shapes.MoreSlotted, children, children)
-        | st.builds(lambda items, note: _with(collections.OrderedDict(items), note=note),
-                    st.dictionaries(keys, children, max_size=2), children)
+        | st.builds(lambda name, value: shapes.Terminal(name, filter_out=value), st.none() | children, children)
         | st.builds(shapes.Pair, children, children)
         | st.builds(shapes.Literalish, st.text(max_size=3), flag=children)
         | st.builds(shapes.Stamp, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), children)

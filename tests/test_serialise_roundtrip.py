@@ -402,16 +402,3 @@ def test_checking_a_stored_value_leaves_its_stored_form_as_it_was() -> None:
     assert before == data
     restored = serialise.decode(data)["args"]
     assert (list, int, 1) == (restored[0].default_factory, restored[1].default_factory, restored[1]["a"])
-
-
-def test_ordered_dicts_are_compared_key_by_key_and_in_order() -> None:
-    """Their values may have no ``==`` of their own (compared by state, as in a dict);
-    their order is part of what they are."""
-    import collections
-    import operator
-
-    assert [] == differences(collections.OrderedDict(a=operator.itemgetter(1)),
-                             collections.OrderedDict(a=operator.itemgetter(1)))
-    assert ["value: key order ['b', 'a'] != ['a', 'b']"] == differences(collections.OrderedDict(b=1, a=2),
-                                                                        collections.OrderedDict(a=2, b=1))
-    assert ["['a']: 3 != 2"] == differences(collections.OrderedDict(a=3), collections.OrderedDict(a=2))
