@@ -16,6 +16,7 @@ caller flattens the whole value with jsonpickle.
 from __future__ import annotations
 
 import base64
+import collections
 import functools
 import re
 import types
@@ -52,8 +53,8 @@ HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
 _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getinitargs__",
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
 
-_PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ, _SLOTTED, _SLOTS_AND_DICT = \
-    range(11)
+_PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ, _SLOTTED, _SLOTS_AND_DICT, \
+    _C_STATE = range(12)
 # Left to jsonpickle and the tool's own paths in serialise, or refused there.
 _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray, int, float, type,
                    types.ModuleType, re.Pattern)
@@ -74,6 +75,8 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "cython" in cls.__name__:
         return _DECLINE, name
     below_object = cls.__mro__[:-1]
+    if cls is collections.OrderedDict:
+        return _CONTAINER, name  # (stored by its reduction, by jsonpickle too)
     if not cls.__dictoffset__:
         # (Every class a class statement with __slots__: a C base, heap type or not, has none.)
         if below_object and all("__slots__" in vars(klass) for klass in below_object):
@@ -178,14 +181,22 @@ def _without_dict_plan(cls: type, obj: Any) -> int:
     class only, so its own tests are asked once, on the first instance."""
     if issubclass(cls, tuple) and cls is not tuple:
         return _tuple_subclass_plan(cls, obj)
+    own_state = getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None)
     if issubclass(cls, _NOT_AS_C_TYPES) or hasattr(cls, "__next__") \
-            or getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None):
+            or (own_state and (not hasattr(cls, "__setstate__") or cls.__flags__ & HEAP_TYPE)):
         return _DECLINE  # (an iterator is refused by serialise, not stored)
     for klass in cls.__mro__[:-1]:  # (serialise stores these its own way)
         namespace = vars(klass)
         if "__getattr__" in namespace or isinstance(namespace.get("__getattribute__"), types.FunctionType):
             return _DECLINE
     has_reduce, has_reduce_ex = _jp_util.has_reduce(obj)
+    if own_state:
+        # A class made in C with a state of its own, set back by __setstate__ (xml.etree's
+        # Element, which markdown's values are full of): jsonpickle stores that state.
+        if has_reduce or has_reduce_ex or any(_jp_util.has_method(obj, method) for method in
+                                              ("__getnewargs__", "__getnewargs_ex__", "__getinitargs__")):
+            return _DECLINE
+        return _C_STATE
     if has_reduce_ex:
         return _REDUCE_EX
     if has_reduce:
@@ -311,6 +322,11 @@ class Flattener:
             raise Declined(name)
         if how == _C_NEWARGS:
             return {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__())}
+        if how == _C_STATE:
+            state = obj.__getstate__()
+            if not state:  # (jsonpickle goes on another way)
+                raise Declined(name)
+            return {"py/object": name, "py/state": self.flatten(state)}
         if how == _TUPLE:  # (the items twice: the second time mostly as references)
             return {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__()),
                     "py/seq": [self.flatten(item) for item in obj]}

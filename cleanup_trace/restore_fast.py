@@ -176,9 +176,11 @@ class Restorer:
         state = data.get("py/state")
         slots_and_dict = type(state) is dict and len(state) == 1 and type(state.get("py/tuple")) is list \
             and len(state["py/tuple"]) == 2 and not hasattr(cls, "__setstate__")
+        # A class made in C with a state of its own (xml.etree's Element): its __setstate__.
+        set_state = state is not None and not slots_and_dict and hasattr(cls, "__setstate__")
         if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "default_factory" in data \
                 or not isinstance(cls, type) or "py/newargsex" in data or "py/initargs" in data \
-                or (state is not None and not issubclass(cls, tuple) and not slots_and_dict) \
+                or (state is not None and not issubclass(cls, tuple) and not slots_and_dict and not set_state) \
                 or ("py/seq" in data and not issubclass(cls, tuple) and not (items and cls.append is list.append)):
             raise Declined(name)
         proxy = _Proxy()
@@ -205,6 +207,8 @@ class Restorer:
         if items:
             for item in data["py/seq"]:  # (a proxy among them stays one, as jsonpickle leaves it)
                 list.append(instance, self.restore(item))
+        if set_state:
+            instance.__setstate__(self.restore(state))
         if slots_and_dict:
             restored = self.restore(state)
             if not (isinstance(restored[0], dict) and isinstance(restored[1], dict)):

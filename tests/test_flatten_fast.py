@@ -1,6 +1,7 @@
 """The per-class flattening gives exactly jsonpickle's form, or declines the value."""
 from __future__ import annotations
 
+import collections
 import copy
 import datetime
 import json
@@ -8,6 +9,7 @@ import operator
 import re
 import sys
 import types
+import xml.etree.ElementTree as ElementTree
 
 import pytest
 from hypothesis import given, settings
@@ -178,6 +180,15 @@ def _with(obj, **attributes):
     return obj
 
 
+def _element(tag, attributes, texts):
+    """An xml.etree element (a class made in C, storing its own state): markdown's trees."""
+    element = ElementTree.Element(tag or "p", attributes)
+    element.text = repr(texts[0]) if texts else None
+    for text in texts[1:]:
+        ElementTree.SubElement(element, "i").tail = repr(text)
+    return element
+
+
 def _shared(value):
     return [value, value, {"again": value}]
 
@@ -205,6 +216,8 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(lambda items, note: _with(shapes.Stack(items), note=note), st.lists(children, max_size=3),
                     children)
         | st.builds(shapes.Slotted, children) | st.builds(shapes.MoreSlotted, children, children)
+        | st.builds(_element, st.text(max_size=3), st.dictionaries(st.text(max_size=2), st.text(max_size=2),
+                                                                    max_size=2), st.lists(children, max_size=2))
         | st.builds(lambda name, value: shapes.Terminal(name, filter_out=value), st.none() | children, children)
         | st.builds(shapes.Pair, children, children)
         | st.builds(shapes.Literalish, st.text(max_size=3), flag=children)
@@ -212,9 +225,12 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(lambda items: shapes.Listish(items=items), st.lists(children, max_size=2))
         | children.map(_cycle) | children.map(_shared)
     )
-    if unequal_copies:  # (jsonpickle leaves the lambda out; a copied key is another key)
+    if unequal_copies:  # (jsonpickle leaves the lambda out; a copied key is another key;
+        # an OrderedDict compares its values with ==, which a copy may fail)
         shaped = shaped | st.builds(lambda value: {"kept": value, "dropped": lambda: value}, children) \
-            | children.map(_keyed_by_an_object)
+            | children.map(_keyed_by_an_object) \
+            | st.builds(lambda items, note: _with(collections.OrderedDict(items), note=note),
+                        st.dictionaries(keys, children, max_size=3), children)
     return shaped
 
 
