@@ -183,7 +183,7 @@ def _without_dict_plan(cls: type, obj: Any) -> int:
         return _tuple_subclass_plan(cls, obj)
     own_state = getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None)
     if issubclass(cls, _NOT_AS_C_TYPES) or hasattr(cls, "__next__") \
-            or (own_state and (not hasattr(cls, "__setstate__") or cls.__flags__ & HEAP_TYPE)):
+            or (own_state and not hasattr(cls, "__setstate__")):
         return _DECLINE  # (an iterator is refused by serialise, not stored)
     for klass in cls.__mro__[:-1]:  # (serialise stores these its own way)
         namespace = vars(klass)
