@@ -42,7 +42,7 @@ import sys
 import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_FILE = "test_pytestcleanup_cases.py"  # what `python -m cleanup_trace` writes
@@ -582,7 +582,6 @@ def details(result: dict, limit: int) -> str:
     for cause, count, functions in group_failures(result.get("replay1_failures", {}))[:limit]:
         shown = ", ".join(functions[:4]) + (f", +{len(functions) - 4}" if len(functions) > 4 else "")
         out.append(f"      {count:4d}  {cause}\n            in: {shown}")
-    verify = result.get("verify")
     verified = re.search(r"verified .*", result.get("verify_output", ""))
     out.append(f"  4 verify: {verified.group(0) if verified else 'n/a (no verify summary line)'}")
     reasons = collections.Counter(cause_of(reason) for _, reason in result.get("quarantine", []))
