@@ -351,13 +351,8 @@ class Flattener:
             if how == _SEQ:
                 data["py/seq"] = [self.flatten(item) for item in list.__iter__(obj)]
             return data
-        if how == _SLOTTED:
-            data = {"py/object": name}
-            for slot, value in slot_items(obj).items():
-                if type(value) in _FUNCTION_TYPES and not _jp_util.is_module_function(value):
-                    continue  # jsonpickle leaves out a lambda or a method held in a slot
-                data[slot] = self.flatten(value)
-            return data
+        if how == _SLOTTED:  # (set slots, as attributes: a lambda or method held in one left out)
+            return self._items(slot_items(obj), {"py/object": name})
         if how == _CONTAINER:
             return self._container(obj, name)
         try:

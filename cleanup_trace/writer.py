@@ -90,15 +90,15 @@ def _pretty(value: object, indent: str, room: int) -> str:
     encoded at all (encoding every level of a deep value took tomlkit's suite 90 ms).
     """
     kind = type(value)
-    expand = (kind is dict or kind is list) and value and len(indent) < 2 * _EXPANDED_LEVELS
+    # (a dict with keys of other types stays on one line)
+    expand = value and len(indent) < 2 * _EXPANDED_LEVELS and (
+        kind is list or (kind is dict and all(type(key) is str for key in value)))
     if not (expand and _surely_longer(value, room)):
         text = _one_line(value)
         if len(text) <= room or not expand:
             return text
     inner = indent + "  "
     if kind is dict:
-        if not all(type(key) is str for key in value):  # (not expanded: keys of other types)
-            return _one_line(value)
         lines = []
         for key, item in value.items():
             key_text = _one_line(key)
