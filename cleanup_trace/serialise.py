@@ -112,6 +112,60 @@ def _survey_plan(kind: type) -> tuple:
     return plan
 
 
+# class -> can its instances be found again by the name they are stored under? Only
+# answers that cannot change are kept (bounded: it holds the classes).
+_FOUND_BY_NAME: dict = {}
+
+
+def _lost_by_name(kind: type) -> bool:
+    """Is ``kind`` a class whose instances, stored by class name, no decoder can find?
+
+    A type made in C that names a private module nobody imports (``regex``'s
+    ``_regex.Pattern``, which pickles only through ``copyreg``, which jsonpickle does not
+    read), or a name its module does not bind. Told before paying for an encode and a
+    decode that would say so: such values failed every time, one costly try each.
+    """
+    found = _FOUND_BY_NAME.get(kind)
+    if found is None:
+        found = _found_by_name(kind)
+        if found is None:
+            return False  # not known yet (its module is importing): the decoder tells
+        if len(_FOUND_BY_NAME) >= 4096:
+            _FOUND_BY_NAME.clear()
+        _FOUND_BY_NAME[kind] = found
+    return not found
+
+
+def _found_by_name(kind: type) -> Optional[bool]:
+    qualname, module_name = kind.__qualname__, kind.__module__
+    if "<locals>" in qualname or _defined_below_object(kind, "__reduce_ex__", "__reduce__"):
+        # (A local class's module-level objects are stored by name; a reduction of its
+        # own may name a callable that is found.)
+        return True
+    module = sys.modules.get(module_name)
+    if module is None:
+        if "." in module_name:
+            return None  # (finding it would import its package)
+        try:
+            import importlib.util
+
+            return importlib.util.find_spec(module_name) is not None
+        except Exception:  # (ValueError: a module without a spec)
+            return None
+    if getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    target: Any = module
+    for part in qualname.split("."):
+        if not isinstance(target, (type, types.ModuleType)):
+            return None  # (a class statement's name rebound to something else: not judged)
+        namespace = object.__getattribute__(target, "__dict__")
+        if part not in namespace:
+            # (A module's ``__getattr__`` may make it when asked.)
+            return None if "__getattr__" in namespace and target is module else False
+        target = namespace[part]
+    return True
+
+
 def _own_attributes(item: Any) -> Any:
     """The instance ``__dict__`` as pickling reads it (never a user's ``__getattr__``), or None."""
     try:
@@ -404,6 +458,9 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 foreign, function_like, iterate = plan
                 if foreign and kind not in classes:
                     _refuse_test_module(kind)  # before paying for an encode that would say so
+                    if _lost_by_name(kind) and module_object_reference(item) is None:
+                        raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} objects are stored by a name "
+                                             "that does not find their class again", holders_to_blame=False)
                     classes.add(kind)
                 if function_like:
                     _refuse_test_module(item)  # a class given as a value too (stored by name)

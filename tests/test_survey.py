@@ -32,6 +32,17 @@ class Loud(list):
         raise AssertionError("survey ran the user's __getattr__")
 
 
+@pytest.fixture(autouse=True)
+def user_module(monkeypatch):
+    """The module the classes standing for the user's code are found in by name."""
+    module = type(sys)(USER_MODULE)
+    for name, value in list(globals().items()):
+        if isinstance(value, type) and value.__module__ == USER_MODULE:
+            setattr(module, name, value)
+    monkeypatch.setitem(sys.modules, USER_MODULE, module)
+    return module
+
+
 def test_counts_items_keys_and_attributes() -> None:
     value = {"points": [Point(1, 2), Point(3, 4)], "name": "x"}
     assert {Point} == serialise.survey(value, limit=100).classes
@@ -507,3 +518,45 @@ def test_a_dict_keyed_by_objects_compared_by_identity_is_refused() -> None:
     with pytest.raises(serialise.Unserialisable, match="keyed by xml.etree.ElementTree.Element objects"):
         serialise.survey({ElementTree.Element("p"): None}, limit=100)
     serialise.survey({Point: 1, len: 2, None: 3, (1, "a"): 4, 2.5: 5}, limit=100)  # stored as themselves
+
+
+class Unbound:
+    """A class its module does not bind under its name (made by a factory, renamed)."""
+
+    __module__ = USER_MODULE
+
+
+class FromAPrivateModule:
+    """As a type made in C names a private module nobody imports (``_regex.Pattern``)."""
+
+    __module__ = "_cleanup_trace_no_such_module"
+
+
+class ReducedByAFactory:
+    """Unbound too, but it says how to pickle itself: its reduction names what is found."""
+
+    __module__ = USER_MODULE
+
+    def __reduce__(self):
+        return (dict, ())
+
+
+def test_classes_not_found_by_their_name_are_refused_unencoded(user_module) -> None:
+    """Stored by class name, these would never decode: refused before the encode and
+    the decode that would say so (parsimonious' grammars hold ``regex`` patterns)."""
+    del user_module.Unbound
+    with pytest.raises(serialise.Unserialisable,
+                       match=r"survey_app\.Unbound objects are stored by a name that does not find their class"):
+        serialise.survey({"a": [Point(1, 2), Unbound()]}, limit=100)
+    with pytest.raises(serialise.Unserialisable, match=r"_cleanup_trace_no_such_module\.FromAPrivateModule"):
+        serialise.survey([FromAPrivateModule()], limit=100)
+    del user_module.ReducedByAFactory
+    assert {ReducedByAFactory} == serialise.survey([ReducedByAFactory()], limit=100).classes
+
+
+def test_a_module_level_object_of_such_a_class_is_stored_by_name(monkeypatch) -> None:
+    """Not refused: it is stored as a reference to where the module binds it."""
+    sentinel = FromAPrivateModule()
+    monkeypatch.setattr(serialise, "module_object_reference",
+                        lambda value: (USER_MODULE, "SENTINEL") if value is sentinel else None)
+    assert {FromAPrivateModule} == serialise.survey([sentinel], limit=100).classes
