@@ -13,7 +13,7 @@ import re
 import types
 import weakref
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from cleanup_trace.filters import is_standard_library
 
@@ -78,6 +78,8 @@ class Difference(str):
     an object given to many functions, which fails each time."""
 
     holder_objects: tuple = ()
+    # The class of the value that came back as another type, when that is the difference.
+    differing_type: Optional[type] = None
 
     @property
     def holders(self) -> tuple:
@@ -89,6 +91,7 @@ def _inside(owner: Any, problems: Iterator[str]) -> Iterator[str]:
     for problem in problems:
         found = Difference(problem)
         found.holder_objects = getattr(problem, "holder_objects", ()) + (owner,)
+        found.differing_type = getattr(problem, "differing_type", None)
         yield found
 
 
@@ -205,9 +208,11 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         isinstance(actual, numbers) and isinstance(expected, numbers)
         and not isinstance(actual, bool) and not isinstance(expected, bool)
     ):
-        yield (f"{where}: type {type(actual).__module__}.{type(actual).__qualname__} != "
-               f"{type(expected).__module__}.{type(expected).__qualname__} "
-               f"({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})")
+        found = Difference(f"{where}: type {type(actual).__module__}.{type(actual).__qualname__} != "
+                           f"{type(expected).__module__}.{type(expected).__qualname__} "
+                           f"({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})")
+        found.differing_type = type(expected)
+        yield found
         return
     if isinstance(expected, (list, tuple)):
         if len(actual) != len(expected):

@@ -112,36 +112,43 @@ def _survey_plan(kind: type) -> tuple:
     return plan
 
 
-# class -> can its instances be found again by the name they are stored under? Only
-# answers that cannot change are kept (bounded: it holds the classes).
-_FOUND_BY_NAME: dict = {}
+# class -> why its instances, stored by their class, could never be made again ("" when
+# they can). Only answers that cannot change are kept (bounded: it holds the classes).
+_NOT_REBUILT: dict = {}
+# Py_TPFLAGS_DISALLOW_INSTANTIATION (3.10+; the bit is unused before): a type made in C
+# without a constructor (``re.Match``).
+_NOT_INSTANTIABLE = 1 << 7 if sys.version_info >= (3, 10) else 0
 
 
-def _lost_by_name(kind: type) -> bool:
-    """Is ``kind`` a class whose instances, stored by class name, no decoder can find?
+def _not_rebuilt(kind: type) -> str:
+    """Why values of ``kind``, stored by class name, would never decode, or "".
 
     A type made in C that names a private module nobody imports (``regex``'s
     ``_regex.Pattern``, which pickles only through ``copyreg``, which jsonpickle does not
-    read), or a name its module does not bind. Told before paying for an encode and a
-    decode that would say so: such values failed every time, one costly try each.
+    read), a name its module does not bind, a type with no constructor (``re.Match``).
+    Told before paying for an encode and a decode that would say so: such values failed
+    every time, one costly try each, and the failure blamed no class.
     """
-    found = _FOUND_BY_NAME.get(kind)
-    if found is None:
-        found = _found_by_name(kind)
-        if found is None:
-            return False  # not known yet (its module is importing): the decoder tells
-        if len(_FOUND_BY_NAME) >= 4096:
-            _FOUND_BY_NAME.clear()
-        _FOUND_BY_NAME[kind] = found
-    return not found
+    reason = _NOT_REBUILT.get(kind)
+    if reason is None:
+        reason = _why_not_rebuilt(kind)
+        if reason is None:
+            return ""  # not known yet (its module is importing): the decoder tells
+        if len(_NOT_REBUILT) >= 4096:
+            _NOT_REBUILT.clear()
+        _NOT_REBUILT[kind] = reason
+    return reason
 
 
-def _found_by_name(kind: type) -> Optional[bool]:
+def _why_not_rebuilt(kind: type) -> Optional[str]:
     qualname, module_name = kind.__qualname__, kind.__module__
     if "<locals>" in qualname or _defined_below_object(kind, "__reduce_ex__", "__reduce__"):
         # (A local class's module-level objects are stored by name; a reduction of its
         # own may name a callable that is found.)
-        return True
+        return ""
+    if kind.__flags__ & _NOT_INSTANTIABLE and kind is not re.Pattern:  # (stored as its re.compile call)
+        return "cannot be made by their class"
+    lost = "are stored by a name that does not find their class again"
     module = sys.modules.get(module_name)
     if module is None:
         if "." in module_name:
@@ -149,7 +156,7 @@ def _found_by_name(kind: type) -> Optional[bool]:
         try:
             import importlib.util
 
-            return importlib.util.find_spec(module_name) is not None
+            return "" if importlib.util.find_spec(module_name) is not None else lost
         except Exception:  # (ValueError: a module without a spec)
             return None
     if getattr(getattr(module, "__spec__", None), "_initializing", False):
@@ -161,9 +168,9 @@ def _found_by_name(kind: type) -> Optional[bool]:
         namespace = object.__getattribute__(target, "__dict__")
         if part not in namespace:
             # (A module's ``__getattr__`` may make it when asked.)
-            return None if "__getattr__" in namespace and target is module else False
+            return None if "__getattr__" in namespace and target is module else lost
         target = namespace[part]
-    return True
+    return ""
 
 
 def _own_attributes(item: Any) -> Any:
@@ -458,9 +465,10 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 foreign, function_like, iterate = plan
                 if foreign and kind not in classes:
                     _refuse_test_module(kind)  # before paying for an encode that would say so
-                    if _lost_by_name(kind) and module_object_reference(item) is None:
-                        raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} objects are stored by a name "
-                                             "that does not find their class again", holders_to_blame=False)
+                    not_rebuilt = _not_rebuilt(kind)
+                    if not_rebuilt and module_object_reference(item) is None:
+                        raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} objects {not_rebuilt}",
+                                             holders_to_blame=False)
                     classes.add(kind)
                 if function_like:
                     _refuse_test_module(item)  # a class given as a value too (stored by name)
@@ -809,7 +817,7 @@ class _Pickler(_jp_pickler.Pickler):
             return {"py/reduce": [{"py/type": "builtins.bytearray"}, {"py/tuple": [self._flatten(bytes(obj))]}]}
         if hasattr(type(obj), "__next__"):
             raise Unserialisable(f"{type(obj).__module__}.{type(obj).__qualname__} is an iterator: "
-                                 "storing it would consume it")
+                                 "storing it would consume it", culprit=type(obj))
         if _answers_missing_attributes(type(obj)) and not isinstance(obj, _BUILTIN_VALUES) \
                 and not _defined_below_object(type(obj), "__reduce__", "__reduce_ex__"):
             # (Subclasses of builtin values, and classes pickling themselves their own way,
@@ -865,7 +873,7 @@ class _Pickler(_jp_pickler.Pickler):
         else:
             state = _own_attributes(obj)
             if state is None:
-                raise Unserialisable(f"{name} answers missing attributes and has no instance dict")
+                raise Unserialisable(f"{name} answers missing attributes and has no instance dict", culprit=kind)
             state = dict(state)
         return {"py/object": name, "py/state": self._flatten(state)}
 
@@ -1197,8 +1205,10 @@ def check_round_trip(original: Any, data: Any) -> Any:
     problems = differences(restored, original, limit=1, strict=True)
     if problems:
         holder_objects = getattr(problems[0], "holder_objects", ())
+        # (Held by no object: a value given as is, whose type came back different.)
         raise Unserialisable(f"value does not round-trip: {problems[0]}", holder_objects=holder_objects,
-                             culprit=type(holder_objects[0]) if holder_objects else None)
+                             culprit=type(holder_objects[0]) if holder_objects
+                             else getattr(problems[0], "differing_type", None))
     if has_own_eq(original) and type(original).__module__ != "builtins":
         # Replay compares with the class's own __eq__, which the strict walk never calls on
         # the user's object: two decoded copies must be equal (toolz' curry compares its

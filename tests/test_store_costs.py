@@ -308,6 +308,15 @@ def test_a_failure_names_the_class_at_fault(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(serialise.Unserialisable, match="does not decode") as caught:
         serialise.check_round_trip(value, serialise.encode(value))
     assert caught.value.culprit is module.Strict
+    # Held by no object: the class of what came back as another type (a bound method of
+    # a text decodes as str's unbound one), or of what the encoder refuses outright.
+    value = {"args": [" ".join, module.Box(5)], "kwargs": {}}
+    with pytest.raises(serialise.Unserialisable, match="does not round-trip") as caught:
+        serialise.check_round_trip(value, serialise.encode(value))
+    assert caught.value.culprit is type(" ".join)
+    with pytest.raises(serialise.Unserialisable, match="is an iterator") as caught:
+        serialise.encode({"args": [iter([1]), module.Holder(module.Box(6))], "kwargs": {}})
+    assert caught.value.culprit is type(iter([]))
 
 
 def test_a_failed_store_keeps_no_object_alive(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -560,3 +560,13 @@ def test_a_module_level_object_of_such_a_class_is_stored_by_name(monkeypatch) ->
     monkeypatch.setattr(serialise, "module_object_reference",
                         lambda value: (USER_MODULE, "SENTINEL") if value is sentinel else None)
     assert {FromAPrivateModule} == serialise.survey([sentinel], limit=100).classes
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="the type flag telling it is 3.10's")
+def test_objects_of_a_type_without_a_constructor_are_refused_unencoded() -> None:
+    """``re.Match`` is found by name, but nothing makes one from a stored state."""
+    import re
+
+    with pytest.raises(serialise.Unserialisable, match=r"re\.Match objects cannot be made by their class"):
+        serialise.survey({"found": re.match("a", "a")}, limit=100)
+    assert not serialise.survey({"pattern": re.compile("a", re.IGNORECASE)}, limit=100).classes - {re.Pattern}
