@@ -819,7 +819,8 @@ class FunctionRecord:
             self.skip(f"unserialisable {what}", "nested too deeply to encode or compare")
             return _REFUSED
         except serialise.Unserialisable as error:
-            if not error.incomplete:
+            # (A test module's class or function met inside says nothing of the others.)
+            if not error.incomplete and error.holders_to_blame:
                 self._untrust(seen.kinds, value, error.culprit)
             _guard.refused_for_now = error.while_importing
             # ``self`` entering a constructor is half-built: its failure says nothing of
