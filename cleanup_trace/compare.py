@@ -78,8 +78,15 @@ class Difference(str):
     an object given to many functions, which fails each time."""
 
     holder_objects: tuple = ()
-    # The class of the value that came back as another type, when that is the difference.
+    # The class of the value found different (not what holds it): the one to check
+    # again when no object holds the difference (a value given as is).
     differing_type: Optional[type] = None
+
+
+def _about(expected: Any, text: str) -> Difference:
+    found = Difference(text)
+    found.differing_type = type(expected)
+    return found
 
     @property
     def holders(self) -> tuple:
@@ -208,16 +215,14 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         isinstance(actual, numbers) and isinstance(expected, numbers)
         and not isinstance(actual, bool) and not isinstance(expected, bool)
     ):
-        found = Difference(f"{where}: type {type(actual).__module__}.{type(actual).__qualname__} != "
-                           f"{type(expected).__module__}.{type(expected).__qualname__} "
-                           f"({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})")
-        found.differing_type = type(expected)
-        yield found
+        yield _about(expected, f"{where}: type {type(actual).__module__}.{type(actual).__qualname__} != "
+                               f"{type(expected).__module__}.{type(expected).__qualname__} "
+                               f"({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})")
         return
     if isinstance(expected, (list, tuple)):
         if len(actual) != len(expected):
-            yield (f"{where}: length {len(actual)} != {len(expected)} "
-                   f"({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})")
+            yield _about(expected, f"{where}: length {len(actual)} != {len(expected)} "
+                                   f"({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})")
             return
         for index, (left, right) in enumerate(zip(actual, expected)):
             yield from _walk(left, right, f"{path}[{index}]", seen, depth + 1, strict)
@@ -227,8 +232,8 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         missing = [k for k in expected if k not in actual]
         extra = [k for k in actual if k not in expected]
         if missing or extra:
-            yield (f"{where}: keys differ (missing {_safe_repr(missing, strict)}, "
-                   f"unexpected {_safe_repr(extra, strict)})")
+            yield _about(expected, f"{where}: keys differ (missing {_safe_repr(missing, strict)}, "
+                                   f"unexpected {_safe_repr(extra, strict)})")
             return
         for name in expected:  # dict's own look-up: a subclass's __getitem__ may change it
             yield from _walk(dict.__getitem__(actual, name), dict.__getitem__(expected, name),
@@ -241,12 +246,13 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         right = getattr(expected, "__code__", None)
         if left is None or right is None or left.co_code != right.co_code or \
                 actual.__qualname__ != expected.__qualname__:
-            yield f"{where}: function {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"
+            yield _about(expected, f"{where}: function {_safe_repr(actual, strict)} != "
+                                   f"{_safe_repr(expected, strict)}")
         return
     if isinstance(expected, BaseException):
         # (``args`` may be a slot of the class, unset on an exception entering __init__)
         if getattr(actual, "args", None) != getattr(expected, "args", None):
-            yield f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"
+            yield _about(expected, f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}")
         elif strict:
             # Storing an exception as a value: its attributes too (a ``__reduce__`` that
             # keeps only the arguments drops jinja2's ``translated`` flag, read by __str__),
@@ -275,7 +281,7 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
             # entry to ``__init__``): compare state instead, or report why not.
             left_state, right_state = _states(actual, expected)
             if left_state is None or right_state is None:
-                yield f"{where}: comparing raised {type(error).__name__}: {error}"
+                yield _about(expected, f"{where}: comparing raised {type(error).__name__}: {error}")
             else:
                 yield from _inside(expected, _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__",
                                                    seen, depth + 1, strict))
@@ -283,15 +289,16 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
         # Containers of NaN or of objects without __eq__ compare unequal with ==
         # although they are equal structurally: look inside before reporting.
         if isinstance(expected, (set, frozenset)):
-            yield f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"
+            yield _about(expected, f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}")
             return
         left_state, right_state = _states(actual, expected)
         if left_state is None or right_state is None or type(expected).__module__ == "builtins":
-            yield f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"
+            yield _about(expected, f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}")
             return
         inner = list(_inside(expected, _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__", seen,
                                              depth + 1, strict)))
-        yield from inner or [f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}"]
+        yield from inner or [_about(expected, f"{where}: {_safe_repr(actual, strict)} != "
+                                              f"{_safe_repr(expected, strict)}")]
         return
     # (same type, no state: ``object()`` and friends are interchangeable)
     yield from _state_differences(actual, expected, path, seen, depth, strict)

@@ -320,6 +320,10 @@ def test_a_failure_names_the_class_at_fault(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(serialise.Unserialisable, match="does not round-trip") as caught:
         serialise.check_round_trip(value, serialise.encode(value))
     assert caught.value.culprit is type(" ".join)
+    value = {"args": [ValueError(module.Box(7)), module.Box(8)], "kwargs": {}}  # (args compared with ==)
+    with pytest.raises(serialise.Unserialisable, match="does not round-trip") as caught:
+        serialise.check_round_trip(value, serialise.encode(value))
+    assert caught.value.culprit is ValueError
     with pytest.raises(serialise.Unserialisable, match="is an iterator") as caught:
         serialise.encode({"args": [iter([1]), module.Holder(module.Box(6))], "kwargs": {}})
     assert caught.value.culprit is type(iter([]))
