@@ -1085,13 +1085,21 @@ class Table:
         return [repr(self), len(self.name)]
 
 
+class Report:
+    def __init__(self, code):
+        self.code = code
+
+    def __repr__(self):  # (cerberus' ValidationError shows its own address)
+        return f"Report @ {hex(id(self))} ( code={hex(self.code)} )"
+
+
 def main():
     for value in (object(), len, "text"):
         try:
             call(value)
         except TypeError as error:
             print(type(error).__name__)
-    print(repr(Table("a")).startswith("<Table"), Table("b").described()[1])
+    print(repr(Table("a")).startswith("<Table"), Table("b").described()[1], repr(Report(35)).startswith("Report"))
 '''
 
 
@@ -1100,7 +1108,7 @@ def test_an_error_message_naming_an_object_by_its_address_replays(pytester: pyte
     showing an attribute's default repr: tinydb's ``Table``) differs in every run: replay
     compares texts with such addresses made alike, and only those."""
     (app / "addresses.py").write_text(textwrap.dedent(ADDRESS_APP))
-    run_tool(pytester, "addresses").stdout.fnmatch_lines(["TypeError", "TypeError", "TypeError", "True 1"])
+    run_tool(pytester, "addresses").stdout.fnmatch_lines(["TypeError", "TypeError", "TypeError", "True 1 True"])
     messages = [case["outcome"]["raised"]["message"]
                 for case in json.loads((app / "tests/test-data/addresses/call-00.json").read_text())["cases"]]
     assert any(" at 0x" in message for message in messages)
@@ -1108,8 +1116,10 @@ def test_an_error_message_naming_an_object_by_its_address_replays(pytester: pyte
     returned = [[case["outcome"]["returned"] for case in json.loads((data / f"Table.{name}-00.json").read_text())["cases"]]
                 for name in ("__repr__", "described")]
     assert all(" at 0x" in text for text in returned[0]) and all(" at 0x" in pair[0] for pair in returned[1])
+    reports = [case["outcome"]["returned"] for case in json.loads((data / "Report.__repr__-00.json").read_text())["cases"]]
+    assert reports and all(text.startswith("Report @ 0x") for text in reports)
     replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "call or repr or described")
-    replay.assert_outcomes(passed=len(messages) + len(returned[0]) + len(returned[1]),
+    replay.assert_outcomes(passed=len(messages) + len(returned[0]) + len(returned[1]) + len(reports),
                            deselected=replay.parseoutcomes().get("deselected", 0))
 
 
@@ -1119,6 +1129,8 @@ def test_messages_differing_in_more_than_addresses_still_differ() -> None:
     assert without_addresses("not: <object object at 0x7f3a01>") == without_addresses("not: <object object at 0x55>")
     assert without_addresses("<A object at 0x7f3a01>") != without_addresses("<B object at 0x7f3a01>")
     assert "byte 0x1f" == without_addresses("byte 0x1f")
+    assert without_addresses("E @ 0x7f72c9b0dc10 ( code=0x23 )") == without_addresses("E @ 0x7f2984531050 ( code=0x23 )")
+    assert without_addresses("E @ 0x7f72c9b0dc10 ( code=0x23 )") != without_addresses("E @ 0x7f2984531050 ( code=0x2 )")
 
 
 def test_pytest_setting_its_current_test_does_not_make_calls_compare_the_environment() -> None:
