@@ -570,3 +570,32 @@ def test_objects_of_a_type_without_a_constructor_are_refused_unencoded() -> None
     with pytest.raises(serialise.Unserialisable, match=r"re\.Match objects cannot be made by their class"):
         serialise.survey({"found": re.match("a", "a")}, limit=100)
     assert not serialise.survey({"pattern": re.compile("a", re.IGNORECASE)}, limit=100).classes - {re.Pattern}
+
+
+class Zone:
+    """Stands for a zone class of the user's (parse's ``FixedTzOffset``)."""
+
+    __module__ = USER_MODULE
+
+
+def test_a_datetimes_zone_is_among_the_value_s_classes(user_module) -> None:
+    """Stored with the datetime, yet out of sight of the walk (no instance dict): its
+    class must be known, or the value skips the decoding check as a trusted datetime."""
+    import datetime
+
+    class FixedZone(datetime.tzinfo):
+        __module__ = USER_MODULE
+
+        def __init__(self, minutes, name):  # (tzinfo's reduction calls it with no arguments)
+            self.offset, self.name = datetime.timedelta(minutes=minutes), name
+
+        def utcoffset(self, moment):
+            return self.offset
+
+    user_module.FixedZone = FixedZone
+    FixedZone.__qualname__ = "FixedZone"
+    moment = datetime.datetime(2020, 1, 1, tzinfo=FixedZone(60, "CET"))
+    assert FixedZone in serialise.survey([moment, datetime.time(1, tzinfo=FixedZone(0, "UTC"))], limit=100).classes
+    assert {datetime.datetime} == serialise.survey([datetime.datetime(2020, 1, 1)], limit=100).classes
+    with pytest.raises(serialise.Unserialisable, match="does not decode"):
+        serialise.check_round_trip([moment], serialise.encode([moment]))
