@@ -772,6 +772,15 @@ class FunctionRecord:
                 self.skip("side effects outside the process",
                           f"{snapshot['side_effect']}: replaying the call would repeat it")
                 return
+            if outcome is None and raised is None and returned is None and not self.role \
+                    and not self.qualname.rpartition(".")[2].startswith("__"):
+                importing = _module_importing()
+                if importing is not None:
+                    # A registration (pathspec's ``register_pattern``) made by a module's
+                    # body: replay runs after the import, whose call already did it.
+                    self.skip("called for its effect during an import",
+                              f"while {importing} was importing: replay runs after the import")
+                    return
             if outcome is None:
                 outcome = self._outcome(returned, raised)
                 if outcome is None:
@@ -1663,6 +1672,16 @@ def _retry_detaches(current: Optional[FunctionRecord]) -> None:
         log.debug("detach.failed", error=f"{type(error).__name__}: {error}")
     finally:
         _guard.busy = busy
+
+
+def _module_importing() -> Optional[str]:
+    """One of your modules whose body is running now (its import not over), if any."""
+    for instrumenter in reversed(_state.modules):  # (the latest started, most likely)
+        if instrumenter.baseline is None:
+            spec = getattr(sys.modules.get(instrumenter.module), "__spec__", None)
+            if getattr(spec, "_initializing", False):  # (not an import that failed half-way)
+                return instrumenter.module
+    return None
 
 
 def _trusted(kinds: frozenset) -> bool:

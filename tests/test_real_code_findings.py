@@ -1905,3 +1905,61 @@ def test_what_counts_as_a_thread_local_read() -> None:
             for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert told == {"reads": [THREAD_LOCAL + "m:_state"], "sets": [THREAD_LOCAL_CHANGE + "m:_other"],
                     "makes_its_own": []}
+
+
+REGISTRY_APP = {
+    "registry.py": '''
+_PATTERNS = {}
+
+
+class AlreadyRegistered(Exception):
+    pass
+
+
+def register(name, factory):
+    if name in _PATTERNS:
+        raise AlreadyRegistered(name)
+    _PATTERNS[name] = factory
+
+
+def lookup(name):
+    return _PATTERNS[name]()
+
+
+import wildmatch  # (the built-in patterns register themselves: pathspec's package does so)
+''',
+    "wildmatch.py": '''
+import registry
+
+
+def make():
+    return "wildmatch"
+
+
+registry.register("wildmatch", make)  # (pathspec registers its pattern classes so)
+''',
+}
+
+
+def test_a_call_made_for_its_effect_by_an_importing_module_is_not_recorded(pytester: pytest.Pytester,
+                                                                          app: Path) -> None:
+    """Replay runs after the import, which made the call already: pathspec's
+    ``register_pattern`` replayed raised AlreadyRegisteredError. The same function called
+    by a test is recorded; so are the import's calls that return something."""
+    for name, text in REGISTRY_APP.items():
+        (app / name).write_text(textwrap.dedent(text))
+    (app / "tests" / "test_registry.py").write_text(textwrap.dedent("""
+        import registry
+        import wildmatch
+
+        def test_lookup():
+            registry.register("other", wildmatch.make)
+            assert registry.lookup("wildmatch") == "wildmatch"
+    """))
+    result = _recorded_session(pytester, passed=1)
+    result.stdout.fnmatch_lines(["skipped cases: called for its effect during an import: 1"])
+    assert [["other", {"py/function": "wildmatch.make"}]] == [case["call"]["args"]
+                                                              for case in _cases(app, "registry", "register")]
+    (app / "tests" / "test_registry.py").unlink()
+    run_tool(pytester)  # the replay test file
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3, skipped=1)
