@@ -874,6 +874,14 @@ class FunctionRecord:
             _tell_running("volatile", _RECURSION_LIMIT)
             self._pass_over(*_volatile_reason(_RECURSION_LIMIT))
             return None
+        if isinstance(error, ImportError):
+            # What imports depends on the run: sys.path, what is installed, a test that
+            # blocked a module (``sys.modules["tzdata"] = None``: python-dateutil's).
+            # The recorded calls it went through saw it too.
+            failed = f"{_IMPORT_FAILED}{error.name or '?'}"
+            _tell_running("volatile", failed)
+            self._pass_over(*_volatile_reason(failed))
+            return None
         klass = type(error)
         if locate.locate(locate.find_module(klass.__module__), klass.__qualname__) is not klass \
                 and klass.__module__ != "builtins":
@@ -1234,6 +1242,7 @@ def _tell_running(mark: str, what: str, handling_only: bool = False) -> None:
 
 
 _RECURSION_LIMIT = "the recursion limit"
+_IMPORT_FAILED = "import failed: "
 
 
 def _volatile_reason(source: str) -> tuple[str, str]:
@@ -1241,6 +1250,9 @@ def _volatile_reason(source: str) -> tuple[str, str]:
     if source == _RECURSION_LIMIT:
         return "met the recursion limit", ("where the interpreter's limit is met depends on the stack the call "
                                            "started from: replay starts from another")
+    if source.startswith(_IMPORT_FAILED):
+        return "an import failed", (f"of {source[len(_IMPORT_FAILED):]}: what imports depends on the run "
+                                    "(sys.path, what is installed, modules a test blocked)")
     if source == _INPUT_READ or source == STDIN_READ:
         return "reads standard input", f"through {source}: replay has no such input"
     if source.startswith(_RELATIVE_LISTING):

@@ -1963,3 +1963,42 @@ def test_a_call_made_for_its_effect_by_an_importing_module_is_not_recorded(pytes
     (app / "tests" / "test_registry.py").unlink()
     run_tool(pytester)  # the replay test file
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3, skipped=1)
+
+
+OPTIONAL_APP = '''
+def zone_names(source):
+    import json  # (stands for an optional dependency a test may block)
+    return sorted(json.loads(source))
+
+
+def names_or_none(source):
+    try:
+        return zone_names(source)
+    except ImportError:
+        return None
+'''
+
+
+def test_a_call_an_import_failed_in_is_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+    """What imports depends on the run (python-dateutil's tests block ``tzdata`` with
+    ``sys.modules["tzdata"] = None``): neither the call the import failed in nor the
+    recorded calls it went through are kept; the same calls importing are."""
+    (app / "optional.py").write_text(textwrap.dedent(OPTIONAL_APP))
+    (app / "tests" / "test_optional.py").write_text(textwrap.dedent("""
+        import sys
+
+        import pytest
+
+        import optional
+
+        def test_blocked(monkeypatch):
+            assert optional.zone_names('["b", "a"]') == ["a", "b"]
+            monkeypatch.setitem(sys.modules, "json", None)
+            with pytest.raises(ImportError):
+                optional.zone_names('["c"]')
+            assert optional.names_or_none('["d"]') is None
+    """))
+    result = _recorded_session(pytester, passed=1)
+    result.stdout.fnmatch_lines(["skipped cases: an import failed: 3"])  # (zone_names twice, names_or_none)
+    assert [['["b", "a"]']] == [case["call"]["args"] for case in _cases(app, "optional", "zone_names")]
+    assert not (app / "tests/test-data/optional/names_or_none-00.json").exists()
