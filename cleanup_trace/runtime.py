@@ -1072,8 +1072,10 @@ def _foreign_watches(module_namespace: dict, names: set) -> list:
 
 _BUILTIN_NAMES = frozenset(vars(builtins))
 # Modules your modules imported that are not instrumented: name -> {attribute: id} of
-# their functions and classes when first seen (data attributes such as ``sys.stdout``
-# change by design: not watched).
+# their functions and classes when first seen, and, outside the standard library, of
+# their simple settings (a module of options without a function: dpath's
+# ``options.ALLOW_EMPTY_STRING_KEYS``, which a test class turns on for its tests). The
+# standard library's data attributes (``sys.stdout``) change by design: not watched.
 _foreign_callables: dict[str, dict[str, int]] = {}
 
 
@@ -1081,8 +1083,11 @@ def _note_foreign_module(module: types.ModuleType) -> None:
     name = getattr(module, "__name__", None)
     if not isinstance(name, str) or name in _foreign_callables or name.startswith("cleanup_trace"):
         return
-    _foreign_callables[name] = {attribute: id(value) for attribute, value in list(vars(module).items())
-                                if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type))}
+    settings = () if filters.is_standard_library(name) else SETTING_TYPES
+    _foreign_callables[name] = {
+        attribute: id(value) for attribute, value in list(vars(module).items())
+        if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type))
+        or (type(value) in settings and not attribute.startswith("__"))}
 
 
 def _too_deep() -> None:

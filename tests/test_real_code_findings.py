@@ -2002,3 +2002,41 @@ def test_a_call_an_import_failed_in_is_not_recorded(pytester: pytest.Pytester, a
     result.stdout.fnmatch_lines(["skipped cases: an import failed: 3"])  # (zone_names twice, names_or_none)
     assert [['["b", "a"]']] == [case["call"]["args"] for case in _cases(app, "optional", "zone_names")]
     assert not (app / "tests/test-data/optional/names_or_none-00.json").exists()
+
+
+OPTIONS_APP = {
+    "keyoptions.py": "ALLOW_EMPTY_KEYS = False\n",
+    "keys.py": '''
+import keyoptions
+
+
+def checked(key):
+    if key == "" and not keyoptions.ALLOW_EMPTY_KEYS:
+        raise ValueError("empty keys are not allowed")
+    return key
+''',
+}
+
+
+def test_a_setting_of_a_module_without_functions_that_a_test_changes_is_watched(pytester: pytest.Pytester,
+                                                                               app: Path) -> None:
+    """dpath's ``options.ALLOW_EMPTY_STRING_KEYS``, turned on by a test class for its
+    tests: the calls made meanwhile belong to the changed setting, which replay does not
+    have (they raised ``InvalidKeyName`` when replayed)."""
+    for name, text in OPTIONS_APP.items():
+        (app / name).write_text(textwrap.dedent(text))
+    (app / "tests" / "test_keys.py").write_text(textwrap.dedent("""
+        import keyoptions
+        import keys
+
+        def test_checked():
+            assert keys.checked("a") == "a"
+            keyoptions.ALLOW_EMPTY_KEYS = True
+            try:
+                assert keys.checked("") == ""
+            finally:
+                keyoptions.ALLOW_EMPTY_KEYS = False
+    """))
+    result = _recorded_session(pytester, passed=1)
+    result.stdout.fnmatch_lines(["skipped cases: module global patched: 1"])
+    assert [["a"]] == [case["call"]["args"] for case in _cases(app, "keys", "checked")]
