@@ -999,17 +999,39 @@ def _alike(returned: Any, recorded: str) -> bool:
         return False
 
 
-def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
-    """``(namespace, name, identities)`` of the globals ``function``'s code (nested code
-    included) may read: its module's, and those of the instrumented modules it reaches as
-    globals (``db.query`` after ``from app import db``: a test patches ``app.db.query``).
-    Names a module's functions rebind themselves (``global x``) are not watched; simple
-    class attributes of the module's classes named by the code are (a setting a test
-    changes through the library's own setter, restored after it).
+# How far the globals a function reads are followed into the module functions it names
+# (dpath's ``view`` calls ``fold``, which calls ``walk``, which reads the option a test
+# turned on): those run on its behalf, and their own gates may be closed by then.
+CALLEE_DEPTH = 2
+CALLEES_FOLLOWED = 64
 
-    ``co_names`` also lists attribute names: a global sharing its name with an attribute
-    is checked for nothing, and a patch of it skips a case it need not. Never a wrong one.
-    """
+
+def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
+    """``(namespace, name, identities)`` of the globals ``function`` may read, itself or
+    through the module functions of yours it names, to :data:`CALLEE_DEPTH`; each global
+    once."""
+    by_module = {instrumenter.module: instrumenter for instrumenter in list(_state.modules)}
+    followed = {function}
+    frontier = [(function, owner)]
+    watched: dict = {}
+    for depth in range(CALLEE_DEPTH + 1):
+        callees = []
+        for reader, reader_owner in frontier:
+            names = _code_names(reader)
+            for entry in _globals_read_by(reader, reader_owner, names, by_module):
+                watched.setdefault((id(entry[0]), entry[1]), entry)
+            if depth < CALLEE_DEPTH:
+                callees.extend(_module_functions_named(reader, names, by_module))
+        frontier = []
+        for callee, callee_owner in callees:
+            if callee not in followed and len(followed) < CALLEES_FOLLOWED:
+                followed.add(callee)
+                frontier.append((callee, callee_owner))
+    return tuple(watched.values())
+
+
+def _code_names(function: Any) -> set:
+    """The names ``function``'s code (nested code included) loads."""
     names: set = set()
     pending = [getattr(function, "__code__", None)]
     while pending:
@@ -1018,6 +1040,36 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
             continue
         names.update(code.co_names)
         pending.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    return names
+
+
+def _module_functions_named(function: Any, names: set, by_module: dict) -> list:
+    """The plain functions of your finished modules that ``function``'s module binds
+    under ``names`` (a wrapper stands for its function)."""
+    found = []
+    namespace = function.__globals__
+    for name in sorted(names):
+        value = namespace.get(name)
+        if type(value) is RecordingWrapper:
+            value = value.__wrapped__
+        if type(value) is types.FunctionType:
+            other = by_module.get(value.__module__)
+            if other is not None and other.baseline is not None:
+                found.append((value, other))
+    return found
+
+
+def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_module: dict) -> list:
+    """``(namespace, name, identities)`` of the globals ``function``'s code may read: its
+    module's, and those of the instrumented modules it reaches as globals (``db.query``
+    after ``from app import db``: a test patches ``app.db.query``). Names a module's
+    functions rebind themselves (``global x``) are not watched; simple class attributes of
+    the module's classes named by the code are (a setting a test changes through the
+    library's own setter, restored after it).
+
+    ``co_names`` also lists attribute names: a global sharing its name with an attribute
+    is checked for nothing, and a patch of it skips a case it need not. Never a wrong one.
+    """
     namespace = function.__globals__
     baseline: dict = owner.baseline  # type: ignore[assignment]
     absent = (id(_NO_VALUE),)
@@ -1027,14 +1079,11 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
                if (name in baseline or name in _BUILTIN_NAMES) and name not in owner.rebound]
     watched.extend((klass.__dict__, name, defined) for name in sorted(names)
                    for klass, defined in owner.class_settings.get(name, ()))
-    by_module: Optional[dict] = None  # made only when the function reaches a module at all
     for _, name, _ in list(watched):
         module = namespace.get(name)
         if isinstance(module, type) and module.__module__ != owner.module:
             # A class of another instrumented module (``from .core import __diag__``):
             # the settings of it the code names, as that module's body left them.
-            if by_module is None:
-                by_module = {instrumenter.module: instrumenter for instrumenter in list(_state.modules)}
             other = by_module.get(module.__module__)
             if other is not None:
                 watched.extend((module.__dict__, attribute, defined) for attribute in sorted(names)
@@ -1042,8 +1091,6 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
             continue
         if not isinstance(module, types.ModuleType):
             continue
-        if by_module is None:
-            by_module = {instrumenter.module: instrumenter for instrumenter in list(_state.modules)}
         # Through the module's __dict__: any other read would load a lazily imported module.
         module_namespace = object.__getattribute__(module, "__dict__")
         other = by_module.get(module_namespace.get("__name__"))
@@ -1062,7 +1109,7 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
         module = sys.modules.get(name)
         if name in _foreign_callables and module is not None:
             watched.extend(_foreign_watches(object.__getattribute__(module, "__dict__"), names))
-    return tuple(watched)
+    return watched
 
 
 def _foreign_watches(module_namespace: dict, names: set) -> list:

@@ -2007,6 +2007,8 @@ def test_a_call_an_import_failed_in_is_not_recorded(pytester: pytest.Pytester, a
 OPTIONS_APP = {
     "keyoptions.py": "ALLOW_EMPTY_KEYS = False\n",
     "keys.py": '''
+import sys
+
 import keyoptions
 
 
@@ -2014,6 +2016,17 @@ def checked(key):
     if key == "" and not keyoptions.ALLOW_EMPTY_KEYS:
         raise ValueError("empty keys are not allowed")
     return key
+
+
+def _reject_empty(key):
+    sys._getframe  # (looks at frames: not instrumented, so no call of its own tells)
+    if key == "" and not keyoptions.ALLOW_EMPTY_KEYS:
+        raise ValueError("empty keys are not allowed")
+
+
+def view(key):
+    _reject_empty(key)  # (dpath's view reads the option through fold and walk)
+    return [key]
 ''',
 }
 
@@ -2031,15 +2044,18 @@ def test_a_setting_of_a_module_without_functions_that_a_test_changes_is_watched(
 
         def test_checked():
             assert keys.checked("a") == "a"
+            assert keys.view("b") == ["b"]
             keyoptions.ALLOW_EMPTY_KEYS = True
             try:
                 assert keys.checked("") == ""
+                assert keys.view("") == [""]
             finally:
                 keyoptions.ALLOW_EMPTY_KEYS = False
     """))
     result = _recorded_session(pytester, passed=1)
-    result.stdout.fnmatch_lines(["skipped cases: module global patched: 1"])
+    result.stdout.fnmatch_lines(["skipped cases: module global patched: 2"])
     assert [["a"]] == [case["call"]["args"] for case in _cases(app, "keys", "checked")]
+    assert [["b"]] == [case["call"]["args"] for case in _cases(app, "keys", "view")]
 
 
 SETS_APP = '''
