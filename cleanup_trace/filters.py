@@ -113,6 +113,18 @@ class ModuleFilter:
         self._site_dirs = _site_directories()
         self._by_name: dict[str, Decision | None] = {}
 
+    def never_included(self) -> list[str]:
+        """The libraries the tool runs on that an include pattern names by their own name
+        (``packaging*``: pytest imports packaging to check its ``minversion``): never
+        instrumented, which a user who asked for them must be told."""
+        named = []
+        for pattern in self.include:
+            top_level = pattern.partition(".")[0].rstrip("*?")
+            if top_level in ALWAYS_EXCLUDED_TOP_LEVEL and top_level not in named and not any(
+                    fnmatch.fnmatchcase(name, pattern) for name in SELF_RECORDABLE):
+                named.append(top_level)
+        return named
+
     @staticmethod
     def _match(name: str, patterns: tuple[str, ...]) -> str | None:
         for pattern in patterns:

@@ -90,6 +90,11 @@ class Recorder:
                 return
             _log.claim_stderr()
             self._finder = importhook.install(self.filter)
+            never = self.filter.never_included()
+            if never:
+                log.warning("modules.never_instrumented", modules=",".join(never),
+                            reason="PYTESTCLEANUP_INCLUDE_MODULES names them, but the tool or pytest runs on them: "
+                                   "they are never instrumented")
             late = importhook.already_imported(self.filter)
             self.imported_too_early = late
             if late:

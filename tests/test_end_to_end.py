@@ -184,6 +184,17 @@ def test_recorder_warns_about_modules_imported_too_early(pytester: pytest.Pytest
     result.stderr.fnmatch_lines(["*modules.imported_too_early*modules=app*"])
 
 
+def test_recorder_warns_about_included_libraries_it_runs_on(pytester: pytest.Pytester, app: Path,
+                                                            clean_env: pytest.MonkeyPatch) -> None:
+    """An explicit include cannot win over the libraries the tool or pytest runs on
+    (``packaging``): said once at the start, not silently dropped."""
+    clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "packaging*,app*")
+    pytester.makepyfile(runner="from cleanup_trace import Recorder\nwith Recorder():\n    import app\n    app.fib(3)\n")
+    result = pytester.run(sys.executable, "runner.py")
+    result.stderr.fnmatch_lines(["*modules.never_instrumented*modules=packaging*"])
+    assert (app / "tests/test-data/app/fib-00.json").exists()
+
+
 @pytest.mark.usefixtures("debug_log")
 def test_unserialisable_argument_skips_the_case_with_one_event(pytester: pytest.Pytester, app: Path) -> None:
     """An open file as argument: skipped with one log event; the program is unchanged."""
