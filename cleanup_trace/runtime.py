@@ -1090,6 +1090,7 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_mo
                                for klass, defined in other.class_settings.get(attribute, ()) if klass is module)
             continue
         if not isinstance(module, types.ModuleType):
+            watched.extend(_method_watches(module, names))
             continue
         # Through the module's __dict__: any other read would load a lazily imported module.
         module_namespace = object.__getattribute__(module, "__dict__")
@@ -1110,6 +1111,38 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_mo
         if name in _foreign_callables and module is not None:
             watched.extend(_foreign_watches(object.__getattribute__(module, "__dict__"), names))
     return watched
+
+
+def _method_watches(instance: Any, names: set) -> list:
+    """For a module-level object of a class of yours (arrow's ``api._factory``): the
+    methods of its class the code names, as an attribute of the object (absent: a test's
+    ``mock.patch("arrow.api._factory.get")`` sets one, maybe before the function's first
+    call, when this is worked out) and on the class (a ``mock.patch.object(ArrowFactory,
+    "get")``), as they are now when that is the class's own function."""
+    kind = type(instance)
+    if kind.__module__ == "builtins" or issubclass(kind, (type, types.ModuleType, RecordingWrapper)):
+        return []
+    try:
+        attributes = object.__getattribute__(instance, "__dict__")
+    except Exception:
+        return []
+    if type(attributes) is not dict:
+        return []
+    watches = []
+    for name in sorted(names):
+        owner = next((klass for klass in kind.__mro__[:-1] if name in vars(klass)), None)
+        method = vars(owner).get(name) if owner is not None else None
+        if type(method) is RecordingWrapper:
+            # (its plain function goes back in its place once recording is done with it)
+            identities: tuple = (id(method), id(method.__wrapped__))
+        elif type(method) is types.FunctionType:
+            identities = (id(method),)
+        else:
+            continue
+        watches.append((attributes, name, (id(_NO_VALUE),)))
+        if getattr(method, "__qualname__", None) == f"{owner.__qualname__}.{name}":
+            watches.append((vars(owner), name, identities))
+    return watches
 
 
 def _foreign_watches(module_namespace: dict, names: set) -> list:

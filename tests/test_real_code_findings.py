@@ -2096,3 +2096,40 @@ def test_items_in_the_order_of_a_set_given_replay_in_any_order(pytester: pytest.
     assert text != data.read_text()
     data.write_text(text)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2, failed=1, skipped=1)
+
+
+FACTORY_APP = '''
+class Factory:
+    def get(self, label="now"):
+        return f"made {label}"
+
+
+_factory = Factory()
+
+
+def get(label="now"):
+    return _factory.get(label)
+'''
+
+
+def test_a_method_of_a_module_level_object_patched_by_a_test_is_watched(pytester: pytest.Pytester,
+                                                                       app: Path) -> None:
+    """arrow's ``mocker.patch("arrow.api._factory.get", return_value="result")``: the call
+    made meanwhile returned the mock's value, and replay has the real method."""
+    (app / "factory.py").write_text(textwrap.dedent(FACTORY_APP))
+    (app / "tests" / "test_factory.py").write_text(textwrap.dedent("""
+        import factory
+
+        def test_get(monkeypatch):
+            with monkeypatch.context() as patch:  # (arrow's first call of api.get is so)
+                patch.setattr(factory._factory, "get", lambda label: "result")
+                assert factory.get("b") == "result"
+            assert factory.get("a") == "made a"
+            with monkeypatch.context() as patch:
+                patch.setattr(factory.Factory, "get", lambda self, label: "other")
+                assert factory.get("c") == "other"
+            assert factory.get("d") == "made d"
+    """))
+    result = _recorded_session(pytester, passed=1)
+    result.stdout.fnmatch_lines(["skipped cases: module global patched: 2"])
+    assert [["a"], ["d"]] == [case["call"]["args"] for case in _cases(app, "factory", "get")]
