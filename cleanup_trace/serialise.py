@@ -1215,7 +1215,7 @@ def check_round_trip(original: Any, data: Any) -> Any:
     problems = differences(restored, original, limit=1, strict=True)
     if problems:
         holder_objects = getattr(problems[0], "holder_objects", ())
-        # (Held by no object: a value given as is, whose type came back different.)
+        # (Held by no object: the class of the value given as is that came back different.)
         raise Unserialisable(f"value does not round-trip: {problems[0]}", holder_objects=holder_objects,
                              culprit=type(holder_objects[0]) if holder_objects
                              else getattr(problems[0], "differing_type", None))
