@@ -42,7 +42,7 @@ import bisect
 import re
 from typing import Iterator, NamedTuple, Optional, Union
 
-TRANSFORM_VERSION = 15
+TRANSFORM_VERSION = 16
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -119,7 +119,7 @@ _CLOCK_WHEN_WRITING = {"gzip.GzipFile": (1, "mode")}
 _HINT_NAMES = frozenset(
     {name.rpartition(".")[2] for name in
      _FRAME_INSPECTOR_CALLS | VOLATILE_CALLS | set(_CLOCK_BY_DEFAULT) | HANDLED_EXCEPTION_CALLS | TRACEBACK_CALLS}
-    | _FRAME_INSPECTOR_NAMES | CLOCK_ATTRIBUTES)
+    | _FRAME_INSPECTOR_NAMES | CLOCK_ATTRIBUTES | {"hash"})
 
 
 _NEWLINE = re.compile("\r\n?|\n")  # what ast counts as a line end
@@ -355,6 +355,7 @@ class _Findings:
         self.counter_drawn = ""  # the source told at every call, when it draws from one
         self.thread_local = ""  # the module's thread-local it reads, told at every call
         self.thread_local_changed = ""  # ... or one whose attributes it sets or deletes
+        self.returns_a_hash = False  # ``return hash(...)``, as ``__hash__`` methods do
         if not walk:  # its lines show no hint: nothing to find
             return
         pending: list = [(node, False)]  # (node, inside a handler of the function's own)
@@ -366,7 +367,10 @@ class _Findings:
                 pending.extend((child, True) for child in inner.handlers)
                 continue
             pending.extend((child, handling) for child in ast.iter_child_nodes(inner))
-            if isinstance(inner, ast.Call):
+            if type(inner) is ast.Return and type(inner.value) is ast.Call and \
+                    type(inner.value.func) is ast.Name and inner.value.func.id == "hash":
+                self.returns_a_hash = True
+            elif isinstance(inner, ast.Call):
                 self._look_at(inner, imported, handling)
             elif type(inner) is ast.Name:
                 if inner.id in thread_locals and not self.thread_local:
@@ -438,9 +442,10 @@ def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str
     """
     if node.name in _IMPLICIT_CLASSMETHODS:
         return "implicit classmethod"
-    if node.name == "__hash__":
+    if node.name == "__hash__" or (findings is not None and findings.returns_a_hash):
         # Hash values are per process (str hashing is randomised, object hashes come
-        # from id()): a recorded one would not replay.
+        # from id()): a recorded one would not replay (cerberus' ``mapping_hash``
+        # returns the hash of a frozenset holding classes).
         return "hash values differ between processes"
     if findings is not None and findings.inspects_frames:
         return "looks at its caller's frame"
