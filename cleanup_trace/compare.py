@@ -84,15 +84,16 @@ class Difference(str):
     # again when no object holds the difference (a value given as is).
     differing_type: Optional[type] = None
 
-
-def _about(expected: Any, text: str) -> Difference:
-    found = Difference(text)
-    found.differing_type = type(expected)
-    return found
-
     @property
     def holders(self) -> tuple:
         return tuple(map(type, self.holder_objects))
+
+
+def _about(expected: Any, text: str) -> Difference:
+    """A difference found between ``expected`` and what came back in its place."""
+    found = Difference(text)
+    found.differing_type = type(expected)
+    return found
 
 
 def _inside(owner: Any, problems: Iterator[str]) -> Iterator[str]:
