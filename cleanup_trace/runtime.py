@@ -1090,7 +1090,7 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_mo
                                for klass, defined in other.class_settings.get(attribute, ()) if klass is module)
             continue
         if not isinstance(module, types.ModuleType):
-            watched.extend(_method_watches(module, names))
+            watched.extend(_method_watches(module, names, by_module))
             continue
         # Through the module's __dict__: any other read would load a lazily imported module.
         module_namespace = object.__getattribute__(module, "__dict__")
@@ -1113,14 +1113,14 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_mo
     return watched
 
 
-def _method_watches(instance: Any, names: set) -> list:
+def _method_watches(instance: Any, names: set, by_module: dict) -> list:
     """For a module-level object of a class of yours (arrow's ``api._factory``): the
     methods of its class the code names, as an attribute of the object (absent: a test's
     ``mock.patch("arrow.api._factory.get")`` sets one, maybe before the function's first
     call, when this is worked out) and on the class (a ``mock.patch.object(ArrowFactory,
     "get")``), as they are now when that is the class's own function."""
     kind = type(instance)
-    if kind.__module__ == "builtins" or issubclass(kind, (type, types.ModuleType, RecordingWrapper)):
+    if kind.__module__ not in by_module:  # (not of an instrumented module of yours)
         return []
     try:
         attributes = object.__getattribute__(instance, "__dict__")
