@@ -15,13 +15,16 @@ from cleanup_trace import serialise
 from cleanup_trace.compare import differences
 from cleanup_trace.writer import LINE_WIDTH, render
 
+# Keys that read as jsonpickle tags are refused by the recorder's check, never stored
+# (test_a_key_that_reads_as_a_jsonpickle_tag_is_refused_not_lost): not values to store.
+text_keys = st.text(max_size=5).filter(lambda key: not key.startswith(("py/", "json://")))
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
            | st.binary(max_size=20) | st.decimals(allow_nan=False, allow_infinity=False).map(Decimal)
            | st.fractions().map(Fraction))
 values = st.recursive(
     scalars,
     lambda children: (st.lists(children, max_size=4) | st.tuples(children, children)
-                      | st.dictionaries(st.text(max_size=5) | st.integers(), children, max_size=4)
+                      | st.dictionaries(text_keys | st.integers(), children, max_size=4)
                       | st.frozensets(st.integers(), max_size=4)),
     max_leaves=12,
 )
@@ -79,8 +82,7 @@ builtin_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
     | st.binary(max_size=20),
     lambda children: (st.lists(children, max_size=4) | st.tuples(children, children)
-                      | st.dictionaries(st.text(max_size=5).filter(lambda key: not key.startswith(("py/", "json://")))
-                                        | st.integers(), children, max_size=4)
+                      | st.dictionaries(text_keys | st.integers(), children, max_size=4)
                       | st.frozensets(st.integers() | st.text(max_size=3), max_size=4)
                       | st.sets(st.integers(), max_size=4)),
     max_leaves=12,
