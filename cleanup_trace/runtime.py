@@ -950,7 +950,7 @@ class FunctionRecord:
                     arguments=entry[0][:200], recorded=entry[1][:200], now=now[:200], cases_removed=removed)
 
     def _offer(self, case: dict, snapshot: Optional[dict] = None) -> None:
-        text = serialise.dumps(case)
+        text, texts = serialise.dumps_by_key(case)
         sink = _state.sink
         live = self.live
         with live.lock:
@@ -967,22 +967,22 @@ class FunctionRecord:
                 live.refused_in_a_row = 0
                 live.calls_without_news = 0
                 live.tries_without_news = 0
-                self._make_checkable(live, case, snapshot)
+                self._make_checkable(live, case, texts, snapshot)
                 if self.accepted >= _state.budget and not self._checks_pending():
                     self.close_gate()
             else:
                 self._no_news()
 
-    def _make_checkable(self, live: _Live, case: dict, snapshot: Optional[dict]) -> None:
+    def _make_checkable(self, live: _Live, case: dict, texts: dict, snapshot: Optional[dict]) -> None:
         """Remember a self-contained case with plain arguments so that repeated calls can
         be compared (``attr.ib()`` returning an object numbered by a class-wide counter)."""
         if snapshot is None or "fingerprint" not in snapshot or self.is_generator or self.is_async \
                 or "random_state" in case or "environ" in case or "argv" in case:
             return
-        call = serialise.dumps(case["call"])
+        call = texts["call"]
         if '"py/' in call:  # tagged arguments (objects, tuples): told apart by fingerprint only
             return
-        outcome = serialise.dumps(case["outcome"])
+        outcome = texts["outcome"]
         if len(outcome) > CHECKED_OUTCOME_LIMIT:
             return
         live.checkable[snapshot["fingerprint"]] = [call, outcome, 0]

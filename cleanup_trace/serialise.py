@@ -1181,6 +1181,15 @@ def dumps(data: Any) -> str:
     return _canonical(data)
 
 
+def dumps_by_key(data: dict) -> tuple[str, dict]:
+    """:func:`dumps` of a dict with ``str`` keys, and the texts of its values by key: a
+    case's text and its call's text, without encoding the call twice (markdown's calls
+    hold a parser graph of hundreds of objects)."""
+    texts = {key: _canonical(value) for key, value in data.items()}
+    joined = ",".join(f"{_canonical(key)}:{texts[key]}" for key in sorted(texts))
+    return "{" + joined + "}", texts
+
+
 try:
     from cleanup_trace import restore_fast
 except ImportError:  # (it uses jsonpickle's decoder helpers: if they moved, jsonpickle decodes)

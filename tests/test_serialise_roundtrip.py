@@ -404,3 +404,14 @@ def test_checking_a_stored_value_leaves_its_stored_form_as_it_was() -> None:
     assert before == data
     restored = serialise.decode(data)["args"]
     assert (list, int, 1) == (restored[0].default_factory, restored[1].default_factory, restored[1]["a"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), values, max_size=5))
+def test_a_case_text_made_from_its_parts_is_its_canonical_text(case) -> None:
+    """The recorder keeps a case's text and its call's text from one encoding of each
+    part: the joined text must be exactly the canonical one (key order, escapes)."""
+    encoded = {key: serialise.encode(value) for key, value in case.items()}
+    text, texts = serialise.dumps_by_key(encoded)
+    assert serialise.dumps(encoded) == text
+    assert {key: serialise.dumps(value) for key, value in encoded.items()} == texts
