@@ -48,7 +48,14 @@ _FUNCTION_TYPES = frozenset({types.FunctionType, types.MethodType, types.LambdaT
 _FUNCTION_LIKE = (types.FunctionType, types.BuiltinFunctionType)
 _RESERVED = frozenset(_jp_tags.RESERVED)
 _JSON_KEY = _jp_tags.JSON_KEY
-HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
+_IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE (3.10+)
+
+
+def _of_a_class_statement(klass: type) -> bool:
+    """Made by a class statement, not in C. Classes made in C are heap types too when
+    made from a spec (``functools.partial`` since 3.10): those are immutable."""
+    return klass.__flags__ & (_HEAP_TYPE | _IMMUTABLE_TYPE) == _HEAP_TYPE
 # Any of these on a class below ``object`` sends jsonpickle down another path.
 _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getinitargs__",
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
@@ -82,8 +89,8 @@ def _plan_for(cls: type, obj: Any) -> tuple:
         if below_object and all("__slots__" in vars(klass) for klass in below_object):
             return _slotted_plan(cls, name), name
         return _without_dict_plan(cls, obj), name
-    own = [klass for klass in below_object if klass.__flags__ & HEAP_TYPE]
-    builtin = [klass for klass in below_object if not klass.__flags__ & HEAP_TYPE]
+    own = [klass for klass in below_object if _of_a_class_statement(klass)]
+    builtin = [klass for klass in below_object if not _of_a_class_statement(klass)]
     # (A C base keeps state out of __dict__: Exception, set... A subclass of str, int,
     # float, dict or list, or of another class made in C (datetime), that says how to
     # reduce itself is stored that way.)
@@ -139,7 +146,7 @@ def slots_beside_dict(kind: type) -> bool:
     ``(dict, slots)``, which jsonpickle's decoder sets back; so does the tool.
     """
     below_object = kind.__mro__[:-1]
-    return bool(kind.__dictoffset__) and all(klass.__flags__ & HEAP_TYPE for klass in below_object) \
+    return bool(kind.__dictoffset__) and all(_of_a_class_statement(klass) for klass in below_object) \
         and any(vars(klass).get("__slots__") for klass in below_object) \
         and not any(name in vars(klass) for klass in below_object for name in _OWN_PICKLING) \
         and _jp_handlers.get(kind) is None
@@ -166,13 +173,19 @@ def _reducing_subclass_plan(cls: type, obj: Any, own: list, builtin: list) -> in
             or getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None) \
             or "<locals>" in _importable_name(cls):
         return _DECLINE
-    if any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS) \
-            or not any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in own):
+    # A class made in C itself (``functools.partial``, which lark's values hold): its own
+    # reduction. (Its ``__getattribute__`` slot is the generic one: not another path.)
+    reducers, other_paths = (own, _OTHER_PATHS) if own else (builtin, _C_OTHER_PATHS)
+    if any(attribute in vars(klass) for klass in reducers for attribute in other_paths) \
+            or not any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in reducers):
         return _DECLINE
     has_reduce, has_reduce_ex = _jp_util.has_reduce(obj)
     if has_reduce_ex:
         return _REDUCE_EX
     return _REDUCE if has_reduce else _DECLINE
+
+
+_C_OTHER_PATHS = tuple(attribute for attribute in _OTHER_PATHS if attribute != "__getattribute__")
 
 
 def _without_dict_plan(cls: type, obj: Any) -> int:
@@ -181,6 +194,8 @@ def _without_dict_plan(cls: type, obj: Any) -> int:
     class only, so its own tests are asked once, on the first instance."""
     if issubclass(cls, tuple) and cls is not tuple:
         return _tuple_subclass_plan(cls, obj)
+    if _of_a_class_statement(cls) and issubclass(cls, _VALUE_BASES):
+        return _slotted_value_plan(cls, obj)
     own_state = getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None)
     if issubclass(cls, _NOT_AS_C_TYPES) or hasattr(cls, "__next__") \
             or (own_state and not hasattr(cls, "__setstate__")):
@@ -207,10 +222,31 @@ def _without_dict_plan(cls: type, obj: Any) -> int:
     return _DECLINE
 
 
+_VALUE_BASES = (str, int, float)
+
+
+def _slotted_value_plan(cls: type, obj: Any) -> int:
+    """A str, int or float of yours keeping its attributes in ``__slots__`` and saying how
+    to reduce itself (lark's ``Token``, in every parse tree): jsonpickle stores its
+    reduction, as for such classes with an instance dict."""
+    below_object = cls.__mro__[:-1]
+    builtin = [klass for klass in below_object if not _of_a_class_statement(klass)]
+    own = [klass for klass in below_object if _of_a_class_statement(klass)]
+    if len(builtin) != 1 or builtin[0] not in _VALUE_BASES or "<locals>" in _importable_name(cls) \
+            or getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None) \
+            or any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS) \
+            or not any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in own):
+        return _DECLINE
+    has_reduce, has_reduce_ex = _jp_util.has_reduce(obj)
+    if has_reduce_ex:
+        return _REDUCE_EX
+    return _REDUCE if has_reduce else _DECLINE
+
+
 def _tuple_subclass_plan(cls: type, obj: Any) -> int:
     """A named tuple (a tuple subclass whose instances have no ``__dict__``): jsonpickle
     stores its ``__getnewargs__`` and its items, and never asks for a reduction."""
-    own = [klass for klass in cls.__mro__[:-1] if klass.__flags__ & HEAP_TYPE]
+    own = [klass for klass in cls.__mro__[:-1] if _of_a_class_statement(klass)]
     if any(attribute in vars(klass) for klass in own
            for attribute in _OTHER_PATHS + ("__reduce__", "__reduce_ex__") if attribute != "__getnewargs__") \
             or "<locals>" in _importable_name(cls) or any(_jp_util.has_reduce(obj)):

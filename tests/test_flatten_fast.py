@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 import copy
 import datetime
+import functools
 import json
 import operator
 import re
@@ -60,6 +61,27 @@ class Number(Noted, int):
 
 class Word(str):
     pass
+
+class Token(str):  # attributes in slots, reducing itself (lark's lexer tokens)
+    __slots__ = ("type", "line")
+    def __new__(cls, type, value, line=None):
+        made = super().__new__(cls, value)
+        made.type, made.line = type, line
+        return made
+    def __reduce__(self):
+        return (type(self), (self.type, str(self), self.line))
+
+class Amount(float):  # (an int cannot have slots of its own)
+    __slots__ = ("unit",)
+    def __reduce_ex__(self, protocol):
+        return (Amount, (float(self),), {"unit": getattr(self, "unit", None)})
+    def __setstate__(self, state):
+        self.unit = state["unit"]
+
+class Count(int):
+    __slots__ = ()
+    def __reduce__(self):
+        return (Count, (int(self),))
 
 class Table(dict):
     def __init__(self, items=(), title=""):
@@ -180,6 +202,12 @@ def _with(obj, **attributes):
     return obj
 
 
+def _slot(obj, **attributes):
+    for name, value in attributes.items():
+        setattr(obj, name, value)
+    return obj
+
+
 def _element(tag, attributes, texts):
     """An xml.etree element (a class made in C, storing its own state): markdown's trees."""
     element = ElementTree.Element(tag or "p", attributes)
@@ -211,6 +239,12 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(shapes.Text, st.text(max_size=4), children)
         | st.builds(shapes.Number, st.integers(), children)
         | st.builds(lambda text, value: _with(shapes.Word(text), note=value), st.text(max_size=4), children)
+        | st.builds(shapes.Token, st.text(max_size=3), st.text(max_size=4), children)
+        | st.builds(lambda number, unit: _slot(shapes.Amount(number), unit=unit), st.floats(allow_nan=False),
+                    children)
+        | st.builds(shapes.Count, st.integers())
+        | st.builds(lambda function, first, keyword: functools.partial(function, first, key=keyword),
+                    st.sampled_from([shapes.helper, len, json.dumps]), children, children)
         | st.builds(shapes.Table, st.dictionaries(keys, children, max_size=3), st.text(max_size=3))
         | st.builds(shapes.Row, st.lists(children, max_size=3), st.text(max_size=3))
         | st.builds(lambda items, note: _with(shapes.Stack(items), note=note), st.lists(children, max_size=3),
