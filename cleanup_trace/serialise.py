@@ -29,7 +29,7 @@ from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
 from cleanup_trace import _json, flatten_fast, forms, function_pickle
-from cleanup_trace.compare import differences, has_own_eq, slot_items
+from cleanup_trace.compare import differences, has_own_eq, slot_descriptors, slot_items
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.locate import module_attribute, of_a_local_class
 
@@ -115,8 +115,12 @@ def _survey_plan(kind: type) -> tuple:
         iterate = _zone_of
     else:
         iterate = next((function for base, function in _SEQUENCES if issubclass(kind, base)), None)
+    # Where its state is, as pickling reads it: an instance dict (none where no class
+    # makes one: asking would raise, the walk's costliest step) and set slots.
+    with_dict = bool(kind.__dictoffset__) or any("__dict__" in vars(klass) for klass in kind.__mro__)
     plan = (kind.__module__ != "builtins",
-            kind is types.FunctionType or kind is types.MethodType or issubclass(kind, type), iterate)
+            kind is types.FunctionType or kind is types.MethodType or issubclass(kind, type), iterate,
+            with_dict, slot_descriptors(kind))
     if len(_survey_plans) >= 4096:
         _survey_plans.clear()
     _survey_plans[kind] = plan
@@ -418,16 +422,18 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 elif kind is complex:
                     plain = builtin = False
             elif kind is list:
-                if id(item) in seen:
+                identity = id(item)
+                if identity in seen:
                     plain = False  # shared or cyclic: references in the stored form
                     continue
-                seen.add(id(item))
+                seen.add(identity)
                 stack.extend(item)
             elif kind is dict:
-                if id(item) in seen:
+                identity = id(item)
+                if identity in seen:
                     plain = False
                     continue
-                seen.add(id(item))
+                seen.add(identity)
                 # (text keys without a "/", most dicts, told by two C-level passes)
                 if item and (set(map(type, item)) != _TEXT_ONLY or "/" in "".join(item)):
                     for key in item:
@@ -454,14 +460,15 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 if kind in refused:
                     raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} values did not survive "
                                          "storing before")
+                identity = id(item)
                 if failed:
-                    reference = failed.get(id(item))
+                    reference = failed.get(identity)
                     if reference is not None and reference() is item:
                         raise Unserialisable(f"this {kind.__module__}.{kind.__qualname__} object did not survive "
                                              "storing before")
-                if id(item) in seen:
+                if identity in seen:
                     continue
-                seen.add(id(item))
+                seen.add(identity)
                 kinds.add(kind)
                 if kind is types.BuiltinFunctionType and item in _VOLATILE_CALLABLES:
                     raise HoldsAClock(getattr(item, "__qualname__", repr(item)))
@@ -472,7 +479,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 plan = _survey_plans.get(kind)
                 if plan is None:
                     plan = _survey_plan(kind)
-                foreign, function_like, iterate = plan
+                foreign, function_like, iterate, with_dict, slots = plan
                 if foreign and kind not in classes:
                     _refuse_test_module(kind)  # before paying for an encode that would say so
                     not_rebuilt = _not_rebuilt(kind)
@@ -491,8 +498,15 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     stack.extend(dict.values(item))
                 elif iterate is not None:
                     stack.extend(iterate(item))
-                stack.extend((_own_attributes(item) or {}).values())
-                stack.extend(slot_items(item).values())  # a slotted tree node's children make it large
+                if with_dict:
+                    attributes = _own_attributes(item)
+                    if attributes:
+                        stack.extend(attributes.values())
+                for _, slot in slots:  # (a slotted tree node's children make it large)
+                    try:
+                        stack.append(slot.__get__(item, kind))
+                    except AttributeError:
+                        pass  # not set
             if count > limit:
                 raise TooLarge(f"more than {limit} values (PYTESTCLEANUP_VALUE_LIMIT)")
     except (Unserialisable, HoldsAClock):
