@@ -828,8 +828,10 @@ class FunctionRecord:
             self.skip(f"unserialisable {what}", "nested too deeply to encode or compare")
             return _REFUSED
         except serialise.Unserialisable as error:
-            # (A test module's class or function met inside says nothing of the others.)
-            if not error.incomplete and error.holders_to_blame:
+            # (A test module's class or function met inside says nothing of the others,
+            # nor does an object refused while a module of yours imports: lark's
+            # grammar values were all checked again after one stateless visitor.)
+            if not error.incomplete and error.holders_to_blame and not error.while_importing:
                 self._untrust(seen.kinds, value, error.culprit)
             _guard.refused_for_now = error.while_importing
             # ``self`` entering a constructor is half-built: its failure says nothing of

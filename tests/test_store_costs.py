@@ -230,6 +230,8 @@ with Recorder():
     import datetime
     import test_zones
     boxes.keep(boxes.Box(103), datetime.datetime(2020, 1, 1, tzinfo=test_zones.Zone()))
+    # A stateless object of a module of yours still importing: refused for the moment
+    import importing_boxes
     checked.clear()
     for n in range(6, 12):
         boxes.keep(boxes.Box(n))
@@ -254,7 +256,9 @@ def test_a_failure_puts_back_under_check_only_the_class_at_fault(
     came back different, its decoding raised): only that class's values are checked
     again, not every type the failing value held."""
     pytester.makepyfile(boxes=textwrap.dedent(CULPRIT_LIB), script=textwrap.dedent(CULPRIT_SCRIPT),
-                        test_zones="import datetime\n\nclass Zone(datetime.tzinfo):\n    pass\n")
+                        test_zones="import datetime\n\nclass Zone(datetime.tzinfo):\n    pass\n",
+                        importing_boxes="import boxes\n\nclass Flag:\n    pass\n\n\nFLAG = Flag()\n"
+                                        "boxes.keep(boxes.Box(104), FLAG)\n")
     clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
     clean_env.setenv("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "40")
     result = pytester.run(sys.executable, "script.py")
