@@ -78,15 +78,27 @@ def _real_directory(path: str) -> str:
     return os.path.normcase(os.path.realpath(path))
 
 
+# Files pytest collected as test modules, by normalised real path: whatever their name
+# (jsonpatch's suite is ``pytest tests.py``, outside the default ``python_files``).
+_collected_test_files: set[str] = set()
+
+
+def note_collected_test_file(path: str) -> None:
+    _collected_test_files.add(os.path.normcase(os.path.realpath(path)))
+
+
 def is_test_file(origin: str, project_root: str | None = None) -> bool:
     """A test module, a conftest, or any module inside a test directory (the helpers of a
-    suite, ``tests/__init__.py``...): replay runs the project, not its test suite.
+    suite, ``tests/__init__.py``...), or a file pytest collected as a test module: replay
+    runs the project, not its test suite.
 
     Directories count from the project root (normalised real path; default: the current
     directory), or inside site-packages for installed code, so a project that itself lives under a directory
     named ``tests`` is still the user's code.
     """
     base = os.path.basename(origin)
+    if _collected_test_files and os.path.normcase(origin) in _collected_test_files:
+        return True
     if base == "conftest.py" or (base.startswith("test_") and base.endswith(".py")) or base.endswith("_test.py"):
         return True
     root = project_root if project_root is not None else _real_directory(os.getcwd())

@@ -80,6 +80,14 @@ def pytest_configure(config: pytest.Config) -> None:
         _start_recording(config)
 
 
+def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> None:
+    # Before it is imported: its classes' values are refused, its module never included.
+    if parent.config.stash.get(recording_key, False):
+        from cleanup_trace.filters import note_collected_test_file
+
+        note_collected_test_file(str(module_path))
+
+
 def pytest_runtest_logfinish(nodeid: str, location: tuple) -> None:
     # Between tests: the recorded cases of the last seconds reach their files (a session
     # killed outright, a timeout plugin's os._exit, loses no more than those).

@@ -2136,3 +2136,43 @@ def test_a_method_of_a_module_level_object_patched_by_a_test_is_watched(pytester
     result = _recorded_session(pytester, passed=1)
     result.stdout.fnmatch_lines(["skipped cases: module global patched: 2"])
     assert [["a"], ["d"]] == [case["call"]["args"] for case in _cases(app, "factory", "get")]
+
+
+SHAPES_APP = '''
+def area(shape):
+    return shape.width * shape.height
+
+
+def double(number):
+    return 2 * number
+'''
+
+CHECKS_MODULE = '''
+import shapes
+
+
+class Box:
+    def __init__(self, width, height):
+        self.width, self.height = width, height
+
+
+def test_area():
+    assert 6 == shapes.area(Box(2, 3))
+
+
+def test_double():
+    assert 8 == shapes.double(4)
+'''
+
+
+def test_a_test_file_given_by_name_is_a_test_module(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """``pytest checks.py`` (jsonpatch's ``pytest tests.py``): a file pytest collects is a
+    test module whatever its name. Its classes' values are not recorded (replay runs
+    without the test suite) and the module is not instrumented as the project's code."""
+    pytester.makepyfile(shapes=textwrap.dedent(SHAPES_APP), checks=textwrap.dedent(CHECKS_MODULE))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", "checks.py").assert_outcomes(passed=2)
+    data = pytester.path / "tests" / "test-data"
+    assert [8] == [case["outcome"]["returned"] for case in json.loads((data / "shapes/double-00.json").read_text())["cases"]]
+    assert [] == list((data / "shapes").glob("area-*.json"))
+    assert not (data / "checks").exists()
