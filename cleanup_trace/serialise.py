@@ -149,6 +149,8 @@ def _not_rebuilt(kind: type) -> str:
         reason = _why_not_rebuilt(kind)
         if reason is None:
             return ""  # not known yet (its module is importing): the decoder tells
+        if reason is _ELSEWHERE:
+            return reason  # (not kept: a test may have patched the name for a while)
         if len(_NOT_REBUILT) >= 4096:
             _NOT_REBUILT.clear()
         _NOT_REBUILT[kind] = reason
@@ -163,7 +165,6 @@ def _why_not_rebuilt(kind: type) -> Optional[str]:
         return ""
     if kind.__flags__ & _NOT_INSTANTIABLE and kind is not re.Pattern:  # (stored as its re.compile call)
         return "cannot be made by their class"
-    lost = "are stored by a name that does not find their class again"
     module = sys.modules.get(module_name)
     if module is None:
         if "." in module_name:
@@ -171,21 +172,52 @@ def _why_not_rebuilt(kind: type) -> Optional[str]:
         try:
             import importlib.util
 
-            return "" if importlib.util.find_spec(module_name) is not None else lost
+            return "" if importlib.util.find_spec(module_name) is not None else _LOST
         except Exception:  # (ValueError: a module without a spec)
             return None
-    if getattr(getattr(module, "__spec__", None), "_initializing", False):
+    found = _named(kind)
+    return None if found is None else "" if found is kind else _LOST if found is _NOT_FOUND else _ELSEWHERE
+
+
+_LOST = "are stored by a name that does not find their class again"
+# (made at run time under the name of another class: marko's ``type("TocRendererMixin",
+# (TocRendererMixin,), options)``)
+_ELSEWHERE = "are stored by a name that leads to another class"
+_NOT_FOUND = object()
+
+
+def _named(kind: type) -> Any:
+    """What ``kind``'s module and qualified name lead to now, read through the namespaces
+    (never a module's ``__getattr__``): ``_NOT_FOUND``, or ``None`` when not judged."""
+    module = sys.modules.get(kind.__module__)
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
         return None
     target: Any = module
-    for part in qualname.split("."):
+    for part in kind.__qualname__.split("."):
         if not isinstance(target, (type, types.ModuleType)):
             return None  # (a class statement's name rebound to something else: not judged)
         namespace = object.__getattribute__(target, "__dict__")
         if part not in namespace:
             # (A module's ``__getattr__`` may make it when asked.)
-            return None if "__getattr__" in namespace and target is module else lost
+            return None if "__getattr__" in namespace and target is module else _NOT_FOUND
         target = namespace[part]
-    return ""
+    return target
+
+
+# Classes given as values (stored by name) found by their name (bounded: it holds them).
+_FOUND_BY_NAME: dict = {}
+
+
+def _class_value_elsewhere(cls: type) -> bool:
+    """Is ``cls``, given as a value, stored by a name that now leads to another object?"""
+    if cls in _FOUND_BY_NAME or "<locals>" in cls.__qualname__:
+        return False
+    found = _named(cls)
+    if found is cls:
+        if len(_FOUND_BY_NAME) >= 4096:
+            _FOUND_BY_NAME.clear()
+        _FOUND_BY_NAME[cls] = True
+    return found is not None and found is not cls and found is not _NOT_FOUND
 
 
 def _own_attributes(item: Any) -> Any:
@@ -489,6 +521,9 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     classes.add(kind)
                 if function_like:
                     _refuse_test_module(item)  # a class given as a value too (stored by name)
+                    if isinstance(item, type) and _class_value_elsewhere(item):
+                        raise Unserialisable(f"class {item.__module__}.{item.__qualname__} was made at run time: "
+                                             "its name leads to another class", holders_to_blame=False)
                     if kind is types.FunctionType and item.__closure__ and not _importable(item):
                         # Stored by value (dill): what its cells hold is stored with it, a
                         # test module's function captured by a library's closure included.
