@@ -78,6 +78,16 @@ def _real_directory(path: str) -> str:
     return os.path.normcase(os.path.realpath(path))
 
 
+# The project root of the recording (the current directory when it started): tests
+# change directory (babel's into a temporary one, where the suite's helpers module in
+# ``tests/`` no longer looked like test code).
+_recording_root: list = []
+
+
+def set_recording_root(root: str | None) -> None:
+    _recording_root[:] = [] if root is None else [_real_directory(root)]
+
+
 # Files pytest collected as test modules, by normalised real path: whatever their name
 # (jsonpatch's suite is ``pytest tests.py``, outside the default ``python_files``).
 _collected_test_files: set[str] = set()
@@ -92,8 +102,8 @@ def is_test_file(origin: str, project_root: str | None = None) -> bool:
     suite, ``tests/__init__.py``...), or a file pytest collected as a test module: replay
     runs the project, not its test suite.
 
-    Directories count from the project root (normalised real path; default: the current
-    directory), or inside site-packages for installed code, so a project that itself lives under a directory
+    Directories count from the project root (normalised real path; default: the
+    recording's, else the current directory), or inside site-packages for installed code, so a project that itself lives under a directory
     named ``tests`` is still the user's code.
     """
     base = os.path.basename(origin)
@@ -101,7 +111,8 @@ def is_test_file(origin: str, project_root: str | None = None) -> bool:
         return True
     if base == "conftest.py" or (base.startswith("test_") and base.endswith(".py")) or base.endswith("_test.py"):
         return True
-    root = project_root if project_root is not None else _real_directory(os.getcwd())
+    root = project_root if project_root is not None else \
+        _recording_root[0] if _recording_root else _real_directory(os.getcwd())
     path = os.path.normcase(origin)
     if path.startswith(root + os.sep):
         directories = path[len(root) + 1:].split(os.sep)[:-1]

@@ -10,7 +10,7 @@ import os
 import threading
 from typing import Any, Optional
 
-from cleanup_trace import _log, importhook, locate, runtime
+from cleanup_trace import _log, filters, importhook, locate, runtime
 from cleanup_trace._log import log
 from cleanup_trace.config import Settings
 from cleanup_trace.filters import ModuleFilter
@@ -89,6 +89,7 @@ class Recorder:
             if self._depth > 1:
                 return
             _log.claim_stderr()
+            filters.set_recording_root(self.filter.project_root)
             self._finder = importhook.install(self.filter)
             never = self.filter.never_included()
             if never:
@@ -118,6 +119,7 @@ class Recorder:
                 return
             runtime.stop()
             importhook.uninstall()
+            filters.set_recording_root(None)
             self.flush()
             if report:
                 self.report()

@@ -2176,3 +2176,36 @@ def test_a_test_file_given_by_name_is_a_test_module(pytester: pytest.Pytester, c
     assert [8] == [case["outcome"]["returned"] for case in json.loads((data / "shapes/double-00.json").read_text())["cases"]]
     assert [] == list((data / "shapes").glob("area-*.json"))
     assert not (data / "checks").exists()
+
+
+CHDIR_SCRIPT = '''
+import os
+import sys
+import tempfile
+
+from cleanup_trace import Recorder
+
+sys.path.insert(0, "tests")
+with Recorder():
+    import shapes
+    import support  # the suite's helpers (tests/support.py), as babel's tests/messages/utils.py
+    os.chdir(tempfile.mkdtemp())  # as a test changing directory does
+    print(shapes.area(support.Box(2, 3)), shapes.double(4))
+'''
+
+
+def test_test_code_is_told_from_the_directory_recording_started_in(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """A test that changes directory does not make the suite's helpers look like the
+    project's code: their classes' values are still not recorded."""
+    pytester.makepyfile(shapes=textwrap.dedent(SHAPES_APP), script=textwrap.dedent(CHDIR_SCRIPT))
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "support.py").write_text(
+        "class Box:\n    def __init__(self, width, height):\n        self.width, self.height = width, height\n")
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["6 8"])
+    data = pytester.path / "tests" / "test-data" / "shapes"
+    assert [8] == [case["outcome"]["returned"] for case in json.loads((data / "double-00.json").read_text())["cases"]]
+    assert [] == list(data.glob("area-*.json"))
