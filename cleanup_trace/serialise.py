@@ -267,10 +267,15 @@ class Survey:
     string keys, nothing shared. A plain value is its own JSON form: storing it is a copy
     and cannot change it."""
 
-    __slots__ = ("classes", "kinds", "plain", "builtin")
+    __slots__ = ("classes", "kinds", "plain", "builtin", "reordered")
 
-    def __init__(self, classes: set, plain: bool, builtin: bool, kinds: frozenset = frozenset()) -> None:
+    def __init__(self, classes: set, plain: bool, builtin: bool, kinds: frozenset = frozenset(),
+                 reordered: bool = False) -> None:
         self.classes = classes
+        # A dict holds a text key after a key of another type: stored, its text keys come
+        # first (jsonpickle's form, decoded in the same two passes), so it decodes with
+        # its keys in another order (munch's repr of ``{1: 2, 'a b': 9}``).
+        self.reordered = reordered
         # The type of every value but atoms, lists and dicts (builtin ones too: a method,
         # a mapping proxy): what decides whether storing it needs a check.
         self.kinds = kinds
@@ -423,6 +428,17 @@ _BY_REFERENCE = frozenset({types.FunctionType, types.BuiltinFunctionType, types.
                            type(Ellipsis), type(NotImplemented)})
 
 
+def _text_key_after_another(keys: Any) -> bool:
+    other = False
+    for key in keys:
+        if type(key) is str:
+            if other:
+                return True
+        else:
+            other = True
+    return False
+
+
 def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = None) -> Survey:
     """A cheap walk before the costly encode.
 
@@ -439,6 +455,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
     classes: set = set()
     kinds: set = set()
     plain = builtin = True
+    reordered = False
     stack = [value]
     seen: set = set()
     count = 0
@@ -468,8 +485,10 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 seen.add(identity)
                 # (text keys without a "/", most dicts, told by two C-level passes)
                 if item and (set(map(type, item)) != _TEXT_ONLY or "/" in "".join(item)):
+                    other_key = False
                     for key in item:
                         if type(key) is str:
+                            reordered = reordered or other_key
                             if "/" in key and key.startswith(_TAG_LIKE):
                                 # A plain copy would be read back as a tag; jsonpickle escapes
                                 # "json://" keys but drops "py/..." ones: checked, refused.
@@ -477,6 +496,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                                 builtin = builtin and not key.startswith("py/")
                         else:
                             plain = False
+                            other_key = True
                             if type(key) is not int:
                                 builtin = False
                                 if _keyed_by_identity(key):
@@ -529,7 +549,9 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                         # test module's function captured by a library's closure included.
                         stack.extend(_cell_contents(item))
                 if iterate is dict:
-                    stack.extend(dict.keys(item))
+                    keys = dict.keys(item)
+                    reordered = reordered or _text_key_after_another(keys)
+                    stack.extend(keys)
                     stack.extend(dict.values(item))
                 elif iterate is not None:
                     stack.extend(iterate(item))
@@ -549,7 +571,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
     except Exception:  # an odd object: let the encoder decide
         plain = builtin = False
         kinds.add(None)  # not known: never trusted
-    return Survey(classes, plain, builtin, frozenset(kinds))
+    return Survey(classes, plain, builtin, frozenset(kinds), reordered)
 
 
 def load_dill(payload: str) -> Any:

@@ -2209,3 +2209,28 @@ def test_test_code_is_told_from_the_directory_recording_started_in(
     data = pytester.path / "tests" / "test-data" / "shapes"
     assert [8] == [case["outcome"]["returned"] for case in json.loads((data / "double-00.json").read_text())["cases"]]
     assert [] == list(data.glob("area-*.json"))
+
+
+ORDERED_APP = '''
+def shown(mapping):
+    return repr(mapping)
+'''
+
+ORDERED_SCRIPT = '''
+from cleanup_trace import Recorder
+
+with Recorder():
+    import ordered
+    print(ordered.shown({1: 2, "a": 3}), ordered.shown({"a": 3, 1: 2}))
+'''
+
+
+def test_a_call_given_a_dict_its_data_file_would_reorder_is_not_recorded(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """Its text keys would come first at replay (munch's ``Munch.__repr__``)."""
+    pytester.makepyfile(ordered=textwrap.dedent(ORDERED_APP), script=textwrap.dedent(ORDERED_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    [data] = (pytester.path / "tests" / "test-data" / "ordered").glob("shown-*.json")
+    assert ["{'a': 3, 1: 2}"] == [case["outcome"]["returned"] for case in json.loads(data.read_text())["cases"]]

@@ -623,3 +623,16 @@ def test_a_datetimes_zone_is_among_the_value_s_classes(user_module) -> None:
     assert {datetime.datetime} == serialise.survey([datetime.datetime(2020, 1, 1)], limit=100).classes
     with pytest.raises(serialise.Unserialisable, match="does not decode"):
         serialise.check_round_trip([moment], serialise.encode([moment]))
+
+
+class Mapping(dict):
+    __module__ = USER_MODULE
+
+
+def test_a_dict_with_a_text_key_after_another_key_is_said_to_be_reordered(user_module) -> None:
+    """jsonpickle stores (and decodes) a dict's text keys first: ``{1: 2, 'a': 3}`` comes
+    back as ``{'a': 3, 1: 2}``, which a call iterating over it (munch's repr) tells."""
+    assert serialise.survey([{1: 2, "a": 3}], limit=100).reordered
+    assert serialise.survey(Mapping({(1, 2): 2, "a": 3}), limit=100).reordered
+    assert not serialise.survey({"a": 3, "b": {"c": 1}, 1: 2}, limit=100).reordered
+    assert not serialise.survey(Mapping({1: 2, 2: 3}), limit=100).reordered
