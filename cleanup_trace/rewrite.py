@@ -42,7 +42,7 @@ import bisect
 import re
 from typing import Iterator, NamedTuple, Optional, Union
 
-TRANSFORM_VERSION = 16
+TRANSFORM_VERSION = 17
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -119,7 +119,7 @@ _CLOCK_WHEN_WRITING = {"gzip.GzipFile": (1, "mode")}
 _HINT_NAMES = frozenset(
     {name.rpartition(".")[2] for name in
      _FRAME_INSPECTOR_CALLS | VOLATILE_CALLS | set(_CLOCK_BY_DEFAULT) | HANDLED_EXCEPTION_CALLS | TRACEBACK_CALLS}
-    | _FRAME_INSPECTOR_NAMES | CLOCK_ATTRIBUTES | {"hash"})
+    | _FRAME_INSPECTOR_NAMES | CLOCK_ATTRIBUTES | {"hash", "id"})
 
 
 _NEWLINE = re.compile("\r\n?|\n")  # what ast counts as a line end
@@ -339,6 +339,29 @@ def _opens_for_writing(call: ast.Call, position: int, keyword: str) -> bool:
     return isinstance(mode, ast.Constant) and isinstance(mode.value, str) and any(c in mode.value for c in "wax")
 
 
+_TESTS = (ast.Compare, ast.BoolOp, ast.UnaryOp)  # (``not``: a test too; ``-id(x)``, rare)
+
+
+def _holds_an_address(returned: ast.expr) -> bool:
+    """Does a returned expression hold ``id(...)`` outside a test of it, in decimal?
+    (In hexadecimal, ``hex(id(self))`` or ``f"{id(self):x}"``, replay compares texts
+    with such addresses made alike: cerberus' errors show theirs.)"""
+    pending = [returned]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _TESTS) or isinstance(node, ast.Subscript):  # (a look-up by it: ``memo[id(x)]``)
+            continue
+        if type(node) is ast.Call and type(node.func) is ast.Name and node.func.id == "hex":
+            continue
+        if type(node) is ast.FormattedValue and isinstance(node.format_spec, ast.JoinedStr) \
+                and ast.unparse(node.format_spec).rstrip("'\"").endswith(("x", "X")):
+            continue
+        if type(node) is ast.Call and type(node.func) is ast.Name and node.func.id == "id":
+            return True
+        pending.extend(ast.iter_child_nodes(node))
+    return False
+
+
 class _Findings:
     """What one walk of a function's body found (nested functions and lambdas included:
     the function calls them)."""
@@ -356,6 +379,9 @@ class _Findings:
         self.thread_local = ""  # the module's thread-local it reads, told at every call
         self.thread_local_changed = ""  # ... or one whose attributes it sets or deletes
         self.returns_a_hash = False  # ``return hash(...)``, as ``__hash__`` methods do
+        # ``return f"<{name} {id(self)}>"`` (tenacity's ``RetryCallState.__repr__``): an
+        # address in the result, not a test of one (``id(x) in seen``)
+        self.returns_an_address = False
         if not walk:  # its lines show no hint: nothing to find
             return
         pending: list = [(node, False)]  # (node, inside a handler of the function's own)
@@ -370,6 +396,8 @@ class _Findings:
             if type(inner) is ast.Return and type(inner.value) is ast.Call and \
                     type(inner.value.func) is ast.Name and inner.value.func.id == "hash":
                 self.returns_a_hash = True
+            elif type(inner) is ast.Return and inner.value is not None and not self.returns_an_address:
+                self.returns_an_address = _holds_an_address(inner.value)
             elif isinstance(inner, ast.Call):
                 self._look_at(inner, imported, handling)
             elif type(inner) is ast.Name:
@@ -447,6 +475,8 @@ def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str
         # from id()): a recorded one would not replay (cerberus' ``mapping_hash``
         # returns the hash of a frozenset holding classes).
         return "hash values differ between processes"
+    if findings is not None and findings.returns_an_address:
+        return "returns an object's address (id()), which differs between processes"
     if findings is not None and findings.inspects_frames:
         return "looks at its caller's frame"
     for decorator in node.decorator_list:
