@@ -389,20 +389,41 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
             except ValueError:  # an empty cell
                 cells.append(None)
         return (kind, value.__qualname__, id(value.__code__), tuple(cells))
-    try:  # as pickling reads it: never the object's own __getattr__
-        state = object.__getattribute__(value, "__dict__")
-    except Exception:
-        state = None
-    parts = [(key, _fingerprint(item, depth + 1)) for key, item in itertools.islice(state.items(), 6)] \
-        if type(state) is dict else []
+    plan = _FINGERPRINT_PLANS.get(kind)
+    if plan is None:
+        plan = _fingerprint_plan(kind)
+    with_dict, slots = plan
+    parts = []
+    if with_dict:
+        try:  # as pickling reads it: never the object's own __getattr__
+            state = object.__getattribute__(value, "__dict__")
+        except Exception:
+            state = None
+        if type(state) is dict:
+            parts = [(key, _fingerprint(item, depth + 1)) for key, item in itertools.islice(state.items(), 6)]
     # Slots too (lark's symbols keep their name in one): else every instance of a slotted
     # class would look like the first one recorded, and its other calls like duplicates.
-    for name, descriptor in slot_descriptors(kind)[:6]:
+    for name, descriptor in slots:
         try:
             parts.append((name, _fingerprint(descriptor.__get__(value, kind), depth + 1)))
         except AttributeError:  # not set
             pass
     return (kind, *parts)
+
+
+# class -> (may its instances have a __dict__, its first six slots); bounded: it holds them
+_FINGERPRINT_PLANS: dict = {}
+
+
+def _fingerprint_plan(kind: type) -> tuple:
+    # (Asking a slotted object for its missing __dict__ raises: the costliest step of a
+    # parser's calls, pycparser's nodes all slotted.)
+    plan = (bool(kind.__dictoffset__) or any("__dict__" in vars(klass) for klass in kind.__mro__),
+            slot_descriptors(kind)[:6])
+    if len(_FINGERPRINT_PLANS) >= 4096:
+        _FINGERPRINT_PLANS.clear()
+    _FINGERPRINT_PLANS[kind] = plan
+    return plan
 
 
 class _Live:
