@@ -30,7 +30,9 @@ def process_startup() -> bool:
         _started = True
         from cleanup_trace.recorder import Recorder
 
-        Recorder(settings).start()
+        recorder = Recorder(settings)
+        recorder.started_with_the_process = True
+        recorder.start()
         return True
     except Exception as error:  # never break interpreter start-up
         try:

@@ -69,6 +69,7 @@ def is_standard_library(module_name: str) -> bool:
 
 
 TEST_DIRECTORY_NAMES = frozenset({"test", "tests", "testing"})
+_TOOL_DIRECTORY = os.path.normcase(os.path.realpath(os.path.dirname(os.path.abspath(__file__))))
 
 
 @functools.lru_cache(maxsize=64)
@@ -200,6 +201,9 @@ class ModuleFilter:
         if not origin:
             return Decision(False, "has no source file")
         real = os.path.normcase(os.path.realpath(origin))
+        if real.startswith(_TOOL_DIRECTORY + os.sep):
+            # (the ``sitecustomize`` fallback of the start-up hook, by its own name)
+            return Decision(False, "is part of cleanup_trace")
         if any(real.startswith(directory + os.sep) for directory in self._site_dirs) or (
             f"{os.sep}site-packages{os.sep}" in real or f"{os.sep}dist-packages{os.sep}" in real
         ):

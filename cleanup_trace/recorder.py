@@ -63,6 +63,9 @@ class Recorder:
         self._finder: Optional[importhook.InstrumentingFinder] = None
         self._atexit_registered = False
         self.imported_too_early: list[str] = []
+        # Started by the start-up hook: every Python process of the environment records,
+        # the helper a test runs too, whose standard error the test may read.
+        self.started_with_the_process = False
 
     @classmethod
     def _reset_for_tests(cls) -> None:
@@ -222,6 +225,10 @@ class Recorder:
     def report(self) -> None:
         summary = self.summary()
         skipped = ", ".join(f"{reason}: {count}" for reason, count in summary.pop("skipped").items())
-        log.info("recording.summary", directory=str(self.settings.data_directory),
-                 **{key.replace(" ", "_"): value for key, value in summary.items()},
-                 skipped=skipped or "none")
+        # A process of a staging run (every Python process of the environment records, a
+        # tool's, a test's ``python -c`` helper) that instrumented nothing of yours says
+        # so at debug level only: its standard error is the program's own.
+        idle = self.started_with_the_process and not summary["functions instrumented"] and not skipped
+        (log.debug if idle else log.info)("recording.summary", directory=str(self.settings.data_directory),
+                                          **{key.replace(" ", "_"): value for key, value in summary.items()},
+                                          skipped=skipped or "none")

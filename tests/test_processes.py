@@ -228,3 +228,15 @@ def test_isolated_mode_child_records_through_the_pth(worker_app: Path) -> None:
                             env=_staging_env(worker_app, "pth"), capture_output=True, text=True)
     assert "144" == result.stdout.strip(), result.stderr
     assert [12] == _arguments(_cases(worker_app, "square"))
+
+
+def test_a_staging_process_that_instruments_nothing_says_nothing(worker_app: Path) -> None:
+    """Every Python process of the environment records, a test's ``python -c`` helper too:
+    one that instrumented nothing of yours leaves its standard error to the program; one
+    that did ends with its summary."""
+    env = _staging_env(worker_app, "sitecustomize")
+    idle = subprocess.run([sys.executable, "-c", "print(1)"], cwd=worker_app, env=env, capture_output=True, text=True)
+    assert ("1\n", "") == (idle.stdout, idle.stderr)
+    busy = subprocess.run([sys.executable, "-c", "import work; work.square(2)"], cwd=worker_app, env=env,
+                          capture_output=True, text=True)
+    assert "recording.summary" in busy.stderr and "cases_written=1" in busy.stderr, busy.stderr
