@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import collections
 import functools
+import pathlib
 import re
 import types
 from typing import Any, Callable, Optional
@@ -30,6 +31,7 @@ from jsonpickle import util as _jp_util
 
 from cleanup_trace.compare import slot_items
 from cleanup_trace.filters import is_standard_library
+from cleanup_trace.package_paths import LOADER as PACKAGE_PATH_LOADER
 
 # Written against jsonpickle 4's flattening (tests/test_flatten_fast.py compares the two
 # with the release installed); another major release goes through jsonpickle itself.
@@ -282,8 +284,11 @@ class Flattener:
 
     def __init__(self, max_depth: int, refuse_class: Callable[[Any], None],
                  module_reference: Callable[[Any], Any], global_loader: str,
-                 flatten_function: Callable[[Any], Any], refusal: type) -> None:
+                 flatten_function: Callable[[Any], Any], refusal: type,
+                 package_paths: Any = None) -> None:
         self.max_depth = min(max_depth, 400) - 1  # (jsonpickle stores repr() at max_depth)
+        # (package_paths.PackagePaths, refreshed, when your packages have paths to find)
+        self.package_paths = package_paths if package_paths is not None and package_paths.prefixes else None
         self.refuse_class = refuse_class
         self.module_reference = module_reference
         self.global_loader = global_loader
@@ -296,6 +301,8 @@ class Flattener:
     def flatten(self, value: Any) -> Any:
         kind = type(value)
         if kind in _PRIMITIVES:
+            if kind is str and self.package_paths is not None and self.package_paths.holds(value):
+                return self._package_path(value, value)
             return value
         if kind is bytes:
             return {"py/b64": base64.b64encode(value).decode("ascii")}
@@ -330,6 +337,16 @@ class Flattener:
         finally:
             self.depth -= 1
 
+    def _package_path(self, obj: Any, text: str, kind: Any = None) -> dict:
+        """A path inside one of your packages: relative to it (see package_paths); an
+        object to the decoder (a ``py/reduce``), so numbered as one."""
+        index = self.ids.get(id(obj))
+        if index is not None:
+            return {"py/id": index}
+        self.ids[id(obj)] = len(self.ids)
+        self.kept.append(obj)
+        return package_path_form(self.package_paths, text, kind)
+
     def _instance(self, obj: Any, kind: type) -> Any:
         index = self.ids.get(id(obj))
         if index is not None:
@@ -348,6 +365,10 @@ class Flattener:
             return {"py/reduce": [{"py/function": self.global_loader}, {"py/tuple": list(reference)}]}
         if kind is re.Pattern:  # (serialise keeps the flags, which jsonpickle drops)
             return {"py/reduce": [{"py/function": "re.compile"}, {"py/tuple": [self.flatten(obj.pattern), obj.flags]}]}
+        if self.package_paths is not None and kind in PATH_TYPES:
+            text = str(obj)
+            if self.package_paths.holds(text):
+                return package_path_form(self.package_paths, text, kind)
         plan = _plans.get(kind)
         if plan is None:
             if len(_plans) >= _PLANS_KEPT:
@@ -437,9 +458,23 @@ class Flattener:
         return data
 
 
+PATH_TYPES = frozenset({pathlib.PurePath, pathlib.PurePosixPath, pathlib.PureWindowsPath, pathlib.Path,
+                         pathlib.PosixPath, pathlib.WindowsPath})
+
+
+def package_path_form(package_paths: Any, text: str, kind: Any = None) -> dict:
+    """The stored form of a path inside one of your packages (``kind``: its ``pathlib``
+    class, for a path object)."""
+    package, relative = package_paths.parts(text)
+    arguments: list = [package, relative]
+    if kind is not None:
+        arguments.append({"py/type": _importable_name(kind)})
+    return {"py/reduce": [{"py/function": PACKAGE_PATH_LOADER}, {"py/tuple": arguments}]}
+
+
 def flatten(value: Any, max_depth: int, refuse_class: Callable[[Any], None],
             module_reference: Callable[[Any], Any], global_loader: str,
-            flatten_function: Callable[[Any], Any], refusal: type) -> Any:
+            flatten_function: Callable[[Any], Any], refusal: type, package_paths: Any = None) -> Any:
     """``value`` as jsonpickle would flatten it (see the module); :class:`Declined` if not
     one of the shapes handled here. ``refusal`` (what the callbacks raise) comes out with
     the classes and objects holding what was refused, as serialise's pickler gives it;
@@ -448,4 +483,4 @@ def flatten(value: Any, max_depth: int, refuse_class: Callable[[Any], None],
     if not ENABLED or _sorting_keys():
         raise Declined("jsonpickle options")
     return Flattener(max_depth, refuse_class, module_reference, global_loader, flatten_function,
-                     refusal).flatten(value)
+                     refusal, package_paths).flatten(value)

@@ -22,6 +22,7 @@ from typing import Any, Iterator, Optional
 
 from cleanup_trace import locate, serialise
 from cleanup_trace.compare import differences, object_state, same_text
+from cleanup_trace.package_paths import localised
 from cleanup_trace.effects import REFUSED_AT_REPLAY, SETTING_TYPES, bytecode_cache
 
 SYNC_TEST = "test_pytest_cleanup_sync_test_cases"
@@ -500,7 +501,7 @@ def _type_name(error: BaseException) -> str:
 def _check_raised(error: Optional[BaseException], expected: Expected, what: str) -> None:
     if error is None:
         raise AssertionError(f"{what}: expected {expected.raised_type}({expected.message!r}) to be raised")
-    if _type_name(error) != expected.raised_type or not same_text(str(error), expected.message):
+    if _type_name(error) != expected.raised_type or not same_text(str(error), localised(expected.message)):
         raise AssertionError(f"{what}: expected {expected.raised_type}({expected.message!r}), "
                              f"got {_type_name(error)}({str(error)!r})") from error
 

@@ -270,6 +270,14 @@ def note_temporary_directory(directory: str) -> None:
     _state.temporary = _temporary_directories(*_state.temporary_given)
 
 
+def _of_your_packages(path: str) -> bool:
+    """A path inside a package of yours is the project's, wherever the project is (see
+    package_paths), even in a temporary directory."""
+    if serialise is None:
+        _load_serialiser()
+    return serialise.inside_your_packages(path)
+
+
 _TEMPORARY = "names a temporary file", "(a test's tmp_path, a tempfile directory) will be gone when it replays"
 _WRITTEN = "names a file written during the run", "(a test's input file) will be gone or changed when it replays"
 
@@ -283,7 +291,7 @@ def _transient_path_in(value: Any, depth: int = 0) -> Optional[tuple[str, str]]:
     if isinstance(value, (str, pathlib.PurePath)):
         text = str(value)
         pattern = _state.temporary
-        if pattern is not None and pattern.match(text) and os.path.exists(text):
+        if pattern is not None and pattern.match(text) and os.path.exists(text) and not _of_your_packages(text):
             return _TEMPORARY[0], f"{text} {_TEMPORARY[1]}"
         written = _state.written_files
         if written and len(text) < 4096 and (os.sep in text or "." in text) and os.path.abspath(text) in written:
@@ -1212,6 +1220,8 @@ def _raised_outcome(error: BaseException) -> Optional[dict]:
         message = str(error)
     except Exception:
         return None
+    if serialise is not None:
+        message = serialise.with_package_dirs_marked(message)
     return {"raised": {"type": _qualified_type_name(type(error)), "message": message}}
 
 

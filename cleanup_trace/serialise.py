@@ -28,7 +28,7 @@ from jsonpickle import tags as _jp_tags
 from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
-from cleanup_trace import _json, flatten_fast, forms, function_pickle
+from cleanup_trace import _json, flatten_fast, forms, function_pickle, package_paths
 from cleanup_trace.compare import differences, has_own_eq, slot_descriptors, slot_items
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.locate import module_attribute, of_a_local_class
@@ -456,6 +456,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
     kinds: set = set()
     plain = builtin = True
     reordered = False
+    package_paths = _package_paths if _package_paths.refresh() else None
     stack = [value]
     seen: set = set()
     count = 0
@@ -467,7 +468,8 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
             if kind in _ATOMS:
                 if kind is str or kind is bytes:
                     count += len(item) >> 6
-                    plain = plain and kind is str
+                    # (a path inside your packages is stored relative to its package)
+                    plain = plain and kind is str and not (package_paths is not None and package_paths.holds(item))
                 elif kind is complex:
                     plain = builtin = False
             elif kind is list:
@@ -739,6 +741,17 @@ class _Sentinels:
 
 
 _sentinels = _Sentinels()
+_package_paths = package_paths.PackagePaths(_is_user_module)
+
+
+def with_package_dirs_marked(text: str) -> str:
+    """``text`` with the directories of your packages as marks (package_paths.localised)."""
+    return _package_paths.masked(text) if _package_paths.refresh() and os.sep in text else text
+
+
+def inside_your_packages(path: str) -> bool:
+    """Is ``path`` inside (or of) a package the tool instruments? (stored relative to it)"""
+    return bool(_package_paths.refresh()) and _package_paths.holds(path)
 
 
 def module_object_reference(obj: Any) -> Any:
@@ -870,6 +883,15 @@ class _Pickler(_jp_pickler.Pickler):
                 return flatten_instance
         return super()._get_flattener(obj)
 
+    def _flatten_impl(self, obj: Any) -> Any:
+        if type(obj) is str and _package_paths.prefixes and _package_paths.holds(obj):
+            # As flatten_fast stores it: an object to the decoder (a ``py/reduce``).
+            if not self._mkref(obj):
+                return self._getref(obj)
+            self._seen.append(obj)
+            return flatten_fast.package_path_form(_package_paths, obj)
+        return super()._flatten_impl(obj)
+
     failed: Any = None  # the user's exception last met coming out of an object, that object and its class
     failed_object: Any = None
     failed_in: Optional[type] = None
@@ -893,6 +915,8 @@ class _Pickler(_jp_pickler.Pickler):
         if type(obj) is re.Pattern:
             # jsonpickle keeps the pattern and drops the flags (re.IGNORECASE...).
             return {"py/reduce": [{"py/function": "re.compile"}, {"py/tuple": [self._flatten(obj.pattern), obj.flags]}]}
+        if type(obj) in flatten_fast.PATH_TYPES and _package_paths.prefixes and _package_paths.holds(str(obj)):
+            return flatten_fast.package_path_form(_package_paths, str(obj), type(obj))
         if type(obj) is bytearray:
             # jsonpickle's own encoding of bytearray decodes back empty.
             return {"py/reduce": [{"py/type": "builtins.bytearray"}, {"py/tuple": [self._flatten(bytes(obj))]}]}
@@ -1113,10 +1137,11 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
         except (RecursionError, ValueError, TypeError):
             pass  # let jsonpickle say what is wrong
     _fast_form.last = None
+    _package_paths.refresh()
     try:
         # (JSON by construction: str keys, atoms, lists and dicts; no json.dumps to check)
         flat = flatten_fast.flatten(value, max_depth, _refuse_test_module, _sentinels.reference, GLOBAL_LOADER,
-                                    _flatten_function, Unserialisable)
+                                    _flatten_function, Unserialisable, _package_paths)
         _fast_form.last = flat  # (check_round_trip decodes it the fast way too)
         return flat
     except Unserialisable:

@@ -179,7 +179,8 @@ def slow(value):
 
 def fast(value):
     return flatten_fast.flatten(value, 500, serialise._refuse_test_module, serialise._sentinels.reference,
-                                serialise.GLOBAL_LOADER, serialise._flatten_function, serialise.Unserialisable)
+                                serialise.GLOBAL_LOADER, serialise._flatten_function, serialise.Unserialisable,
+                                serialise._package_paths)
 
 
 def as_text(flat):
@@ -413,3 +414,28 @@ def test_a_name_decoded_again_leads_to_what_it_names_now(monkeypatch):
     monkeypatch.delattr(Outer, "Inner")
     with pytest.raises(restore_fast.MissingClass, match="could not find cleanup_trace_moving_classes.Outer.Inner"):
         restore_fast.restore(form)
+
+
+def test_a_path_inside_your_packages_is_the_same_form_both_ways(monkeypatch, tmp_path) -> None:
+    """A text or pathlib path inside a package of yours is stored relative to it (see
+    package_paths), numbered as an object: both flattenings agree, both decoders agree."""
+    import pathlib
+
+    package = tmp_path / "shapes_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    paths = serialise.package_paths.PackagePaths(lambda module: getattr(module, "__name__", "") == "shapes_pkg")
+    monkeypatch.setattr(serialise, "_package_paths", paths)
+    import shapes_pkg  # noqa: F401  (found by the index: a package of "yours")
+
+    text = str(package / "data" / "a.txt")
+    value = [text, text, {"at": pathlib.Path(text)}, str(package), shapes.Plain(where=text), "elsewhere"]
+    paths.refresh()
+    form = fast(value)
+    assert as_text(form) == as_text(slow(value))
+    assert str(tmp_path) not in as_text(form)
+    ours = restore_fast.restore(form)
+    theirs = serialise._strict_unpickler().restore(copy.deepcopy(form), reset=True)
+    assert [text, text, {"at": pathlib.Path(text)}, str(package)] == ours[:4] == theirs[:4]
+    assert text == ours[4].where == theirs[4].where and "elsewhere" == ours[5] == theirs[5]

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -1386,6 +1388,7 @@ def _cases(app: Path, module: str, stem: str) -> list:
 FILES_APP = '''
 import os
 import shutil
+import subprocess
 
 
 def first_line(path):
@@ -2234,3 +2237,89 @@ def test_a_call_given_a_dict_its_data_file_would_reorder_is_not_recorded(
     assert result.ret == 0, result.stderr.str()
     [data] = (pytester.path / "tests" / "test-data" / "ordered").glob("shown-*.json")
     assert ["{'a': 3, 1: 2}"] == [case["outcome"]["returned"] for case in json.loads(data.read_text())["cases"]]
+
+
+RESOURCES_PACKAGE = '''
+import os
+import pathlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def data_file(name):
+    return os.path.join(HERE, "data", name)
+
+
+def data_path(name):
+    return pathlib.Path(HERE) / "data" / name
+
+
+def read(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def main():
+    print(read(data_file("a.txt")), read(data_path("b.txt")), data_file("a.txt") == str(data_path("a.txt")))
+    print(read(HERE + os.sep + "data" + os.sep + "a.txt"), len(data_file("")) > len(HERE))
+'''
+
+
+def test_paths_inside_a_package_replay_where_the_package_is_now(
+        pytester: pytest.Pytester, app: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """babel's ``resolve_locale_filename`` returns a path into its own package: recorded in
+    one checkout, replayed from another (a clone, CI, the installed copy), it named the
+    first. Texts and pathlib paths inside your packages are stored relative to them."""
+    package = app / "resources"
+    (package / "data").mkdir(parents=True)
+    (package / "__init__.py").write_text(textwrap.dedent(RESOURCES_PACKAGE))
+    (package / "data" / "a.txt").write_text("alpha")
+    (package / "data" / "b.txt").write_text("beta")
+    run_tool(pytester, "resources").stdout.fnmatch_lines(["alpha beta True", "alpha True"])
+    data = app / "tests" / "test-data" / "resources"
+    stored = "".join(path.read_text() for path in data.glob("*.json"))
+    assert str(app) not in stored and "cleanup_trace.package_paths.load" in stored
+    assert 2 == len(json.loads((data / "data_file-00.json").read_text())["cases"])  # "a.txt", ""
+    moved = tmp_path_factory.mktemp("clone") / "project"
+    shutil.copytree(app, moved, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.rmtree(app / "resources")  # replay finds only the moved copy
+    replay = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests"], cwd=moved,
+                            env=dict(os.environ, PYTHONPATH=str(moved)), capture_output=True, text=True)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "passed" in replay.stdout and "failed" not in replay.stdout
+
+
+MODULES_PACKAGE = '''
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_known = {}
+
+
+def info(path):
+    return _known[path]  # (mako's ``_get_module_info``: a KeyError naming the path)
+
+
+def main():
+    for name in ("a.py", "b.py"):
+        try:
+            info(os.path.join(HERE, name))
+        except KeyError as error:
+            print("missing", os.path.basename(str(error).strip("'")))
+'''
+
+
+def test_an_error_naming_a_file_of_the_package_replays_where_the_package_is_now(
+        pytester: pytest.Pytester, app: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The argument is stored relative to the package; the message naming it is stored
+    with the package's directory marked, and compared with the directory it has now."""
+    (app / "modules").mkdir()
+    (app / "modules" / "__init__.py").write_text(textwrap.dedent(MODULES_PACKAGE))
+    run_tool(pytester, "modules").stdout.fnmatch_lines(["missing a.py", "missing b.py"])
+    [case, _] = json.loads((app / "tests/test-data/modules/info-00.json").read_text())["cases"]
+    assert {"type": "builtins.KeyError", "message": "'<package modules>/a.py'"} == case["outcome"]["raised"]
+    moved = tmp_path_factory.mktemp("clone") / "project"
+    shutil.copytree(app, moved, ignore=shutil.ignore_patterns("__pycache__"))
+    replay = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests", "-k", "info"],
+                            cwd=moved, env=dict(os.environ, PYTHONPATH=str(moved)), capture_output=True, text=True)
+    assert replay.returncode == 0 and "2 passed" in replay.stdout, replay.stdout + replay.stderr

@@ -1,0 +1,94 @@
+"""Paths inside your packages, stored relative to the package.
+
+A function naming a file of its own package (babel's ``resolve_locale_filename``, a
+template or data file found next to ``__file__``) returns a path that holds where the
+package is: the checkout it was recorded in, which is not where the tests replay (another
+clone, CI, the installed copy). Such a text, or ``pathlib`` path, is stored as the
+package's name and the rest of the path, and decodes to the same file of the package as
+the replay run imports it.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+from typing import Any, Callable, Optional
+
+LOADER = "cleanup_trace.package_paths.load"
+
+
+def load(package: str, relative: str, kind: Any = None) -> Any:
+    """The path ``relative`` (``/``-separated, ``""`` for the package's own directory)
+    inside ``package`` as imported now; made a ``kind`` (a ``pathlib`` class) if given."""
+    directory = os.path.dirname(os.path.abspath(importlib.import_module(package).__file__))
+    path = os.path.join(directory, *relative.split("/")) if relative else directory
+    return path if kind is None else kind(path)
+
+
+_MARK = re.compile(r"<package ([\w.]+)>")
+
+
+def localised(text: str) -> str:
+    """A recorded message with its ``<package NAME>`` marks (see :meth:`PackagePaths.masked`)
+    made the directories of those packages as imported now."""
+    if "<package " not in text:
+        return text
+
+    def directory(match: "re.Match[str]") -> str:
+        try:
+            return load(match.group(1), "")
+        except Exception:  # (not importable here: the comparison says the rest)
+            return match.group(0)
+
+    return _MARK.sub(directory, text)
+
+
+class PackagePaths:
+    """The directories of the packages the tool instruments (the outermost ones), looked
+    for again only when ``sys.modules`` grew."""
+
+    def __init__(self, instrumented: Callable[[Any], bool]) -> None:
+        self._instrumented = instrumented
+        self._modules_seen = -1
+        self.prefixes: tuple[str, ...] = ()  # each directory followed by a separator
+        self._packages: dict[str, str] = {}  # directory -> package name
+
+    def refresh(self) -> tuple[str, ...]:
+        if len(sys.modules) != self._modules_seen:
+            self._modules_seen = len(sys.modules)
+            found = {}
+            for name, module in list(sys.modules.items()):
+                path = getattr(module, "__path__", None)
+                origin = getattr(module, "__file__", None)
+                if path is None or not origin or not self._instrumented(module):
+                    continue
+                found[os.path.dirname(os.path.abspath(origin))] = name
+            outermost = {directory: name for directory, name in found.items()
+                         if not any(directory.startswith(other + os.sep) for other in found)}
+            self._packages = outermost
+            self.prefixes = tuple(directory + os.sep for directory in outermost)
+        return self.prefixes
+
+    def holds(self, text: str) -> bool:
+        """Is ``text`` a path inside (or of) one of the packages? (after :meth:`refresh`)"""
+        return bool(self.prefixes) and (text.startswith(self.prefixes) or text in self._packages)
+
+    def masked(self, text: str) -> str:
+        """``text`` with the directory of every package in it as ``<package NAME>``: an
+        error message naming a file of the package (mako's ``KeyError`` of a module path)
+        replays wherever the package is. (after :meth:`refresh`)"""
+        for directory, name in sorted(self._packages.items(), key=lambda item: -len(item[0])):
+            if directory in text:  # (not ``pkg_extra`` beside ``pkg``)
+                text = re.sub(re.escape(directory) + r"(?![\w.-])", lambda _: f"<package {name}>", text)
+        return text
+
+    def parts(self, text: str) -> Optional[tuple[str, str]]:
+        """``(package, relative path)`` for a path :meth:`holds`, else ``None``."""
+        if text in self._packages:
+            return self._packages[text], ""
+        for prefix in self.prefixes:
+            if text.startswith(prefix):
+                relative = text[len(prefix):]
+                return self._packages[prefix[:-len(os.sep)]], relative.replace(os.sep, "/")
+        return None
