@@ -279,6 +279,7 @@ def _of_your_packages(path: str) -> bool:
 
 
 _TEMPORARY = "names a temporary file", "(a test's tmp_path, a tempfile directory) will be gone when it replays"
+_RELATIVE = "names a path relative to the current directory", "(where the run was): replay runs elsewhere"
 _WRITTEN = "names a file written during the run", "(a test's input file) will be gone or changed when it replays"
 
 
@@ -296,6 +297,10 @@ def _transient_path_in(value: Any, depth: int = 0) -> Optional[tuple[str, str]]:
         written = _state.written_files
         if written and len(text) < 4096 and (os.sep in text or "." in text) and os.path.abspath(text) in written:
             return _WRITTEN[0], f"{text} {_WRITTEN[1]}"
+        if os.sep in text and len(text) < 4096 and not os.path.isabs(text) and "\n" not in text \
+                and os.path.exists(text):
+            # (mako's ``make_path("./setup.cfg")``, a file a test made after ``chdir``)
+            return _RELATIVE[0], f"{text} {_RELATIVE[1]}"
         return None
     if depth >= 3:
         return None
@@ -1953,6 +1958,10 @@ def _opened_path(arguments: tuple) -> Optional[str]:
     return os.path.abspath(path) if path is not None else None
 
 
+# Events whose second argument is a file made (os.replace raises "os.rename").
+_MAKING_A_FILE = frozenset({"os.rename", "shutil.move", "shutil.copyfile", "os.link", "os.symlink"})
+
+
 def _note_event(event: str, arguments: tuple) -> None:
     if event == "open":
         _note_open(arguments)
@@ -1968,6 +1977,12 @@ def _note_event(event: str, arguments: tuple) -> None:
         if name not in _RUNNER_VARIABLES and not (isinstance(name, str) and name.startswith(_RUNNER_PREFIXES)):
             _state.environ_touched = True
         return
+    if event in _MAKING_A_FILE and not _guard.busy and len(arguments) > 1 and not bytecode_cache(arguments):
+        # (mako writes a module to a temporary name, then renames it: the file read
+        # later is the one renamed to)
+        made = _path_argument(arguments[1:])
+        if made is not None:
+            _state.written_files.add(os.path.abspath(made))
     if _guard.busy or not (_guard.calls or _async_calls.get()):
         return
     if event == "builtins.input":

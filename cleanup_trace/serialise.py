@@ -526,6 +526,16 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 kinds.add(kind)
                 if kind is types.BuiltinFunctionType and item in _VOLATILE_CALLABLES:
                     raise HoldsAClock(getattr(item, "__qualname__", repr(item)))
+                if kind is types.ModuleType:
+                    if sys.modules.get(getattr(item, "__name__", None)) is not item:
+                        # Stored by name: decoding would import another module, and the
+                        # check importing it would change sys.modules (mako's
+                        # ``load_module`` runs a file as a module it does not register).
+                        raise Unserialisable(f"module {getattr(item, '__name__', '?')} is not the one imported "
+                                             "under its name", holders_to_blame=False)
+                    if _is_test_module(item.__name__):
+                        raise Unserialisable(f"module {item.__name__} is a test module", holders_to_blame=False)
+                    continue  # stored by name: nothing of its namespace is stored
                 if kind in _STACK_RECORDS:
                     # (pyparsing keeps the caller of ``<<=`` as a FrameSummary)
                     raise Unserialisable(f"holds a record of the call stack ({kind.__module__}.{kind.__qualname__}): "

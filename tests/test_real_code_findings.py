@@ -1609,6 +1609,14 @@ def test_calls_reading_a_file_written_during_the_run_are_not_recorded(pytester: 
                 assert files.read_made() == "made"
             finally:
                 os.remove(made)
+            renamed = os.path.join(HERE, "renamed.txt")  # (written under a temporary name: mako's modules)
+            with open(renamed + ".tmp", "w") as handle:
+                handle.write("renamed\\n")
+            os.replace(renamed + ".tmp", renamed)
+            try:
+                assert files.first_line(renamed) == "renamed"
+            finally:
+                os.remove(renamed)
             assert files.first_line(os.path.join(HERE, "notes.txt")) == "lasting"
     """))
     result = _recorded_session(pytester, passed=1)
@@ -2323,3 +2331,36 @@ def test_an_error_naming_a_file_of_the_package_replays_where_the_package_is_now(
     replay = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests", "-k", "info"],
                             cwd=moved, env=dict(os.environ, PYTHONPATH=str(moved)), capture_output=True, text=True)
     assert replay.returncode == 0 and "2 passed" in replay.stdout, replay.stdout + replay.stderr
+
+
+SIZES_APP = '''
+import os
+
+
+def size(path):
+    return os.path.getsize(path)
+
+
+def main():
+    print(size(os.path.join("data", "a.txt")))
+    try:
+        size(os.path.join("data", "none.txt"))
+    except OSError as error:
+        print(type(error).__name__)
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_a_call_naming_a_path_relative_to_the_current_directory_is_not_recorded(
+        pytester: pytest.Pytester, app: Path) -> None:
+    """mako's ``make_path("./setup.cfg")``, a file a test made after changing directory:
+    replay runs elsewhere. A relative path naming nothing is just a text."""
+    (app / "sizes.py").write_text(textwrap.dedent(SIZES_APP))
+    (app / "data").mkdir()
+    (app / "data" / "a.txt").write_text("abc")
+    result = run_tool(pytester, "sizes")
+    result.stdout.fnmatch_lines(["3", "FileNotFoundError"])
+    result.stderr.fnmatch_lines(["*call.skipped function=sizes.size reason='names a path relative to the current "
+                                 "directory' detail='data/a.txt (where the run was): replay runs elsewhere'*"])
+    cases = json.loads((app / "tests/test-data/sizes/size-00.json").read_text())["cases"]
+    assert [["data/none.txt"]] == [case["call"]["args"] for case in cases]

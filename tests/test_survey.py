@@ -1,7 +1,10 @@
 """The cheap walk before encoding: size limit, refused classes, no user code run."""
 from __future__ import annotations
 
+import json
+import re
 import sys
+import types
 
 import pytest
 
@@ -636,3 +639,15 @@ def test_a_dict_with_a_text_key_after_another_key_is_said_to_be_reordered(user_m
     assert serialise.survey(Mapping({(1, 2): 2, "a": 3}), limit=100).reordered
     assert not serialise.survey({"a": 3, "b": {"c": 1}, 1: 2}, limit=100).reordered
     assert not serialise.survey(Mapping({1: 2, 2: 3}), limit=100).reordered
+
+
+def test_a_module_not_imported_under_its_name_is_refused() -> None:
+    """Stored by name, it would decode as another module, and the decoding check would
+    import that one (mako's ``load_module`` runs a file as a module it never registers)."""
+    loose = types.ModuleType("cleanup_trace_loose_module")
+    with pytest.raises(serialise.Unserialisable, match="module cleanup_trace_loose_module is not the one imported"):
+        serialise.survey({"module": loose}, limit=100)
+    assert "cleanup_trace_loose_module" not in sys.modules
+    serialise.survey([json, sys], limit=100)  # imported ones are stored by name, their namespace not walked
+    with pytest.raises(serialise.Unserialisable, match=rf"module {re.escape(__name__)} is a test module"):
+        serialise.survey([sys.modules[__name__]], limit=100)
