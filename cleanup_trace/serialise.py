@@ -149,8 +149,8 @@ def _not_rebuilt(kind: type) -> str:
         reason = _why_not_rebuilt(kind)
         if reason is None:
             return ""  # not known yet (its module is importing): the decoder tells
-        if reason is _ELSEWHERE:
-            return reason  # (not kept: a test may have patched the name for a while)
+        if reason is _ELSEWHERE or reason is _UNIMPORTED:
+            return reason  # (not kept: a test may have patched the name for a while, the module be imported)
         if len(_NOT_REBUILT) >= 4096:
             _NOT_REBUILT.clear()
         _NOT_REBUILT[kind] = reason
@@ -168,7 +168,9 @@ def _why_not_rebuilt(kind: type) -> Optional[str]:
     module = sys.modules.get(module_name)
     if module is None:
         if "." in module_name:
-            return None  # (finding it would import its package)
+            # (Finding it would import its package, and so would decoding the value: mako's
+            # ``load_module`` runs a file as a module it never registers.)
+            return _UNIMPORTED
         try:
             import importlib.util
 
@@ -184,6 +186,7 @@ _LOST = "are stored by a name that does not find their class again"
 # (TocRendererMixin,), options)``)
 _ELSEWHERE = "are stored by a name that leads to another class"
 _NOT_FOUND = object()
+_UNIMPORTED = "are of a module that is not imported: decoding them would import it"
 
 
 def _named(kind: type) -> Any:

@@ -535,6 +535,12 @@ class FromAPrivateModule:
     __module__ = "_cleanup_trace_no_such_module"
 
 
+class OfAModuleNeverImported:
+    """Made by a module run from a file and never registered (mako's ``load_module``)."""
+
+    __module__ = "cleanup_trace_package.never_imported"
+
+
 class ReducedByAFactory:
     """Unbound too, but it says how to pickle itself: its reduction names what is found."""
 
@@ -553,6 +559,10 @@ def test_classes_not_found_by_their_name_are_refused_unencoded(user_module) -> N
         serialise.survey({"a": [Point(1, 2), Unbound()]}, limit=100)
     with pytest.raises(serialise.Unserialisable, match=r"_cleanup_trace_no_such_module\.FromAPrivateModule"):
         serialise.survey([FromAPrivateModule()], limit=100)
+    with pytest.raises(serialise.Unserialisable, match=r"never_imported\.OfAModuleNeverImported objects are of "
+                                                       r"a module that is not imported"):
+        serialise.survey([OfAModuleNeverImported()], limit=100)
+    assert "cleanup_trace_package" not in sys.modules
     del user_module.ReducedByAFactory
     assert {ReducedByAFactory} == serialise.survey([ReducedByAFactory()], limit=100).classes
 
