@@ -104,8 +104,9 @@ def is_test_file(origin: str, project_root: str | None = None) -> bool:
     runs the project, not its test suite.
 
     Directories count from the project root (normalised real path; default: the
-    recording's, else the current directory), or inside site-packages for installed code, so a project that itself lives under a directory
-    named ``tests`` is still the user's code.
+    recording's, else the current directory), or inside site-packages for installed
+    code, so a project that itself lives under a directory named ``tests`` is still the
+    user's code.
     """
     base = os.path.basename(origin)
     if _collected_test_files and os.path.normcase(origin) in _collected_test_files:

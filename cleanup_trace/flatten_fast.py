@@ -52,12 +52,6 @@ _RESERVED = frozenset(_jp_tags.RESERVED)
 _JSON_KEY = _jp_tags.JSON_KEY
 _HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
 _IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE (3.10+)
-
-
-def _of_a_class_statement(klass: type) -> bool:
-    """Made by a class statement, not in C. Classes made in C are heap types too when
-    made from a spec (``functools.partial`` since 3.10): those are immutable."""
-    return klass.__flags__ & (_HEAP_TYPE | _IMMUTABLE_TYPE) == _HEAP_TYPE
 # Any of these on a class below ``object`` sends jsonpickle down another path.
 _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getinitargs__",
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
@@ -70,6 +64,12 @@ _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray,
 _REDUCING_BASES = (str, int, float, dict, list)
 _plans: dict = {}  # class -> (plan, name); emptied past _PLANS_KEPT (classes made at run time)
 _PLANS_KEPT = 4096
+
+
+def _of_a_class_statement(klass: type) -> bool:
+    """Made by a class statement, not in C. Classes made in C are heap types too when
+    made from a spec (``functools.partial`` since 3.10): those are immutable."""
+    return klass.__flags__ & (_HEAP_TYPE | _IMMUTABLE_TYPE) == _HEAP_TYPE
 
 
 def _importable_name(cls: Any) -> str:
@@ -181,6 +181,11 @@ def _reducing_subclass_plan(cls: type, obj: Any, own: list, builtin: list) -> in
     if any(attribute in vars(klass) for klass in reducers for attribute in other_paths) \
             or not any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in reducers):
         return _DECLINE
+    return _reduction_plan(obj)
+
+
+def _reduction_plan(obj: Any) -> int:
+    """Which reduction jsonpickle asks an object for (``util.has_reduce``)."""
     has_reduce, has_reduce_ex = _jp_util.has_reduce(obj)
     if has_reduce_ex:
         return _REDUCE_EX
@@ -239,10 +244,7 @@ def _slotted_value_plan(cls: type, obj: Any) -> int:
             or any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS) \
             or not any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in own):
         return _DECLINE
-    has_reduce, has_reduce_ex = _jp_util.has_reduce(obj)
-    if has_reduce_ex:
-        return _REDUCE_EX
-    return _REDUCE if has_reduce else _DECLINE
+    return _reduction_plan(obj)
 
 
 def _tuple_subclass_plan(cls: type, obj: Any) -> int:
@@ -302,7 +304,7 @@ class Flattener:
         kind = type(value)
         if kind in _PRIMITIVES:
             if kind is str and self.package_paths is not None and self.package_paths.holds(value):
-                return self._package_path(value, value)
+                return self._package_path(value)
             return value
         if kind is bytes:
             return {"py/b64": base64.b64encode(value).decode("ascii")}
@@ -337,15 +339,15 @@ class Flattener:
         finally:
             self.depth -= 1
 
-    def _package_path(self, obj: Any, text: str, kind: Any = None) -> dict:
-        """A path inside one of your packages: relative to it (see package_paths); an
-        object to the decoder (a ``py/reduce``), so numbered as one."""
-        index = self.ids.get(id(obj))
+    def _package_path(self, text: str) -> dict:
+        """A text naming a path inside one of your packages: relative to it (see
+        package_paths); an object to the decoder (a ``py/reduce``), so numbered as one."""
+        index = self.ids.get(id(text))
         if index is not None:
             return {"py/id": index}
-        self.ids[id(obj)] = len(self.ids)
-        self.kept.append(obj)
-        return package_path_form(self.package_paths, text, kind)
+        self.ids[id(text)] = len(self.ids)
+        self.kept.append(text)
+        return package_path_form(self.package_paths, text)
 
     def _instance(self, obj: Any, kind: type) -> Any:
         index = self.ids.get(id(obj))
