@@ -42,7 +42,7 @@ import bisect
 import re
 from typing import Iterator, NamedTuple, Optional, Union
 
-TRANSFORM_VERSION = 17
+TRANSFORM_VERSION = 18
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -72,6 +72,10 @@ VOLATILE_CALLS = frozenset({
     "time.thread_time_ns", "uuid.uuid1", "uuid.uuid4", "os.urandom", "os.getrandom",
     "random.SystemRandom", "email.utils.make_msgid",
 })
+# The current directory: where the run was, not where replay runs (python-dotenv's
+# ``enumerate_env`` returns ``os.path.join(os.getcwd(), ".env")``).
+CURRENT_DIRECTORY_CALLS = frozenset({"os.getcwd", "os.getcwdb", "pathlib.Path.cwd"})
+VOLATILE_CALLS = VOLATILE_CALLS | CURRENT_DIRECTORY_CALLS
 _VOLATILE_MODULES = ("secrets.",)
 # Calls that read the exception being handled. Outside an ``except`` block of the
 # function's own that is its caller's exception, which replay does not have

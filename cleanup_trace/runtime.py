@@ -52,8 +52,9 @@ from cleanup_trace._wrapt import wrapt
 from cleanup_trace import filters, locate
 from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, writes
 from cleanup_trace.compare import has_own_eq, object_state, same_text, slot_descriptors
-from cleanup_trace.rewrite import (CLOCK_HOOK, HANDLED_EXCEPTION_CALLS, HELPER_NAME, SHARED_COUNTER, THREAD_LOCAL,
-                                   STDIN_READ, THREAD_LOCAL_CHANGE, TRACEBACK_ATTRIBUTE, TRACEBACK_CALLS)
+from cleanup_trace.rewrite import (CLOCK_HOOK, CURRENT_DIRECTORY_CALLS, HANDLED_EXCEPTION_CALLS, HELPER_NAME,
+                                   SHARED_COUNTER, THREAD_LOCAL, STDIN_READ, THREAD_LOCAL_CHANGE, TRACEBACK_ATTRIBUTE,
+                                   TRACEBACK_CALLS)
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -1382,6 +1383,8 @@ def _volatile_reason(source: str) -> tuple[str, str]:
     if source.startswith(_IMPORT_FAILED):
         return "an import failed", (f"of {source[len(_IMPORT_FAILED):]}: what imports depends on the run "
                                     "(sys.path, what is installed, modules a test blocked)")
+    if source in CURRENT_DIRECTORY_CALLS:
+        return "reads the current directory", f"through {source}: where the run was, replay runs elsewhere"
     if source == _INPUT_READ or source == STDIN_READ:
         return "reads standard input", f"through {source}: replay has no such input"
     if source.startswith(_RELATIVE_LISTING):

@@ -2364,3 +2364,38 @@ def test_a_call_naming_a_path_relative_to_the_current_directory_is_not_recorded(
                                  "directory' detail='data/a.txt (where the run was): replay runs elsewhere'*"])
     cases = json.loads((app / "tests/test-data/sizes/size-00.json").read_text())["cases"]
     assert [["data/none.txt"]] == [case["call"]["args"] for case in cases]
+
+
+WHERE_APP = '''
+import os
+from pathlib import Path
+
+
+def env_file():
+    return os.path.join(os.getcwd(), ".env")  # (python-dotenv's ``enumerate_env``)
+
+
+def config_file():
+    return Path.cwd() / "setup.cfg"
+
+
+def joined(name):
+    return os.path.join("base", name)
+
+
+def main():
+    print(env_file().endswith(".env"), config_file().name, joined("x"))
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_a_call_reading_the_current_directory_is_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+    """Its outcome names where the run was; replay runs elsewhere."""
+    (app / "where.py").write_text(textwrap.dedent(WHERE_APP))
+    result = run_tool(pytester, "where")
+    result.stdout.fnmatch_lines(["True setup.cfg base/x"])
+    result.stderr.fnmatch_lines(["*call.skipped function=where.env_file reason='reads the current directory' "
+                                 "detail='through os.getcwd: where the run was, replay runs elsewhere'*"])
+    result.stderr.fnmatch_lines(["*call.skipped function=where.config_file reason='reads the current directory'*"])
+    data = app / "tests" / "test-data" / "where"
+    assert ["joined-00.json"] == sorted(path.name for path in data.glob("*.json"))
