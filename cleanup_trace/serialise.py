@@ -527,8 +527,15 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     continue
                 seen.add(identity)
                 kinds.add(kind)
-                if kind is types.BuiltinFunctionType and item in _VOLATILE_CALLABLES:
-                    raise HoldsAClock(getattr(item, "__qualname__", repr(item)))
+                if kind is types.BuiltinFunctionType:
+                    if item in _VOLATILE_CALLABLES:
+                        raise HoldsAClock(getattr(item, "__qualname__", repr(item)))
+                    bound_to = getattr(item, "__self__", None)
+                    if bound_to is not None and not isinstance(bound_to, (types.ModuleType, type)):
+                        # ``log.append`` (toolz's ``do(log.append, 1)``): stored by name it
+                        # is ``list.append``, its list lost.
+                        raise Unserialisable(f"method {item.__qualname__} of a {type(bound_to).__qualname__} object "
+                                             "is stored by name, without its object", holders_to_blame=False)
                 if kind is types.ModuleType:
                     if sys.modules.get(getattr(item, "__name__", None)) is not item:
                         # Stored by name: decoding would import another module, and the

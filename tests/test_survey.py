@@ -661,3 +661,13 @@ def test_a_module_not_imported_under_its_name_is_refused() -> None:
     serialise.survey([json, sys], limit=100)  # imported ones are stored by name, their namespace not walked
     with pytest.raises(serialise.Unserialisable, match=rf"module {re.escape(__name__)} is a test module"):
         serialise.survey([sys.modules[__name__]], limit=100)
+
+
+def test_a_builtin_method_bound_to_an_object_is_refused() -> None:
+    """``log.append`` would be stored by name as ``list.append``, its list lost (toolz's
+    ``do(log.append, 1)`` replayed raising); module functions and class-bound ones are
+    what their name finds."""
+    log: list = []
+    with pytest.raises(serialise.Unserialisable, match=r"method list.append of a list object is stored by name"):
+        serialise.survey([log.append], limit=100)
+    serialise.survey([len, dict.fromkeys, json.dumps], limit=100)
