@@ -13,7 +13,7 @@ import re
 import types
 import weakref
 from decimal import Decimal
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from cleanup_trace.filters import is_standard_library
 
@@ -38,6 +38,42 @@ def same_text(actual: str, expected: str) -> bool:
     return actual == expected or without_addresses(actual) == without_addresses(expected)
 
 
+# A class's own namespace, read through ``type``'s descriptor: ``vars(klass)`` asks the
+# metaclass, whose ``__dict__`` may be a property of a user's (pure_eval's tests check
+# that looking at a class never runs it).
+namespace_of: Callable[[type], Any] = type.__dict__["__dict__"].__get__
+
+# class -> the interpreter's descriptor of its objects' ``__dict__``, or None (none, or a
+# user's property named ``__dict__``: a metaclass's, when the object is a class)
+_DICT_DESCRIPTORS: dict = {}
+_INTERPRETERS_DESCRIPTORS = (types.GetSetDescriptorType, types.MemberDescriptorType)
+
+
+def instance_dict(value: Any) -> Optional[dict]:
+    """``value``'s instance dict as pickling reads it, found without running a user's
+    code (no ``__getattr__``, no property named ``__dict__``), or ``None``."""
+    kind = type(value)
+    try:
+        descriptor = _DICT_DESCRIPTORS[kind]
+    except KeyError:
+        descriptor = None
+        for klass in kind.__mro__:
+            found = namespace_of(klass).get("__dict__")
+            if found is not None:
+                descriptor = found if type(found) in _INTERPRETERS_DESCRIPTORS else None
+                break
+        if len(_DICT_DESCRIPTORS) >= 4096:
+            _DICT_DESCRIPTORS.clear()
+        _DICT_DESCRIPTORS[kind] = descriptor
+    if descriptor is None:
+        return None
+    try:
+        state = descriptor.__get__(value, kind)
+    except Exception:
+        return None
+    return state if type(state) is dict else None
+
+
 _SLOTS: dict = {}  # class -> ((name, descriptor), ...); bounded (it holds the classes)
 
 
@@ -48,11 +84,11 @@ def slot_descriptors(kind: type) -> tuple:
     if slots is None:
         found = []
         for klass in kind.__mro__:
-            declared = vars(klass).get("__slots__", ())
+            declared = namespace_of(klass).get("__slots__", ())
             for name in (declared,) if isinstance(declared, str) else declared:
                 if name.startswith("__") and not name.endswith("__"):
                     name = f"_{klass.__name__.lstrip('_')}{name}"  # as Python mangles it
-                descriptor = vars(klass).get(name)
+                descriptor = namespace_of(klass).get(name)
                 if type(descriptor) is types.MemberDescriptorType:
                     found.append((name, descriptor))
         if len(_SLOTS) >= 4096:
@@ -112,10 +148,7 @@ def has_own_eq(value: Any) -> bool:
 
 def object_state(value: Any) -> dict[str, Any] | None:
     """Instance dict and set slots, read as pickling reads them (no user code runs)."""
-    try:
-        attributes = object.__getattribute__(value, "__dict__")
-    except Exception:
-        attributes = None
+    attributes = instance_dict(value)
     slots = slot_items(value)
     if type(attributes) is not dict and not slots:
         return None
@@ -128,7 +161,7 @@ _CACHED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # class -> n
 def _cached_property_names(kind: type) -> frozenset:
     names = _CACHED.get(kind)
     if names is None:
-        names = frozenset(name for klass in kind.__mro__ for name, attribute in vars(klass).items()
+        names = frozenset(name for klass in kind.__mro__ for name, attribute in namespace_of(klass).items()
                           if isinstance(attribute, functools.cached_property))
         try:
             _CACHED[kind] = names

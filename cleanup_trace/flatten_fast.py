@@ -29,7 +29,7 @@ from jsonpickle import handlers as _jp_handlers
 from jsonpickle import tags as _jp_tags
 from jsonpickle import util as _jp_util
 
-from cleanup_trace.compare import slot_items
+from cleanup_trace.compare import namespace_of, slot_items
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.package_paths import LOADER as PACKAGE_PATH_LOADER
 
@@ -88,7 +88,7 @@ def _plan_for(cls: type, obj: Any) -> tuple:
         return _CONTAINER, name  # (stored by its reduction, by jsonpickle too)
     if not cls.__dictoffset__:
         # (Every class a class statement with __slots__: a C base, heap type or not, has none.)
-        if below_object and all("__slots__" in vars(klass) for klass in below_object):
+        if below_object and all("__slots__" in namespace_of(klass) for klass in below_object):
             return _slotted_plan(cls, name), name
         return _without_dict_plan(cls, obj), name
     own = [klass for klass in below_object if _of_a_class_statement(klass)]
@@ -98,26 +98,26 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     # reduce itself is stored that way.)
     if builtin and (len(builtin) > 1 or builtin[0] not in _REDUCING_BASES):
         return _reducing_subclass_plan(cls, obj, own, builtin), name
-    if any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS if attribute != "__getnewargs__"):
+    if any(attribute in namespace_of(klass) for klass in own for attribute in _OTHER_PATHS if attribute != "__getnewargs__"):
         return _DECLINE, name
-    if any(vars(klass).get("__slots__") for klass in own):  # (empty ones: the abc classes)
+    if any(namespace_of(klass).get("__slots__") for klass in own):  # (empty ones: the abc classes)
         return (_SLOTS_AND_DICT if slots_beside_dict(cls) and "<locals>" not in name else _DECLINE), name
     if "<locals>" in name:  # not importable by name: jsonpickle's decoder says so
         return _DECLINE, name
-    reduces_itself = any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in own)
+    reduces_itself = any("__reduce__" in namespace_of(klass) or "__reduce_ex__" in namespace_of(klass) for klass in own)
     list_like = hasattr(cls, "__getitem__") and hasattr(cls, "append") and not builtin
     if hasattr(cls, "_") or (list_like and reduces_itself):
         return _DECLINE, name  # jsonpickle reads ``obj._`` (zope); ignores a list-like's reduce
     # Your own ``__getnewargs__`` (pyparsing's Literal): its answer goes to ``cls.__new__``.
-    own_newargs = next((vars(klass)["__getnewargs__"] for klass in own if "__getnewargs__" in vars(klass)), None)
+    own_newargs = next((namespace_of(klass)["__getnewargs__"] for klass in own if "__getnewargs__" in namespace_of(klass)), None)
     if own_newargs is not None and (builtin or not isinstance(own_newargs, types.FunctionType)):
         return _DECLINE, name
     if not reduces_itself and own_newargs is not None:
         return _NEWARGS, name
-    if not reduces_itself and any("__new__" in vars(klass) for klass in own):
+    if not reduces_itself and any("__new__" in namespace_of(klass) for klass in own):
         return _DECLINE, name  # jsonpickle's decoder calls ``cls.__new__(cls)``
     if builtin and not reduces_itself:
-        if builtin == [list] and not any("__iter__" in vars(klass) for klass in own):
+        if builtin == [list] and not any("__iter__" in namespace_of(klass) for klass in own):
             return _SEQ, name  # a list of yours (markdown's parser ``State``): attributes, then items
         # A str, int or float with attributes: its value as ``__getnewargs__`` gives it.
         return (_NEWARGS if builtin[0] in (str, int, float) else _DECLINE), name
@@ -125,9 +125,9 @@ def _plan_for(cls: type, obj: Any) -> tuple:
         # The tool's own path for these (serialise._container_reducing_itself).
         return (_DECLINE if is_standard_library(cls.__module__) else _CONTAINER), name
     # util.has_reduce, for a class such as these.
-    has_reduce = any("__reduce__" in vars(klass) for klass in below_object) \
+    has_reduce = any("__reduce__" in namespace_of(klass) for klass in below_object) \
         or cls.__reduce__ is not object.__reduce__
-    has_reduce_ex = any("__reduce_ex__" in vars(klass) for klass in below_object) \
+    has_reduce_ex = any("__reduce_ex__" in namespace_of(klass) for klass in below_object) \
         or cls.__reduce_ex__ is not object.__reduce_ex__
     if has_reduce_ex:
         return _REDUCE_EX, name
@@ -149,8 +149,8 @@ def slots_beside_dict(kind: type) -> bool:
     """
     below_object = kind.__mro__[:-1]
     return bool(kind.__dictoffset__) and all(_of_a_class_statement(klass) for klass in below_object) \
-        and any(vars(klass).get("__slots__") for klass in below_object) \
-        and not any(name in vars(klass) for klass in below_object for name in _OWN_PICKLING) \
+        and any(namespace_of(klass).get("__slots__") for klass in below_object) \
+        and not any(name in namespace_of(klass) for klass in below_object for name in _OWN_PICKLING) \
         and _jp_handlers.get(kind) is None
 
 
@@ -159,7 +159,7 @@ def _slotted_plan(cls: type, name: str) -> int:
     nodes and expressions): their set slots, as the tool's pickler stores them (see
     serialise._Pickler._flatten_newstyle_with_slots), when nothing else says how."""
     own = cls.__mro__[:-1]
-    if any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS + _OWN_REDUCTIONS) \
+    if any(attribute in namespace_of(klass) for klass in own for attribute in _OTHER_PATHS + _OWN_REDUCTIONS) \
             or "<locals>" in name or hasattr(cls, "_"):
         return _DECLINE
     return _SLOTTED
@@ -178,8 +178,8 @@ def _reducing_subclass_plan(cls: type, obj: Any, own: list, builtin: list) -> in
     # A class made in C itself (``functools.partial``, which lark's values hold): its own
     # reduction. (Its ``__getattribute__`` slot is the generic one: not another path.)
     reducers, other_paths = (own, _OTHER_PATHS) if own else (builtin, _C_OTHER_PATHS)
-    if any(attribute in vars(klass) for klass in reducers for attribute in other_paths) \
-            or not any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in reducers):
+    if any(attribute in namespace_of(klass) for klass in reducers for attribute in other_paths) \
+            or not any("__reduce__" in namespace_of(klass) or "__reduce_ex__" in namespace_of(klass) for klass in reducers):
         return _DECLINE
     return _reduction_plan(obj)
 
@@ -208,7 +208,7 @@ def _without_dict_plan(cls: type, obj: Any) -> int:
             or (own_state and not hasattr(cls, "__setstate__")):
         return _DECLINE  # (an iterator is refused by serialise, not stored)
     for klass in cls.__mro__[:-1]:  # (serialise stores these its own way)
-        namespace = vars(klass)
+        namespace = namespace_of(klass)
         if "__getattr__" in namespace or isinstance(namespace.get("__getattribute__"), types.FunctionType):
             return _DECLINE
     has_reduce, has_reduce_ex = _jp_util.has_reduce(obj)
@@ -241,8 +241,8 @@ def _slotted_value_plan(cls: type, obj: Any) -> int:
     own = [klass for klass in below_object if _of_a_class_statement(klass)]
     if len(builtin) != 1 or builtin[0] not in _VALUE_BASES or "<locals>" in _importable_name(cls) \
             or getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None) \
-            or any(attribute in vars(klass) for klass in own for attribute in _OTHER_PATHS) \
-            or not any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in own):
+            or any(attribute in namespace_of(klass) for klass in own for attribute in _OTHER_PATHS) \
+            or not any("__reduce__" in namespace_of(klass) or "__reduce_ex__" in namespace_of(klass) for klass in own):
         return _DECLINE
     return _reduction_plan(obj)
 
@@ -251,7 +251,7 @@ def _tuple_subclass_plan(cls: type, obj: Any) -> int:
     """A named tuple (a tuple subclass whose instances have no ``__dict__``): jsonpickle
     stores its ``__getnewargs__`` and its items, and never asks for a reduction."""
     own = [klass for klass in cls.__mro__[:-1] if _of_a_class_statement(klass)]
-    if any(attribute in vars(klass) for klass in own
+    if any(attribute in namespace_of(klass) for klass in own
            for attribute in _OTHER_PATHS + ("__reduce__", "__reduce_ex__") if attribute != "__getnewargs__") \
             or "<locals>" in _importable_name(cls) or any(_jp_util.has_reduce(obj)):
         return _DECLINE

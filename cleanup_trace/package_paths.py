@@ -15,6 +15,8 @@ import re
 import sys
 from typing import Any, Callable, Optional
 
+from cleanup_trace.filters import TEST_DIRECTORY_NAMES
+
 LOADER = "cleanup_trace.package_paths.load"
 
 
@@ -71,8 +73,16 @@ class PackagePaths:
         return self.prefixes
 
     def holds(self, text: str) -> bool:
-        """Is ``text`` a path inside (or of) one of the packages? (after :meth:`refresh`)"""
-        return bool(self.prefixes) and (text.startswith(self.prefixes) or text in self._packages)
+        """Is ``text`` a path inside (or of) one of the packages, not in a test directory
+        of it? (after :meth:`refresh`) A package's tests are often left out of what is
+        installed: ``voluptuous/tests/tests.py`` named relative to the package was
+        missing from the copy the replay imported; named as it is, the file is found."""
+        if not self.prefixes:
+            return False
+        if not text.startswith(self.prefixes):
+            return text in self._packages
+        prefix = next(prefix for prefix in self.prefixes if text.startswith(prefix))
+        return not any(part in TEST_DIRECTORY_NAMES for part in text[len(prefix):].split(os.sep)[:-1])
 
     def masked(self, text: str) -> str:
         """``text`` with the directory of every package in it as ``<package NAME>``: an

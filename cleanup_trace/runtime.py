@@ -51,7 +51,8 @@ from cleanup_trace._wrapt import wrapt
 
 from cleanup_trace import filters, locate
 from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, writes
-from cleanup_trace.compare import has_own_eq, object_state, same_text, slot_descriptors
+from cleanup_trace.compare import (has_own_eq, instance_dict, namespace_of, object_state, same_text,
+                                   slot_descriptors)
 from cleanup_trace.rewrite import (CLOCK_HOOK, CURRENT_DIRECTORY_CALLS, HANDLED_EXCEPTION_CALLS, HELPER_NAME,
                                    SHARED_COUNTER, THREAD_LOCAL, STDIN_READ, THREAD_LOCAL_CHANGE, TRACEBACK_ATTRIBUTE,
                                    TRACEBACK_CALLS)
@@ -175,7 +176,7 @@ def _module_object_reference(value: Any) -> Optional[tuple[str, str]]:
     owner, _, attribute = name.rpartition(".")
     if owner:  # a class attribute, read from the class's own namespace
         klass = locate.module_attribute(sys.modules.get(module), owner)
-        found = vars(klass).get(attribute) if isinstance(klass, type) else None
+        found = namespace_of(klass).get(attribute) if isinstance(klass, type) else None
     else:
         found = locate.module_attribute(sys.modules.get(module), name)
     if found is not value or _state_digest(value) != digest:
@@ -335,11 +336,8 @@ def _module_names_in(args: tuple, kwargs: dict) -> tuple:
     for value in values[:]:
         if type(value) is str or type(value) is types.ModuleType:
             continue
-        try:  # as pickling reads it: never the object's own __getattr__
-            state = object.__getattribute__(value, "__dict__")
-        except Exception:
-            continue
-        if type(state) is dict and len(state) <= _NAMES_LOOKED_AT:
+        state = instance_dict(value)  # (as pickling reads it: never the object's own code)
+        if state is not None and len(state) <= _NAMES_LOOKED_AT:
             values.extend(state.values())
     return tuple(value for value in values if type(value) is str and len(value) < 200 and _MODULE_NAME.fullmatch(value))
 
@@ -409,11 +407,8 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
     with_dict, slots = plan
     parts = []
     if with_dict:
-        try:  # as pickling reads it: never the object's own __getattr__
-            state = object.__getattribute__(value, "__dict__")
-        except Exception:
-            state = None
-        if type(state) is dict:
+        state = instance_dict(value)  # (as pickling reads it: never the object's own code)
+        if state is not None:
             parts = [(key, _fingerprint(item, depth + 1)) for key, item in itertools.islice(state.items(), 6)]
     # Slots too (lark's symbols keep their name in one): else every instance of a slotted
     # class would look like the first one recorded, and its other calls like duplicates.
@@ -432,7 +427,7 @@ _FINGERPRINT_PLANS: dict = {}
 def _fingerprint_plan(kind: type) -> tuple:
     # (Asking a slotted object for its missing __dict__ raises: the costliest step of a
     # parser's calls, pycparser's nodes all slotted.)
-    plan = (bool(kind.__dictoffset__) or any("__dict__" in vars(klass) for klass in kind.__mro__),
+    plan = (bool(kind.__dictoffset__) or any("__dict__" in namespace_of(klass) for klass in kind.__mro__),
             slot_descriptors(kind)[:6])
     if len(_FINGERPRINT_PLANS) >= 4096:
         _FINGERPRINT_PLANS.clear()
@@ -1165,16 +1160,13 @@ def _method_watches(instance: Any, names: set, by_module: dict) -> list:
     kind = type(instance)
     if kind.__module__ not in by_module:  # (not of an instrumented module of yours)
         return []
-    try:
-        attributes = object.__getattribute__(instance, "__dict__")
-    except Exception:
-        return []
-    if type(attributes) is not dict:
+    attributes = instance_dict(instance)
+    if attributes is None:
         return []
     watches = []
     for name in sorted(names):
-        owner = next((klass for klass in kind.__mro__[:-1] if name in vars(klass)), None)
-        method = vars(owner).get(name) if owner is not None else None
+        owner = next((klass for klass in kind.__mro__[:-1] if name in namespace_of(klass)), None)
+        method = namespace_of(owner).get(name) if owner is not None else None
         if type(method) is RecordingWrapper:
             # (its plain function goes back in its place once recording is done with it)
             identities: tuple = (id(method), id(method.__wrapped__))
@@ -1184,7 +1176,7 @@ def _method_watches(instance: Any, names: set, by_module: dict) -> list:
             continue
         watches.append((attributes, name, (id(_NO_VALUE),)))
         if getattr(method, "__qualname__", None) == f"{owner.__qualname__}.{name}":
-            watches.append((vars(owner), name, identities))
+            watches.append((namespace_of(owner), name, identities))
     return watches
 
 

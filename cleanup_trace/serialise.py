@@ -29,7 +29,8 @@ from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
 from cleanup_trace import _json, flatten_fast, forms, function_pickle, package_paths
-from cleanup_trace.compare import differences, has_own_eq, slot_descriptors, slot_items
+from cleanup_trace.compare import (differences, has_own_eq, instance_dict, namespace_of, slot_descriptors,
+                                   slot_items)
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.locate import module_attribute, of_a_local_class
 
@@ -117,7 +118,7 @@ def _survey_plan(kind: type) -> tuple:
         iterate = next((function for base, function in _SEQUENCES if issubclass(kind, base)), None)
     # Where its state is, as pickling reads it: an instance dict (none where no class
     # makes one: asking would raise, the walk's costliest step) and set slots.
-    with_dict = bool(kind.__dictoffset__) or any("__dict__" in vars(klass) for klass in kind.__mro__)
+    with_dict = bool(kind.__dictoffset__) or any("__dict__" in namespace_of(klass) for klass in kind.__mro__)
     plan = (kind.__module__ != "builtins",
             kind is types.FunctionType or kind is types.MethodType or issubclass(kind, type), iterate,
             with_dict, slot_descriptors(kind))
@@ -224,12 +225,8 @@ def _class_value_elsewhere(cls: type) -> bool:
 
 
 def _own_attributes(item: Any) -> Any:
-    """The instance ``__dict__`` as pickling reads it (never a user's ``__getattr__``), or None."""
-    try:
-        state = object.__getattribute__(item, "__dict__")
-    except Exception:
-        return None
-    return state if type(state) is dict else None
+    """The instance ``__dict__`` as pickling reads it (never a user's code), or None."""
+    return instance_dict(item)
 
 
 class TooLarge(Unserialisable):
@@ -687,7 +684,8 @@ class _Sentinels:
             # ``__slots__``. A value type made in C (``timedelta(hours=1)``) keeps its
             # state out of sight: a module-level constant of that kind is stored by
             # value (by name, a test reading it back could never fail).
-            return all("__slots__" in vars(klass) and not vars(klass)["__slots__"] for klass in kind.__mro__[:-1])
+            return all("__slots__" in namespace_of(klass) and not namespace_of(klass)["__slots__"]
+                       for klass in kind.__mro__[:-1])
         if state:
             return False
         return not any(getattr(klass, "__slots__", ()) for klass in kind.__mro__)
@@ -852,7 +850,7 @@ _BUILTIN_VALUES = (dict, list, tuple, set, frozenset, str, bytes, bytearray, int
 
 def _defined_below_object(kind: type, *names: str) -> bool:
     """Does a class of ``kind``'s MRO other than ``object`` define one of ``names``?"""
-    return any(name in vars(klass) for klass in kind.__mro__[:-1] for name in names)
+    return any(name in namespace_of(klass) for klass in kind.__mro__[:-1] for name in names)
 
 
 @functools.lru_cache(maxsize=4096)  # (it holds the classes: bounded, like flatten_fast._plans)
@@ -871,7 +869,7 @@ def _container_reducing_itself(kind: type) -> bool:
 def _answers_missing_attributes(kind: type) -> bool:
     """A ``__getattr__`` (or a ``__getattribute__`` written in Python) in the class."""
     for klass in kind.__mro__[:-1]:
-        namespace = vars(klass)
+        namespace = namespace_of(klass)
         if "__getattr__" in namespace or isinstance(namespace.get("__getattribute__"), types.FunctionType):
             return True
     return False
@@ -955,7 +953,7 @@ class _Pickler(_jp_pickler.Pickler):
         if flatten_fast.slots_beside_dict(type(obj)):
             slots = slot_items(obj)
             if slots:
-                attributes = object.__getattribute__(obj, "__dict__")
+                attributes = instance_dict(obj) or {}
                 return {"py/object": _jp_util.importable_name(type(obj)),
                         "py/state": {"py/tuple": [self._flatten(dict(attributes)), self._flatten(slots)]}}
         flat = super()._flatten_obj_instance(obj)

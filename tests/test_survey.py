@@ -671,3 +671,31 @@ def test_a_builtin_method_bound_to_an_object_is_refused() -> None:
     with pytest.raises(serialise.Unserialisable, match=r"method list.append of a list object is stored by name"):
         serialise.survey([log.append], limit=100)
     serialise.survey([len, dict.fromkeys, json.dumps], limit=100)
+
+
+def test_looking_at_a_class_never_runs_its_metaclass_s_code() -> None:
+    """A metaclass's ``__dict__`` may be a property (pure_eval's tests check that looking
+    at a class statically never runs it): the survey, the fingerprint and the encoder read
+    class namespaces through ``type``'s own descriptor."""
+    from cleanup_trace import runtime
+
+    class MetaMeta(type):
+        @property
+        def __dict__(self):
+            self.executed = True
+            return {"spam": 42}
+
+    class Meta(type, metaclass=MetaMeta):
+        executed = False
+
+    class Thing(metaclass=Meta):
+        pass
+
+    for look in (lambda value: serialise.survey([value], limit=100), runtime._fingerprint,
+                 lambda value: serialise.encode([value])):
+        for value in (Thing, Meta):
+            try:
+                look(value)
+            except serialise.Unserialisable:
+                pass  # (a test module's class: refused, having looked at it)
+    assert not type.__dict__["__dict__"].__get__(Meta)["executed"]  # (as read without running it)
