@@ -1333,8 +1333,13 @@ def check_round_trip(original: Any, data: Any) -> Any:
     try:
         restored = _decode_checked(data, failure)
     except Exception as error:
-        raise Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}", lasting=False,
-                             culprit=failure[0] if failure else None) from None
+        # Lasting when a class of the value failed to build itself (parsedatetime's
+        # ``Constants``, whose ``__getattr__`` recursed without its attributes: 1.4 ms a
+        # try, at every call given a calendar); a class not found may be found later.
+        culprit = failure[0] if failure else None
+        raise Unserialisable(f"stored value does not decode: {type(error).__name__}: {error}",
+                             lasting=culprit is not None and not isinstance(error, (UnknownClass, ImportError)),
+                             culprit=culprit) from None
     problems = differences(restored, original, limit=1, strict=True)
     if problems:
         holder_objects = getattr(problems[0], "holder_objects", ())

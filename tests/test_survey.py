@@ -215,6 +215,41 @@ def test_the_class_holding_what_fails_is_refused_after_two_functions(
     ])
 
 
+LAZY_APP = '''
+class Settings:
+    """Its ``__getattr__`` reads an attribute decoding has not set yet: building it from
+    its stored state recurses to the interpreter's limit (parsedatetime's Constants)."""
+
+    def __init__(self):
+        self.keys = {"a"}
+
+    def __getattr__(self, name):
+        if name in self.keys:
+            return name
+        raise AttributeError(name)
+
+
+''' + THREE_FUNCTIONS + '''
+
+def main():
+    for function in (first, second, third):
+        function(Settings())
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_a_class_that_fails_to_build_itself_when_decoded_is_refused_after_two_functions(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """Its decoding fails the same way every time: after two functions' calls, the third
+    function's call is refused before any encode and decode (1.4 ms a try)."""
+    _record(pytester, clean_env, "lazy", LAZY_APP).stderr.fnmatch_lines([
+        "*call.skipped function=lazy.first reason='unserialisable argument' "
+        "detail='stored value does not decode: RecursionError*",
+        "*call.skipped function=lazy.third reason='unserialisable argument' "
+        "detail='lazy.Settings values did not survive storing before'",
+    ])
+
+
 class Keeper:
     """Its ``__reduce__`` forgets what it keeps: a copy never equals the original."""
 
