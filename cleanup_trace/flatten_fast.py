@@ -29,7 +29,7 @@ from jsonpickle import handlers as _jp_handlers
 from jsonpickle import tags as _jp_tags
 from jsonpickle import util as _jp_util
 
-from cleanup_trace.compare import namespace_of, slot_items
+from cleanup_trace.compare import instance_dict, namespace_of, slot_items
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.package_paths import LOADER as PACKAGE_PATH_LOADER
 
@@ -93,6 +93,8 @@ def _plan_for(cls: type, obj: Any) -> tuple:
         return _without_dict_plan(cls, obj), name
     own = [klass for klass in below_object if _of_a_class_statement(klass)]
     builtin = [klass for klass in below_object if not _of_a_class_statement(klass)]
+    if builtin == [tuple]:  # (a named tuple's subclass with methods: asttokens' Token)
+        return _tuple_subclass_plan(cls, obj), name
     # (A C base keeps state out of __dict__: Exception, set... A subclass of str, int,
     # float, dict or list, or of another class made in C (datetime), that says how to
     # reduce itself is stored that way.)
@@ -248,8 +250,9 @@ def _slotted_value_plan(cls: type, obj: Any) -> int:
 
 
 def _tuple_subclass_plan(cls: type, obj: Any) -> int:
-    """A named tuple (a tuple subclass whose instances have no ``__dict__``): jsonpickle
-    stores its ``__getnewargs__`` and its items, and never asks for a reduction."""
+    """A named tuple (a tuple subclass, its instances with a ``__dict__`` or not):
+    jsonpickle stores its ``__getnewargs__``, its attributes and its items, and never asks
+    for a reduction."""
     own = [klass for klass in cls.__mro__[:-1] if _of_a_class_statement(klass)]
     if any(attribute in namespace_of(klass) for klass in own
            for attribute in _OTHER_PATHS + ("__reduce__", "__reduce_ex__") if attribute != "__getnewargs__") \
@@ -387,8 +390,13 @@ class Flattener:
                 raise Declined(name)
             return {"py/object": name, "py/state": self.flatten(state)}
         if how == _TUPLE:  # (the items twice: the second time mostly as references)
-            return {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__()),
-                    "py/seq": [self.flatten(item) for item in obj]}
+            data = {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__())}
+            if instance_dict(obj):
+                # jsonpickle stores them, and its decoder drops them: not a value to keep.
+                raise self.refusal(f"{name} objects are tuples with attributes, which decoding drops",
+                                   culprit=kind)
+            data["py/seq"] = [self.flatten(item) for item in obj]
+            return data
         attributes = getattr(obj, "__dict__", {})  # (none in a C type's instances)
         if "_jsonpickle_exclude" in attributes or "__reduce__" in attributes or "__reduce_ex__" in attributes:
             raise Declined(name)

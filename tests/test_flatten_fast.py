@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(not flatten_fast.ENABLED, reason="the fast paths
 # The classes live in a module of their own, not in this test module (values of a test
 # module's classes are refused before any flattening).
 SHAPES_SOURCE = '''
+import collections
 import datetime
 import enum
 import typing
@@ -104,6 +105,10 @@ class Stack(list):  # a list with attributes, pickled as any list (markdown's pa
 class Pair(typing.NamedTuple):
     left: object
     right: object = None
+
+class Lexeme(collections.namedtuple("Lexeme", "kind text")):  # with an instance dict (asttokens' Token)
+    def __str__(self):
+        return self.text
 
 class Stamp(datetime.date):  # a class made in C below, reducing itself (tomlkit's Date)
     def __new__(cls, year, month, day, note=None):
@@ -255,6 +260,7 @@ def _shapes(children, unequal_copies: bool):
                                                                     max_size=2), st.lists(children, max_size=2))
         | st.builds(lambda name, value: shapes.Terminal(name, filter_out=value), st.none() | children, children)
         | st.builds(shapes.Pair, children, children)
+        | st.builds(shapes.Lexeme, children, children)
         | st.builds(shapes.Literalish, st.text(max_size=3), flag=children)
         | st.builds(shapes.Stamp, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), children)
         | st.builds(lambda items: shapes.Listish(items=items), st.lists(children, max_size=2))
@@ -441,3 +447,12 @@ def test_a_path_inside_your_packages_is_the_same_form_both_ways(monkeypatch, tmp
     assert [text, text, {"at": pathlib.Path(text)}, str(package)] == ours[:4] == theirs[:4]
     assert text == ours[4].where == theirs[4].where and in_its_tests == ours[5] == theirs[5]
     assert '"tests/test_a.py"' not in as_text(form) and in_its_tests in as_text(form)
+
+
+def test_a_tuple_with_attributes_is_refused() -> None:
+    """jsonpickle stores a named tuple's instance attributes, and its decoder drops them."""
+    lexeme = shapes.Lexeme("name", "x")
+    lexeme.note = 1
+    with pytest.raises(serialise.Unserialisable, match="Lexeme objects are tuples with attributes"):
+        fast([lexeme])
+    assert as_text(fast([shapes.Lexeme("name", "x")])) == as_text(slow([shapes.Lexeme("name", "x")]))
