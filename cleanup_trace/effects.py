@@ -9,6 +9,7 @@ gone elsewhere (a test had replaced ``subprocess.Popen``, which the recorder can
 from __future__ import annotations
 
 import os
+import sys
 
 SIDE_EFFECT_EVENTS = frozenset({
     "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.truncate", "os.link", "os.symlink",
@@ -50,3 +51,23 @@ def writes(arguments: tuple) -> bool:
     if isinstance(mode, str):
         return any(letter in mode for letter in "wax+")
     return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
+
+
+_IMPORT_MACHINERY = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
+
+
+def during_an_import(stop_file: str) -> bool:
+    """Is the event raised by a module being imported inside the call (its frames below
+    the innermost frame of ``stop_file``, the tool's own)? A library importing itself
+    lazily does what it does in any process that imports it (pycryptodome runs ``file``
+    through ``platform.architecture()`` when eth_hash first loads it): the call that
+    happened to import it first has no effect of its own."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename == stop_file:
+            return False
+        if filename in _IMPORT_MACHINERY:
+            return True
+        frame = frame.f_back
+    return False

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Optional
 from cleanup_trace import locate, serialise
 from cleanup_trace.compare import differences, object_state, same_text
 from cleanup_trace.package_paths import localised
-from cleanup_trace.effects import REFUSED_AT_REPLAY, SETTING_TYPES, bytecode_cache
+from cleanup_trace.effects import REFUSED_AT_REPLAY, SETTING_TYPES, bytecode_cache, during_an_import
 
 SYNC_TEST = "test_pytest_cleanup_sync_test_cases"
 ASYNC_TEST = "test_pytest_cleanup_async_test_cases"
@@ -356,7 +356,7 @@ _refusal_hook_installed = False
 
 
 def _refuse_side_effects(event: str, arguments: tuple) -> None:
-    if _refusing and event in REFUSED_AT_REPLAY and not bytecode_cache(arguments):
+    if _refusing and event in REFUSED_AT_REPLAY and not bytecode_cache(arguments) and not during_an_import(__file__):
         what = f"{event}{_short(arguments)}"
         _refusing[-1].append(what)
         raise _Refused(what)

@@ -50,7 +50,7 @@ from typing import Any, Callable, Optional, Protocol
 from cleanup_trace._wrapt import wrapt
 
 from cleanup_trace import filters, locate
-from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, writes
+from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, during_an_import, writes
 from cleanup_trace.compare import (has_own_eq, instance_dict, namespace_of, object_state, same_text,
                                    slot_descriptors)
 from cleanup_trace.rewrite import (CLOCK_HOOK, CURRENT_DIRECTORY_CALLS, HANDLED_EXCEPTION_CALLS, HELPER_NAME,
@@ -1987,8 +1987,8 @@ def _note_event(event: str, arguments: tuple) -> None:
         path = _path_argument(arguments)
         if given is None or (path is not None and not os.path.isabs(path)):
             _tell_running("volatile", _RELATIVE_LISTING + (path or "."))
-    elif not bytecode_cache(arguments):  # every other event reaching here (see _audit) is a side effect
-        _tell_running("side_effect", event)
+    elif not bytecode_cache(arguments) and not during_an_import(WRAPPER_FILE):
+        _tell_running("side_effect", event)  # every other event reaching here (see _audit) is one
 
 
 def _note_open(arguments: tuple) -> None:

@@ -2399,3 +2399,38 @@ def test_a_call_reading_the_current_directory_is_not_recorded(pytester: pytest.P
     result.stderr.fnmatch_lines(["*call.skipped function=where.config_file reason='reads the current directory'*"])
     data = app / "tests" / "test-data" / "where"
     assert ["joined-00.json"] == sorted(path.name for path in data.glob("*.json"))
+
+
+HASHES_APP = '''
+def digest(text):
+    import backend  # loaded at the first call (eth_hash loading pycryptodome)
+    return backend.checksum(text)
+
+
+def main():
+    print(digest("a"), digest("bc"))
+'''
+
+BACKEND_MODULE = '''
+import subprocess
+import sys
+
+# What pycryptodome's import does through platform.architecture(): run a program.
+KIND = subprocess.run([sys.executable, "-c", "print(64)"], capture_output=True, text=True).stdout.strip()
+
+
+def checksum(text):
+    return f"{KIND}:{sum(map(ord, text))}"
+'''
+
+
+def test_a_process_started_by_a_module_s_import_is_not_the_call_s_effect(pytester: pytest.Pytester,
+                                                                        app: Path) -> None:
+    """The call that happened to import a library first is recorded, and replays: the
+    import does the same in the replay process."""
+    (app / "hashes.py").write_text(textwrap.dedent(HASHES_APP))
+    (app / "backend.py").write_text(textwrap.dedent(BACKEND_MODULE))
+    run_tool(pytester, "hashes").stdout.fnmatch_lines(["64:97 64:197"])
+    cases = json.loads((app / "tests/test-data/hashes/digest-00.json").read_text())["cases"]
+    assert [["a"], ["bc"]] == [case["call"]["args"] for case in cases]
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "digest").assert_outcomes(passed=2)
