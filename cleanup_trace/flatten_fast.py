@@ -100,18 +100,21 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     # reduce itself is stored that way.)
     if builtin and (len(builtin) > 1 or builtin[0] not in _REDUCING_BASES):
         return _reducing_subclass_plan(cls, obj, own, builtin), name
-    if any(attribute in namespace_of(klass) for klass in own for attribute in _OTHER_PATHS if attribute != "__getnewargs__"):
+    if any(attribute in namespace_of(klass) for klass in own
+           for attribute in _OTHER_PATHS if attribute != "__getnewargs__"):
         return _DECLINE, name
     if any(namespace_of(klass).get("__slots__") for klass in own):  # (empty ones: the abc classes)
         return (_SLOTS_AND_DICT if slots_beside_dict(cls) and "<locals>" not in name else _DECLINE), name
     if "<locals>" in name:  # not importable by name: jsonpickle's decoder says so
         return _DECLINE, name
-    reduces_itself = any("__reduce__" in namespace_of(klass) or "__reduce_ex__" in namespace_of(klass) for klass in own)
+    reduces_itself = any("__reduce__" in namespace_of(klass) or "__reduce_ex__" in namespace_of(klass)
+                         for klass in own)
     list_like = hasattr(cls, "__getitem__") and hasattr(cls, "append") and not builtin
     if hasattr(cls, "_") or (list_like and reduces_itself):
         return _DECLINE, name  # jsonpickle reads ``obj._`` (zope); ignores a list-like's reduce
     # Your own ``__getnewargs__`` (pyparsing's Literal): its answer goes to ``cls.__new__``.
-    own_newargs = next((namespace_of(klass)["__getnewargs__"] for klass in own if "__getnewargs__" in namespace_of(klass)), None)
+    own_newargs = next((namespace_of(klass)["__getnewargs__"] for klass in own
+                        if "__getnewargs__" in namespace_of(klass)), None)
     if own_newargs is not None and (builtin or not isinstance(own_newargs, types.FunctionType)):
         return _DECLINE, name
     if not reduces_itself and own_newargs is not None:
@@ -181,7 +184,8 @@ def _reducing_subclass_plan(cls: type, obj: Any, own: list, builtin: list) -> in
     # reduction. (Its ``__getattribute__`` slot is the generic one: not another path.)
     reducers, other_paths = (own, _OTHER_PATHS) if own else (builtin, _C_OTHER_PATHS)
     if any(attribute in namespace_of(klass) for klass in reducers for attribute in other_paths) \
-            or not any("__reduce__" in namespace_of(klass) or "__reduce_ex__" in namespace_of(klass) for klass in reducers):
+            or not any("__reduce__" in namespace_of(klass) or "__reduce_ex__" in namespace_of(klass)
+                       for klass in reducers):
         return _DECLINE
     return _reduction_plan(obj)
 
@@ -244,7 +248,8 @@ def _slotted_value_plan(cls: type, obj: Any) -> int:
     if len(builtin) != 1 or builtin[0] not in _VALUE_BASES or "<locals>" in _importable_name(cls) \
             or getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None) \
             or any(attribute in namespace_of(klass) for klass in own for attribute in _OTHER_PATHS) \
-            or not any("__reduce__" in namespace_of(klass) or "__reduce_ex__" in namespace_of(klass) for klass in own):
+            or not any("__reduce__" in namespace_of(klass) or "__reduce_ex__" in namespace_of(klass)
+                       for klass in own):
         return _DECLINE
     return _reduction_plan(obj)
 
