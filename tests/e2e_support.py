@@ -14,3 +14,13 @@ def run_tool(pytester: pytest.Pytester, *arguments: str) -> pytest.RunResult:
 
 def data_files(root: Path) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in root.glob("tests/test-data/*/*.json"))
+
+
+def run_script(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch, **files: str) -> pytest.RunResult:
+    """``python script.py`` in a project made of ``files`` (``script`` among them), data
+    under ``tests/``; the script must succeed."""
+    pytester.makepyfile(**files)
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    return result

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cleanup_trace.rewrite import rewrite_module
-from e2e_support import run_tool
+from e2e_support import run_script, run_tool
 
 FINDINGS_APP = '''
 import io
@@ -2209,13 +2209,10 @@ def test_test_code_is_told_from_the_directory_recording_started_in(
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     """A test that changes directory does not make the suite's helpers look like the
     project's code: their classes' values are still not recorded."""
-    pytester.makepyfile(shapes=textwrap.dedent(SHAPES_APP), script=textwrap.dedent(CHDIR_SCRIPT))
     (pytester.path / "tests").mkdir()
     (pytester.path / "tests" / "support.py").write_text(
         "class Box:\n    def __init__(self, width, height):\n        self.width, self.height = width, height\n")
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    result = run_script(pytester, clean_env, shapes=textwrap.dedent(SHAPES_APP), script=textwrap.dedent(CHDIR_SCRIPT))
     result.stdout.fnmatch_lines(["6 8"])
     data = pytester.path / "tests" / "test-data" / "shapes"
     assert [8] == [case["outcome"]["returned"] for case in json.loads((data / "double-00.json").read_text())["cases"]]
@@ -2239,10 +2236,7 @@ with Recorder():
 def test_a_call_given_a_dict_its_data_file_would_reorder_is_not_recorded(
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     """Its text keys would come first at replay (munch's ``Munch.__repr__``)."""
-    pytester.makepyfile(ordered=textwrap.dedent(ORDERED_APP), script=textwrap.dedent(ORDERED_SCRIPT))
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    run_script(pytester, clean_env, ordered=textwrap.dedent(ORDERED_APP), script=textwrap.dedent(ORDERED_SCRIPT))
     [data] = (pytester.path / "tests" / "test-data" / "ordered").glob("shown-*.json")
     assert ["{'a': 3, 1: 2}"] == [case["outcome"]["returned"] for case in json.loads(data.read_text())["cases"]]
 
