@@ -71,3 +71,17 @@ def during_an_import(stop_file: str) -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def module_importing() -> "str | None":
+    """The module whose body runs now, above the caller (any module: a library's too,
+    humanfriendly's ``define_aliases`` called by ``capturer``'s body), or ``None``."""
+    frame = sys._getframe(2)
+    body = None
+    while frame is not None:
+        if frame.f_code.co_filename in _IMPORT_MACHINERY:
+            return body
+        if frame.f_code.co_name == "<module>":
+            body = frame.f_globals.get("__name__")
+        frame = frame.f_back
+    return None

@@ -50,7 +50,8 @@ from typing import Any, Callable, Optional, Protocol
 from cleanup_trace._wrapt import wrapt
 
 from cleanup_trace import filters, locate
-from cleanup_trace.effects import SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, during_an_import, writes
+from cleanup_trace.effects import (SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, during_an_import,
+                                    module_importing, writes)
 from cleanup_trace.compare import (has_own_eq, instance_dict, namespace_of, object_state, same_text,
                                    slot_descriptors)
 from cleanup_trace.rewrite import (CLOCK_HOOK, CURRENT_DIRECTORY_CALLS, HANDLED_EXCEPTION_CALLS, HELPER_NAME,
@@ -804,10 +805,11 @@ class FunctionRecord:
                 return
             if outcome is None and raised is None and returned is None and not self.role \
                     and not self.qualname.rpartition(".")[2].startswith("__"):
-                importing = _module_importing()
+                importing = _module_importing() or module_importing()
                 if importing is not None:
                     # A registration (pathspec's ``register_pattern``) made by a module's
-                    # body: replay runs after the import, whose call already did it.
+                    # body, yours or a library's (humanfriendly's ``define_aliases`` for
+                    # ``capturer``): replay runs after the import, whose call did it.
                     self.skip("called for its effect during an import",
                               f"while {importing} was importing: replay runs after the import")
                     return
