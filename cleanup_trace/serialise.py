@@ -569,7 +569,8 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                         stack.extend(_cell_contents(item))
                 if iterate is dict:
                     keys = dict.keys(item)
-                    reordered = reordered or _text_key_after_another(keys)
+                    # (text keys only, most dicts: told by one C-level pass)
+                    reordered = reordered or (set(map(type, keys)) != _TEXT_ONLY and _text_key_after_another(keys))
                     stack.extend(keys)
                     stack.extend(dict.values(item))
                 elif iterate is not None:
