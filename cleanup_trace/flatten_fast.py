@@ -396,10 +396,14 @@ class Flattener:
             return {"py/object": name, "py/state": self.flatten(state)}
         if how == _TUPLE:  # (the items twice: the second time mostly as references)
             data = {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__())}
-            if instance_dict(obj):
-                # jsonpickle stores them, and its decoder drops them: not a value to keep.
-                raise self.refusal(f"{name} objects are tuples with attributes, which decoding drops",
-                                   culprit=kind)
+            attributes = instance_dict(obj)
+            if attributes:
+                # jsonpickle's decoder drops them: what ``__new__`` sets from the items
+                # comes back (rfc3986's ``encoding``), the rest is found missing by the
+                # decoding check.
+                if "default_factory" in attributes or not all(type(key) is str for key in attributes):
+                    raise Declined(name)
+                data = self._items(attributes, data)
             data["py/seq"] = [self.flatten(item) for item in obj]
             return data
         attributes = getattr(obj, "__dict__", {})  # (none in a C type's instances)

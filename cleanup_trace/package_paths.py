@@ -82,7 +82,8 @@ class PackagePaths:
         if not text.startswith(self.prefixes):
             return text in self._packages
         prefix = next(prefix for prefix in self.prefixes if text.startswith(prefix))
-        return not any(part in TEST_DIRECTORY_NAMES for part in text[len(prefix):].split(os.sep)[:-1])
+        # (the test directory itself too: radon's ``iter_filenames([".../radon/tests"])``)
+        return not any(part in TEST_DIRECTORY_NAMES for part in text[len(prefix):].split(os.sep))
 
     def masked(self, text: str) -> str:
         """``text`` with the directory of every package in it as ``<package NAME>``: an

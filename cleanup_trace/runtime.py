@@ -1384,6 +1384,9 @@ def _volatile_reason(source: str) -> tuple[str, str]:
     if source.startswith(_RELATIVE_LISTING):
         return "lists the current directory", \
             f"{source[len(_RELATIVE_LISTING):]!r}: a path relative to where the run was, replay runs elsewhere"
+    if source.startswith(_RELATIVE_READ):
+        return "reads a path relative to the current directory", \
+            f"{source[len(_RELATIVE_READ):]!r}: where the run was, replay runs elsewhere"
     if source.startswith(_WRITTEN_FILE_READ):
         return "reads a file written during the run", f"{source[len(_WRITTEN_FILE_READ):]}: a test's file, gone or changed when it replays"
     if source in HANDLED_EXCEPTION_CALLS:
@@ -1925,6 +1928,7 @@ _EVENTS_OF_INTEREST = SIDE_EFFECT_EVENTS | {"open", "os.putenv", "os.unsetenv", 
 # is not part of the case (a test's swapped stdin, a CLI prompt), replay has none.
 _INPUT_READ = "input()"
 _WRITTEN_FILE_READ = "read of a written file: "
+_RELATIVE_READ = "read of a relative path: "
 # A directory listed by a relative path (glob("*.toml"), os.listdir(), Path(".").iterdir())
 # lists whatever directory the run was in: replay runs elsewhere.
 _RELATIVE_LISTING = "listing of a relative path: "
@@ -2005,10 +2009,15 @@ def _note_open(arguments: tuple) -> None:
             _state.written_files.add(path)
         if running:
             _tell_running("side_effect", "open")
-    elif running and _state.written_files:
-        path = _opened_path(arguments)
-        if path in _state.written_files:
-            _tell_running("volatile", _WRITTEN_FILE_READ + path)
+    elif running:
+        given = _path_argument(arguments)
+        if given is not None and not os.path.isabs(given) and not during_an_import(WRAPPER_FILE):
+            # (radon's ``FileConfig.toml_config`` reads "pyproject.toml" where the run is)
+            _tell_running("volatile", _RELATIVE_READ + given)
+        elif _state.written_files:
+            path = _opened_path(arguments)
+            if path in _state.written_files:
+                _tell_running("volatile", _WRITTEN_FILE_READ + path)
 
 
 # -- control, used by the recorder only ---------------------------------------------------

@@ -2385,8 +2385,13 @@ def joined(name):
     return os.path.join("base", name)
 
 
+def settings():
+    with open("settings.ini") as handle:  # (radon's ``FileConfig.toml_config``: "pyproject.toml")
+        return handle.read()
+
+
 def main():
-    print(env_file().endswith(".env"), config_file().name, joined("x"))
+    print(env_file().endswith(".env"), config_file().name, joined("x"), settings())
 '''
 
 
@@ -2394,8 +2399,11 @@ def main():
 def test_a_call_reading_the_current_directory_is_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
     """Its outcome names where the run was; replay runs elsewhere."""
     (app / "where.py").write_text(textwrap.dedent(WHERE_APP))
+    (app / "settings.ini").write_text("on")
     result = run_tool(pytester, "where")
-    result.stdout.fnmatch_lines(["True setup.cfg base/x"])
+    result.stdout.fnmatch_lines(["True setup.cfg base/x on"])
+    result.stderr.fnmatch_lines(["*call.skipped function=where.settings reason='reads a path relative to the current "
+                                 "directory' detail=\"'settings.ini': where the run was, replay runs elsewhere\"*"])
     result.stderr.fnmatch_lines(["*call.skipped function=where.env_file reason='reads the current directory' "
                                  "detail='through os.getcwd: where the run was, replay runs elsewhere'*"])
     result.stderr.fnmatch_lines(["*call.skipped function=where.config_file reason='reads the current directory'*"])
