@@ -57,7 +57,7 @@ _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getini
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
 
 _PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ, _SLOTTED, _SLOTS_AND_DICT, \
-    _C_STATE = range(12)
+    _C_STATE, _ANSWERING = range(13)
 # Left to jsonpickle and the tool's own paths in serialise, or refused there.
 _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray, int, float, type,
                    types.ModuleType, re.Pattern)
@@ -100,6 +100,8 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     # reduce itself is stored that way.)
     if builtin and (len(builtin) > 1 or builtin[0] not in _REDUCING_BASES):
         return _reducing_subclass_plan(cls, obj, own, builtin), name
+    if not builtin and _answers_missing_attributes(own):
+        return _answering_plan(own, name), name
     if any(attribute in namespace_of(klass) for klass in own
            for attribute in _OTHER_PATHS if attribute != "__getnewargs__"):
         return _DECLINE, name
@@ -188,6 +190,23 @@ def _reducing_subclass_plan(cls: type, obj: Any, own: list, builtin: list) -> in
                        for klass in reducers):
         return _DECLINE
     return _reduction_plan(obj)
+
+
+def _answers_missing_attributes(own: list) -> bool:
+    """A ``__getattr__``, or a ``__getattribute__`` written in Python, in a class of yours."""
+    return any("__getattr__" in namespace_of(klass)
+               or isinstance(namespace_of(klass).get("__getattribute__"), types.FunctionType) for klass in own)
+
+
+def _answering_plan(own: list, name: str) -> int:
+    """A class of yours answering missing attributes itself (prettytable's tables, glom's
+    ``T``, tinydb's ``Query``): stored as the tool's pickler stores it, its instance dict
+    as its state, never asking the object for anything (serialise's
+    ``_flatten_without_getattr``). Its own ``__getstate__`` or reduction: left to that."""
+    if "<locals>" in name or any(attribute in namespace_of(klass) for klass in own
+                                 for attribute in ("__getstate__", "__reduce__", "__reduce_ex__", "__next__")):
+        return _DECLINE
+    return _ANSWERING
 
 
 def _reduction_plan(obj: Any) -> int:
@@ -387,6 +406,11 @@ class Flattener:
         how, name = plan
         if how == _DECLINE:
             raise Declined(name)
+        if how == _ANSWERING:
+            attributes = instance_dict(obj)
+            if attributes is None:  # (slots only: serialise says why it is refused)
+                raise Declined(name)
+            return {"py/object": name, "py/state": self.flatten(dict(attributes))}
         if how == _C_NEWARGS:
             return {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__())}
         if how == _C_STATE:

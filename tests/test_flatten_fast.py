@@ -172,6 +172,14 @@ class WithState:
 class Lazy:
     def __getattr__(self, name):
         return name
+
+class Answering:  # answers missing attributes itself (prettytable's tables, glom's T)
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return name.upper()
 '''
 shapes = types.ModuleType("cleanup_trace_flatten_shapes")
 exec(compile(SHAPES_SOURCE, "<flatten shapes>", "exec"), shapes.__dict__)
@@ -261,6 +269,7 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(lambda name, value: shapes.Terminal(name, filter_out=value), st.none() | children, children)
         | st.builds(shapes.Pair, children, children)
         | st.builds(shapes.Lexeme, children, children)
+        | st.builds(lambda first, second: shapes.Answering(first=first, second=second), children, children)
         | st.builds(shapes.Literalish, st.text(max_size=3), flag=children)
         | st.builds(shapes.Stamp, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), children)
         | st.builds(lambda items: shapes.Listish(items=items), st.lists(children, max_size=2))
@@ -304,7 +313,11 @@ def test_decoding_the_form_builds_what_jsonpickle_builds(value) -> None:
     """Same objects, same sharing, same proxies swapped (or left, in tuples) as
     jsonpickle's decoder: the decoded values store to the same form."""
     form = fast(value)
-    ours = restore_fast.restore(form)
+    try:
+        ours = restore_fast.restore(form)
+    except restore_fast.Declined:  # (an object answering missing attributes: jsonpickle decodes it)
+        assert "Answering" in as_text(form)
+        return
     theirs = serialise._strict_unpickler().restore(copy.deepcopy(form), reset=True)
     assert _stored_again(ours) == _stored_again(theirs)
 
@@ -326,9 +339,9 @@ def test_what_encode_gives_decodes_to_an_equal_value(value) -> None:
 
 
 @pytest.mark.parametrize("value", [
-    shapes.WithState(2), shapes.Lazy(), datetime.datetime(2020, 1, 2),
+    shapes.WithState(2), datetime.datetime(2020, 1, 2),
     [1, shapes.Reducing(1).__reduce__], {"py/object": "x"}, {"json://1": 2}, ValueError("x"),
-], ids=["getstate", "getattr", "c-class", "method", "reserved-key", "escaped-key", "exception"])
+], ids=["getstate", "c-class", "method", "reserved-key", "escaped-key", "exception"])
 def test_other_shapes_are_left_to_jsonpickle(value) -> None:
     with pytest.raises(flatten_fast.Declined):
         fast(value)
