@@ -100,7 +100,7 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     # reduce itself is stored that way.)
     if builtin and (len(builtin) > 1 or builtin[0] not in _REDUCING_BASES):
         return _reducing_subclass_plan(cls, obj, own, builtin), name
-    if not builtin and _answers_missing_attributes(own):
+    if not builtin and answers_missing_attributes(own):
         return _answering_plan(own, name), name
     if any(attribute in namespace_of(klass) for klass in own
            for attribute in _OTHER_PATHS if attribute != "__getnewargs__"):
@@ -192,10 +192,11 @@ def _reducing_subclass_plan(cls: type, obj: Any, own: list, builtin: list) -> in
     return _reduction_plan(obj)
 
 
-def _answers_missing_attributes(own: list) -> bool:
-    """A ``__getattr__``, or a ``__getattribute__`` written in Python, in a class of yours."""
+def answers_missing_attributes(classes: Any) -> bool:
+    """A ``__getattr__``, or a ``__getattribute__`` written in Python, in one of ``classes``
+    (serialise's pickler asks too, for the classes below ``object``)."""
     return any("__getattr__" in namespace_of(klass)
-               or isinstance(namespace_of(klass).get("__getattribute__"), types.FunctionType) for klass in own)
+               or isinstance(namespace_of(klass).get("__getattribute__"), types.FunctionType) for klass in classes)
 
 
 def _answering_plan(own: list, name: str) -> int:
@@ -232,10 +233,8 @@ def _without_dict_plan(cls: type, obj: Any) -> int:
     if issubclass(cls, _NOT_AS_C_TYPES) or hasattr(cls, "__next__") \
             or (own_state and not hasattr(cls, "__setstate__")):
         return _DECLINE  # (an iterator is refused by serialise, not stored)
-    for klass in cls.__mro__[:-1]:  # (serialise stores these its own way)
-        namespace = namespace_of(klass)
-        if "__getattr__" in namespace or isinstance(namespace.get("__getattribute__"), types.FunctionType):
-            return _DECLINE
+    if answers_missing_attributes(cls.__mro__[:-1]):  # (serialise stores these its own way)
+        return _DECLINE
     has_reduce, has_reduce_ex = _jp_util.has_reduce(obj)
     if own_state:
         # A class made in C with a state of its own, set back by __setstate__ (xml.etree's

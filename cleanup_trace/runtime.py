@@ -402,38 +402,19 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
             except ValueError:  # an empty cell
                 cells.append(None)
         return (kind, value.__qualname__, id(value.__code__), tuple(cells))
-    plan = _FINGERPRINT_PLANS.get(kind)
-    if plan is None:
-        plan = _fingerprint_plan(kind)
-    with_dict, slots = plan
-    parts = []
-    if with_dict:
-        state = instance_dict(value)  # (as pickling reads it: never the object's own code)
-        if state is not None:
-            parts = [(key, _fingerprint(item, depth + 1)) for key, item in itertools.islice(state.items(), 6)]
+    # (as pickling reads it, never the object's own code; no failing look-up for a
+    # slotted object: pycparser's nodes, at every call)
+    state = instance_dict(value)
+    parts = [(key, _fingerprint(item, depth + 1)) for key, item in itertools.islice(state.items(), 6)] \
+        if state is not None else []
     # Slots too (lark's symbols keep their name in one): else every instance of a slotted
     # class would look like the first one recorded, and its other calls like duplicates.
-    for name, descriptor in slots:
+    for name, descriptor in slot_descriptors(kind)[:6]:
         try:
             parts.append((name, _fingerprint(descriptor.__get__(value, kind), depth + 1)))
         except AttributeError:  # not set
             pass
     return (kind, *parts)
-
-
-# class -> (may its instances have a __dict__, its first six slots); bounded: it holds them
-_FINGERPRINT_PLANS: dict = {}
-
-
-def _fingerprint_plan(kind: type) -> tuple:
-    # (Asking a slotted object for its missing __dict__ raises: the costliest step of a
-    # parser's calls, pycparser's nodes all slotted.)
-    plan = (bool(kind.__dictoffset__) or any("__dict__" in namespace_of(klass) for klass in kind.__mro__),
-            slot_descriptors(kind)[:6])
-    if len(_FINGERPRINT_PLANS) >= 4096:
-        _FINGERPRINT_PLANS.clear()
-    _FINGERPRINT_PLANS[kind] = plan
-    return plan
 
 
 class _Live:
@@ -1981,9 +1962,9 @@ def _note_event(event: str, arguments: tuple) -> None:
     if event in _MAKING_A_FILE and not _guard.busy and len(arguments) > 1 and not bytecode_cache(arguments):
         # (mako writes a module to a temporary name, then renames it: the file read
         # later is the one renamed to)
-        made = _path_argument(arguments[1:])
+        made = _opened_path(arguments[1:])
         if made is not None:
-            _state.written_files.add(os.path.abspath(made))
+            _state.written_files.add(made)
     if _guard.busy or not (_guard.calls or _async_calls.get()):
         return
     if event == "builtins.input":
@@ -2007,7 +1988,7 @@ def _note_open(arguments: tuple) -> None:
         path = _opened_path(arguments)
         if path is not None:
             _state.written_files.add(path)
-        if running:
+        if running and not during_an_import(WRAPPER_FILE):
             _tell_running("side_effect", "open")
     elif running:
         given = _path_argument(arguments)

@@ -116,12 +116,9 @@ def _survey_plan(kind: type) -> tuple:
         iterate = _zone_of
     else:
         iterate = next((function for base, function in _SEQUENCES if issubclass(kind, base)), None)
-    # Where its state is, as pickling reads it: an instance dict (none where no class
-    # makes one: asking would raise, the walk's costliest step) and set slots.
-    with_dict = bool(kind.__dictoffset__) or any("__dict__" in namespace_of(klass) for klass in kind.__mro__)
     plan = (kind.__module__ != "builtins",
             kind is types.FunctionType or kind is types.MethodType or issubclass(kind, type), iterate,
-            with_dict, slot_descriptors(kind))
+            slot_descriptors(kind))
     if len(_survey_plans) >= 4096:
         _survey_plans.clear()
     _survey_plans[kind] = plan
@@ -200,7 +197,7 @@ def _named(kind: type) -> Any:
     for part in kind.__qualname__.split("."):
         if not isinstance(target, (type, types.ModuleType)):
             return None  # (a class statement's name rebound to something else: not judged)
-        namespace = object.__getattribute__(target, "__dict__")
+        namespace = namespace_of(target) if isinstance(target, type) else object.__getattribute__(target, "__dict__")
         if part not in namespace:
             # (A module's ``__getattr__`` may make it when asked.)
             return None if "__getattr__" in namespace and target is module else _NOT_FOUND
@@ -222,11 +219,6 @@ def _class_value_elsewhere(cls: type) -> bool:
             _FOUND_BY_NAME.clear()
         _FOUND_BY_NAME[cls] = True
     return found is not None and found is not cls and found is not _NOT_FOUND
-
-
-def _own_attributes(item: Any) -> Any:
-    """The instance ``__dict__`` as pickling reads it (never a user's code), or None."""
-    return instance_dict(item)
 
 
 class TooLarge(Unserialisable):
@@ -550,7 +542,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 plan = _survey_plans.get(kind)
                 if plan is None:
                     plan = _survey_plan(kind)
-                foreign, function_like, iterate, with_dict, slots = plan
+                foreign, function_like, iterate, slots = plan
                 if foreign and kind not in classes:
                     _refuse_test_module(kind)  # before paying for an encode that would say so
                     not_rebuilt = _not_rebuilt(kind)
@@ -575,10 +567,9 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     stack.extend(dict.values(item))
                 elif iterate is not None:
                     stack.extend(iterate(item))
-                if with_dict:
-                    attributes = _own_attributes(item)
-                    if attributes:
-                        stack.extend(attributes.values())
+                attributes = instance_dict(item)  # (its descriptor found once per class)
+                if attributes:
+                    stack.extend(attributes.values())
                 for _, slot in slots:  # (a slotted tree node's children make it large)
                     try:
                         stack.append(slot.__get__(item, kind))
@@ -679,7 +670,7 @@ class _Sentinels:
             return True
         if kind.__module__ == "builtins" or isinstance(value, (type, types.ModuleType, types.FunctionType)):
             return False
-        state = _own_attributes(value)
+        state = instance_dict(value)
         if state is None:
             # No instance dict: stateless only when every class declares empty
             # ``__slots__``. A value type made in C (``timedelta(hours=1)``) keeps its
@@ -867,15 +858,6 @@ def _container_reducing_itself(kind: type) -> bool:
         and _defined_below_object(kind, "__reduce_ex__", "__reduce__")
 
 
-def _answers_missing_attributes(kind: type) -> bool:
-    """A ``__getattr__`` (or a ``__getattribute__`` written in Python) in the class."""
-    for klass in kind.__mro__[:-1]:
-        namespace = namespace_of(klass)
-        if "__getattr__" in namespace or isinstance(namespace.get("__getattribute__"), types.FunctionType):
-            return True
-    return False
-
-
 _JSONPICKLE_OWN = frozenset({list, dict, tuple, set})  # what jsonpickle's _get_flattener handles itself
 
 
@@ -942,7 +924,7 @@ class _Pickler(_jp_pickler.Pickler):
         if hasattr(type(obj), "__next__"):
             raise Unserialisable(f"{type(obj).__module__}.{type(obj).__qualname__} is an iterator: "
                                  "storing it would consume it", culprit=type(obj))
-        if _answers_missing_attributes(type(obj)) and not isinstance(obj, _BUILTIN_VALUES) \
+        if flatten_fast.answers_missing_attributes(type(obj).__mro__[:-1]) and not isinstance(obj, _BUILTIN_VALUES) \
                 and not _defined_below_object(type(obj), "__reduce__", "__reduce_ex__"):
             # (Subclasses of builtin values, and classes pickling themselves their own way,
             # keep jsonpickle's path: attribute dicts like Munch store as they always did.)
@@ -995,7 +977,7 @@ class _Pickler(_jp_pickler.Pickler):
         if _defined_below_object(kind, "__getstate__"):
             state = kind.__getstate__(obj)
         else:
-            state = _own_attributes(obj)
+            state = instance_dict(obj)
             if state is None:
                 raise Unserialisable(f"{name} answers missing attributes and has no instance dict", culprit=kind)
             state = dict(state)
@@ -1283,7 +1265,7 @@ def _left_undecoded(value: Any) -> Any:
             elif kind in (list, tuple, set, frozenset):
                 stack.extend(item)
             else:
-                stack.extend((_own_attributes(item) or {}).values())
+                stack.extend((instance_dict(item) or {}).values())
     return None
 
 
