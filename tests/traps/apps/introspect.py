@@ -96,6 +96,9 @@ def main():
     documented.tag = "set"
     print("set attribute", documented.tag, getattr(inspect.unwrap(documented), "tag", None))
     print("bound", instance.method.__self__ is instance, instance.method.__func__.__name__)
+    print("bound kinds", type(instance.method) is types.MethodType, type(Klass.make) is types.MethodType,
+          instance.method.__func__ is Klass.__dict__["method"], Klass.make.__func__ is Klass.__dict__["make"].__func__,
+          instance.method == instance.method, instance.method != Klass().method)
     print("class members", inspect.getmembers(Klass, inspect.isfunction)[0][0],
           [name for name, _ in inspect.getmembers(instance, inspect.ismethod)])
     print("closure", documented.__closure__, documented.__globals__ is globals())
