@@ -1239,6 +1239,43 @@ def test_calls_made_while_a_test_patches_a_module_global_are_not_recorded(pytest
     replay.assert_outcomes(passed=5 + 1 + 2 + 1 + 1 + 1, deselected=replay.parseoutcomes().get("deselected", 0))
 
 
+SCALING_APP = '''
+RATE = 2
+
+
+class Scaler:
+    def scaled(self, x):
+        return x * RATE
+
+
+def total(scaler, items):
+    return sum([scaler.scaled(item) for item in items])
+'''
+
+
+def test_a_repeated_call_under_a_patch_inside_a_recorded_call_tells_it(pytester: pytest.Pytester,
+                                                                       app: Path) -> None:
+    """A repeated call is not looked at further (nothing of it is stored), but when it
+    runs inside a call being recorded, a patched global it reads still keeps that call
+    out: ``total`` reaches ``scaled`` through an argument, which it cannot see itself."""
+    (app / "scaling.py").write_text(textwrap.dedent(SCALING_APP))
+    (app / "tests" / "test_scaling.py").write_text(textwrap.dedent("""
+        import scaling
+
+        def test_scaling(monkeypatch):
+            scaler = scaling.Scaler()
+            assert scaler.scaled(1) == 2
+            monkeypatch.setattr(scaling, "RATE", 10)
+            assert scaling.total(scaler, [1]) == 10  # scaled(1) is a repeated call here
+            monkeypatch.undo()
+            assert scaling.total(scaler, [1, 1]) == 4
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    data = json.loads((app / "tests/test-data/scaling/total-00.json").read_text())
+    assert [[2, 1]] == [[len(case["call"]["args"][1]), case["call"]["args"][1][0]] for case in data["cases"]]
+
+
 WARNING_APP = '''
 import warnings
 
