@@ -6,10 +6,15 @@ a partial file.
 from __future__ import annotations
 
 import collections
+import contextlib
+import io
 import json
 import re
+import signal
+import sys
+import threading
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from cleanup_trace import serialise
 from cleanup_trace.replay import CaseRef, DataFileError, read_data_file, run_case
@@ -36,12 +41,85 @@ def _reason_kind(reason: str) -> str:
 
 
 REPEATS = 3
+# A case replayed longer than this is stopped and quarantined: recorded calls are a
+# test's calls, and one waiting for input or a signal would hold verify for ever.
+TIME_LIMIT_SECONDS = 20.0
+
+
+class _TimeLimit(BaseException):
+    """Raised into a case that runs past :data:`TIME_LIMIT_SECONDS` (a BaseException:
+    the case's own ``except Exception`` must not swallow it)."""
+
+
+class _NoInput(io.TextIOBase):
+    """Standard input while cases are verified: reading it fails, as under pytest's
+    capture, where the generated tests run (markdown-it-py's prompt loop, recorded with
+    a patched ``input``, asked /dev/null again and again)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: Optional[int] = -1) -> str:
+        raise OSError("reading from standard input: verify replays cases without input, as pytest does")
+
+    readline = read
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        return self.read()
+
+
+class _Discarded(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return len(data)
+
+
+@contextlib.contextmanager
+def _as_under_pytest() -> Iterator[None]:
+    """No standard input, and the cases' printing dropped (pytest captures it)."""
+    saved = sys.stdin, sys.stdout, sys.stderr
+    sys.stdin = _NoInput()
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(_Discarded()), encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(io.BufferedWriter(_Discarded()), encoding="utf-8", write_through=True)
+    try:
+        yield
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`_TimeLimit` into the running case after ``seconds``, and every
+    second after that until it ends (a loop catching everything once goes on). Only where
+    a timer signal exists and this is the main thread; elsewhere no limit."""
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _TimeLimit()
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def verify(data_directory: Path, quarantine_directory: Optional[Path] = None,
-           runner: Callable[[CaseRef], None] = run_case, repeats: int = REPEATS) -> dict:
+           runner: Callable[[CaseRef], None] = run_case, repeats: int = REPEATS,
+           time_limit: float = TIME_LIMIT_SECONDS) -> dict:
     """Replay every case ``repeats`` times (fresh decode each time, so non-determinism
-    shows); move those that fail into the quarantine, each with its reason.
+    shows); move those that fail into the quarantine, each with its reason. Cases run as
+    under pytest: no standard input, their output dropped; each run at most
+    ``time_limit`` seconds.
 
     Returns ``{"cases": n, "kept": n, "quarantined": n, "reasons": Counter}``.
     """
@@ -59,9 +137,10 @@ def verify(data_directory: Path, quarantine_directory: Optional[Path] = None,
             totals["cases"] += 1
             try:
                 for _ in range(repeats):
-                    runner(CaseRef(data_file, index, path))
-            except Exception as error:  # the user's code may raise anything
-                reason = _reason(error)
+                    with _as_under_pytest(), _time_limit(time_limit):
+                        runner(CaseRef(data_file, index, path))
+            except (Exception, _TimeLimit) as error:  # the user's code may raise anything
+                reason = f"runs longer than {time_limit:g} s" if isinstance(error, _TimeLimit) else _reason(error)
                 moved.append(dict(case, quarantine_reason=reason))
                 reasons[_reason_kind(reason)] += 1
             else:

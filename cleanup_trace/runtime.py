@@ -1134,6 +1134,11 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_mo
             continue
         watched.extend((module_namespace, attribute, other.baseline[attribute]) for attribute in sorted(names)
                        if attribute in other.baseline and attribute not in other.rebound)
+    # A builtin the module does not define itself, patched in ``builtins`` (a test's
+    # ``mock.patch("builtins.input", side_effect=[...])`` feeding a prompt loop, which
+    # replay runs with no input at all): the outcome belongs to the patch too.
+    watched.extend((_BUILTINS_NAMESPACE, name, _BUILTINS_AT_START[name]) for name in sorted(names)
+                   if name in _BUILTINS_AT_START and name not in baseline and name not in owner.rebound)
     for name in sorted(names - baseline.keys()):
         # A module imported inside the function (``import subprocess`` in its body): its
         # functions and classes as they were when recording started.
@@ -1178,6 +1183,11 @@ def _foreign_watches(module_namespace: dict, names: set) -> list:
 
 
 _BUILTIN_NAMES = frozenset(vars(builtins))
+_BUILTINS_NAMESPACE = vars(builtins)
+# The builtin functions and classes as the tool found them (``_`` and others set later,
+# by gettext or a console, are not watched).
+_BUILTINS_AT_START = {name: (id(value),) for name, value in _BUILTINS_NAMESPACE.items()
+                      if callable(value) and not name.startswith("__")}
 # Modules your modules imported that are not instrumented: name -> {attribute: id} of
 # their functions and classes when first seen, and, outside the standard library, of
 # their simple settings (a module of options without a function: dpath's

@@ -1276,6 +1276,51 @@ def test_a_repeated_call_under_a_patch_inside_a_recorded_call_tells_it(pytester:
     assert [[2, 1]] == [[len(case["call"]["args"][1]), case["call"]["args"][1][0]] for case in data["cases"]]
 
 
+PROMPT_APP = '''
+def ask(prompt):
+    lines = []
+    while True:
+        try:
+            lines.append(input(prompt))
+        except EOFError:
+            return lines
+        except KeyboardInterrupt:
+            return None
+
+
+def shout(text):
+    print(text.upper())
+    return len(text)
+'''
+
+
+def test_a_call_made_while_a_test_patches_a_builtin_is_not_recorded(pytester: pytest.Pytester, app: Path) -> None:
+    """``mock.patch("builtins.input", side_effect=[...])`` feeding a prompt loop
+    (markdown-it-py's interactive CLI): replay has no such input, and the loop reading
+    the real one never ends. A builtin the test leaves alone is no reason to skip."""
+    (app / "prompt.py").write_text(textwrap.dedent(PROMPT_APP))
+    (app / "tests" / "test_prompt.py").write_text(textwrap.dedent("""
+        from unittest import mock
+
+        import prompt
+
+        def test_prompt():
+            with mock.patch("builtins.input", side_effect=["a", "b", EOFError]):
+                assert prompt.ask("> ") == ["a", "b"]
+            with mock.patch("builtins.input", side_effect=KeyboardInterrupt):
+                assert prompt.ask(">> ") is None
+            with mock.patch("builtins.print"):
+                assert prompt.shout("hi") == 2
+            assert prompt.shout("hey") == 3
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*module global patched: 3*"])
+    assert not (app / "tests/test-data/prompt/ask-00.json").exists()
+    data = json.loads((app / "tests/test-data/prompt/shout-00.json").read_text())
+    assert [["hey"]] == [case["call"]["args"] for case in data["cases"]]
+
+
 WARNING_APP = '''
 import warnings
 
