@@ -1276,7 +1276,7 @@ def test_a_repeated_call_under_a_patch_inside_a_recorded_call_tells_it(pytester:
     assert [[2, 1]] == [[len(case["call"]["args"][1]), case["call"]["args"][1][0]] for case in data["cases"]]
 
 
-PROMPT_APP = '''
+PATCHED_INPUT_APP = '''
 def ask(prompt):
     lines = []
     while True:
@@ -1298,7 +1298,7 @@ def test_a_call_made_while_a_test_patches_a_builtin_is_not_recorded(pytester: py
     """``mock.patch("builtins.input", side_effect=[...])`` feeding a prompt loop
     (markdown-it-py's interactive CLI): replay has no such input, and the loop reading
     the real one never ends. A builtin the test leaves alone is no reason to skip."""
-    (app / "prompt.py").write_text(textwrap.dedent(PROMPT_APP))
+    (app / "prompt.py").write_text(textwrap.dedent(PATCHED_INPUT_APP))
     (app / "tests" / "test_prompt.py").write_text(textwrap.dedent("""
         from unittest import mock
 
