@@ -42,7 +42,7 @@ import bisect
 import re
 from typing import Iterator, NamedTuple, Optional, Union
 
-TRANSFORM_VERSION = 18
+TRANSFORM_VERSION = 19
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -75,6 +75,14 @@ VOLATILE_CALLS = frozenset({
 # The current directory: where the run was, not where replay runs (python-dotenv's
 # ``enumerate_env`` returns ``os.path.join(os.getcwd(), ".env")``).
 CURRENT_DIRECTORY_CALLS = frozenset({"os.getcwd", "os.getcwdb", "pathlib.Path.cwd"})
+# Calls that read the current directory when the path they are given is relative
+# (w3lib's ``path_to_file_uri("test.txt")``): the path goes through ``CLOCK_HOOK``,
+# which tells the recorded calls running only when it is relative.
+RELATIVE_PATH = "a relative path given to "
+RELATIVE_PATH_CALLS = frozenset({"os.path.abspath", "os.path.realpath"})
+# ... and the methods of a path object doing so (``Path("x").resolve()``): the object
+# goes through the hook (anything else with such a method is let through there).
+RELATIVE_PATH_METHODS = frozenset({"resolve", "absolute"})
 VOLATILE_CALLS = VOLATILE_CALLS | CURRENT_DIRECTORY_CALLS
 _VOLATILE_MODULES = ("secrets.",)
 # Calls that read the exception being handled. Outside an ``except`` block of the
@@ -123,7 +131,8 @@ _CLOCK_WHEN_WRITING = {"gzip.GzipFile": (1, "mode")}
 _HINT_NAMES = frozenset(
     {name.rpartition(".")[2] for name in
      _FRAME_INSPECTOR_CALLS | VOLATILE_CALLS | set(_CLOCK_BY_DEFAULT) | HANDLED_EXCEPTION_CALLS | TRACEBACK_CALLS}
-    | _FRAME_INSPECTOR_NAMES | CLOCK_ATTRIBUTES | {"hash", "id"})
+    | _FRAME_INSPECTOR_NAMES | CLOCK_ATTRIBUTES | {"hash", "id"}
+    | {name.rpartition(".")[2] for name in RELATIVE_PATH_CALLS} | RELATIVE_PATH_METHODS)
 
 
 _NEWLINE = re.compile("\r\n?|\n")  # what ast counts as a line end
@@ -377,8 +386,11 @@ class _Findings:
         thread_locals = shared.thread_locals
         # (call, what it reads): the clock, entropy, or the exception its caller handles
         self.hooked_calls: list[tuple[ast.Call, str]] = []
-        # ``error.__traceback__`` read outside the function's own handlers, ``sys.stdin``
+        # ``error.__traceback__`` read outside the function's own handlers, ``sys.stdin``,
+        # a path object asked for its absolute form
         self.hooked_reads: list[tuple[ast.Attribute, str]] = []
+        # (call, what it reads): ``os.path.abspath(path)``, told when ``path`` is relative
+        self.hooked_arguments: list[tuple[ast.Call, str]] = []
         self.counter_drawn = ""  # the source told at every call, when it draws from one
         self.thread_local = ""  # the module's thread-local it reads, told at every call
         self.thread_local_changed = ""  # ... or one whose attributes it sets or deletes
@@ -432,6 +444,12 @@ class _Findings:
                 self.inspects_frames = True
         if _reads_clock(call, dotted) or (dotted in _EXCEPTION_READING_CALLS and not handling):
             self.hooked_calls.append((call, dotted or ast.unparse(function)))
+        elif dotted in RELATIVE_PATH_CALLS:
+            if call.args and not isinstance(call.args[0], ast.Starred):
+                self.hooked_arguments.append((call, RELATIVE_PATH + dotted))
+        elif not dotted and type(function) is ast.Attribute and function.attr in RELATIVE_PATH_METHODS \
+                and not call.args:
+            self.hooked_reads.append((function, f"{RELATIVE_PATH}Path.{function.attr}"))
         else:
             counter = _counter_advanced(call, self.counters)
             if counter and not self.counter_drawn:
@@ -453,6 +471,13 @@ def _report_attribute_read(attribute: ast.Attribute, source: str) -> None:
     hook = ast.Call(func=ast.Name(id=CLOCK_HOOK, ctx=ast.Load()),
                     args=[attribute.value, ast.Constant(source)], keywords=[])
     attribute.value = ast.fix_missing_locations(ast.copy_location(hook, attribute.value))
+
+
+def _report_argument_read(call: ast.Call, source: str) -> None:
+    """``os.path.abspath(name)`` becomes ``os.path.abspath(<CLOCK_HOOK>(name, source))``."""
+    hook = ast.Call(func=ast.Name(id=CLOCK_HOOK, ctx=ast.Load()), args=[call.args[0], ast.Constant(source)],
+                    keywords=[])
+    call.args[0] = ast.fix_missing_locations(ast.copy_location(hook, call.args[0]))
 
 
 def _report_history_at_entry(node: FunctionNode, source: str) -> None:
@@ -543,6 +568,9 @@ class _Instrumenter:
             self.clock_reads.append((qualname, source))
         for attribute, source in findings.hooked_reads:
             _report_attribute_read(attribute, source)
+            self.clock_reads.append((qualname, source))
+        for call, source in findings.hooked_arguments:
+            _report_argument_read(call, source)
             self.clock_reads.append((qualname, source))
         if findings.counter_drawn:
             _report_history_at_entry(node, findings.counter_drawn)

@@ -55,8 +55,8 @@ from cleanup_trace.effects import (SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_c
 from cleanup_trace.compare import (has_own_eq, instance_dict, namespace_of, object_state, same_text,
                                    slot_descriptors)
 from cleanup_trace.rewrite import (CLOCK_HOOK, CURRENT_DIRECTORY_CALLS, HANDLED_EXCEPTION_CALLS, HELPER_NAME,
-                                   SHARED_COUNTER, THREAD_LOCAL, STDIN_READ, THREAD_LOCAL_CHANGE, TRACEBACK_ATTRIBUTE,
-                                   TRACEBACK_CALLS)
+                                   RELATIVE_PATH, SHARED_COUNTER, THREAD_LOCAL, STDIN_READ, THREAD_LOCAL_CHANGE,
+                                   TRACEBACK_ATTRIBUTE, TRACEBACK_CALLS)
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -1379,6 +1379,8 @@ def _volatile_reason(source: str) -> tuple[str, str]:
                                     "(sys.path, what is installed, modules a test blocked)")
     if source in CURRENT_DIRECTORY_CALLS:
         return "reads the current directory", f"through {source}: where the run was, replay runs elsewhere"
+    if source.startswith(RELATIVE_PATH):
+        return "reads the current directory", f"{source}: where the run was, replay runs elsewhere"
     if source == _INPUT_READ or source == STDIN_READ:
         return "reads standard input", f"through {source}: replay has no such input"
     if source.startswith(_RELATIVE_LISTING):
@@ -1407,6 +1409,15 @@ def _volatile_reason(source: str) -> tuple[str, str]:
     return "reads the clock or entropy", f"through {source}: replay runs at another moment"
 
 
+def _relative_path(value: Any) -> bool:
+    """Is ``value`` a path (text, bytes, a path object) relative to the current directory?"""
+    if isinstance(value, pathlib.PurePath):
+        return not value.is_absolute()
+    if isinstance(value, (str, bytes)):
+        return not os.path.isabs(value)
+    return False
+
+
 def clock_read(function: Any, source: str) -> Any:
     """Where an instrumented function reads the clock or an entropy source (the
     transformer rewrote ``datetime.now()`` into ``clock_read(datetime.now, "...")()``): the
@@ -1415,6 +1426,9 @@ def clock_read(function: Any, source: str) -> Any:
         try:
             if source.startswith(THREAD_LOCAL):
                 if _thread_local_holds_state(source[len(THREAD_LOCAL):]):
+                    _tell_running("volatile", source)
+            elif source.startswith(RELATIVE_PATH):
+                if _relative_path(function):  # (here the path, not a callable)
                     _tell_running("volatile", source)
             else:
                 # The exception its caller handles: only the calls that started inside a

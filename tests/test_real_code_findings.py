@@ -2472,8 +2472,18 @@ def settings():
         return handle.read()
 
 
+def file_uri(path):
+    return "file://" + os.path.abspath(path)  # (w3lib's ``path_to_file_uri``)
+
+
+def resolved(path):
+    return str(Path(path).resolve())
+
+
 def main():
     print(env_file().endswith(".env"), config_file().name, joined("x"), settings())
+    print(file_uri("test.txt").endswith("/test.txt"), file_uri("/srv/a.txt"),
+          resolved("b.txt").endswith("/b.txt"), resolved("/srv/b.txt"))
 '''
 
 
@@ -2489,8 +2499,15 @@ def test_a_call_reading_the_current_directory_is_not_recorded(pytester: pytest.P
     result.stderr.fnmatch_lines(["*call.skipped function=where.env_file reason='reads the current directory' "
                                  "detail='through os.getcwd: where the run was, replay runs elsewhere'*"])
     result.stderr.fnmatch_lines(["*call.skipped function=where.config_file reason='reads the current directory'*"])
+    # A relative path made absolute reads it too; an absolute one does not.
+    result.stdout.fnmatch_lines(["True file:///srv/a.txt True /srv/b.txt"])
+    result.stderr.fnmatch_lines(["*call.skipped function=where.file_uri reason='reads the current directory' "
+                                 "detail='a relative path given to os.path.abspath: where the run was, replay runs "
+                                 "elsewhere'*"])
     data = app / "tests" / "test-data" / "where"
-    assert ["joined-00.json"] == sorted(path.name for path in data.glob("*.json"))
+    assert ["file_uri-00.json", "joined-00.json", "resolved-00.json"] == sorted(path.name for path in data.glob("*.json"))
+    for name, path in (("file_uri", "/srv/a.txt"), ("resolved", "/srv/b.txt")):
+        assert [[path]] == [case["call"]["args"] for case in json.loads((data / f"{name}-00.json").read_text())["cases"]]
 
 
 HASHES_APP = '''
