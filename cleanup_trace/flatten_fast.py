@@ -68,8 +68,14 @@ _PLANS_KEPT = 4096
 
 def _of_a_class_statement(klass: type) -> bool:
     """Made by a class statement, not in C. Classes made in C are heap types too when
-    made from a spec (``functools.partial`` since 3.10): those are immutable."""
-    return klass.__flags__ & (_HEAP_TYPE | _IMMUTABLE_TYPE) == _HEAP_TYPE
+    made from a spec (``functools.partial`` since 3.10): those are immutable, nearly all;
+    the others (``ast.AST``) show their C slots in their namespace, as slot wrappers,
+    which a class statement never makes."""
+    return klass.__flags__ & (_HEAP_TYPE | _IMMUTABLE_TYPE) == _HEAP_TYPE and not any(
+        type(value) is _SLOT_WRAPPER for value in namespace_of(klass).values())
+
+
+_SLOT_WRAPPER = type(object.__getattribute__)
 
 
 def _importable_name(cls: Any) -> str:
@@ -177,19 +183,38 @@ _OWN_REDUCTIONS = ("__reduce__", "__reduce_ex__", "__new__", "__setstate__")
 
 def _reducing_subclass_plan(cls: type, obj: Any, own: list, builtin: list) -> int:
     """A class of yours over a class made in C other than the ones above (tomlkit's
-    ``DateTime`` over ``datetime``): only if it reduces itself, as jsonpickle decides."""
+    ``DateTime`` over ``datetime``): only if it reduces itself, as jsonpickle decides
+    (or its C base does, made from a spec: see below)."""
     if any(issubclass(base, _NOT_AS_C_TYPES) for base in builtin) or hasattr(cls, "__next__") \
             or getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None) \
             or "<locals>" in _importable_name(cls):
         return _DECLINE
     # A class made in C itself (``functools.partial``, which lark's values hold): its own
-    # reduction. (Its ``__getattribute__`` slot is the generic one: not another path.)
-    reducers, other_paths = (own, _OTHER_PATHS) if own else (builtin, _C_OTHER_PATHS)
-    if any(attribute in namespace_of(klass) for klass in reducers for attribute in other_paths) \
-            or not any("__reduce__" in namespace_of(klass) or "__reduce_ex__" in namespace_of(klass)
-                       for klass in reducers):
+    # reduction. (Its ``__getattribute__`` slot is the generic one: not another path.) A
+    # class of yours over a C class made from a spec, as ``ast.AST`` is, that does not
+    # reduce itself: the base's reduction (a node of a syntax tree: asttokens', pyflakes',
+    # radon's values).
+    if own and _reduces(own):
+        reducers, other_paths = own, _OTHER_PATHS
+    elif not own or all(_made_from_a_spec(klass) for klass in builtin):
+        reducers, other_paths = builtin, _C_OTHER_PATHS
+    else:
+        return _DECLINE
+    if any(attribute in namespace_of(klass) for klass in own for attribute in _OTHER_PATHS) \
+            or any(attribute in namespace_of(klass) for klass in reducers for attribute in other_paths) \
+            or not _reduces(reducers):
         return _DECLINE
     return _reduction_plan(obj)
+
+
+def _reduces(classes: list) -> bool:
+    return any("__reduce__" in namespace_of(klass) or "__reduce_ex__" in namespace_of(klass) for klass in classes)
+
+
+def _made_from_a_spec(klass: type) -> bool:
+    """A heap type made in C (``ast.AST``), not a static one (``datetime``)."""
+    return bool(klass.__flags__ & _HEAP_TYPE) and not _of_a_class_statement(klass)
+    return _DECLINE
 
 
 def answers_missing_attributes(classes: Any) -> bool:
