@@ -33,3 +33,11 @@ def encoder(*, sort_keys: bool = False, item_separator: str = ", ", key_separato
     except Exception:  # (another Python's accelerator)
         pass
     return standard.encode
+
+
+# The tool's own reading and indented writing, made from the codec's classes when the
+# tool is imported: a test patching ``json.loads`` or ``json.dumps`` patches the json
+# module itself (pyjwt's ``mock.patch("jwt.api_jwt.json.loads", side_effect=[...])``),
+# and must neither see the tool's calls nor feed them its fakes.
+loads: Callable[[str], Any] = json.decoder.JSONDecoder().decode
+indented: Callable[[Any], str] = json.encoder.JSONEncoder(indent=2, allow_nan=True).encode

@@ -34,7 +34,6 @@ import contextvars
 import datetime
 import gc
 import itertools
-import json
 import os
 import pathlib
 import random
@@ -49,7 +48,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from cleanup_trace._wrapt import wrapt
 
-from cleanup_trace import filters, locate
+from cleanup_trace import _json, filters, locate
 from cleanup_trace.effects import (SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, during_an_import,
                                     module_importing, writes)
 from cleanup_trace.compare import (has_own_eq, instance_dict, namespace_of, object_state, same_text,
@@ -1023,7 +1022,7 @@ def _alike(returned: Any, recorded: str) -> bool:
     if returned is _NO_VALUE:
         return False
     try:
-        serialise.check_round_trip(returned, json.loads(recorded)["returned"])
+        serialise.check_round_trip(returned, _json.loads(recorded)["returned"])
         return True
     except Exception:
         return False

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import datetime
 import functools
-import json
 import os
 import re
 import sys
@@ -1134,7 +1133,7 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
     """
     if plain:
         try:
-            return json.loads(_plain_text(value))
+            return _json.loads(_plain_text(value))
         except (RecursionError, ValueError, TypeError):
             pass  # let jsonpickle say what is wrong
     _fast_form.last = None
@@ -1153,7 +1152,7 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
     pickler = _Pickler(keys=True, warn=False, max_depth=max_depth, make_refs=True)
     try:
         flat = pickler.flatten(value, reset=True)
-        json.dumps(flat, allow_nan=True)
+        _plain_text(flat)  # (JSON text can be made of it)
     except Unserialisable:
         raise
     except RecursionError:

@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -29,11 +28,18 @@ def function_stem(qualname: str, role: str = "") -> str:
     return f"{qualname}.{role}" if role else qualname
 
 
+# The os functions the writer calls, as the tool found them: a test patching one
+# (``mock.patch("os.listdir", return_value=[...])``, then ``assert_called_once_with``)
+# while a case is accepted must neither see the tool's calls nor answer them.
+_listdir, _open, _write, _close, _replace, _link, _unlink = \
+    os.listdir, os.open, os.write, os.close, os.replace, os.link, os.unlink
+
+
 def data_files(directory: Path, module: str, stem: str) -> list[Path]:
     """Existing data files of one function, in suffix order."""
     folder = directory / module
     try:
-        present = set(os.listdir(folder))  # one call, not ten: a recording asks per function
+        present = set(_listdir(folder))  # one call, not ten: a recording asks per function
     except OSError:
         return []
     names = (f"{stem}-{index:02d}.json" for index in range(MAX_FILES))
@@ -137,25 +143,25 @@ def render_rendered(header: dict, rendered: list[str]) -> str:
         lines = [f"  {_one_line(key)}: {body if value is _CASES_SLOT else _one_line(value)}"
                  for key, value in document.items()]
         return "{\n" + ",\n".join(lines) + "\n}\n"
-    text = json.dumps(document, indent=2, allow_nan=True)
-    return text.replace(json.dumps(_CASES_SLOT), body, 1) + "\n"
+    text = _json.indented(document)
+    return text.replace(_one_line(_CASES_SLOT), body, 1) + "\n"
 
 
 def _write_new(path: str, data: bytes) -> None:
     # os-level calls: a file is rewritten at every case added to it, and text-mode file
     # objects cost more than the write itself.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    descriptor = _open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        os.write(descriptor, data)
+        _write(descriptor, data)
     finally:
-        os.close(descriptor)
+        _close(descriptor)
 
 
 def atomic_write(path: Path, text: str) -> None:
     temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}."
                                                     f"{threading.get_ident()}.tmp")
     _write_new(temporary, text.encode("utf-8"))
-    os.replace(temporary, path)
+    _replace(temporary, path)
 
 
 def claim(folder: Path, stem: str, text: str) -> Optional[Path]:
@@ -169,23 +175,23 @@ def claim(folder: Path, stem: str, text: str) -> Optional[Path]:
             if target.exists():
                 continue
             try:
-                os.link(temporary, target)
+                _link(temporary, target)
             except FileExistsError:
                 continue  # another process claimed it first: try the next one
             except OSError:
                 # No hard links here (some network or FUSE file systems): O_EXCL instead,
                 # then the content through os.replace (readers may briefly see it empty).
                 try:
-                    descriptor = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                    descriptor = _open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
                 except FileExistsError:
                     continue
-                os.close(descriptor)
+                _close(descriptor)
                 atomic_write(target, text)
             return target
         return None
     finally:
         try:
-            temporary.unlink()
+            _unlink(temporary)
         except OSError:
             pass
 
@@ -269,7 +275,7 @@ class DataWriter:
             state.unwritten = 0
             if state.path is not None:
                 try:
-                    os.unlink(state.path)  # claimed by this process: it held only these cases
+                    _unlink(state.path)  # claimed by this process: it held only these cases
                 except OSError as error:
                     log.error("datafile.write_failed", function=f"{module}.{stem}", error=str(error))
                 self.written.discard(state.path)
@@ -283,7 +289,7 @@ class DataWriter:
         known: set[str] = set()
         for path in data_files(self.directory, module, stem):
             try:
-                document = json.loads(path.read_text(encoding="utf-8"))
+                document = _json.loads(path.read_text(encoding="utf-8"))
                 for case in document.get("cases", []):
                     known.add(serialise.dumps(case))
             except Exception as error:

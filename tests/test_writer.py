@@ -129,3 +129,25 @@ def test_the_layout_of_short_texts_in_a_list_that_just_fits() -> None:
     from cleanup_trace.writer import _pretty
 
     assert '[""]' == _pretty([""], "  ", 4) and '{"a": [""]}' == _pretty({"a": [""]}, "  ", 11)
+
+
+def test_a_test_patching_the_json_module_never_sees_the_tool(tmp_path: Path) -> None:
+    """``mock.patch("app.json.loads", side_effect=[...])`` patches the json module itself
+    (pyjwt's suite), ``mock.patch("os.listdir")`` the os module: the tool reading existing
+    data files, copying plain values or writing a file must neither consume the test's
+    fakes nor be fed them."""
+    from unittest import mock
+
+    from cleanup_trace import serialise
+
+    DataWriter(tmp_path, 0).accept(HEADER, _case(1))  # an earlier run's file, read below
+    fake = mock.Mock(side_effect=AssertionError("the tool called the patched function"))
+    with mock.patch("json.loads", fake), mock.patch("json.dumps", fake), mock.patch("json.load", fake), \
+            mock.patch("json.dump", fake), mock.patch("os.listdir", fake), mock.patch("os.link", fake), \
+            mock.patch("os.replace", fake), mock.patch("os.open", fake):
+        writer = DataWriter(tmp_path, 0)
+        assert "written" == writer.accept(dict(HEADER, extra={"a": [1]}), _case(2))
+        assert {"args": [1, "x"]} == serialise.encode({"args": [1, "x"]}, 10, plain=True)
+    assert not fake.called
+    assert [1, 2] == [case["outcome"]["returned"] for path in sorted(tmp_path.rglob("*.json"))
+                      for case in json.loads(path.read_text())["cases"]]
