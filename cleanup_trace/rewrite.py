@@ -42,7 +42,7 @@ import bisect
 import re
 from typing import Iterator, NamedTuple, Optional, Union
 
-TRANSFORM_VERSION = 19
+TRANSFORM_VERSION = 20
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -84,6 +84,9 @@ RELATIVE_PATH_CALLS = frozenset({"os.path.abspath", "os.path.realpath"})
 # goes through the hook (anything else with such a method is let through there).
 RELATIVE_PATH_METHODS = frozenset({"resolve", "absolute"})
 VOLATILE_CALLS = VOLATILE_CALLS | CURRENT_DIRECTORY_CALLS
+# Also taken as a value, to be called later under another name (ecdsa's ``randrange``:
+# ``if entropy is None: entropy = os.urandom``): the attribute read goes through the hook.
+_VOLATILE_ATTRIBUTES = frozenset(name.rpartition(".")[2] for name in VOLATILE_CALLS)
 _VOLATILE_MODULES = ("secrets.",)
 # Calls that read the exception being handled. Outside an ``except`` block of the
 # function's own that is its caller's exception, which replay does not have
@@ -256,8 +259,10 @@ def _hint_pattern(imported: dict[str, str], shared: SharedState = _NO_SHARED_STA
     # also held or looked up by name, uncalled; an attribute read
     uncalled = _FRAME_INSPECTOR_NAMES | {TRACEBACK_ATTRIBUTE, "stdin"} | shared.thread_locals
     frames = "|".join(sorted(map(re.escape, uncalled)))
-    first = "".join(sorted({re.escape(name[0]) for name in names | modules | uncalled if name}))
-    return re.compile(rf"(?=[{first}])(?:\b(?:{alternatives})\s*\(|\b(?:{module_alternatives}|{frames})\b)")
+    taken = "|".join(sorted(map(re.escape, _VOLATILE_ATTRIBUTES)))  # ``entropy = os.urandom``
+    first = "".join(sorted({re.escape(name[0]) for name in names | modules | uncalled if name} | {r"\."}))
+    return re.compile(rf"(?=[{first}])(?:\b(?:{alternatives})\s*\(|\b(?:{module_alternatives}|{frames})\b"
+                      rf"|\.\s*(?:{taken})\b)")
 
 
 _ROLES = {"setter": "setter", "deleter": "deleter"}
@@ -391,6 +396,7 @@ class _Findings:
         self.hooked_reads: list[tuple[ast.Attribute, str]] = []
         # (call, what it reads): ``os.path.abspath(path)``, told when ``path`` is relative
         self.hooked_arguments: list[tuple[ast.Call, str]] = []
+        self._called: set = set()  # ids of the called expressions (``os.urandom`` of ``os.urandom(8)``)
         self.counter_drawn = ""  # the source told at every call, when it draws from one
         self.thread_local = ""  # the module's thread-local it reads, told at every call
         self.thread_local_changed = ""  # ... or one whose attributes it sets or deletes
@@ -428,6 +434,9 @@ class _Findings:
             elif type(inner) is ast.Attribute and inner.attr == "stdin" and isinstance(inner.ctx, ast.Load) \
                     and type(inner.value) is ast.Name and imported.get(inner.value.id) == "sys":
                 self.hooked_reads.append((inner, STDIN_READ))
+            elif type(inner) is ast.Attribute and inner.attr in _VOLATILE_ATTRIBUTES and id(inner) not in self._called \
+                    and isinstance(inner.ctx, ast.Load) and _dotted_call(inner, imported) in VOLATILE_CALLS:
+                self.hooked_reads.append((inner, _dotted_call(inner, imported)))
             elif isinstance(inner, ast.Attribute) and inner.attr in _FRAME_INSPECTOR_NAMES or \
                     isinstance(inner, ast.Constant) and isinstance(inner.value, str) and \
                     inner.value in _FRAME_INSPECTOR_NAMES:
@@ -437,6 +446,7 @@ class _Findings:
 
     def _look_at(self, call: ast.Call, imported: dict[str, str], handling: bool) -> None:
         function = call.func
+        self._called.add(id(function))  # (a call is met before the expressions inside it)
         dotted = _dotted_call(function, imported)
         if not self.inspects_frames:
             name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")

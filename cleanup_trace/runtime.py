@@ -161,9 +161,15 @@ def _state_digest(value: Any) -> Optional[tuple]:
 
 
 def _compared_by_identity(value: Any) -> bool:
+    return not has_own_eq(value) and _storable_by_name(value)
+
+
+def _storable_by_name(value: Any) -> bool:
+    """An object of a class of yours (not a class, module or function: those are stored
+    by name anyway), which a module-level name may stand for in a data file."""
     kind = type(value)
     # issubclass of the type, not isinstance: that would ask the object for __class__.
-    return not has_own_eq(value) and kind.__module__ != "builtins" and not issubclass(
+    return kind.__module__ != "builtins" and not issubclass(
         kind, (type, types.ModuleType, types.FunctionType, RecordingWrapper))
 
 
@@ -1645,7 +1651,9 @@ class ModuleInstrumenter:
                                 _module_objects[id(item)] = (self.module, f"{class_name}.{name}", digest)
             identities = set(self.identities)
             for name, value in namespace.items():
-                if (name in identities and _compared_by_identity(value)) or (
+                # (Compared with ``is`` by the module's code, it is that object that
+                # counts, whatever its own __eq__ says: ecdsa's ``other is INFINITY``.)
+                if (name in identities and _storable_by_name(value)) or (
                         not name.startswith("__") and locate.of_a_local_class(value)):
                     digest = _state_digest(value)
                     if digest is not None:
