@@ -93,7 +93,10 @@ def innermost(value: Any, stop: Callable[[Any], bool] | None = None) -> Any:
     while True:
         if stop is not None and stop(value):
             return value
-        if id(value) in seen:
+        if id(value) in seen or type(value) is types.MethodType:
+            # (A bound method's ``__wrapped__`` is its function's: calling one is not
+            # calling the other. pytz's ``UTC = utc = UTC()`` makes ``pytz.UTC.localize``
+            # a method of the instance.)
             return value
         seen.add(id(value))
         try:

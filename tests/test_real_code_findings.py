@@ -1343,6 +1343,37 @@ def test_a_call_made_while_a_test_patches_a_builtin_is_not_recorded(pytester: py
     assert [["hey"]] == [case["call"]["args"] for case in data["cases"]]
 
 
+SINGLETON_APP = '''
+import datetime
+
+
+class UTC(datetime.tzinfo):
+    def utcoffset(self, dt):
+        return datetime.timedelta(0)
+
+    def localize(self, dt):
+        return dt.replace(tzinfo=self)
+
+
+UTC = utc = UTC()  # (pytz: the class's name now names its only instance)
+
+
+def main():
+    print(utc.localize(datetime.datetime(2020, 1, 1)), utc.utcoffset(None))
+'''
+
+
+def test_methods_of_a_class_whose_name_now_names_an_instance_are_not_recorded(pytester: pytest.Pytester,
+                                                                              app: Path) -> None:
+    """``singleton.UTC.localize`` leads to a bound method of the instance: replay would pass
+    ``self`` twice. Its calls are skipped as not importable by their qualified name."""
+    (app / "singleton.py").write_text(textwrap.dedent(SINGLETON_APP))
+    result = run_tool(pytester, "singleton")
+    result.stdout.fnmatch_lines(["2020-01-01 00:00:00+00:00 0:00:00"])
+    result.stderr.fnmatch_lines(["*not importable by its qualified name: 3*"])  # (str() of the result too)
+    assert ["main-00.json"] == sorted(path.name for path in (app / "tests/test-data/singleton").glob("*.json"))
+
+
 WARNING_APP = '''
 import warnings
 
