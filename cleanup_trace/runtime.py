@@ -231,7 +231,10 @@ class _State:
         # scope, an environment handed to every function of a library fails each time
         # (glom's scope), whether or not other objects of its class stored.
         self.failed_objects: dict = {}
-        self.stored_classes: set = set()
+        # Classes -> how many stored values held them; and how many lasting failures were
+        # blamed on each (a class that stored now and then, and keeps failing: below).
+        self.stored_classes: collections.Counter = collections.Counter()
+        self.failures: collections.Counter = collections.Counter()
         # Types and the values of theirs that came back equal (see TRUSTED_AFTER_ROUND_TRIPS),
         # and those found in a value that did not.
         self.round_trips: collections.Counter = collections.Counter()
@@ -1861,10 +1864,21 @@ def _blame_for(error: "serialise.Unserialisable", classes: set, function: tuple)
         if error.holders_to_blame else None
     if holder is None and len(classes) == 1:
         holder = next(iter(classes))
+    if holder is not None:
+        _state.failures[holder] += 1
     if holder is not None and _blamable(holder):
         _state.blamed[holder].add(function)
         if len(_state.blamed[holder]) >= 2:
             _state.refused_classes.add(holder)
+
+
+# A class that stored some times may still fail nearly always (prettytable's
+# ``ObservableDict``: stored empty, it decodes; with items its ``__setitem__`` needs an
+# attribute not set back yet): every such value paid jsonpickle's encode and decode.
+# Refused up front once its failures, in two functions' calls or more, outnumber its
+# stores this many times (and are at least FAILURES_BEFORE_REFUSING).
+FAILURES_PER_STORE = 4
+FAILURES_BEFORE_REFUSING = 8
 
 
 FAILED_OBJECTS_KEPT = 1000
@@ -1896,11 +1910,14 @@ def _from_the_standard_library(klass: type) -> bool:
 
 
 def _blamable(klass: type) -> bool:
-    if issubclass(klass, RecordingWrapper) or klass in _state.stored_classes:
-        return False  # functions store (or not) one by one; a class stored once can be again
-    # The standard library's classes store; when one does not, something patched it for a
-    # while (freezegun's datetime): never refuse them for good.
-    return not _from_the_standard_library(klass)
+    # Functions store (or not) one by one. The standard library's classes store; when one
+    # does not, something patched it for a while (freezegun's datetime): never refuse them
+    # for good. A class stored before can be again: only one failing nearly always is.
+    if issubclass(klass, RecordingWrapper) or _from_the_standard_library(klass):
+        return False
+    stored = _state.stored_classes[klass] if klass in _state.stored_classes else 0
+    failures = _state.failures[klass]
+    return not stored or (failures >= FAILURES_BEFORE_REFUSING and failures >= FAILURES_PER_STORE * stored)
 
 
 def _other_holders(namespace: dict, name: str) -> int:

@@ -146,6 +146,89 @@ def test_an_object_that_failed_to_store_is_refused_up_front(
     assert [1] == [len(json.loads(path.read_text())["cases"]) for path in data.glob("lookup-*.json")]
 
 
+OBSERVED_TYPES = '''
+class Observed(dict):  # (prettytable's ObservableDict: its __setitem__ needs an attribute)
+    def __init__(self, callback, *args):
+        super().__init__(*args)
+        self.callback = callback
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.callback()
+
+
+def nothing():
+    pass
+'''
+
+OBSERVED_LIB = '''
+def count(observed, n):
+    return len(observed) - n
+
+
+def first(observed, n):
+    return sorted(observed)[:n]
+
+
+def total(observed, n):
+    return sum(observed.values()) + n
+
+
+def largest(observed, n):
+    return max(observed.values(), default=n)
+
+
+def smallest(observed, n):
+    return min(observed.values(), default=n)
+
+
+def last(observed, n):
+    return sorted(observed)[-n:]
+'''
+
+OBSERVED_SCRIPT = '''
+from cleanup_trace import Recorder, serialise
+
+checked = []
+original = serialise.check_round_trip
+
+
+def counting(value, data):
+    checked.append(value)
+    return original(value, data)
+
+
+serialise.check_round_trip = counting
+with Recorder():
+    import observed, observed_types
+    print(observed.count(observed_types.Observed(observed_types.nothing), 0))  # empty: it stores
+    for function in (observed.count, observed.first, observed.total, observed.largest, observed.smallest,
+                     observed.last):
+        for n in range(1, 6):
+            function(observed_types.Observed(observed_types.nothing, {str(k): k for k in range(n)}), n)
+    print("checked:", len(checked))
+'''
+
+def test_a_class_that_stored_once_and_then_keeps_failing_is_refused_up_front(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """Stored empty, it decodes; with items its decoding raises every time: once its
+    failures in two functions outnumber its stores (FAILURES_PER_STORE, at least
+    FAILURES_BEFORE_REFUSING), its values are refused before any encode."""
+    pytester.makepyfile(observed=textwrap.dedent(OBSERVED_LIB), observed_types=textwrap.dedent(OBSERVED_TYPES),
+                        script=textwrap.dedent(OBSERVED_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    clean_env.setenv("PYTESTCLEANUP_EXCLUDE_MODULES", "observed_types")
+    clean_env.setenv("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "40")
+    clean_env.setenv("PYTESTCLEANUP_LOG_LEVEL", "DEBUG")
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    # One store (empty, checked), then failures (each checked; a function gives up after
+    # three in a row) until FAILURES_BEFORE_REFUSING and two functions failing past it:
+    # 10; then nothing is encoded or checked (without the refusal: 1 + 6 x 3).
+    result.stdout.fnmatch_lines(["0", "checked: 11"])
+    result.stderr.fnmatch_lines(["*observed_types.Observed values did not survive storing before*"])
+
+
 def test_fingerprints_tell_apart_what_equality_confuses() -> None:
     """A call whose fingerprint was seen is not stored: ``f(True)`` must not hide
     ``f(1)``, nor one long text another of the same length and ends."""
