@@ -214,7 +214,6 @@ def _reduces(classes: list) -> bool:
 def _made_from_a_spec(klass: type) -> bool:
     """A heap type made in C (``ast.AST``), not a static one (``datetime``)."""
     return bool(klass.__flags__ & _HEAP_TYPE) and not _of_a_class_statement(klass)
-    return _DECLINE
 
 
 def answers_missing_attributes(classes: Any) -> bool:

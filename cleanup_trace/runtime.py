@@ -1915,8 +1915,7 @@ def _blamable(klass: type) -> bool:
     # for good. A class stored before can be again: only one failing nearly always is.
     if issubclass(klass, RecordingWrapper) or _from_the_standard_library(klass):
         return False
-    stored = _state.stored_classes[klass] if klass in _state.stored_classes else 0
-    failures = _state.failures[klass]
+    stored, failures = _state.stored_classes[klass], _state.failures[klass]  # (0 when absent)
     return not stored or (failures >= FAILURES_BEFORE_REFUSING and failures >= FAILURES_PER_STORE * stored)
 
 
