@@ -25,10 +25,12 @@ def prompt_loop():
             return None
 
 
-def spin():
+def spin():  # (waiting for something that never comes; "while True: pass" is not
+    # interruptible on Python 3.10, whose tight loops never look at pending signals)
+    import time
     while True:
         try:
-            pass
+            time.sleep(0.05)
         except Exception:
             pass
 
