@@ -69,10 +69,11 @@ _PLANS_KEPT = 4096
 def _of_a_class_statement(klass: type) -> bool:
     """Made by a class statement, not in C. Classes made in C are heap types too when
     made from a spec (``functools.partial`` since 3.10): those are immutable, nearly all;
-    the others (``ast.AST``) show their C slots in their namespace, as slot wrappers,
-    which a class statement never makes."""
+    the others (``ast.AST``) show their own C slots in their namespace, as slot wrappers
+    of theirs, which a class statement never makes (it may hold another class's:
+    ``__hash__ = int.__hash__`` in tomlkit's items)."""
     return klass.__flags__ & (_HEAP_TYPE | _IMMUTABLE_TYPE) == _HEAP_TYPE and not any(
-        type(value) is _SLOT_WRAPPER for value in namespace_of(klass).values())
+        type(value) is _SLOT_WRAPPER and value.__objclass__ is klass for value in namespace_of(klass).values())
 
 
 _SLOT_WRAPPER = type(object.__getattribute__)
