@@ -73,10 +73,9 @@ def _of_a_class_statement(klass: type) -> bool:
     of theirs, which a class statement never makes (it may hold another class's:
     ``__hash__ = int.__hash__`` in tomlkit's items)."""
     return klass.__flags__ & (_HEAP_TYPE | _IMMUTABLE_TYPE) == _HEAP_TYPE and not any(
-        type(value) is _SLOT_WRAPPER and value.__objclass__ is klass for value in namespace_of(klass).values())
+        type(value) is types.WrapperDescriptorType and value.__objclass__ is klass
+        for value in namespace_of(klass).values())
 
-
-_SLOT_WRAPPER = type(object.__getattribute__)
 
 
 def _importable_name(cls: Any) -> str:

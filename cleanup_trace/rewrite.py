@@ -435,8 +435,8 @@ class _Findings:
                     and type(inner.value) is ast.Name and imported.get(inner.value.id) == "sys":
                 self.hooked_reads.append((inner, STDIN_READ))
             elif type(inner) is ast.Attribute and inner.attr in _VOLATILE_ATTRIBUTES and id(inner) not in self._called \
-                    and isinstance(inner.ctx, ast.Load) and _dotted_call(inner, imported) in VOLATILE_CALLS:
-                self.hooked_reads.append((inner, _dotted_call(inner, imported)))
+                    and isinstance(inner.ctx, ast.Load) and (taken := _dotted_call(inner, imported)) in VOLATILE_CALLS:
+                self.hooked_reads.append((inner, taken))
             elif isinstance(inner, ast.Attribute) and inner.attr in _FRAME_INSPECTOR_NAMES or \
                     isinstance(inner, ast.Constant) and isinstance(inner.value, str) and \
                     inner.value in _FRAME_INSPECTOR_NAMES:

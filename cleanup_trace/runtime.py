@@ -653,14 +653,12 @@ class FunctionRecord:
             fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None,
                            sys.exc_info()[1] is not None)
             repeated = fingerprint in live.fingerprints
-            if repeated and not (_guard.calls or _async_calls.get()):
-                entry = live.checkable.get(fingerprint)
-                if entry is None or entry[2] >= CONSISTENCY_CHECKS:
-                    # Nothing is stored and no recorded call is running to be told of a
-                    # patch: the most frequent call of all needs no look at the globals
-                    # (a tenth of tomlkit's and markdown's recording time).
-                    _state.stats["skipped: duplicate call"] += 1
-                    return None
+            if repeated and not (_guard.calls or _async_calls.get()) and _check_due(live, fingerprint) is None:
+                # Nothing is stored and no recorded call is running to be told of a patch:
+                # the most frequent call of all needs no look at the globals (a tenth of
+                # tomlkit's and markdown's recording time).
+                _state.stats["skipped: duplicate call"] += 1
+                return None
             patched = self._patched_global()
             if patched is not None:
                 # A test replaced a global this function uses (monkeypatch.setattr,
@@ -932,8 +930,8 @@ class FunctionRecord:
 
     def _consistency_probe(self, live: _Live, fingerprint: Any, full_args: tuple, kwargs: dict) -> Optional[dict]:
         """A repeated call of a recorded plain case: run it watched, to compare outcomes."""
-        entry = live.checkable.get(fingerprint)
-        if entry is None or entry[2] >= CONSISTENCY_CHECKS:
+        entry = _check_due(live, fingerprint)
+        if entry is None:
             return None
         call = {"args": list(full_args), "kwargs": dict(kwargs)}
         try:
@@ -1024,6 +1022,13 @@ class FunctionRecord:
         if len(outcome) > CHECKED_OUTCOME_LIMIT:
             return
         live.checkable[snapshot["fingerprint"]] = [call, outcome, 0]
+
+
+def _check_due(live: _Live, fingerprint: Any) -> Optional[list]:
+    """The recorded plain case a call with this fingerprint is still to be compared
+    with (CONSISTENCY_CHECKS times), or ``None``."""
+    entry = live.checkable.get(fingerprint)
+    return entry if entry is not None and entry[2] < CONSISTENCY_CHECKS else None
 
 
 def _alike(returned: Any, recorded: str) -> bool:
@@ -1420,11 +1425,8 @@ def _volatile_reason(source: str) -> tuple[str, str]:
 
 def _relative_path(value: Any) -> bool:
     """Is ``value`` a path (text, bytes, a path object) relative to the current directory?"""
-    if isinstance(value, pathlib.PurePath):
-        return not value.is_absolute()
-    if isinstance(value, (str, bytes)):
-        return not os.path.isabs(value)
-    return False
+    path = _path_argument((value,))
+    return path is not None and not os.path.isabs(path)
 
 
 def clock_read(function: Any, source: str) -> Any:
