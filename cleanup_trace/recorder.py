@@ -11,6 +11,7 @@ import threading
 from typing import Any, Optional
 
 from cleanup_trace import _log, filters, importhook, locate, runtime
+from cleanup_trace import late as instrument_late
 from cleanup_trace._log import log
 from cleanup_trace.config import Settings
 from cleanup_trace.filters import ModuleFilter
@@ -62,7 +63,7 @@ class Recorder:
         self._lock = threading.RLock()
         self._finder: Optional[importhook.InstrumentingFinder] = None
         self._atexit_registered = False
-        self.imported_too_early: list[str] = []
+        self.instrumented_in_place: list[str] = []
         # Started by the start-up hook: every Python process of the environment records,
         # the helper a test runs too, whose standard error the test may read.
         self.started_with_the_process = False
@@ -100,13 +101,17 @@ class Recorder:
                             reason="PYTESTCLEANUP_INCLUDE_MODULES names them, but the tool or pytest runs on them: "
                                    "they are never instrumented")
             late = importhook.already_imported(self.filter)
-            self.imported_too_early = late
-            if late:
-                log.warning("modules.imported_too_early", modules=",".join(late),
-                            reason="imported before recording started, so not instrumented; "
-                                   "start recording before importing them")
             runtime.start(self, self.settings.test_case_count_per_function, self.settings.serialisation_depth,
                           self.settings.value_limit)
+            if late:
+                # After runtime.start: the wrappers made now are open from their first call.
+                in_place = instrument_late.instrument_in_place(late)
+                self.instrumented_in_place = sorted(set(self.instrumented_in_place) | set(in_place))
+                if in_place:
+                    log.info("modules.instrumented_in_place", modules=",".join(in_place),
+                             reason="imported before recording started: their functions were wrapped where "
+                                    "they are; references taken before (bound methods, registries) are not "
+                                    "recorded")
             if not self._atexit_registered:
                 self._atexit_registered = True
                 atexit.register(self._at_exit)
@@ -192,11 +197,11 @@ class Recorder:
         self.writer.defer()
 
     def flush_due(self) -> None:
-        with self._lock:
+        with self._lock, runtime.tool_work():
             self.writer.flush_due(FLUSH_INTERVAL_SECONDS)
 
     def flush(self) -> None:
-        with self._lock:
+        with self._lock, runtime.tool_work():
             pending, self._pending = self._pending, []
             self._reachable = {key: value for key, value in self._reachable.items() if value}
             for function, case in pending:
@@ -216,7 +221,8 @@ class Recorder:
             "data files": len(self.writer.written),
             **{key: value for key, value in sorted(stats.items())
                if key.startswith("functions ") and value},
-            **({"modules imported too early": len(self.imported_too_early)} if self.imported_too_early else {}),
+            **({"modules instrumented in place": len(self.instrumented_in_place)}
+               if self.instrumented_in_place else {}),
             **({"modules not instrumented": len(importhook.not_instrumented)} if importhook.not_instrumented else {}),
             "skipped": {key[len("skipped: "):]: value for key, value in sorted(stats.items())
                         if key.startswith("skipped: ")},

@@ -677,6 +677,19 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     return tree, instrumenter.instrumented
 
 
+def instrumenter_arguments(tree: ast.Module) -> tuple[tuple, tuple]:
+    """The rebound and identity names :func:`rewrite_module` passed to the module's
+    instrumenter (for a module instrumented in place, whose body is not run)."""
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name) \
+                and statement.targets[0].id == HELPER_NAME and isinstance(statement.value, ast.Call):
+            rebound, identities = (ast.literal_eval(argument) for argument in
+                                   [*statement.value.args[1:], ast.Tuple(elts=[], ctx=ast.Load()),
+                                    ast.Tuple(elts=[], ctx=ast.Load())][:2])
+            return rebound, identities
+    return (), ()
+
+
 def compile_instrumented(source: str | bytes, filename: str, module_name: str):
     """Source to code object with instrumentation (raises on any transform failure)."""
     tree, _ = rewrite_module(source, filename, module_name)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import contextlib
 import contextvars
 import datetime
 import gc
@@ -44,7 +45,7 @@ import threading
 import time
 import types
 import weakref
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Iterator, Optional, Protocol
 
 from cleanup_trace._wrapt import wrapt
 
@@ -768,6 +769,11 @@ class FunctionRecord:
     def finish(self, snapshot: dict, *, returned: Any = _NO_VALUE, raised: Optional[BaseException] = None,
                outcome: Optional[dict] = None) -> None:
         """Serialise the outcome and hand the case to the sink."""
+        if _guard.busy:
+            # Ended inside the tool's own work: a generator the garbage collector closes
+            # while the writer holds its lock. Storing now would wait on that lock for ever.
+            _state.stats["skipped: ended while the tool was busy (garbage collection)"] += 1
+            return
         _guard.busy = True
         try:
             volatile = snapshot.get("volatile")
@@ -1267,6 +1273,9 @@ class _RecordingGenerator:
         if len(self.items) >= ITEM_LIMIT:
             self.truncated = True
             return
+        if _guard.busy:  # resumed inside the tool's own work: this case cannot be stored
+            self.snapshot = None  # type: ignore[assignment]
+            return
         _guard.busy = True
         try:
             data = self.function.store(item, "yielded value")
@@ -1349,6 +1358,9 @@ class _RecordingGenerator:
 
     def _end_returned(self, value: Any) -> None:
         if self.snapshot is None:
+            return
+        if _guard.busy:  # (see finish)
+            self.snapshot = None  # type: ignore[assignment]
             return
         _guard.busy = True
         try:
@@ -1513,7 +1525,9 @@ async def _record_async_generator(function: FunctionRecord, snapshot: Optional[d
                                                                  "items": [], "truncated": False}})
             return
         while True:
-            if snapshot is not None and len(items) < ITEM_LIMIT:
+            if snapshot is not None and _guard.busy:  # (see finish)
+                snapshot = None
+            elif snapshot is not None and len(items) < ITEM_LIMIT:
                 _guard.busy = True
                 try:
                     data = function.store(item, "yielded value")
@@ -1631,10 +1645,12 @@ class ModuleInstrumenter:
         # (``Parser.DEFAULT_WHITE_CHARS``) is watched like a patched global.
         self.class_settings: dict[str, list] = {}
 
-    def finished(self) -> None:
+    def finished(self, namespace: Optional[dict] = None) -> None:
         """The module's body ran to its end (the transformer's last statement): take the
-        helper name out of its namespace, and note what every global was."""
-        namespace = sys._getframe(1).f_globals
+        helper name out of its namespace, and note what every global was. (``namespace``:
+        a module instrumented in place, see :mod:`cleanup_trace.late`.)"""
+        if namespace is None:
+            namespace = sys._getframe(1).f_globals
         namespace.pop(HELPER_NAME, None)
         try:
             # A wrapper and its plain function are one global: the tool swaps them itself.
@@ -2080,6 +2096,18 @@ def _after_collection(phase: str, info: dict) -> None:
         _retry_detaches(None)
     except Exception:
         pass
+
+
+@contextlib.contextmanager
+def tool_work() -> Iterator[None]:
+    """The tool's own work outside a recorded call (writing the data files): a recorded
+    call ending meanwhile in this thread (a generator closed by the garbage collector)
+    is not stored, and the functions it calls are not recorded."""
+    busy, _guard.busy = _guard.busy, True
+    try:
+        yield
+    finally:
+        _guard.busy = busy
 
 
 def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> None:

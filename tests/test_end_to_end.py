@@ -177,11 +177,85 @@ def test_recorder_as_a_library(pytester: pytest.Pytester, app: Path) -> None:
     assert 5 == len(fib["cases"])
 
 
-def test_recorder_warns_about_modules_imported_too_early(pytester: pytest.Pytester, app: Path) -> None:
-    """Modules imported before recording cannot be rewritten: a warning names them."""
-    pytester.makepyfile(runner="import app\nfrom cleanup_trace import Recorder\nwith Recorder():\n    app.fib(3)\n")
+LATE_APP = '''
+import time
+
+
+class Shape:
+    def __init__(self, side):
+        self.side = side
+
+    def __eq__(self, other):
+        return type(other) is Shape and other.side == self.side
+
+    def grown(self, by):
+        return Shape(self.side + by)
+
+    @property
+    def area(self):
+        return self.side * self.side
+
+    @staticmethod
+    def unit():
+        return Shape(1)
+
+    @classmethod
+    def of(cls, side):
+        return cls(side)
+
+
+def stamp(label):
+    return (label, time.time())
+'''
+
+
+def test_modules_imported_before_recording_are_instrumented_in_place(pytester: pytest.Pytester, app: Path) -> None:
+    """``import app`` before ``with Recorder():`` (or a library pytest imports before any
+    plugin runs): the functions are wrapped where they are -- module, class, the
+    ``staticmethod``/``classmethod``/``property`` holding them, and modules that took
+    them by name -- their bodies get the clock hook, and the cases replay."""
+    pytester.makepyfile(late=LATE_APP, user="from app import fib\n\ndef fib_plus(n):\n    return fib(n) + 1\n")
+    pytester.makepyfile(runner=textwrap.dedent("""
+        import inspect, types
+        import app, late, user
+        from cleanup_trace import Recorder
+
+        plain_fib, counter_class = app.fib, app.Counter
+        with Recorder():
+            print(app.fib(5), user.fib_plus(4), late.stamp("x")[0])
+            print(late.Shape.unit().grown(2).area, late.Shape.of(3).area, app.Counter.zero().add(2))
+        print(type(app.fib).__name__, app.fib.__wrapped__.__name__, inspect.signature(app.fib))
+        print(app.Counter is counter_class, isinstance(app.Counter.__dict__["zero"], classmethod))
+    """))
     result = pytester.run(sys.executable, "runner.py")
-    result.stderr.fnmatch_lines(["*modules.imported_too_early*modules=app*"])
+    assert result.ret == 0, result.stderr.str()
+    assert ["5 4 x", "9 9 2", "RecordingWrapper fib (n)", "True True"] == result.outlines
+    assert "modules.imported_too_early" not in result.stderr.str()
+    recorded = data_files(app)
+    for stem in ("app/fib", "user/fib_plus", "late/Shape.unit", "late/Shape.grown", "late/Shape.area",
+                 "late/Shape.of", "app/Counter.zero", "app/Counter.add"):
+        assert f"tests/test-data/{stem}-00.json" in recorded
+    assert "tests/test-data/late/stamp-00.json" not in recorded  # read the clock: its body was hooked
+    run_tool(pytester)  # the scaffold: the replay test file
+    outcomes = pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests").parseoutcomes()
+    assert "failed" not in outcomes and outcomes["passed"] >= len(recorded)
+
+
+def test_a_module_changed_since_its_import_keeps_its_own_bodies(pytester: pytest.Pytester, app: Path) -> None:
+    """Instrumented in place, a module whose file changed since it was imported keeps
+    the bodies it runs: only the wrapper is added, never code it did not import."""
+    pytester.makepyfile(runner=textwrap.dedent("""
+        import pathlib
+        import app
+        from cleanup_trace import Recorder
+
+        source = pathlib.Path(app.__file__)
+        source.write_text(source.read_text().replace("a / b", "a * b"))
+        with Recorder():
+            print(app.divide(6, 3))
+    """))
+    result = pytester.run(sys.executable, "runner.py")
+    assert ["2.0"] == result.outlines
 
 
 def test_recorder_warns_about_included_libraries_it_runs_on(pytester: pytest.Pytester, app: Path,

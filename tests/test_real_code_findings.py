@@ -2596,3 +2596,44 @@ def test_a_process_started_by_a_module_s_import_is_not_the_call_s_effect(pyteste
     cases = json.loads((app / "tests/test-data/hashes/digest-00.json").read_text())["cases"]
     assert [["a"], ["bc"]] == [case["call"]["args"] for case in cases]
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "digest").assert_outcomes(passed=2)
+
+
+def test_a_generator_collected_while_the_tool_writes_does_not_deadlock(pytester: pytest.Pytester, app: Path) -> None:
+    """A recorded generator left half-read in a reference cycle ends when the garbage
+    collector runs, wherever that is: once it was inside the writer's flush, under its
+    lock, and ending the case there waited on that lock for ever (ecdsa's suite hung).
+    A case ending inside the tool's own work is dropped; the others are written."""
+    pytester.makepyfile(runner=textwrap.dedent("""
+        import gc
+
+        from cleanup_trace import Recorder
+
+        recorder = Recorder()
+        recorder.start()
+        recorder.write_at_flush()
+        import app
+
+        class Holder:
+            pass
+
+        holder = Holder()
+        holder.itself = holder
+        holder.numbers = app.squares(5)
+        next(holder.numbers)
+        del holder
+        print(app.fib(6))
+        write = recorder.writer._write
+
+        def write_after_collecting(*arguments):
+            gc.collect()  # as if a collection started here
+            return write(*arguments)
+
+        recorder.writer._write = write_after_collecting
+        recorder.flush()
+        recorder.stop()
+        print("done")
+    """))
+    result = pytester.run(sys.executable, "runner.py", timeout=60)
+    assert ["8", "done"] == result.outlines
+    assert (app / "tests/test-data/app/fib-00.json").exists()
+    assert not (app / "tests/test-data/app/squares-00.json").exists()

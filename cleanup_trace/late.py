@@ -1,0 +1,189 @@
+"""Instrument, in place, included modules that were imported before recording started.
+
+The import hook cannot rewrite a module that is already imported, and importing it again
+would make new classes (the objects made before would no longer be their instances). Yet
+pytest imports some libraries before any plugin runs (``packaging``, ``iniconfig``, the
+library whose warning class ``filterwarnings`` names), and ``with Recorder():`` is often
+opened after the user's ``import``. For such a module the tool does at recording start
+what the rewritten module would have done at import:
+
+* the module's source is rewritten as at import, and compiled, but not run;
+* each function the rewrite instruments gets the rewritten code of its body
+  (``function.__code__``: the clock and entropy hooks), the function object itself is
+  kept, so every reference to it sees the new body;
+* its recording wrapper takes its place in the module and in its class (inside the
+  ``staticmethod``/``classmethod``/``property`` holding it), and in every module that
+  imported it by name (``from lib.utils import f``);
+* the module's globals are noted as the module defined them (a patched global is told
+  apart as with a module imported under the hook).
+
+What keeps a reference of its own is not changed: a bound method taken at import
+(``encode = _default.encode``), a registry holding the function, a decorator's closure
+(``lru_cache``, ``contextmanager``): calls through them are not recorded, never wrong.
+"""
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any, Callable, Iterator, Optional
+
+from cleanup_trace import rewrite, runtime
+from cleanup_trace._log import log
+
+# Modules already instrumented in place (by id: a module may be replaced in sys.modules).
+_done: set = set()
+
+_PROPERTY_ROLES = (("fget", ""), ("fset", "setter"), ("fdel", "deleter"))
+
+
+def instrument_in_place(names: list) -> list:
+    """Instrument the modules ``names`` (imported, included, not rewritten); return those done."""
+    replaced: dict = {}  # id(plain function) -> (plain function, its wrapper)
+    finished = []
+    for name in names:
+        module = sys.modules.get(name)
+        if module is None or id(module) in _done:
+            continue
+        _done.add(id(module))
+        try:
+            decorate = _instrument_module(name, module, replaced)
+        except Exception as error:  # the module stays as it is: its calls go unrecorded
+            log.warning("module.not_instrumented", module=name, error=f"{type(error).__name__}: {error}")
+            continue
+        if decorate is not None:
+            finished.append((name, module, decorate))
+    if replaced:
+        _replace_imported_names(replaced)
+    for _, module, decorate in finished:
+        # The globals as the module now holds them (the wrappers in): a later change is a patch.
+        decorate.finished(vars(module))
+    return [name for name, _, _ in finished]
+
+
+def _instrument_module(name: str, module: types.ModuleType, replaced: dict) -> Optional[Callable]:
+    """Wrap the module's functions where they are; its decorator, or None if none was."""
+    filename = getattr(getattr(module, "__spec__", None), "origin", None) or module.__file__
+    with open(filename, "rb") as handle:
+        source = handle.read()
+    tree, qualnames = rewrite.rewrite_module(source, filename, name)
+    if not qualnames:
+        return None
+    rebound, identities = rewrite.instrumenter_arguments(tree)
+    bodies = _function_bodies(compile(tree, filename, "exec", dont_inherit=True))
+    # The bodies as imported: a function whose code differs (the file changed since)
+    # keeps its own body.
+    plain = _function_bodies(compile(source, filename, "exec", dont_inherit=True))
+    decorate = runtime.module_instrumenter(name, rebound, identities)
+    count = 0
+    for qualname in dict.fromkeys(qualnames):
+        owner, _, attribute = qualname.rpartition(".")
+        holder = _owner(module, owner, name) if owner else module
+        if holder is not None:
+            count += _instrument_attribute(holder, attribute, qualname, bodies, plain, decorate, replaced)
+    return decorate if count else None
+
+
+def _owner(module: types.ModuleType, path: str, module_name: str) -> Optional[type]:
+    """The class ``path`` (``Outer.Inner``) as the module defined it, or None."""
+    value: Any = module
+    for part in path.split("."):
+        value = vars(value).get(part)
+        if not isinstance(value, type) or value.__module__ != module_name:
+            return None
+    return value if value.__qualname__ == path else None
+
+
+def _instrument_attribute(holder: Any, attribute: str, qualname: str, bodies: dict, plain: dict,
+                          decorate: Callable, replaced: dict) -> int:
+    """Put the wrapper of ``holder.attribute`` (its functions named ``qualname``) in place."""
+    value = vars(holder).get(attribute)
+
+    def wrapped(function: Any, role: str = "") -> Any:
+        if not _is_the_function(function, qualname, holder):
+            return None
+        code = function.__code__
+        key = (qualname, code.co_firstlineno)
+        body, as_imported = bodies.get(key), plain.get(key)
+        if body is not None and as_imported is not None and _same_code(as_imported, code) \
+                and body.co_freevars == code.co_freevars:
+            function.__code__ = body
+        wrapper = (getattr(decorate, role) if role else decorate)(function)
+        replaced[id(function)] = (function, wrapper)
+        return wrapper
+
+    if type(value) is types.FunctionType:
+        new = wrapped(value)
+    elif type(value) in (staticmethod, classmethod):
+        inner = wrapped(value.__func__)
+        new = None if inner is None else type(value)(inner)
+    elif type(value) is property:
+        parts = {slot: getattr(value, slot) for slot, _ in _PROPERTY_ROLES}
+        for slot, role in _PROPERTY_ROLES:
+            inner = wrapped(parts[slot], role) if parts[slot] is not None else None
+            if inner is not None:
+                parts[slot] = inner
+        new = None if all(parts[slot] is getattr(value, slot) for slot, _ in _PROPERTY_ROLES) \
+            else property(parts["fget"], parts["fset"], parts["fdel"], value.__doc__)
+    else:  # another decorator's object (lru_cache, cached_property...): its closure keeps the function
+        new = None
+    if new is None:
+        return 0
+    setattr(holder, attribute, new)
+    if isinstance(holder, type):  # the class's other names for it (``__radd__ = __add__``)
+        for other, item in list(vars(holder).items()):
+            if item is value and other != attribute:
+                setattr(holder, other, new)
+    return 1
+
+
+def _is_the_function(function: Any, qualname: str, holder: Any) -> bool:
+    """``function`` is the plain function the module's ``def`` made (not another module's,
+    not a decorator's inner function standing in for it)."""
+    module_name = holder.__name__ if isinstance(holder, types.ModuleType) else holder.__module__
+    return (type(function) is types.FunctionType and function.__qualname__ == qualname
+            and function.__module__ == module_name and function.__code__.co_name == qualname.rpartition(".")[2])
+
+
+def _same_code(first: types.CodeType, second: types.CodeType) -> bool:
+    return (first.co_code == second.co_code and first.co_names == second.co_names
+            and first.co_varnames == second.co_varnames and first.co_freevars == second.co_freevars)
+
+
+def _function_bodies(code: types.CodeType) -> dict:
+    """The rewritten code of every function of the module and its classes, by
+    (qualified name, first line): a property's getter and setter share a name."""
+    bodies: dict = {}
+    for qualname, body in _walk(code, ""):
+        bodies[(qualname, body.co_firstlineno)] = body
+    return bodies
+
+
+def _walk(code: types.CodeType, prefix: str) -> Iterator[tuple]:
+    for constant in code.co_consts:
+        if not isinstance(constant, types.CodeType) or constant.co_name.startswith("<"):
+            continue
+        qualname = prefix + constant.co_name
+        if constant.co_flags & _FUNCTION_FLAGS:
+            yield qualname, constant  # (functions nested in it are not instrumented)
+        else:  # a class body
+            yield from _walk(constant, qualname + ".")
+
+
+_FUNCTION_FLAGS = 0x0001  # CO_OPTIMIZED: set for functions, never for class or module bodies
+
+
+def _replace_imported_names(replaced: dict) -> None:
+    """Where a module took an instrumented function by name (``from lib.utils import f``),
+    give it the wrapper, as the rewritten module would have."""
+    for module in list(sys.modules.values()):
+        if not isinstance(module, types.ModuleType):
+            continue
+        try:
+            namespace = object.__getattribute__(module, "__dict__")  # (a lazy module stays unloaded)
+            for name, value in list(namespace.items()):
+                entry = replaced.get(id(value))
+                if entry is not None and entry[0] is value:
+                    namespace[name] = entry[1]
+        except Exception as error:  # an odd module object: its names stay as they are
+            log.debug("module.names_not_replaced", module=getattr(module, "__name__", "?"),
+                      error=f"{type(error).__name__}: {error}")
