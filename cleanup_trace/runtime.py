@@ -1196,9 +1196,19 @@ def _method_watches(instance: Any, names: set, by_module: dict) -> list:
     return watches
 
 
-def _foreign_watches(module_namespace: dict, names: set) -> list:
+def _foreign_watches(module_namespace: dict, names: set, depth: int = 2) -> list:
     known = _foreign_callables.get(module_namespace.get("__name__"), {})
-    return [(module_namespace, attribute, (known[attribute],)) for attribute in sorted(names) if attribute in known]
+    watches = [(module_namespace, attribute, (known[attribute],)) for attribute in sorted(names) if attribute in known]
+    if depth:
+        # Its submodules the code names (``urllib.request.urlopen``, ``os.path.exists``):
+        # a test patches their functions as often as the module's own.
+        for attribute in sorted(names):
+            value = module_namespace.get(attribute)
+            if type(value) is types.ModuleType:
+                inner = object.__getattribute__(value, "__dict__")
+                if inner.get("__name__") in _foreign_callables and inner is not module_namespace:
+                    watches.extend(_foreign_watches(inner, names, depth - 1))
+    return watches
 
 
 _BUILTIN_NAMES = frozenset(vars(builtins))
@@ -2121,7 +2131,7 @@ def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> N
     _state.sink = sink
     _state.environ_at_start = dict(os.environ)
     for name, module in list(sys.modules.items()):  # what a test may fake later
-        if type(module) is types.ModuleType and "." not in name and filters.is_standard_library(name):
+        if type(module) is types.ModuleType and filters.is_standard_library(name):
             _note_foreign_module(module)
     _state.temporary = _temporary_directories(*_state.temporary_given)
     _state.environ_touched = False

@@ -577,7 +577,7 @@ def details(result: dict, limit: int) -> str:
     if summary.get("missing"):
         out.append("      missing from the block: " + ", ".join(summary["missing"]))
     out.append("      not in the block (the tool does not print them): functions disabled by a tool error, "
-               "modules that failed to instrument, modules imported too early")
+               "modules that failed to instrument")
     out.append(f"  3 replay: {result.get('replay1')} -> {_fmt(fig['replay_rate'], '.2f', '%')} pass")
     for cause, count, functions in group_failures(result.get("replay1_failures", {}))[:limit]:
         shown = ", ".join(functions[:4]) + (f", +{len(functions) - 4}" if len(functions) > 4 else "")

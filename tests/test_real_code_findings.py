@@ -2637,3 +2637,44 @@ def test_a_generator_collected_while_the_tool_writes_does_not_deadlock(pytester:
     assert ["8", "done"] == result.outlines
     assert (app / "tests/test-data/app/fib-00.json").exists()
     assert not (app / "tests/test-data/app/squares-00.json").exists()
+
+
+SUBMODULE_APP = '''
+import os.path
+import urllib.parse
+
+
+def present(path):
+    return os.path.exists(path)
+
+
+def host(url):
+    return urllib.parse.urlsplit(url).hostname
+'''
+
+
+def test_a_call_made_while_a_test_patches_a_submodule_function_is_not_recorded(pytester: pytest.Pytester,
+                                                                                 app: Path) -> None:
+    """``mock.patch("os.path.exists", return_value=True)`` (pyjwt's tests patch
+    ``urllib.request.urlopen``): the function names the module, then its submodule, then
+    the function; the submodule's function is watched like the module's own."""
+    (app / "paths.py").write_text(textwrap.dedent(SUBMODULE_APP))
+    (app / "tests" / "test_paths.py").write_text(textwrap.dedent("""
+        from unittest import mock
+
+        import paths
+
+        def test_paths():
+            with mock.patch("os.path.exists", return_value=True):
+                assert paths.present("/no/such/file")
+            with mock.patch("urllib.parse.urlsplit"):
+                assert paths.host("http://example.org/") is not None
+            assert not paths.present("/no/such/file/either")
+            assert paths.host("http://example.com/") == "example.com"
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    present = json.loads((app / "tests/test-data/paths/present-00.json").read_text())
+    assert [["/no/such/file/either"]] == [case["call"]["args"] for case in present["cases"]]
+    host = json.loads((app / "tests/test-data/paths/host-00.json").read_text())
+    assert [["http://example.com/"]] == [case["call"]["args"] for case in host["cases"]]
