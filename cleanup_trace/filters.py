@@ -22,11 +22,14 @@ import sysconfig
 from typing import NamedTuple
 
 # Never instrumented, whatever the settings say: instrumenting these would make the
-# recorder record itself, or break the machinery it runs on.
+# recorder record itself, or break the machinery it runs on. (pytest reads its
+# configuration with ``iniconfig`` and checks versions with ``packaging`` before any
+# plugin runs, and not while tests run: named in an include, they are instrumented in
+# place when recording starts, see :mod:`cleanup_trace.late`.)
 ALWAYS_EXCLUDED_TOP_LEVEL = frozenset({
     "cleanup_trace", "wrapt", "jsonpickle", "dill", "structlog", "pytest", "_pytest",
     "pluggy", "importlib", "importlib_metadata", "importlib_resources", "encodings",
-    "py", "iniconfig", "packaging", "xdist", "execnet", "pytest_asyncio", "_virtualenv",
+    "py", "xdist", "execnet", "pytest_asyncio", "_virtualenv",
     "__editable__", "typing_extensions", "coverage", "pytest_cov",
 })
 
@@ -140,7 +143,7 @@ class ModuleFilter:
 
     def never_included(self) -> list[str]:
         """The libraries the tool runs on that an include pattern names by their own name
-        (``packaging*``: pytest imports packaging to check its ``minversion``): never
+        (``pluggy*``: pytest calls its hooks through pluggy): never
         instrumented, which a user who asked for them must be told."""
         named = []
         for pattern in self.include:

@@ -261,11 +261,11 @@ def test_a_module_changed_since_its_import_keeps_its_own_bodies(pytester: pytest
 def test_recorder_warns_about_included_libraries_it_runs_on(pytester: pytest.Pytester, app: Path,
                                                             clean_env: pytest.MonkeyPatch) -> None:
     """An explicit include cannot win over the libraries the tool or pytest runs on
-    (``packaging``): said once at the start, not silently dropped."""
-    clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "packaging*,app*")
+    (``pluggy``): said once at the start, not silently dropped."""
+    clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "pluggy*,app*")
     pytester.makepyfile(runner="from cleanup_trace import Recorder\nwith Recorder():\n    import app\n    app.fib(3)\n")
     result = pytester.run(sys.executable, "runner.py")
-    result.stderr.fnmatch_lines(["*modules.never_instrumented*modules=packaging*"])
+    result.stderr.fnmatch_lines(["*modules.never_instrumented*modules=pluggy*"])
     assert (app / "tests/test-data/app/fib-00.json").exists()
 
 
