@@ -14,7 +14,7 @@ source strings without importing anything. Decisions made here cost nothing at r
   records the function's own inputs and outputs, whatever outer decorators do;
 * ``__hash__`` methods (their values differ from one process to the next),
 * functions that look at their caller's frame (``sys._getframe``, ``inspect.stack``...),
-  functions nested in functions, lambdas, ``@overload`` stubs,
+  functions nested in functions, lambdas, ``@overload`` stubs, ``@contextmanager`` generators,
   ``__init_subclass__``/``__class_getitem__`` (implicit classmethods) and
   ``singledispatch``/``singledispatchmethod`` ``register`` implementations are skipped;
 * a module containing the opt-out marker comment is left alone;
@@ -42,7 +42,7 @@ import bisect
 import re
 from typing import Iterator, NamedTuple, Optional, Union
 
-TRANSFORM_VERSION = 20
+TRANSFORM_VERSION = 21
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -54,6 +54,7 @@ RUNTIME_MODULE = "cleanup_trace.runtime"
 OPT_OUT_MARKER = "# cleanup_trace: skip-file"
 
 _IMPLICIT_CLASSMETHODS = frozenset({"__init_subclass__", "__class_getitem__"})
+_CONTEXT_MANAGER_DECORATORS = frozenset({"contextmanager", "asynccontextmanager"})
 # Calls that look at the caller's frame: a wrapper adds a frame, so such a function
 # would see the tool instead of its caller (``sys._getframe(1).f_globals['__name__']``).
 # Names no other API uses are matched whatever they are called on; the common ones
@@ -523,6 +524,11 @@ def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str
         last = name.rpartition(".")[2]
         if last == "overload":
             return "typing.overload stub"
+        if last in _CONTEXT_MANAGER_DECORATORS:
+            # Its generator is driven by a ``with`` block, whose statements run between
+            # the yield and what follows it (packaging's ``enclosing_tokens`` checks the
+            # tokens the block consumed): replay, which only iterates, has no block.
+            return "a context manager's generator (a with block runs inside it)"
         if last == "register" and isinstance(decorator, (ast.Attribute, ast.Call)):
             # ``@fun.register`` / ``@fun.register(int)``: the implementation is reached
             # only through the dispatch registry, never by its qualified name.

@@ -113,8 +113,10 @@ def test_property_roles() -> None:
 
 
 def test_skip_rules() -> None:
-    """Nested functions, lambdas, overloads, implicit classmethods, register implementations and __hash__ are skipped."""
+    """Nested functions, lambdas, overloads, context managers, implicit classmethods, register
+    implementations and __hash__ are skipped."""
     source = '''
+        import contextlib
         import functools
         from typing import overload
 
@@ -124,6 +126,10 @@ def test_skip_rules() -> None:
             return inner(lambda z: z)
 
         square = lambda x: x * x
+
+        @contextlib.contextmanager
+        def opened(path):
+            yield path
 
         @overload
         def g(x: int) -> int: ...
