@@ -78,8 +78,13 @@ def _instrument_module(name: str, module: types.ModuleType, replaced: dict) -> O
     for qualname in dict.fromkeys(qualnames):
         owner, _, attribute = qualname.rpartition(".")
         holder = _owner(module, owner, name) if owner else module
-        if holder is not None:
+        if holder is None:
+            continue
+        try:
             count += _instrument_attribute(holder, attribute, qualname, bodies, plain, decorate, replaced)
+        except Exception as error:  # (a metaclass refusing the assignment): that one stays plain
+            log.debug("function.not_instrumented", function=f"{name}.{qualname}",
+                      error=f"{type(error).__name__}: {error}")
     return decorate if count else None
 
 
