@@ -97,8 +97,17 @@ def set_recording_root(root: str | None) -> None:
 _collected_test_files: set[str] = set()
 
 
+# Files pytest collects that PYTESTCLEANUP_INCLUDE_MODULES names as modules (a library's
+# own modules under ``python_files = *.py``): the user's code, though collected.
+_included_collected_files: set[str] = set()
+
+
 def note_collected_test_file(path: str) -> None:
     _collected_test_files.add(os.path.normcase(os.path.realpath(path)))
+
+
+def note_included_collected_file(path: str) -> None:
+    _included_collected_files.add(os.path.normcase(os.path.realpath(path)))
 
 
 def is_test_file(origin: str, project_root: str | None = None) -> bool:
@@ -112,7 +121,8 @@ def is_test_file(origin: str, project_root: str | None = None) -> bool:
     user's code.
     """
     base = os.path.basename(origin)
-    if _collected_test_files and os.path.normcase(origin) in _collected_test_files:
+    if _collected_test_files and os.path.normcase(origin) in _collected_test_files \
+            and os.path.normcase(origin) not in _included_collected_files:
         return True
     if base == "conftest.py" or (base.startswith("test_") and base.endswith(".py")) or base.endswith("_test.py"):
         return True

@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any, Callable, Optional, Sequence
 
-from cleanup_trace import _log, rewrite
+from cleanup_trace import _log, filters, rewrite
 from cleanup_trace._log import log
 from cleanup_trace.filters import ModuleFilter
 
@@ -146,6 +146,15 @@ class InstrumentingFinder:
             spec = self._find_with_others(fullname, path, target)
         finally:
             self._busy.active = False
+        if spec is not None and early is not None and early.reason.startswith(_INCLUDED) \
+                and _rewritten_by_pytest(spec):
+            # A module of yours named in PYTESTCLEANUP_INCLUDE_MODULES that pytest also
+            # collects (``python_files = *.py``, or ``--doctest-modules`` with it): the
+            # explicit include wins, and pytest's rewriting of its asserts is lost (they
+            # still raise AssertionError, with a plainer message).
+            filters.note_included_collected_file(spec.origin)
+            spec = importlib.util.spec_from_file_location(
+                fullname, spec.origin, submodule_search_locations=spec.submodule_search_locations)
         if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader:
             return None
         origin = spec.origin or ""
@@ -178,6 +187,20 @@ class InstrumentingFinder:
 
     def invalidate_caches(self) -> None:
         pass
+
+
+_INCLUDED = "matches PYTESTCLEANUP_INCLUDE_MODULES"
+
+
+def _rewritten_by_pytest(spec: Any) -> bool:
+    """pytest's assertion rewriter found it as a test module, though its file is not
+    named like one (``test_*.py``, ``*_test.py``, ``conftest.py``)."""
+    loader = type(spec.loader)
+    if loader.__name__ != "AssertionRewritingHook" or loader.__module__ != "_pytest.assertion.rewrite":
+        return False
+    base = os.path.basename(spec.origin or "")
+    return base.endswith(".py") and not (base.startswith("test_") or base.endswith("_test.py")
+                                         or base == "conftest.py")
 
 
 def install(module_filter: ModuleFilter) -> InstrumentingFinder:

@@ -2678,3 +2678,52 @@ def test_a_call_made_while_a_test_patches_a_submodule_function_is_not_recorded(p
     assert [["/no/such/file/either"]] == [case["call"]["args"] for case in present["cases"]]
     host = json.loads((app / "tests/test-data/paths/host-00.json").read_text())
     assert [["http://example.com/"]] == [case["call"]["args"] for case in host["cases"]]
+
+
+def test_an_included_module_pytest_collects_as_a_test_file_is_recorded(pytester: pytest.Pytester,
+                                                                       clean_env: pytest.MonkeyPatch) -> None:
+    """``python_files = *.py`` (boolean.py's configuration, for its doctests) makes pytest
+    collect a library's own modules as test files, and rewrite their asserts. Named by
+    PYTESTCLEANUP_INCLUDE_MODULES, they are the user's code: instrumented, their objects
+    stored, and the cases replay. Its real test module stays test code."""
+    package = pytester.path / "shapes"
+    package.mkdir()
+    (package / "__init__.py").write_text("from shapes.core import Square, area\n")
+    (package / "core.py").write_text(textwrap.dedent('''
+        class Square:
+            """A square.
+
+            >>> Square(2).side
+            2
+            """
+            def __init__(self, side):
+                self.side = side
+
+            def __eq__(self, other):
+                return type(other) is Square and other.side == self.side
+
+            def grown(self):
+                return Square(self.side + 1)
+
+
+        def area(square):
+            assert square.side >= 0, "a side is never negative"
+            return square.side * square.side
+    '''))
+    (package / "test_core.py").write_text(textwrap.dedent('''
+        from shapes import Square, area
+
+        def test_area():
+            assert area(Square(3).grown()) == 16
+    '''))
+    pytester.makefile(".ini", pytest="[pytest]\npython_files = *.py\naddopts = --doctest-modules\n")
+    clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "shapes*")
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", "shapes")
+    result.assert_outcomes(passed=2)
+    recorded = sorted(path.name for path in (pytester.path / "tests/test-data/shapes.core").glob("*.json"))
+    assert ["Square.__init__-00.json", "Square.grown-00.json", "area-00.json"] == recorded
+    assert not (pytester.path / "tests/test-data/shapes.test_core").exists()
+    run_tool(pytester)  # the scaffold
+    outcomes = pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests").parseoutcomes()
+    assert "failed" not in outcomes and outcomes["passed"] >= 3
