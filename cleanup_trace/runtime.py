@@ -533,7 +533,7 @@ class FunctionRecord:
             if self._detach_attempts < DETACH_ATTEMPTS and self not in _state.pending_detach:
                 _state.pending_detach.append(self)
 
-    def _detach(self) -> None:
+    def _detach(self, holders: Optional["_ModuleHolders"] = None) -> None:
         """Budget full or recording stopped: put the plain function back where the wrapper
         sits directly, so later calls cost nothing at all.
 
@@ -564,11 +564,20 @@ class FunctionRecord:
                 return
             if not self._is_my_wrapper(value):
                 return
+            elsewhere = [(other_namespace, other_name) for other_namespace, other_name in
+                         (holders.of(value) if holders is not None else ())
+                         if other_namespace is not namespace or other_name != name]
             del value
-            if _other_holders(namespace, name):
+            others = _other_holders(namespace, name)
+            if others and others != len(elsewhere):
                 self._wait_for_detach()
                 return
             wrapper = namespace[name]
+            # Held by other modules only (``from m import f`` in a test module): the plain
+            # function takes the wrapper's place in all of them at once, so no two
+            # holders ever see two objects (never put back: see _attach).
+            for other_namespace, other_name in elsewhere:
+                other_namespace[other_name] = self.raw
             namespace[name] = self.raw
             self._detached = (container, name, wrapper, self.raw)
         except Exception:  # a read-only namespace or an odd metaclass: keep the wrapper
@@ -1848,6 +1857,7 @@ def _retry_detaches(current: Optional[FunctionRecord]) -> None:
         while frame is not None:
             running.add(frame.f_code)
             frame = frame.f_back
+        holders = _ModuleHolders()
         for record in pending:
             if record.gate or record._detached is not None:
                 continue  # recording again, or done meanwhile
@@ -1856,7 +1866,7 @@ def _retry_detaches(current: Optional[FunctionRecord]) -> None:
                     _state.pending_detach.append(record)
                 continue
             record._detach_attempts += 1
-            record._detach()  # queues itself again while something still holds the wrapper
+            record._detach(holders)  # queues itself again while something still holds the wrapper
     except Exception as error:  # the wrappers stay: slower, never wrong
         log.debug("detach.failed", error=f"{type(error).__name__}: {error}")
     finally:
@@ -1946,6 +1956,36 @@ def _blamable(klass: type) -> bool:
         return False
     stored, failures = _state.stored_classes[klass], _state.failures[klass]  # (0 when absent)
     return not stored or (failures >= FAILURES_BEFORE_REFUSING and failures >= FAILURES_PER_STORE * stored)
+
+
+class _ModuleHolders:
+    """Where modules other than its own hold a wrapper by name (``from m import f``),
+    looked up once per round of detaches, in the modules that are not the standard
+    library's nor the tool's (your modules, your tests, other libraries)."""
+
+    _modules: list = [0, []]  # len(sys.modules) when last listed, the modules then
+
+    def __init__(self) -> None:
+        self._index: Optional[dict] = None
+
+    def of(self, wrapper: Any) -> list:
+        if self._index is None:
+            self._index = {}
+            for module in self._scanned_modules():
+                namespace = object.__getattribute__(module, "__dict__")
+                for name, value in list(namespace.items()):
+                    if type(value) is RecordingWrapper:
+                        self._index.setdefault(id(value), []).append((namespace, name))
+        return self._index.get(id(wrapper), [])
+
+    @classmethod
+    def _scanned_modules(cls) -> list:
+        if len(sys.modules) != cls._modules[0]:
+            cls._modules[:] = [len(sys.modules), [
+                module for name, module in list(sys.modules.items())
+                if type(module) is types.ModuleType and not filters.is_standard_library(name)
+                and name.partition(".")[0] not in filters.ALWAYS_EXCLUDED_TOP_LEVEL]]
+        return cls._modules[1]
 
 
 def _other_holders(namespace: dict, name: str) -> int:
@@ -2082,6 +2122,13 @@ def _note_open(arguments: tuple) -> None:
 
 
 # -- control, used by the recorder only ---------------------------------------------------
+def put_back_waiting() -> None:
+    """Between two steps of the user's (pytest's tests): try again to put back the plain
+    functions whose wrappers something else held."""
+    if _state.pending_detach and not _guard.busy:
+        _retry_detaches(None)
+
+
 def _after_collection(phase: str, info: dict) -> None:
     """A garbage collection ended: put back the plain functions still waiting for it.
 

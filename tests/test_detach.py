@@ -81,3 +81,32 @@ def test_a_function_whose_gate_closed_in_its_own_call_is_put_back_without_more_r
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["plain while still recording: True"])
 
+
+
+def test_a_function_imported_by_name_elsewhere_is_put_back_in_every_module_holding_it(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """``from lib import kept`` in a test module: once the budget is full, the plain
+    function takes the wrapper's place there and in ``lib`` at once (typeguard's and
+    tabulate's suites compare ``type(f)`` with ``FunctionType`` in later tests). A
+    holder that is not a module's name (a list) keeps the wrapper where it is."""
+    pytester.makepyfile(lib=textwrap.dedent(LIB))
+    pytester.makepyfile(test_lib=textwrap.dedent('''
+        import types
+
+        from lib import kept, taken
+
+        REGISTRY = [taken]
+
+        def test_calls():
+            for value in range(80):
+                assert kept(value) == value + 1
+                assert taken(value) == value + 2
+
+        def test_types():
+            import lib
+            assert type(kept) is types.FunctionType and kept is lib.kept
+            assert type(taken) is not types.FunctionType and taken is lib.taken is REGISTRY[0]
+    '''))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", "test_lib.py")
+    result.assert_outcomes(passed=2)
