@@ -1959,9 +1959,9 @@ def _blamable(klass: type) -> bool:
 
 
 class _ModuleHolders:
-    """Where modules other than its own hold a wrapper by name (``from m import f``),
-    looked up once per round of detaches, in the modules that are not the standard
-    library's nor the tool's (your modules, your tests, other libraries)."""
+    """Where modules hold a wrapper by name (``from m import f``), looked up once per
+    round of detaches, in the modules that do so in practice: your instrumented modules,
+    your test modules and conftests, ``__main__``."""
 
     _modules: list = [0, []]  # len(sys.modules) when last listed, the modules then
 
@@ -1981,11 +1981,17 @@ class _ModuleHolders:
     @classmethod
     def _scanned_modules(cls) -> list:
         if len(sys.modules) != cls._modules[0]:
+            instrumented = {instrumenter.module for instrumenter in list(_state.modules)}
             cls._modules[:] = [len(sys.modules), [
                 module for name, module in list(sys.modules.items())
-                if type(module) is types.ModuleType and not filters.is_standard_library(name)
-                and name.partition(".")[0] not in filters.ALWAYS_EXCLUDED_TOP_LEVEL]]
+                if type(module) is types.ModuleType and (name in instrumented or name == "__main__" or (
+                    not filters.is_standard_library(name) and _is_test_module_file(module)))]]
         return cls._modules[1]
+
+
+def _is_test_module_file(module: types.ModuleType) -> bool:
+    origin = object.__getattribute__(module, "__dict__").get("__file__")
+    return isinstance(origin, str) and filters.is_test_file(os.path.normcase(os.path.realpath(origin)))
 
 
 def _other_holders(namespace: dict, name: str) -> int:
