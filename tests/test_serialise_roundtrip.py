@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 import types
 from decimal import Decimal
 from fractions import Fraction
@@ -415,3 +416,44 @@ def test_a_case_text_made_from_its_parts_is_its_canonical_text(case) -> None:
     text, texts = serialise.dumps_by_key(encoded)
     assert serialise.dumps(encoded) == text
     assert {key: serialise.dumps(value) for key, value in encoded.items()} == texts
+
+
+def test_a_dict_subclass_whose_setitem_reads_its_attributes_stores(tmp_path, monkeypatch) -> None:
+    """A dict subclass with its own ``__setitem__`` reading an attribute (an observable
+    dict's callback, a schema's allowed keys): jsonpickle's form puts the items back
+    first, through that ``__setitem__``, before the attributes exist. Its reduction sets
+    them first; one counting its own writes is still refused (the count differs)."""
+    (tmp_path / "observed.py").write_text(textwrap.dedent('''
+        class Allowed(dict):
+            def __init__(self, allowed):
+                super().__init__()
+                self.allowed = allowed
+
+            def __setitem__(self, key, value):
+                if key not in self.allowed:
+                    raise KeyError(key)
+                super().__setitem__(key, value)
+
+
+        class Counting(dict):
+            def __init__(self):
+                super().__init__()
+                self.writes = 0
+
+            def __setitem__(self, key, value):
+                self.writes += 1
+                super().__setitem__(key, value)
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import observed
+
+    allowed = observed.Allowed({"a", "b"})
+    allowed["a"] = 1
+    call = {"args": [allowed], "kwargs": {}}
+    back = serialise.check_round_trip(call, serialise.encode(call))["args"][0]
+    assert type(back) is observed.Allowed and back == {"a": 1} and back.allowed == {"a", "b"}
+    counting = observed.Counting()
+    counting["x"] = 1
+    with pytest.raises(serialise.Unserialisable):
+        call = {"args": [counting], "kwargs": {}}
+        serialise.check_round_trip(call, serialise.encode(call))
