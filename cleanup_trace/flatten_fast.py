@@ -66,7 +66,12 @@ _plans: dict = {}  # class -> (plan, name); emptied past _PLANS_KEPT (classes ma
 _PLANS_KEPT = 4096
 
 
-def _of_a_class_statement(klass: type) -> bool:
+def has_handler(cls: type) -> bool:
+    """jsonpickle has a handler registered for ``cls`` (by class or name)."""
+    return _jp_handlers.get(cls, _jp_handlers.get(_importable_name(cls))) is not None
+
+
+def of_a_class_statement(klass: type) -> bool:
     """Made by a class statement, not in C. Classes made in C are heap types too when
     made from a spec (``functools.partial`` since 3.10): those are immutable, nearly all;
     the others (``ast.AST``) show their own C slots in their namespace, as slot wrappers
@@ -97,8 +102,8 @@ def _plan_for(cls: type, obj: Any) -> tuple:
         if below_object and all("__slots__" in namespace_of(klass) for klass in below_object):
             return _slotted_plan(cls, name), name
         return _without_dict_plan(cls, obj), name
-    own = [klass for klass in below_object if _of_a_class_statement(klass)]
-    builtin = [klass for klass in below_object if not _of_a_class_statement(klass)]
+    own = [klass for klass in below_object if of_a_class_statement(klass)]
+    builtin = [klass for klass in below_object if not of_a_class_statement(klass)]
     if builtin == [tuple]:  # (a named tuple's subclass with methods: asttokens' Token)
         return _tuple_subclass_plan(cls, obj), name
     # (A C base keeps state out of __dict__: Exception, set... A subclass of str, int,
@@ -161,7 +166,7 @@ def slots_beside_dict(kind: type) -> bool:
     ``(dict, slots)``, which jsonpickle's decoder sets back; so does the tool.
     """
     below_object = kind.__mro__[:-1]
-    return bool(kind.__dictoffset__) and all(_of_a_class_statement(klass) for klass in below_object) \
+    return bool(kind.__dictoffset__) and all(of_a_class_statement(klass) for klass in below_object) \
         and any(namespace_of(klass).get("__slots__") for klass in below_object) \
         and not any(name in namespace_of(klass) for klass in below_object for name in _OWN_PICKLING) \
         and _jp_handlers.get(kind) is None
@@ -213,7 +218,7 @@ def _reduces(classes: list) -> bool:
 
 def _made_from_a_spec(klass: type) -> bool:
     """A heap type made in C (``ast.AST``), not a static one (``datetime``)."""
-    return bool(klass.__flags__ & _HEAP_TYPE) and not _of_a_class_statement(klass)
+    return bool(klass.__flags__ & _HEAP_TYPE) and not of_a_class_statement(klass)
 
 
 def answers_missing_attributes(classes: Any) -> bool:
@@ -251,7 +256,7 @@ def _without_dict_plan(cls: type, obj: Any) -> int:
     class only, so its own tests are asked once, on the first instance."""
     if issubclass(cls, tuple) and cls is not tuple:
         return _tuple_subclass_plan(cls, obj)
-    if _of_a_class_statement(cls) and issubclass(cls, _VALUE_BASES):
+    if of_a_class_statement(cls) and issubclass(cls, _VALUE_BASES):
         return _slotted_value_plan(cls, obj)
     own_state = getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None)
     if issubclass(cls, _NOT_AS_C_TYPES) or hasattr(cls, "__next__") \
@@ -285,8 +290,8 @@ def _slotted_value_plan(cls: type, obj: Any) -> int:
     to reduce itself (lark's ``Token``, in every parse tree): jsonpickle stores its
     reduction, as for such classes with an instance dict."""
     below_object = cls.__mro__[:-1]
-    builtin = [klass for klass in below_object if not _of_a_class_statement(klass)]
-    own = [klass for klass in below_object if _of_a_class_statement(klass)]
+    builtin = [klass for klass in below_object if not of_a_class_statement(klass)]
+    own = [klass for klass in below_object if of_a_class_statement(klass)]
     if len(builtin) != 1 or builtin[0] not in _VALUE_BASES or "<locals>" in _importable_name(cls) \
             or getattr(cls, "__getstate__", None) is not getattr(object, "__getstate__", None) \
             or any(attribute in namespace_of(klass) for klass in own for attribute in _OTHER_PATHS) \
@@ -300,7 +305,7 @@ def _tuple_subclass_plan(cls: type, obj: Any) -> int:
     """A named tuple (a tuple subclass, its instances with a ``__dict__`` or not):
     jsonpickle stores its ``__getnewargs__``, its attributes and its items, and never asks
     for a reduction."""
-    own = [klass for klass in cls.__mro__[:-1] if _of_a_class_statement(klass)]
+    own = [klass for klass in cls.__mro__[:-1] if of_a_class_statement(klass)]
     if any(attribute in namespace_of(klass) for klass in own
            for attribute in _OTHER_PATHS + ("__reduce__", "__reduce_ex__") if attribute != "__getnewargs__") \
             or "<locals>" in _importable_name(cls) or any(_jp_util.has_reduce(obj)):

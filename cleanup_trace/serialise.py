@@ -132,6 +132,14 @@ _NOT_REBUILT: dict = {}
 _NOT_INSTANTIABLE = 1 << 7 if sys.version_info >= (3, 10) else 0
 
 
+def _compiled_elsewhere(kind: type) -> bool:
+    """A class made in C (or Rust, Cython...) outside the standard library, for which
+    jsonpickle has no handler of its own."""
+    module_name = kind.__module__
+    return (module_name != "builtins" and not is_standard_library(module_name)
+            and not flatten_fast.of_a_class_statement(kind) and not flatten_fast.has_handler(kind))
+
+
 def _not_rebuilt(kind: type) -> str:
     """Why values of ``kind``, stored by class name, would never decode, or "".
 
@@ -154,8 +162,17 @@ def _not_rebuilt(kind: type) -> str:
     return reason
 
 
+# Told for a class compiled by another library (its objects are not stored).
+COMPILED_ELSEWHERE = ("are made by another library's compiled code: decoding one would run that code on a "
+                      "state it did not make, inside your process")
+
+
 def _why_not_rebuilt(kind: type) -> Optional[str]:
     qualname, module_name = kind.__qualname__, kind.__module__
+    if _compiled_elsewhere(kind):
+        # cachebox 5.2's LRUCache, given back its own pickled state (plain pickle does the
+        # same), corrupts memory: the garbage collector later crashed deepdiff's suite.
+        return COMPILED_ELSEWHERE
     if "<locals>" in qualname or _defined_below_object(kind, "__reduce_ex__", "__reduce__"):
         # (A local class's module-level objects are stored by name; a reduction of its
         # own may name a callable that is found.)

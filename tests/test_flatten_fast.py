@@ -354,9 +354,9 @@ def test_a_class_statement_holding_another_class_s_slot_wrapper_is_still_one() -
         __hash__ = int.__hash__
         __getattribute__ = object.__getattribute__
 
-    assert flatten_fast._of_a_class_statement(Hashing)
-    assert not flatten_fast._of_a_class_statement(ast.AST)
-    assert flatten_fast._of_a_class_statement(ast.Name)
+    assert flatten_fast.of_a_class_statement(Hashing)
+    assert not flatten_fast.of_a_class_statement(ast.AST)
+    assert flatten_fast.of_a_class_statement(ast.Name)
 
 
 def test_a_class_that_cannot_be_imported_is_named() -> None:

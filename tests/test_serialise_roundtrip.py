@@ -457,3 +457,22 @@ def test_a_dict_subclass_whose_setitem_reads_its_attributes_stores(tmp_path, mon
     with pytest.raises(serialise.Unserialisable):
         call = {"args": [counting], "kwargs": {}}
         serialise.check_round_trip(call, serialise.encode(call))
+
+
+def test_objects_of_another_librarys_compiled_classes_are_not_stored() -> None:
+    """Decoding an object of a class compiled outside the standard library runs its
+    native code on a state it did not make (cachebox 5.2's LRUCache corrupted memory
+    that way, and deepdiff's suite crashed in the garbage collector): refused by the
+    survey, before any encode. The standard library's and class statements' objects
+    (a subclass of a compiled class included) are stored as before."""
+    import collections
+    import datetime
+
+    compiled_module = pytest.importorskip("wrapt._wrappers")  # (wrapt's C extension)
+    compiled = compiled_module.ObjectProxy
+    assert serialise._compiled_elsewhere(compiled)
+    proxy = compiled([1, 2])
+    with pytest.raises(serialise.Unserialisable, match="another library's compiled code"):
+        serialise.survey({"args": [[proxy]], "kwargs": {}}, limit=10_000)
+    for value in (collections.OrderedDict(a=1), datetime.datetime(2020, 1, 2), types.SimpleNamespace(a=1)):
+        serialise.survey({"args": [value], "kwargs": {}}, limit=10_000)
