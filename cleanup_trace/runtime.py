@@ -346,6 +346,11 @@ def _module_names_in(args: tuple, kwargs: dict) -> tuple:
     for value in values[:]:
         if type(value) is str or type(value) is types.ModuleType:
             continue
+        if type(value) in (tuple, list, set, frozenset):
+            # (pyrsistent's field types given as ``("record_test.Something",)``)
+            if len(value) <= _NAMES_LOOKED_AT:
+                values.extend(value)
+            continue
         state = instance_dict(value)  # (as pickling reads it: never the object's own code)
         if state is not None and len(state) <= _NAMES_LOOKED_AT:
             values.extend(state.values())
@@ -356,8 +361,14 @@ def _a_test_module_among(names: Optional[tuple]) -> Optional[str]:
     """A module named by the call's arguments that it (or the run before it) imported from
     a test directory: a test's package put on ``sys.path``, which replay does not have."""
     for name in names or ():
-        if name in sys.modules and serialise._is_test_module(name):
-            return name
+        # (a dotted name may go on past its module: ``record_test.Something``)
+        parts = name.split(".")
+        for length in range(len(parts), 0, -1):
+            module = ".".join(parts[:length])
+            if module in sys.modules:
+                if serialise._is_test_module(module):
+                    return module
+                break
     return None
 
 

@@ -1940,6 +1940,15 @@ class PackageLoader:
 
     def value(self):
         return importlib.import_module(self.package).VALUE
+
+
+def values(paths):
+    # (pyrsistent's field types given by dotted name: ``("record_test.Something",)``)
+    found = []
+    for path in paths:
+        module, _, name = path.rpartition(".")
+        found.append(getattr(importlib.import_module(module), name))
+    return found
 '''
 
 LOADERS_SCRIPT = '''
@@ -1952,6 +1961,7 @@ with Recorder():
     import loaders
     print(loaders.load("res"), loaders.load("settings"))
     print(loaders.PackageLoader("res").value(), loaders.PackageLoader("settings").value())
+    print(loaders.values(("res.VALUE",)), loaders.values(["settings.VALUE"]))
 '''
 
 
@@ -1967,13 +1977,15 @@ def test_a_call_naming_a_test_package_is_not_recorded(pytester: pytest.Pytester,
     clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
     result = pytester.run(sys.executable, "script.py")
     assert result.ret == 0, result.stderr.str()
-    result.stdout.fnmatch_lines(["1 2", "1 2"])
+    result.stdout.fnmatch_lines(["1 2", "1 2", "[1] [2]"])
     result.stderr.fnmatch_lines(["*call.skipped function=loaders.load reason='names a test module' detail='res is imported*"])
     result.stderr.fnmatch_lines(["*call.skipped function=loaders.PackageLoader.value reason='names a test module'*"])
     [data] = (pytester.path / "tests" / "test-data" / "loaders").glob("load-*.json")
     assert [["settings"]] == [case["call"]["args"] for case in json.loads(data.read_text())["cases"]]
     [data] = (pytester.path / "tests" / "test-data" / "loaders").glob("PackageLoader.value-*.json")
     assert ["settings"] == [case["call"]["args"][0]["package"] for case in json.loads(data.read_text())["cases"]]
+    [data] = (pytester.path / "tests" / "test-data" / "loaders").glob("values-*.json")
+    assert [[["settings.VALUE"]]] == [case["call"]["args"] for case in json.loads(data.read_text())["cases"]]
 
 
 THREAD_LOCAL_APP = '''
