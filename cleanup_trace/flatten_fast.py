@@ -20,6 +20,7 @@ import collections
 import functools
 import pathlib
 import re
+import sys
 import types
 from typing import Any, Callable, Optional
 
@@ -64,6 +65,46 @@ _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray,
 _REDUCING_BASES = (str, int, float, dict, list)
 _plans: dict = {}  # class -> (plan, name); emptied past _PLANS_KEPT (classes made at run time)
 _PLANS_KEPT = 4096
+
+
+# Type hints given as values (``list[int]``, ``typing.Optional[str]``, ``int | None``,
+# ``tuple[int, ...]``): jsonpickle stores none of them so that they decode (libraries
+# converting or checking values by their types take them as arguments: cattrs,
+# typeguard). Each is stored as what rebuilds it, as pickle would.
+_UNION_TYPE = getattr(types, "UnionType", None)  # (``int | None``, 3.10+; pickled only since 3.12)
+_HINT_TYPES = frozenset(kind for kind in (types.GenericAlias, _UNION_TYPE, type(Ellipsis)) if kind is not None)
+
+
+def is_type_hint(value: Any) -> bool:
+    kind = type(value)
+    return kind in _HINT_TYPES or (kind.__module__ == "typing" and not isinstance(value, type))
+
+
+def type_hint_form(value: Any, flatten: Callable[[Any], Any], global_loader: str) -> Optional[dict]:
+    """The stored form of a type hint (a ``py/reduce`` both decoders call), or ``None``
+    when it cannot be rebuilt that way."""
+    kind = type(value)
+    if value is Ellipsis:
+        return {"py/reduce": [{"py/function": global_loader}, {"py/tuple": ["builtins", "Ellipsis"]}]}
+    if kind is types.GenericAlias:
+        return {"py/reduce": [{"py/type": "types.GenericAlias"},
+                              {"py/tuple": [flatten(value.__origin__), flatten(value.__args__)]}]}
+    if kind is _UNION_TYPE:
+        return {"py/reduce": [{"py/function": "functools.reduce"},
+                              {"py/tuple": [{"py/function": "_operator.or_"}, flatten(value.__args__)]}]}
+    try:
+        reduced = value.__reduce__()
+    except Exception:
+        return None
+    if isinstance(reduced, str):  # a name in its module (``typing.Union``, a TypeVar)
+        module = sys.modules.get(getattr(value, "__module__", None) or "")
+        if module is None or getattr(module, reduced, None) is not value:
+            return None
+        return {"py/reduce": [{"py/function": global_loader}, {"py/tuple": [module.__name__, reduced]}]}
+    if isinstance(reduced, tuple) and len(reduced) == 2 and isinstance(reduced[1], tuple) \
+            and _jp_util.is_module_function(reduced[0]):  # ``operator.getitem(typing.List, int)``
+        return {"py/reduce": [flatten(reduced[0]), flatten(reduced[1])]}
+    return None
 
 
 def has_handler(cls: type) -> bool:
@@ -380,6 +421,15 @@ class Flattener:
                 return {"py/tuple": [self.flatten(item) for item in value]}
             if kind is set:
                 return {"py/set": [self.flatten(item) for item in value]}
+            if is_type_hint(value):  # (before ``type``: ``list[int]`` passes for one on 3.9 and 3.10)
+                index = self.ids.get(id(value))  # (a ``py/reduce``: an object to the decoder)
+                if index is not None:
+                    return {"py/id": index}
+                self.ids[id(value)] = len(self.ids)
+                form = type_hint_form(value, self.flatten, self.global_loader)
+                if form is None:
+                    raise Declined(repr(value))
+                return form
             if isinstance(value, type):
                 self.refuse_class(value)
                 name = _importable_name(value)

@@ -911,6 +911,15 @@ class _Pickler(_jp_pickler.Pickler):
         return super()._get_flattener(obj)
 
     def _flatten_impl(self, obj: Any) -> Any:
+        if flatten_fast.is_type_hint(obj):  # (as flatten_fast stores them)
+            if not self._mkref(obj):
+                return self._getref(obj)
+            self._seen.append(obj)
+            form = flatten_fast.type_hint_form(obj, self._flatten, GLOBAL_LOADER)
+            if form is None:
+                raise Unserialisable(f"the type hint {obj!r} cannot be rebuilt from a stored form",
+                                     holders_to_blame=False)
+            return form
         if type(obj) is str and _package_paths.prefixes and _package_paths.holds(obj):
             # As flatten_fast stores it: an object to the decoder (a ``py/reduce``).
             if not self._mkref(obj):

@@ -476,3 +476,27 @@ def test_objects_of_another_librarys_compiled_classes_are_not_stored() -> None:
         serialise.survey({"args": [[proxy]], "kwargs": {}}, limit=10_000)
     for value in (collections.OrderedDict(a=1), datetime.datetime(2020, 1, 2), types.SimpleNamespace(a=1)):
         serialise.survey({"args": [value], "kwargs": {}}, limit=10_000)
+
+
+def _type_hints() -> list:
+    import typing
+
+    hints = [list[int], dict[str, list[int]], tuple[int, ...], typing.List[int], typing.Optional[int],
+             typing.Union[int, str], typing.Callable[[int], str], typing.Literal["a", 1], typing.Any,
+             typing.Dict[str, typing.Optional[typing.List[int]]], Ellipsis]
+    if sys.version_info >= (3, 10):
+        hints.append(eval("int | None"))  # (written so for 3.9's parser)
+    return hints
+
+
+@pytest.mark.parametrize("hint", _type_hints(), ids=repr)
+def test_type_hints_given_as_values_store_and_decode_as_themselves(hint) -> None:
+    """``list[int]``, ``typing.Optional[str]``, ``int | None``: what libraries converting
+    or checking values by their types take as arguments (cattrs, typeguard). jsonpickle
+    stores none of them so that they decode; stored as what rebuilds them, the same
+    object twice as a reference, they come back equal through both decoders."""
+    call = {"args": [hint, [hint, hint]], "kwargs": {"types": types.SimpleNamespace(hint=hint)}}
+    data = serialise.encode(call)
+    for decoded in (serialise.check_round_trip(call, data), serialise.decode(json.loads(json.dumps(data)))):
+        assert decoded["args"][0] == hint and decoded["args"][1] == [hint, hint]
+        assert decoded["kwargs"]["types"].hint == hint
