@@ -134,10 +134,17 @@ _NOT_INSTANTIABLE = 1 << 7 if sys.version_info >= (3, 10) else 0
 
 def _compiled_elsewhere(kind: type) -> bool:
     """A class made in C (or Rust, Cython...) outside the standard library, for which
-    jsonpickle has no handler of its own."""
+    jsonpickle has no handler of its own, and whose objects are rebuilt by giving a blank
+    one (``cls.__new__``) a state. One with a reduction of its own and no ``__setstate__``
+    is rebuilt by a callable of its own, the way its objects are made anyway (bitstring's
+    ``tibs.Tibs.decode``, pyrsistent's ``pvector``): stored."""
     module_name = kind.__module__
-    return (module_name != "builtins" and not is_standard_library(module_name)
-            and not flatten_fast.of_a_class_statement(kind) and not flatten_fast.has_handler(kind))
+    if module_name == "builtins" or is_standard_library(module_name) or flatten_fast.of_a_class_statement(kind) \
+            or flatten_fast.has_handler(kind):
+        return False
+    below_object = kind.__mro__[:-1]
+    reduces = any("__reduce__" in vars(klass) or "__reduce_ex__" in vars(klass) for klass in below_object)
+    return not reduces or any("__setstate__" in vars(klass) for klass in below_object)
 
 
 def _not_rebuilt(kind: type) -> str:
@@ -163,8 +170,8 @@ def _not_rebuilt(kind: type) -> str:
 
 
 # Told for a class compiled by another library (its objects are not stored).
-COMPILED_ELSEWHERE = ("are made by another library's compiled code: decoding one would run that code on a "
-                      "state it did not make, inside your process")
+COMPILED_ELSEWHERE = ("are made by another library's compiled code and rebuilt by handing a blank object a "
+                      "state: decoding one would run that code on a state it did not make, inside your process")
 
 
 def _why_not_rebuilt(kind: type) -> Optional[str]:

@@ -459,21 +459,39 @@ def test_a_dict_subclass_whose_setitem_reads_its_attributes_stores(tmp_path, mon
         serialise.check_round_trip(call, serialise.encode(call))
 
 
-def test_objects_of_another_librarys_compiled_classes_are_not_stored() -> None:
-    """Decoding an object of a class compiled outside the standard library runs its
-    native code on a state it did not make (cachebox 5.2's LRUCache corrupted memory
-    that way, and deepdiff's suite crashed in the garbage collector): refused by the
-    survey, before any encode. The standard library's and class statements' objects
-    (a subclass of a compiled class included) are stored as before."""
+def test_objects_of_another_librarys_compiled_classes_given_a_state_are_not_stored(monkeypatch) -> None:
+    """Decoding an object of a class compiled outside the standard library that is
+    rebuilt by handing a blank object a state runs its native code on a state it did not
+    make (cachebox 5.2's LRUCache corrupted memory that way, and deepdiff's suite crashed
+    in the garbage collector): refused by the survey, before any encode. One rebuilt by
+    a reduction of its own (bitstring's ``tibs.Tibs``, pyrsistent's ``pvector``) is
+    stored, and so are the standard library's objects and class statements'."""
     import collections
     import datetime
 
-    compiled_module = pytest.importorskip("wrapt._wrappers")  # (wrapt's C extension)
-    compiled = compiled_module.ObjectProxy
-    assert serialise._compiled_elsewhere(compiled)
-    proxy = compiled([1, 2])
+    from cleanup_trace import flatten_fast
+
+    class Blank:  # (stands for a compiled class: a class statement cannot be one)
+        def __setstate__(self, state):
+            self.__dict__.update(state)
+
+    class Reducing:
+        def __init__(self, value):
+            self.value = value
+
+        def __reduce__(self):
+            return (Reducing, (self.value,))
+
+    for kind in (Blank, Reducing):
+        kind.__module__ = "somelib._core"
+    statement = flatten_fast.of_a_class_statement
+    monkeypatch.setattr(flatten_fast, "of_a_class_statement",
+                        lambda klass: klass not in (Blank, Reducing) and statement(klass))
+    assert serialise._compiled_elsewhere(Blank) and not serialise._compiled_elsewhere(Reducing)
+    blank = Blank()
     with pytest.raises(serialise.Unserialisable, match="another library's compiled code"):
-        serialise.survey({"args": [[proxy]], "kwargs": {}}, limit=10_000)
+        serialise.survey({"args": [[blank]], "kwargs": {}}, limit=10_000)
+    serialise.survey({"args": [Reducing(1)], "kwargs": {}}, limit=10_000)
     for value in (collections.OrderedDict(a=1), datetime.datetime(2020, 1, 2), types.SimpleNamespace(a=1)):
         serialise.survey({"args": [value], "kwargs": {}}, limit=10_000)
 
