@@ -80,9 +80,11 @@ def is_type_hint(value: Any) -> bool:
     return kind in _HINT_TYPES or (kind.__module__ == "typing" and not isinstance(value, type))
 
 
-def type_hint_form(value: Any, flatten: Callable[[Any], Any], global_loader: str) -> Optional[dict]:
+def type_hint_form(value: Any, flatten: Callable[[Any], Any], global_loader: str,
+                   refuse: Callable[[Any], None]) -> Optional[dict]:
     """The stored form of a type hint (a ``py/reduce`` both decoders call), or ``None``
-    when it cannot be rebuilt that way."""
+    when it cannot be rebuilt that way. ``refuse`` raises for one named in a test module
+    (a ``TypeVar`` of the tests: replay does not import them)."""
     kind = type(value)
     if value is Ellipsis:
         return {"py/reduce": [{"py/function": global_loader}, {"py/tuple": ["builtins", "Ellipsis"]}]}
@@ -100,6 +102,7 @@ def type_hint_form(value: Any, flatten: Callable[[Any], Any], global_loader: str
         module = sys.modules.get(getattr(value, "__module__", None) or "")
         if module is None or getattr(module, reduced, None) is not value:
             return None
+        refuse(value)
         return {"py/reduce": [{"py/function": global_loader}, {"py/tuple": [module.__name__, reduced]}]}
     if isinstance(reduced, tuple) and len(reduced) == 2 and isinstance(reduced[1], tuple) \
             and _jp_util.is_module_function(reduced[0]):  # ``operator.getitem(typing.List, int)``
@@ -426,7 +429,7 @@ class Flattener:
                 if index is not None:
                     return {"py/id": index}
                 self.ids[id(value)] = len(self.ids)
-                form = type_hint_form(value, self.flatten, self.global_loader)
+                form = type_hint_form(value, self.flatten, self.global_loader, self.refuse_class)
                 if form is None:
                     raise Declined(repr(value))
                 return form

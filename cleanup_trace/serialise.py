@@ -812,7 +812,8 @@ def _refuse_test_module(obj: Any) -> None:
     run imports the project, not the recorded test suite's modules."""
     name = getattr(obj, "__module__", None) or ""
     if _is_test_module(name):
-        raise Unserialisable(f"{name}.{getattr(obj, '__qualname__', '?')} is defined in a test module",
+        raise Unserialisable(f"{name}.{getattr(obj, '__qualname__', None) or getattr(obj, '__name__', '?')} "
+                             "is defined in a test module",
                              holders_to_blame=False)
 
 
@@ -922,7 +923,7 @@ class _Pickler(_jp_pickler.Pickler):
             if not self._mkref(obj):
                 return self._getref(obj)
             self._seen.append(obj)
-            form = flatten_fast.type_hint_form(obj, self._flatten, GLOBAL_LOADER)
+            form = flatten_fast.type_hint_form(obj, self._flatten, GLOBAL_LOADER, _refuse_test_module)
             if form is None:
                 raise Unserialisable(f"the type hint {obj!r} cannot be rebuilt from a stored form",
                                      holders_to_blame=False)

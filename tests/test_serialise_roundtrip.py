@@ -518,3 +518,18 @@ def test_type_hints_given_as_values_store_and_decode_as_themselves(hint) -> None
     for decoded in (serialise.check_round_trip(call, data), serialise.decode(json.loads(json.dumps(data)))):
         assert decoded["args"][0] == hint and decoded["args"][1] == [hint, hint]
         assert decoded["kwargs"]["types"].hint == hint
+
+
+def test_a_type_hint_naming_a_test_modules_type_variable_is_refused(tmp_path, monkeypatch) -> None:
+    """``typing.Optional[T]`` with ``T = TypeVar("T")`` of a test module (cattrs' generics
+    tests): stored by name, it would not decode where the tests are not imported."""
+    import typing
+
+    (tmp_path / "test_generic_hints.py").write_text("from typing import TypeVar\n\nT = TypeVar('T')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import test_generic_hints
+
+    for hint in (typing.Optional[test_generic_hints.T], list[test_generic_hints.T]):
+        call = {"args": [hint], "kwargs": {}}
+        with pytest.raises(serialise.Unserialisable, match=r"test_generic_hints\.T is defined in a test module"):
+            serialise.encode(call)
