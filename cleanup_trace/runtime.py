@@ -575,11 +575,12 @@ class FunctionRecord:
                 return
             if not self._is_my_wrapper(value):
                 return
-            elsewhere = [(other_namespace, other_name) for other_namespace, other_name in
-                         (holders.of(value) if holders is not None else ())
-                         if other_namespace is not namespace or other_name != name]
             del value
             others = _other_holders(namespace, name)
+            # (looked for only when something else holds it, and only in a round of retries)
+            elsewhere = [] if not others or holders is None else [
+                (other_namespace, other_name) for other_namespace, other_name in holders.of(namespace[name])
+                if other_namespace is not namespace or other_name != name]
             if others and others != len(elsewhere):
                 self._wait_for_detach()
                 return
