@@ -120,10 +120,16 @@ def is_test_file(origin: str, project_root: str | None = None) -> bool:
     code, so a project that itself lives under a directory named ``tests`` is still the
     user's code.
     """
-    base = os.path.basename(origin)
     if _collected_test_files and os.path.normcase(origin) in _collected_test_files \
             and os.path.normcase(origin) not in _included_collected_files:
         return True
+    return looks_like_test_code(origin, project_root)
+
+
+def looks_like_test_code(origin: str, project_root: str | None = None) -> bool:
+    """Test code by its file's name or directory (:func:`is_test_file`, whether pytest
+    collected it or not)."""
+    base = os.path.basename(origin)
     if base == "conftest.py" or (base.startswith("test_") and base.endswith(".py")) or base.endswith("_test.py"):
         return True
     root = project_root if project_root is not None else \

@@ -193,14 +193,14 @@ _INCLUDED = "matches PYTESTCLEANUP_INCLUDE_MODULES"
 
 
 def _rewritten_by_pytest(spec: Any) -> bool:
-    """pytest's assertion rewriter found it as a test module, though its file is not
-    named like one (``test_*.py``, ``*_test.py``, ``conftest.py``)."""
+    """pytest's assertion rewriter found it as a test module, though it is not test code
+    by its name (``test_*.py``, ``*_test.py``, ``conftest.py``) nor by its directory
+    (``voluptuous/tests/tests.py``)."""
     loader = type(spec.loader)
     if loader.__name__ != "AssertionRewritingHook" or loader.__module__ != "_pytest.assertion.rewrite":
         return False
-    base = os.path.basename(spec.origin or "")
-    return base.endswith(".py") and not (base.startswith("test_") or base.endswith("_test.py")
-                                         or base == "conftest.py")
+    origin = spec.origin or ""
+    return origin.endswith(".py") and not filters.looks_like_test_code(os.path.normcase(os.path.realpath(origin)))
 
 
 def install(module_filter: ModuleFilter) -> InstrumentingFinder:
@@ -230,7 +230,9 @@ def already_imported(module_filter: ModuleFilter) -> list[str]:
         origin = getattr(getattr(module, "__spec__", None), "origin", None) or getattr(module, "__file__", None)
         if not origin or not str(origin).endswith(".py"):
             continue
-        if module_filter.decide(name, origin).include and not _is_instrumented(module):
+        if module_filter.decide(name, origin).include and not _is_instrumented(module) \
+                and not filters.is_test_file(os.path.normcase(os.path.realpath(str(origin)))):
+            # (a test module an include names, imported before recording: test code)
             names.append(name)
     return sorted(names)
 

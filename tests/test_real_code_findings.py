@@ -2728,14 +2728,27 @@ def test_an_included_module_pytest_collects_as_a_test_file_is_recorded(pytester:
         def test_area():
             assert area(Square(3).grown()) == 16
     '''))
+    # (voluptuous keeps its tests in ``voluptuous/tests/tests.py``: test code by its directory)
+    (package / "tests").mkdir()
+    (package / "tests" / "__init__.py").write_text("")
+    (package / "tests" / "checks.py").write_text(textwrap.dedent('''
+        from shapes import Square
+
+        def helper(side):
+            return Square(side)
+
+        def test_helper():
+            assert helper(2).grown() == Square(3)
+    '''))
     pytester.makefile(".ini", pytest="[pytest]\npython_files = *.py\naddopts = --doctest-modules\n")
     clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "shapes*")
     clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
     result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", "shapes")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     recorded = sorted(path.name for path in (pytester.path / "tests/test-data/shapes.core").glob("*.json"))
-    assert ["Square.__init__-00.json", "Square.grown-00.json", "area-00.json"] == recorded
+    assert ["Square.__eq__-00.json", "Square.__init__-00.json", "Square.grown-00.json", "area-00.json"] == recorded
     assert not (pytester.path / "tests/test-data/shapes.test_core").exists()
+    assert not (pytester.path / "tests/test-data/shapes.tests.checks").exists()
     run_tool(pytester)  # the scaffold
     outcomes = pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests").parseoutcomes()
     assert "failed" not in outcomes and outcomes["passed"] >= 3
