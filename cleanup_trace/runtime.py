@@ -98,6 +98,7 @@ _NO_VALUE = object()
 # In a tuple: freezegun swaps every *module attribute* holding the real datetime class or
 # time function (ours too), never what containers hold.
 _REAL_CLOCK = (time.time, datetime.datetime)
+_REAL_MONOTONIC = (time.monotonic,)  # (in a tuple: freezegun swaps module attributes holding it)
 _REFUSED = object()  # what FunctionRecord.store returns for a value it did not store
 _HALF_BUILT = frozenset({"__init__", "__new__", "__setstate__", "__post_init__"})
 
@@ -250,6 +251,7 @@ class _State:
         # Module functions whose gate closed while something held their wrapper (their
         # own call, at least): the plain function goes back once nothing does.
         self.pending_detach: list[FunctionRecord] = []
+        self.put_back_at = 0.0  # (time.monotonic() of the last put_back_waiting round)
         self.collections = 0  # garbage collections seen while some were pending
         self.stats: collections.Counter = collections.Counter()
         self.registry_lock = threading.Lock()
@@ -2003,7 +2005,15 @@ class _ModuleHolders:
 
 def _is_test_module_file(module: types.ModuleType) -> bool:
     origin = object.__getattribute__(module, "__dict__").get("__file__")
-    return isinstance(origin, str) and filters.is_test_file(os.path.normcase(os.path.realpath(origin)))
+    if not isinstance(origin, str):
+        return False
+    known = _TEST_MODULE_FILES.get(origin)
+    if known is None:  # (a real path per module once, not at every import of the run)
+        known = _TEST_MODULE_FILES[origin] = filters.is_test_file(os.path.normcase(os.path.realpath(origin)))
+    return known
+
+
+_TEST_MODULE_FILES: dict[str, bool] = {}
 
 
 def _other_holders(namespace: dict, name: str) -> int:
@@ -2142,9 +2152,16 @@ def _note_open(arguments: tuple) -> None:
 # -- control, used by the recorder only ---------------------------------------------------
 def put_back_waiting() -> None:
     """Between two steps of the user's (pytest's tests): try again to put back the plain
-    functions whose wrappers something else held."""
+    functions whose wrappers something else held (at most every PUT_BACK_INTERVAL
+    seconds: a suite of short tests would pay a round per test)."""
     if _state.pending_detach and not _guard.busy:
-        _retry_detaches(None)
+        now = _REAL_MONOTONIC[0]()
+        if now - _state.put_back_at >= PUT_BACK_INTERVAL:
+            _state.put_back_at = now
+            _retry_detaches(None)
+
+
+PUT_BACK_INTERVAL = 0.2
 
 
 def _after_collection(phase: str, info: dict) -> None:
