@@ -251,6 +251,7 @@ class _State:
         # Module functions whose gate closed while something held their wrapper (their
         # own call, at least): the plain function goes back once nothing does.
         self.pending_detach: list[FunctionRecord] = []
+        self.held_elsewhere: list[FunctionRecord] = []  # (see FunctionRecord._wait_for_detach)
         self.put_back_at = 0.0  # (time.monotonic() of the last put_back_waiting round)
         self.collections = 0  # garbage collections seen while some were pending
         self.stats: collections.Counter = collections.Counter()
@@ -543,8 +544,13 @@ class FunctionRecord:
 
     def _wait_for_detach(self) -> None:
         with _state.registry_lock:
-            if self._detach_attempts < DETACH_ATTEMPTS and self not in _state.pending_detach:
-                _state.pending_detach.append(self)
+            if self._detach_attempts < DETACH_ATTEMPTS:
+                if self not in _state.pending_detach:
+                    _state.pending_detach.append(self)
+            elif self._detach_attempts < 2 * DETACH_ATTEMPTS and self not in _state.held_elsewhere:
+                # Then only the rounds that look in the modules holding it by name (between
+                # tests, at stop) try again: a look costs a scan of those modules.
+                _state.held_elsewhere.append(self)
 
     def _detach(self, holders: Optional["_ModuleHolders"] = None) -> None:
         """Budget full or recording stopped: put the plain function back where the wrapper
@@ -1856,14 +1862,18 @@ def module_instrumenter(module: str, rebound: tuple = (), identities: tuple = ()
     return instrumenter.decorator()
 
 
-def _retry_detaches(current: Optional[FunctionRecord]) -> None:
+def _retry_detaches(current: Optional[FunctionRecord], look_in_modules: bool = False) -> None:
     """Put back the plain functions whose wrappers nothing holds any more.
 
     A function running in this thread (``current``, or with a frame on the stack) is held
-    by its caller: it waits for a later try, without using up an attempt.
+    by its caller: it waits for a later try, without using up an attempt. Modules holding
+    a wrapper by name (see _ModuleHolders) are looked for only when ``look_in_modules``
+    (between tests and at stop), for the functions waiting in ``held_elsewhere`` too.
     """
     with _state.registry_lock:
         pending, _state.pending_detach = _state.pending_detach, []
+        if look_in_modules:
+            pending, _state.held_elsewhere = pending + _state.held_elsewhere, []
     busy, _guard.busy = _guard.busy, True
     try:
         running = set()
@@ -1871,7 +1881,7 @@ def _retry_detaches(current: Optional[FunctionRecord]) -> None:
         while frame is not None:
             running.add(frame.f_code)
             frame = frame.f_back
-        holders = _ModuleHolders()
+        holders = _ModuleHolders() if look_in_modules else None
         for record in pending:
             if record.gate or record._detached is not None:
                 continue  # recording again, or done meanwhile
@@ -2154,11 +2164,11 @@ def put_back_waiting() -> None:
     """Between two steps of the user's (pytest's tests): try again to put back the plain
     functions whose wrappers something else held (at most every PUT_BACK_INTERVAL
     seconds: a suite of short tests would pay a round per test)."""
-    if _state.pending_detach and not _guard.busy:
+    if (_state.pending_detach or _state.held_elsewhere) and not _guard.busy:
         now = _REAL_MONOTONIC[0]()
         if now - _state.put_back_at >= PUT_BACK_INTERVAL:
             _state.put_back_at = now
-            _retry_detaches(None)
+            _retry_detaches(None, look_in_modules=True)
 
 
 PUT_BACK_INTERVAL = 0.2
@@ -2245,8 +2255,8 @@ def stop() -> None:
             gate.clear()
         for record in list(instrumenter.records.values()):
             record.close_gate()
-    if _state.pending_detach:
-        _retry_detaches(None)
+    if _state.pending_detach or _state.held_elsewhere:
+        _retry_detaches(None, look_in_modules=True)
     if _after_collection in gc.callbacks:
         gc.callbacks.remove(_after_collection)
 
