@@ -27,7 +27,7 @@ import sys
 import types
 from typing import Any, Callable, Iterator, Optional
 
-from cleanup_trace import rewrite, runtime
+from cleanup_trace import locate, rewrite, runtime
 from cleanup_trace._log import log
 
 # Modules already instrumented in place (by id: a module may be replaced in sys.modules).
@@ -101,6 +101,8 @@ def _owner(module: types.ModuleType, path: str, module_name: str) -> Optional[ty
 def _instrument_attribute(holder: Any, attribute: str, qualname: str, bodies: dict, plain: dict,
                           decorate: Callable, replaced: dict) -> int:
     """Put the wrapper of ``holder.attribute`` (its functions named ``qualname``) in place."""
+    if isinstance(holder, type):
+        attribute = locate.private_name(holder, attribute)  # (``def __cache`` is stored mangled)
     value = vars(holder).get(attribute)
 
     def wrapped(function: Any, role: str = "") -> Any:
@@ -155,8 +157,8 @@ def _same_code(first: types.CodeType, second: types.CodeType) -> bool:
 
 
 def _function_bodies(code: types.CodeType) -> dict:
-    """The rewritten code of every function of the module and its classes, by
-    (qualified name, first line): a property's getter and setter share a name."""
+    """The code of every function of a compiled module and its classes, by (qualified
+    name, first line): a property's getter and setter share a name."""
     bodies: dict = {}
     for qualname, body in _walk(code, ""):
         bodies[(qualname, body.co_firstlineno)] = body

@@ -55,6 +55,13 @@ def find_module(module_name: str) -> Optional[types.ModuleType]:
     return None
 
 
+def private_name(klass: type, name: str) -> str:
+    """``name`` as a class statement stores it (``__cache`` of ``_Parser``: ``_Parser__cache``)."""
+    if name.startswith("__") and not name.endswith("__"):
+        return f"_{klass.__name__.lstrip('_')}{name}"
+    return name
+
+
 def attribute_path(root: Any, qualname: str) -> Any:
     """Walk ``qualname`` from ``root``; class members come raw from ``__dict__``."""
     target = root
@@ -65,8 +72,8 @@ def attribute_path(root: Any, qualname: str) -> Any:
                 if part in klass.__dict__:
                     value = klass.__dict__[part]
                     break
-            if value is _MISSING and part.startswith("__") and not part.endswith("__"):
-                value = target.__dict__.get(f"_{target.__name__.lstrip('_')}{part}", _MISSING)
+            if value is _MISSING and private_name(target, part) != part:
+                value = target.__dict__.get(private_name(target, part), _MISSING)
         else:
             value = getattr(target, part, _MISSING)
         if value is _MISSING:

@@ -689,10 +689,8 @@ def instrumenter_arguments(tree: ast.Module) -> tuple[tuple, tuple]:
     for statement in tree.body:
         if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name) \
                 and statement.targets[0].id == HELPER_NAME and isinstance(statement.value, ast.Call):
-            rebound, identities = (ast.literal_eval(argument) for argument in
-                                   [*statement.value.args[1:], ast.Tuple(elts=[], ctx=ast.Load()),
-                                    ast.Tuple(elts=[], ctx=ast.Load())][:2])
-            return rebound, identities
+            given = [ast.literal_eval(argument) for argument in statement.value.args[1:]]
+            return (given + [(), ()])[0], (given + [(), ()])[1]
     return (), ()
 
 

@@ -535,8 +535,8 @@ class FunctionRecord:
             if not isinstance(container, type):
                 return None
         name = parts[-1]
-        if isinstance(container, type) and name.startswith("__") and not name.endswith("__"):
-            name = f"_{container.__name__.lstrip('_')}{name}"
+        if isinstance(container, type):
+            name = locate.private_name(container, name)
         return container, name
 
     def _is_my_wrapper(self, value: Any) -> bool:
@@ -2005,25 +2005,14 @@ class _ModuleHolders:
     @classmethod
     def _scanned_modules(cls) -> list:
         if len(sys.modules) != cls._modules[0]:
+            if serialise is None:
+                _load_serialiser()
             instrumented = {instrumenter.module for instrumenter in list(_state.modules)}
             cls._modules[:] = [len(sys.modules), [
                 module for name, module in list(sys.modules.items())
                 if type(module) is types.ModuleType and (name in instrumented or name == "__main__" or (
-                    not filters.is_standard_library(name) and _is_test_module_file(module)))]]
+                    not filters.is_standard_library(name) and serialise._is_test_module(name)))]]
         return cls._modules[1]
-
-
-def _is_test_module_file(module: types.ModuleType) -> bool:
-    origin = object.__getattribute__(module, "__dict__").get("__file__")
-    if not isinstance(origin, str):
-        return False
-    known = _TEST_MODULE_FILES.get(origin)
-    if known is None:  # (a real path per module once, not at every import of the run)
-        known = _TEST_MODULE_FILES[origin] = filters.is_test_file(os.path.normcase(os.path.realpath(origin)))
-    return known
-
-
-_TEST_MODULE_FILES: dict[str, bool] = {}
 
 
 def _other_holders(namespace: dict, name: str) -> int:

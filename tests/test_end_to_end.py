@@ -189,7 +189,10 @@ class Shape:
         return type(other) is Shape and other.side == self.side
 
     def grown(self, by):
-        return Shape(self.side + by)
+        return Shape(self.__side() + by)
+
+    def __side(self):  # (stored in the class as ``_Shape__side``)
+        return self.side
 
     @property
     def area(self):
@@ -233,8 +236,8 @@ def test_modules_imported_before_recording_are_instrumented_in_place(pytester: p
     assert ["5 4 x", "9 9 2", "function True (n)", "True True"] == result.outlines
     assert "modules.imported_too_early" not in result.stderr.str()
     recorded = data_files(app)
-    for stem in ("app/fib", "user/fib_plus", "late/Shape.unit", "late/Shape.grown", "late/Shape.area",
-                 "late/Shape.of", "app/Counter.zero", "app/Counter.add"):
+    for stem in ("app/fib", "user/fib_plus", "late/Shape.unit", "late/Shape.grown", "late/Shape.__side",
+                 "late/Shape.area", "late/Shape.of", "app/Counter.zero", "app/Counter.add"):
         assert f"tests/test-data/{stem}-00.json" in recorded
     assert "tests/test-data/late/stamp-00.json" not in recorded  # read the clock: its body was hooked
     run_tool(pytester)  # the scaffold: the replay test file
