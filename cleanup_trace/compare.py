@@ -170,6 +170,16 @@ def _cached_property_names(kind: type) -> frozenset:
     return names
 
 
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement (or type())
+
+
+def _state_is_everything(kind: type) -> bool:
+    """Is an object of ``kind`` all in its instance dict and slots? Not when a class of
+    its MRO is the interpreter's or compiled (an ``int`` subclass keeps its number
+    elsewhere), ``object`` aside."""
+    return all(klass is object or klass.__flags__ & _HEAP_TYPE for klass in kind.__mro__)
+
+
 def _states(actual: Any, expected: Any) -> tuple:
     """Both objects' states (:func:`object_state`), without a ``functools.cached_property``
     value computed on one side only: a cache, computed again from the rest of the state
@@ -333,8 +343,13 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
             return
         inner = list(_inside(expected, _walk(left_state, right_state, f"{path}.__dict__" if path else "__dict__", seen,
                                              depth + 1, strict)))
-        yield from inner or [_about(expected, f"{where}: {_safe_repr(actual, strict)} != "
-                                              f"{_safe_repr(expected, strict)}")]
+        if inner:
+            yield from inner
+        elif not _state_is_everything(type(expected)):
+            yield _about(expected, f"{where}: {_safe_repr(actual, strict)} != {_safe_repr(expected, strict)}")
+        # (else the same state, all there is, and ``==`` says no: an ``__eq__`` that is
+        # identity for such operands, parso's leaves (``self is other`` unless compared
+        # with a string): a decoded copy is never the object itself)
         return
     # (same type, no state: ``object()`` and friends are interchangeable)
     yield from _state_differences(actual, expected, path, seen, depth, strict)

@@ -129,6 +129,37 @@ def test_an_exception_entering_its_constructor_is_compared_without_failing() -> 
     assert differences(SlottedError(1), SlottedError(2))
 
 
+class Leaf:
+    """parso's leaves: ``==`` is identity unless compared with a string; a leaf links to
+    its parent, whose children link back."""
+
+    def __init__(self, value, parent=None):
+        self.value, self.parent, self.children = value, parent, []
+
+    def __eq__(self, other):
+        return self.value == other if isinstance(other, str) else self is other
+
+    __hash__ = object.__hash__
+
+
+class Count(int):
+    """An ``int`` subclass has an instance dict, but its number lives elsewhere."""
+
+
+def test_objects_whose_eq_is_identity_compare_by_state() -> None:
+    def tree(last):
+        root = Leaf("root")
+        root.children = [Leaf("def", root), Leaf(last, root)]
+        return root
+
+    recorded, replayed = tree("pass"), tree("pass")
+    assert recorded.children[0] != replayed.children[0]  # (what replay used to report)
+    assert [] == differences(replayed.children[0], recorded.children[0])
+    assert ["__dict__['parent'].__dict__['children'][1].__dict__['value']: 'return' != 'pass'"] == \
+        differences(tree("return").children[0], recorded.children[0])
+    assert differences(Count(1), Count(2))  # the same (empty) dict, other numbers
+
+
 def test_an_exception_stored_as_a_value_keeps_what_it_was_raised_from() -> None:
     """``raise Outer() from inner``: code given the exception may read ``__cause__``."""
     try:
