@@ -202,6 +202,11 @@ class ModuleFilter:
         self._by_name[name] = decision
         return decision
 
+    def _included_with_its_package(self, name: str) -> bool:
+        """Is ``name`` included by a wildcard only (an exact name is the user's choice)?"""
+        pattern = self._match(name, self.include)
+        return pattern is not None and pattern != name
+
     def _is_project(self, top_level: str) -> bool:
         known = self._project_names.get(top_level)
         if known is None:
@@ -217,6 +222,13 @@ class ModuleFilter:
     def decide(self, name: str, origin: str | None) -> Decision:
         decision = self.decide_by_name(name)
         if decision is not None:
+            if decision.include and origin and self._included_with_its_package(name) \
+                    and is_test_file(os.path.normcase(os.path.realpath(origin)), self._real_root):
+                # ``h11*`` names the library, and with it the suite it ships inside
+                # (``h11/tests/helpers.py``): test code all the same, which replay, run
+                # on the installed library, often cannot import.
+                return Decision(False, "is a test module, a conftest or in a test directory "
+                                       "(an include pattern names the package holding it)")
             return decision
         if not origin:
             return Decision(False, "has no source file")

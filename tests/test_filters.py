@@ -47,6 +47,19 @@ def test_include_wins_over_default_exclusions_and_exclude() -> None:
     assert (True, "matches PYTESTCLEANUP_INCLUDE_MODULES pattern 'somelib*'") == decision
 
 
+def test_a_suite_shipped_inside_an_included_package_is_test_code(tmp_path) -> None:
+    """``h11*`` names h11 and the suite it ships in ``h11/tests/``: its helpers are test
+    code, not recorded (replay, on the installed library, cannot import them); a module
+    the include names exactly is the user's choice."""
+    package = tmp_path / "h11"
+    module_filter = ModuleFilter(include=("h11*", "lib.tests.fixtures"), project_root=str(tmp_path))
+    decision = module_filter.decide("h11.tests.helpers", str(package / "tests" / "helpers.py"))
+    assert (False, "is a test module, a conftest or in a test directory "
+                   "(an include pattern names the package holding it)") == decision
+    assert module_filter.decide("h11._util", str(package / "_util.py")).include
+    assert module_filter.decide("lib.tests.fixtures", str(tmp_path / "lib" / "tests" / "fixtures.py")).include
+
+
 def test_an_include_naming_a_library_the_tool_runs_on_is_told() -> None:
     """``pluggy*`` cannot win: pytest runs on pluggy. The recorder warns with what
     :meth:`never_included` names; wide patterns name nothing. ``packaging``, which pytest
