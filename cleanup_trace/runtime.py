@@ -1084,6 +1084,20 @@ CALLEE_DEPTH = 2
 CALLEES_FOLLOWED = 64
 
 
+_METHOD_TYPES = frozenset({types.FunctionType, staticmethod, classmethod, property})
+
+
+def _method_identities(item: Any) -> tuple:
+    """``((ids of what a class attribute may be as its module left it), its plain
+    function or None)`` for a method (a wrapper is the same method as its function)."""
+    if type(item) is RecordingWrapper:
+        return (id(item), id(item.__wrapped__)), item.__wrapped__
+    function = item.__func__ if type(item) in (staticmethod, classmethod) else item
+    if type(function) is RecordingWrapper:
+        function = function.__wrapped__
+    return (id(item),), function if type(function) is types.FunctionType else None
+
+
 def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
     """``(namespace, name, identities)`` of the globals ``function`` may read, itself or
     through the module functions of yours it names, to :data:`CALLEE_DEPTH`; each global
@@ -1100,6 +1114,9 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
                 watched.setdefault((id(entry[0]), entry[1]), entry)
             if depth < CALLEE_DEPTH:
                 callees.extend(_module_functions_named(reader, names, by_module))
+                # (``self.serialize_body()``: any method of the module's classes so named)
+                callees.extend((method, reader_owner) for name in sorted(names)
+                               for _, _, method in reader_owner.class_methods.get(name, ()) if method is not None)
         frontier = []
         for callee, callee_owner in callees:
             if callee not in followed and len(followed) < CALLEES_FOLLOWED:
@@ -1157,6 +1174,8 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_mo
                if (name in baseline or name in _BUILTIN_NAMES) and name not in owner.rebound]
     watched.extend((klass.__dict__, name, defined) for name in sorted(names)
                    for klass, defined in owner.class_settings.get(name, ()))
+    watched.extend((klass.__dict__, name, defined) for name in sorted(names)
+                   for klass, defined, _ in owner.class_methods.get(name, ()))
     for _, name, _ in list(watched):
         module = namespace.get(name)
         if isinstance(module, type) and module.__module__ != owner.module:
@@ -1307,6 +1326,24 @@ class _RecordingGenerator:
         self.items: list = []
         self.sent_values = False
         self.truncated = False
+        self.first_argument: Any = None
+        self.forwarder = 0  # (its id: a reference would make a cycle, and a weak one is
+        # gone when the garbage collector closes it, left open, with its object)
+
+    def kept_by(self, first_argument: Any, forwarder: Any) -> None:
+        """Note the call's first argument (``self``), to look at the end whether it keeps
+        this generator (see :meth:`_resumed_in_turns`)."""
+        self.first_argument = first_argument
+        self.forwarder = id(forwarder)
+
+    def _resumed_in_turns(self) -> bool:
+        """Is the generator an attribute of the object it works on (wsproto's
+        ``self._parse_more = self._parse_more_gen()``)? Such a generator is resumed by
+        one method call after another, with the object fed in between (bytes received):
+        what it yields depends on what happened between its steps, which replay, running
+        it from the object as it was at the start, does not have."""
+        attributes = instance_dict(self.first_argument) if self.forwarder else None
+        return attributes is not None and any(id(value) == self.forwarder for value in attributes.values())
 
     def _keep(self, item: Any) -> None:
         if len(self.items) >= ITEM_LIMIT:
@@ -1333,6 +1370,10 @@ class _RecordingGenerator:
             return
         if self.sent_values:
             self.function.skip("generator driven with send()", "replay cannot reproduce sent values")
+            return
+        if self._resumed_in_turns():
+            self.function.skip("generator kept by the object it reads",
+                               "resumed call after call, with the object changed in between")
             return
         end["items"] = self.items
         end["truncated"] = self.truncated
@@ -1683,6 +1724,12 @@ class ModuleInstrumenter:
         # [(the class, (id of the value,))]. A setting a test changes
         # (``Parser.DEFAULT_WHITE_CHARS``) is watched like a patched global.
         self.class_settings: dict[str, list] = {}
+        # The methods of its classes, as its body left them: name -> [(the class,
+        # (ids of what it holds,), the plain function)]. A test's
+        # ``monkeypatch.setattr(Frame, "serialize_body", ...)`` changes what every method
+        # calling ``self.serialize_body()`` does: watched like a patched global, and
+        # followed as a callee.
+        self.class_methods: dict[str, list] = {}
 
     def finished(self, namespace: Optional[dict] = None) -> None:
         """The module's body ran to its end (the transformer's last statement): take the
@@ -1703,6 +1750,9 @@ class ModuleInstrumenter:
                     for name, item in attributes.items():
                         if type(item) in SETTING_TYPES and not name.startswith("__"):
                             self.class_settings.setdefault(name, []).append((value, (id(item),)))
+                        elif (type(item) in _METHOD_TYPES or type(item) is RecordingWrapper) \
+                                and not (name.startswith("__") and name.endswith("__")):
+                            self.class_methods.setdefault(name, []).append((value,) + _method_identities(item))
                         elif class_name == value.__name__ and _compared_by_identity(item) \
                                 and not name.startswith("__"):
                             # A class-level sentinel (``__optionalNotMatched = _NullToken()``
@@ -1769,7 +1819,11 @@ class ModuleInstrumenter:
                 _without_own_frames(error)
                 raise
         if record.is_generator:
-            return _named_like(_RecordingGenerator(record, snapshot, wrapped(*args, **kwargs)).run(), wrapped)
+            recording = _RecordingGenerator(record, snapshot, wrapped(*args, **kwargs))
+            forwarder = recording.run()
+            if instance is not None or args:
+                recording.kept_by(instance if instance is not None else args[0], forwarder)
+            return _named_like(forwarder, wrapped)
         if record.is_async_generator:
             return _named_like(_record_async_generator(record, snapshot, wrapped(*args, **kwargs)), wrapped)
         if record.is_coroutine:

@@ -1157,6 +1157,16 @@ def test_messages_differing_in_more_than_addresses_still_differ() -> None:
     assert without_addresses("E @ 0x7f72c9b0dc10 ( code=0x23 )") != without_addresses("E @ 0x7f2984531050 ( code=0x2 )")
 
 
+def test_bytes_holding_a_default_repr_compare_without_its_address() -> None:
+    """hpack's ``_to_bytes(value)`` is ``str(value).encode()``: of any object, its repr."""
+    from cleanup_trace.compare import differences
+
+    assert [] == differences(b"<hpack.hpack.Encoder object at 0x7f3a01b2c3d0>",
+                             b"<hpack.hpack.Encoder object at 0x7f29845310a0>")
+    assert differences(b"<A object at 0x7f3a01b2c3d0>", b"<B object at 0x7f3a01b2c3d0>")
+    assert differences(b"byte 0x1f", b"byte 0x2f")
+
+
 def test_pytest_setting_its_current_test_does_not_make_calls_compare_the_environment() -> None:
     """pytest sets PYTEST_CURRENT_TEST around every test: after it, the next recorded call
     would compare the whole environment with the start of recording, in every test."""
@@ -2752,3 +2762,105 @@ def test_an_included_module_pytest_collects_as_a_test_file_is_recorded(pytester:
     run_tool(pytester)  # the scaffold
     outcomes = pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests").parseoutcomes()
     assert "failed" not in outcomes and outcomes["passed"] >= 3
+
+
+FRAMES_APP = '''
+class Frame:
+    def __init__(self, stream_id):
+        self.stream_id = stream_id
+
+    def __repr__(self):
+        return f"Frame({self.stream_id}): {self._body_repr()}"
+
+    def _body_repr(self):
+        return repr(self.serialize_body())
+
+    def serialize_body(self):
+        return b"body"
+
+
+def main():
+    print(repr(Frame(1)))
+    original = Frame.serialize_body
+    Frame.serialize_body = lambda self: b"patched"  # a test's monkeypatch.setattr(Frame, ...)
+    print(repr(Frame(2)))
+    Frame.serialize_body = original
+    print(repr(Frame(3)))
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_calls_made_while_a_test_patches_a_method_of_the_class_are_not_recorded(pytester: pytest.Pytester,
+                                                                                app: Path) -> None:
+    """hyperframe's tests patch ``Frame.serialize_body``, which ``__repr__`` reaches through
+    ``_body_repr``: those calls belong to the patch, which replay does not have."""
+    (app / "frames.py").write_text(textwrap.dedent(FRAMES_APP))
+    result = run_tool(pytester, "frames")
+    assert ["Frame(1): b'body'", "Frame(2): b'patched'", "Frame(3): b'body'"] == [
+        line for line in result.outlines if not line.startswith("written")]
+    result.stderr.fnmatch_lines(["*call.skipped function=frames.Frame.__repr__ reason='module global patched' "
+                                 "detail='frames.serialize_body is not what its module defined*"])
+    for name in ("Frame.__repr__", "Frame._body_repr"):
+        cases = json.loads((app / f"tests/test-data/frames/{name}-00.json").read_text())["cases"]
+        assert [1, 3] == [case["call"]["args"][0]["stream_id"] for case in cases], name
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=9, skipped=1)
+
+
+PARSER_APP = '''
+import gc
+
+
+class Parser:
+    def __init__(self):
+        self.buffer = []
+        self._events = self._events_gen()  # resumed by one call after another
+
+    def _events_gen(self):
+        while True:
+            while self.buffer:
+                yield self.buffer.pop(0)
+            yield None  # more data needed
+
+    def receive(self, data):
+        self.buffer.extend(data)
+
+    def events(self):
+        found = []
+        for event in self._events:
+            if event is None:
+                break
+            found.append(event)
+        return found
+
+
+def countdown(n):
+    while n:
+        yield n
+        n -= 1
+
+
+def main():
+    parser = Parser()
+    for chunk in ([1, 2], [], [3]):
+        parser.receive(chunk)
+        print(parser.events())
+    del parser
+    gc.collect()  # (the parser and its generator hold each other: it ends here, left open)
+    print(list(countdown(3)))
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_a_generator_its_object_keeps_and_resumes_call_after_call_is_not_recorded(pytester: pytest.Pytester,
+                                                                                  app: Path) -> None:
+    """wsproto's ``self._parse_more = self._parse_more_gen()``: what it yields depends on
+    the bytes received between its steps; replay runs it from the object as it started."""
+    (app / "feed.py").write_text(textwrap.dedent(PARSER_APP))
+    result = run_tool(pytester, "feed")
+    assert ["[1, 2]", "[]", "[3]", "[3, 2, 1]"] == [line for line in result.outlines if not line.startswith("written")]
+    result.stderr.fnmatch_lines(["*call.skipped function=feed.Parser._events_gen "
+                                 "reason='generator kept by the object it reads'*"])
+    data = app / "tests" / "test-data" / "feed"
+    assert not (data / "Parser._events_gen-00.json").exists()
+    assert (data / "countdown-00.json").exists()
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3, skipped=1)

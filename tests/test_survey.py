@@ -490,13 +490,18 @@ def test_checking_a_stored_value_never_runs_its_comparison_code() -> None:
 
 def test_a_value_whose_copies_are_not_equal_is_not_stored(tmp_path, monkeypatch) -> None:
     """Storing compares state (never the user's __eq__ on the user's object), but replay
-    compares with __eq__: a class whose copies never compare equal would fail every replay."""
+    compares with __eq__: a class whose copies never compare equal would fail every replay,
+    unless its state is all there is to it (then replay compares that state)."""
     (tmp_path / "identity_eq.py").write_text(
         "class Token:\n"
         "    def __init__(self):\n"
         "        self.marker = object()\n"
         "    def __eq__(self, other):\n"
         "        return self.marker is other.marker\n"
+        "class Odd(int):\n"
+        "    def __eq__(self, other):\n"
+        "        return False\n"
+        "    __hash__ = int.__hash__\n"
         "class Plain:\n"
         "    def __init__(self):\n"
         "        self.value = 1\n"
@@ -506,7 +511,11 @@ def test_a_value_whose_copies_are_not_equal_is_not_stored(tmp_path, monkeypatch)
     import identity_eq
 
     with pytest.raises(serialise.Unserialisable, match="does not equal a copy of itself"):
-        serialise.check_round_trip(identity_eq.Token(), serialise.encode(identity_eq.Token()))
+        serialise.check_round_trip(identity_eq.Odd(3), serialise.encode(identity_eq.Odd(3)))
+    from cleanup_trace.compare import differences
+
+    token = identity_eq.Token()  # its state is everything: replay compares that
+    assert [] == differences(serialise.check_round_trip(token, serialise.encode(token)), token)
     plain = identity_eq.Plain()
     serialise.check_round_trip(plain, serialise.encode(plain))
 
