@@ -42,7 +42,7 @@ import bisect
 import re
 from typing import Iterator, NamedTuple, Optional, Union
 
-TRANSFORM_VERSION = 21
+TRANSFORM_VERSION = 22
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -55,6 +55,11 @@ OPT_OUT_MARKER = "# cleanup_trace: skip-file"
 
 _IMPLICIT_CLASSMETHODS = frozenset({"__init_subclass__", "__class_getitem__"})
 _CONTEXT_MANAGER_DECORATORS = frozenset({"contextmanager", "asynccontextmanager"})
+# Decorators that compile the function anew from its source, on a class or a ``def``
+# (typeguard's ``@typechecked`` adds its type checks so): they refuse a function that
+# carries a ``__wrapped__``, as the recording wrapper does, and leave it without what they
+# add (inflect's suite expects ``TypeCheckError``). Such functions are not instrumented.
+RECOMPILING_DECORATORS = frozenset({"typechecked"})
 # Calls that look at the caller's frame: a wrapper adds a frame, so such a function
 # would see the tool instead of its caller (``sys._getframe(1).f_globals['__name__']``).
 # Names no other API uses are matched whatever they are called on; the common ones
@@ -524,6 +529,8 @@ def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str
         last = name.rpartition(".")[2]
         if last == "overload":
             return "typing.overload stub"
+        if last in RECOMPILING_DECORATORS:
+            return "compiled anew by its decorator (@typechecked), which a wrapper would turn off"
         if last in _CONTEXT_MANAGER_DECORATORS:
             # Its generator is driven by a ``with`` block, whose statements run between
             # the yield and what follows it (packaging's ``enclosing_tokens`` checks the
@@ -554,6 +561,7 @@ class _Instrumenter:
         self.clock_reads: list[tuple[str, str]] = []  # (function, what it reads)
         self.skipped: list[tuple[str, str]] = []
         self._scope: list[str] = []
+        self._recompiled_classes = 0  # enclosing classes under a recompiling decorator
 
     def _hinted(self, node: FunctionNode) -> bool:
         first = bisect.bisect_left(self.hint_lines, node.lineno)
@@ -573,6 +581,8 @@ class _Instrumenter:
         qualname = ".".join(self._scope + [node.name])
         findings = _Findings(node, self.imported, self._hinted(node), self.shared)
         reason = skip_reason(node, findings)
+        if reason is None and self._recompiled_classes:
+            reason = "compiled anew by its class's decorator (@typechecked), which a wrapper would turn off"
         if reason:
             self.skipped.append((qualname, reason))
         else:
@@ -611,11 +621,15 @@ class _Instrumenter:
                 self._visit_function(node)
                 continue
             if isinstance(node, ast.ClassDef):
+                recompiled = any(_decorator_name(decorator).rpartition(".")[2] in RECOMPILING_DECORATORS
+                                 for decorator in node.decorator_list)
                 self._scope.append(node.name)
+                self._recompiled_classes += recompiled
                 try:
                     self.visit(node.body)
                 finally:
                     self._scope.pop()
+                    self._recompiled_classes -= recompiled
                 continue
             for field in ("body", "orelse", "handlers", "finalbody", "cases"):
                 inner = getattr(node, field, None)

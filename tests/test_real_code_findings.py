@@ -125,6 +125,20 @@ def test_frame_inspecting_functions_are_left_alone() -> None:
     assert ["plain"] == instrumented
 
 
+def test_functions_a_decorator_compiles_anew_are_left_alone() -> None:
+    """typeguard's ``@typechecked`` rebuilds a function from its source and refuses one with
+    a ``__wrapped__`` (the wrapper's): it would leave inflect's methods unchecked."""
+    source = ("from typeguard import typechecked\nimport typeguard\n"
+              "@typechecked\ndef checked(x: int):\n    return x\n"
+              "class Engine:\n    @typeguard.typechecked\n    def plural(self, text: str):\n        return text\n"
+              "    def other(self):\n        return 1\n"
+              "@typechecked\nclass Checked:\n    def method(self, x: int):\n        return x\n"
+              "    class Inner:\n        def deeper(self):\n            return 2\n"
+              "def plain():\n    return 1\n")
+    _, instrumented = rewrite_module(source, "m.py", "m")
+    assert ["Engine.other", "plain"] == instrumented
+
+
 @pytest.mark.usefixtures("debug_log")
 def test_program_output_is_unchanged_and_replays(pytester: pytest.Pytester, findings: Path) -> None:
     """Random draws replay from their recorded state, dict order survives the data file,
