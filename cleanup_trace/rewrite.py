@@ -507,6 +507,11 @@ def _report_history_at_entry(node: FunctionNode, source: str) -> None:
     node.body.insert(position, ast.fix_missing_locations(ast.copy_location(hook, anchor)))
 
 
+def _decorated_by(node: Union[FunctionNode, ast.ClassDef], names: frozenset) -> bool:
+    """Is one of ``node``'s decorators named (its last dotted part) among ``names``?"""
+    return any(_decorator_name(decorator).rpartition(".")[2] in names for decorator in node.decorator_list)
+
+
 def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str | None:
     """Why a function is not instrumented, or ``None`` when it is.
 
@@ -524,13 +529,13 @@ def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str
         return "returns an object's address (id()), which differs between processes"
     if findings is not None and findings.inspects_frames:
         return "looks at its caller's frame"
+    if _decorated_by(node, RECOMPILING_DECORATORS):
+        return "compiled anew by its decorator (@typechecked), which a wrapper would turn off"
     for decorator in node.decorator_list:
         name = _decorator_name(decorator)
         last = name.rpartition(".")[2]
         if last == "overload":
             return "typing.overload stub"
-        if last in RECOMPILING_DECORATORS:
-            return "compiled anew by its decorator (@typechecked), which a wrapper would turn off"
         if last in _CONTEXT_MANAGER_DECORATORS:
             # Its generator is driven by a ``with`` block, whose statements run between
             # the yield and what follows it (packaging's ``enclosing_tokens`` checks the
@@ -621,8 +626,7 @@ class _Instrumenter:
                 self._visit_function(node)
                 continue
             if isinstance(node, ast.ClassDef):
-                recompiled = any(_decorator_name(decorator).rpartition(".")[2] in RECOMPILING_DECORATORS
-                                 for decorator in node.decorator_list)
+                recompiled = _decorated_by(node, RECOMPILING_DECORATORS)
                 self._scope.append(node.name)
                 self._recompiled_classes += recompiled
                 try:

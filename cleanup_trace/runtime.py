@@ -1231,13 +1231,10 @@ def _method_watches(instance: Any, names: set, by_module: dict) -> list:
     for name in sorted(names):
         owner = next((klass for klass in kind.__mro__[:-1] if name in namespace_of(klass)), None)
         method = namespace_of(owner).get(name) if owner is not None else None
-        if type(method) is RecordingWrapper:
-            # (its plain function goes back in its place once recording is done with it)
-            identities: tuple = (id(method), id(method.__wrapped__))
-        elif type(method) is types.FunctionType:
-            identities = (id(method),)
-        else:
+        if type(method) is not RecordingWrapper and type(method) is not types.FunctionType:
             continue
+        # (a wrapper's plain function goes back in its place once recording is done with it)
+        identities = _method_identities(method)[0]
         watches.append((attributes, name, (id(_NO_VALUE),)))
         if getattr(method, "__qualname__", None) == f"{owner.__qualname__}.{name}":
             watches.append((namespace_of(owner), name, identities))
