@@ -65,7 +65,7 @@ def _instrument_module(name: str, module: types.ModuleType, replaced: dict) -> O
     filename = getattr(getattr(module, "__spec__", None), "origin", None) or module.__file__
     with open(filename, "rb") as handle:
         source = handle.read()
-    tree, qualnames = rewrite.rewrite_module(source, filename, name)
+    tree, qualnames = rewrite.rewrite_module(source, filename, name, record_inside=False)
     if not qualnames:
         return None
     rebound, identities = rewrite.instrumenter_arguments(tree)

@@ -42,7 +42,9 @@ import bisect
 import re
 from typing import Iterator, NamedTuple, Optional, Union
 
-TRANSFORM_VERSION = 22
+from cleanup_trace import inline
+
+TRANSFORM_VERSION = 23
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -557,8 +559,10 @@ def _role(node: FunctionNode) -> str:
 
 class _Instrumenter:
     def __init__(self, imported: dict[str, str], hint_lines: list[int],
-                 shared: SharedState = _NO_SHARED_STATE, module_name: str = "") -> None:
+                 shared: SharedState = _NO_SHARED_STATE, module_name: str = "", record_inside: bool = True) -> None:
         self.imported = imported
+        self.record_inside = record_inside  # plain functions record in their body (see inline)
+        self.inline_count = 0
         self.shared = shared
         self.module_name = module_name
         self.hint_lines = hint_lines  # sorted numbers of the lines showing a hint (_hint_pattern)
@@ -572,11 +576,16 @@ class _Instrumenter:
         first = bisect.bisect_left(self.hint_lines, node.lineno)
         return first < len(self.hint_lines) and self.hint_lines[first] <= (node.end_lineno or node.lineno)
 
-    def _decorator(self, node: FunctionNode) -> ast.expr:
-        # ``@<instrumenter>``, or ``@<instrumenter>.setter``/``.deleter`` for property roles.
+    def _decorator(self, node: FunctionNode, key: str = "") -> ast.expr:
+        # ``@<instrumenter>``, or ``@<instrumenter>.setter``/``.deleter`` for property roles;
+        # ``@<instrumenter>.inline(key[, role])`` for a function recording in its body.
         decorator: ast.expr = ast.Name(id=HELPER_NAME, ctx=ast.Load())
         role = _role(node)
-        if role:
+        if key:
+            arguments = [ast.Constant(key)] + ([ast.Constant(role)] if role else [])
+            decorator = ast.Call(func=ast.Attribute(value=decorator, attr="inline", ctx=ast.Load()),
+                                 args=arguments, keywords=[])
+        elif role:
             decorator = ast.Attribute(value=decorator, attr=role, ctx=ast.Load())
         # Locations of the original ``def`` keep tracebacks and co_firstlineno unchanged.
         target = node.decorator_list[-1] if node.decorator_list else node
@@ -588,10 +597,14 @@ class _Instrumenter:
         reason = skip_reason(node, findings)
         if reason is None and self._recompiled_classes:
             reason = "compiled anew by its class's decorator (@typechecked), which a wrapper would turn off"
+        key = ""
         if reason:
             self.skipped.append((qualname, reason))
         else:
-            node.decorator_list.append(self._decorator(node))
+            if self.record_inside and inline.refusal(node, in_class=bool(self._scope)) is None:
+                key = f"{self.module_name}:{self.inline_count}"
+                self.inline_count += 1
+            node.decorator_list.append(self._decorator(node, key))
             self.instrumented.append(qualname)
         # Also in functions left unwrapped: they run inside recorded calls all the same.
         for call, source in findings.hooked_calls:
@@ -615,6 +628,8 @@ class _Instrumenter:
         if source:
             _report_history_at_entry(node, source)
             self.clock_reads.append((qualname, source))
+        if key:  # last: the hooks above run inside the recorded call
+            inline.record_inside(node, key)  # type: ignore[arg-type]
         # Nested functions are not importable, so not replayable: not descended into.
 
     def visit(self, statements: list) -> None:
@@ -655,10 +670,13 @@ def _insert_position(body: list[ast.stmt]) -> int:
     return position
 
 
-def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tuple[ast.Module, list[str]]:
+def rewrite_module(source: str | bytes, filename: str, module_name: str,
+                   record_inside: bool = True) -> tuple[ast.Module, list[str]]:
     """Parse ``source`` and instrument it; return the tree and the instrumented qualnames.
 
     A module carrying ``OPT_OUT_MARKER`` is returned parsed but unchanged.
+    ``record_inside=False``: every function records through a wrapper (a module
+    instrumented in place, whose functions exist already: see :mod:`cleanup_trace.late`).
     """
     tree = ast.parse(source, filename=filename)
     text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
@@ -667,7 +685,7 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str) -> tupl
     imported = imported_names(tree)
     shared = shared_state(tree, text, imported)
     hits = [match.start() for match in _hint_pattern(imported, shared).finditer(text)]
-    instrumenter = _Instrumenter(imported, _line_numbers(text, hits), shared, module_name)
+    instrumenter = _Instrumenter(imported, _line_numbers(text, hits), shared, module_name, record_inside)
     instrumenter.visit(tree.body)
     if not instrumenter.instrumented:
         return tree, []

@@ -49,7 +49,7 @@ from typing import Any, Callable, Iterator, Optional, Protocol
 
 from cleanup_trace._wrapt import wrapt
 
-from cleanup_trace import _json, filters, locate
+from cleanup_trace import _json, filters, inline, locate
 from cleanup_trace.effects import (SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, during_an_import,
                                     module_importing, writes)
 from cleanup_trace.compare import (has_own_eq, instance_dict, namespace_of, object_state, same_text,
@@ -562,8 +562,8 @@ class FunctionRecord:
         elsewhere, a registry, a ``partial``, a running call all do): then no reference
         anywhere can tell the two apart. Otherwise it waits in ``pending_detach``.
         """
-        if self._detached is not None:
-            return
+        if self._detached is not None or type(self.gate) is _InlineGate:
+            return  # (a function recording in its body has no wrapper to take away)
         try:
             slot = self._slot()
             if slot is None:
@@ -1680,6 +1680,133 @@ class _PicklingMixin:
         return self
 
 
+# The gates of the functions recording in their own body that are open now, by the key
+# the transformer gave each ``def``: their OPEN_HOOK is this dict's ``get``.
+_open_gates: dict = {}
+
+
+class _InlineGate:
+    """The gate of a function that records in its body (see :mod:`cleanup_trace.inline`):
+    open while its key maps to it in ``_open_gates``. Behaves as the wrappers' bytearray
+    gates do where the runtime tests, opens and closes them."""
+
+    __slots__ = ("key", "function", "owner")
+
+    def __init__(self, key: str, function: Callable, owner: "ModuleInstrumenter") -> None:
+        self.key = key
+        self.function = function
+        self.owner = owner
+
+    def __bool__(self) -> bool:
+        return _open_gates.get(self.key) is self
+
+    def clear(self) -> None:
+        if _open_gates.get(self.key) is self:
+            _open_gates.pop(self.key, None)
+
+    def __setitem__(self, _where: slice, value: bytes) -> None:  # ``gate[:] = _OPEN``
+        if value:
+            _open_gates[self.key] = self  # (a module imported again: the latest def is the one)
+        else:
+            self.clear()
+
+
+def _call_form(function: Any, positional: tuple, rest: tuple, keywords: Optional[dict],
+               options: Optional[dict]) -> tuple[tuple, dict]:
+    """The call as its caller could have written it, from the parameters' values: a
+    parameter still holding its default object is left out (the default is the function's
+    own, even a sentinel nobody can name), the named ones after it given by keyword."""
+    if rest:
+        arguments = positional + rest
+    else:
+        defaults = function.__defaults__
+        arguments = positional
+        if defaults:
+            first_default = len(positional) - len(defaults)
+            kept: list = []
+            by_name: dict = {}
+            names = function.__code__.co_varnames
+            only_positional = function.__code__.co_posonlyargcount
+            for index, value in enumerate(positional):
+                if index >= first_default and value is defaults[index - first_default] \
+                        and index >= only_positional:
+                    continue
+                if len(kept) == index:
+                    kept.append(value)
+                else:
+                    by_name[names[index]] = value
+            arguments = tuple(kept)
+            if by_name:
+                keywords = {**by_name, **keywords} if keywords else by_name
+    kwargs: dict = {}
+    if keywords:
+        own_defaults = function.__kwdefaults__ or {}
+        kwargs = {name: value for name, value in keywords.items()
+                  if name not in own_defaults or own_defaults[name] is not value}
+    if options:
+        kwargs.update(options)
+    return arguments, kwargs
+
+
+def _inline_enter(gate: _InlineGate, positional: tuple, rest: tuple, keywords: Optional[dict],
+                  options: Optional[dict]) -> Optional[list]:
+    """ENTER_HOOK: a call of a function whose gate is open starts. Returns what the
+    function's body keeps in its local for the hooks after (``None``: not recorded)."""
+    if _guard.busy:
+        return None
+    try:
+        function, owner = gate.function, gate.owner
+        record = owner.records.get(function) or owner.record_for(function)
+        if record is None:
+            return None
+        arguments, kwargs = _call_form(function, positional, rest, keywords, options)
+    except Exception as error:  # never in the user's way
+        log.debug("call.not_recorded", function=getattr(gate.function, "__qualname__", "?"),
+                  error=f"{type(error).__name__}: {error}")
+        return None
+    snapshot = record._snapshot(arguments, kwargs)
+    if snapshot is None:
+        return None
+    running = _guard.calls
+    if running is None:
+        running = _guard.calls = []
+    running.append(snapshot)
+    return [record, snapshot, None, None]  # (record, snapshot, returned, raised)
+
+
+def _inline_return(call: list, value: Any) -> Any:
+    """RETURN_HOOK: the value a ``return`` of the recorded call returns (the last one wins)."""
+    call[2], call[3] = value, None
+    return value
+
+
+def _inline_raise(call: list) -> None:
+    """RAISE_HOOK: an exception leaves the recorded call (it is re-raised as it is)."""
+    call[3] = sys.exc_info()[1]
+
+
+def _inline_leave(call: list) -> None:
+    """LEAVE_HOOK: the recorded call ends, from the ``finally`` of its body."""
+    record, snapshot, returned, raised = call
+    running = _guard.calls
+    if running and running[-1] is snapshot:
+        running.pop()
+    elif running and snapshot in running:  # (never, with calls ending in order)
+        running.remove(snapshot)
+    if raised is None:
+        record.finish(snapshot, returned=returned)
+    elif isinstance(raised, Exception):
+        record.finish(snapshot, raised=raised)
+    if _state.pending_detach:
+        _retry_detaches(record)
+
+
+for _name, _hook in zip(inline.HOOK_NAMES, (_open_gates.get, _inline_enter, _inline_return, _inline_raise,
+                                            _inline_leave)):
+    setattr(builtins, _name, _hook)
+del _name, _hook
+
+
 class RecordingWrapper(_PicklingMixin, wrapt.FunctionWrapper):
     def __get__(self, instance: Any, owner: Any = None, _bind: type = types.MethodType) -> Any:
         # Bound as Python binds the plain function: read from its class it is the wrapper
@@ -1792,6 +1919,27 @@ class ModuleInstrumenter:
                 return instrument(function)
             return instrument_role
 
+        def inline_recording(key: str, role: str = "") -> Callable[[Callable], Callable]:
+            def register(function: Callable, _gate: type = _InlineGate) -> Callable:
+                try:
+                    if function.__code__.co_flags & (_CO_GENERATOR | _CO_COROUTINE | _CO_ASYNC_GENERATOR):
+                        # (a generator the transformer took for a plain function: its hooks
+                        # stay closed, the wrapper records it)
+                        return with_role(role)(function) if role else instrument(function)
+                    gate = _gate(key, function, self)
+                    if role:
+                        self.roles[function] = role
+                    self.gates[function] = gate  # type: ignore[assignment]
+                    if _state.sink is not None:
+                        gate[:] = _OPEN
+                except Exception as error:  # never break the user's import
+                    log.error("function.not_instrumented",
+                              function=f"{self.module}.{getattr(function, '__qualname__', '?')}",
+                              error=f"{type(error).__name__}: {error}")
+                return function
+            return register
+
+        instrument.inline = inline_recording  # type: ignore[attr-defined]
         instrument.setter = with_role("setter")  # type: ignore[attr-defined]
         instrument.deleter = with_role("deleter")  # type: ignore[attr-defined]
         instrument.finished = self.finished  # type: ignore[attr-defined]

@@ -27,11 +27,14 @@ from jsonpickle import tags as _jp_tags
 from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
-from cleanup_trace import _json, flatten_fast, forms, function_pickle, package_paths
+from cleanup_trace import _json, dormant, flatten_fast, forms, function_pickle, package_paths
 from cleanup_trace.compare import (differences, has_own_eq, instance_dict, namespace_of, slot_descriptors,
                                    slot_items)
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.locate import module_attribute, of_a_local_class
+
+# (functions stored by value may name the recording hooks: see dormant)
+dormant.install()
 
 FORMAT = "cleanup_trace/1"
 DILL_LOADER = "cleanup_trace.serialise.load_dill"

@@ -1,4 +1,9 @@
-"""Putting plain functions back once recording no longer needs their wrappers, and back again."""
+"""Putting plain functions back once recording no longer needs their wrappers, and back again.
+
+Only generators and coroutines have wrappers (plain functions record in their body, see
+cleanup_trace.inline, and are their own object throughout): the functions here are
+generators, beside a plain function that records in every run.
+"""
 from __future__ import annotations
 
 import json
@@ -9,10 +14,13 @@ import pytest
 
 LIB = '''
 def kept(x):
-    return x + 1
+    yield x + 1
 
 def taken(x):
-    return x + 2
+    yield x + 2
+
+def inside(x):
+    return x + 3
 '''
 
 SCRIPT = '''
@@ -24,16 +32,19 @@ def plain(function):
 
 with Recorder():
     import lib
+    inside = lib.inside
     for value in range(3):
-        lib.kept(value)
-        lib.taken(value)
+        list(lib.kept(value))
+        list(lib.taken(value))
+        print("recording inside:", plain(lib.inside), lib.inside(value))
 print("after first run:", plain(lib.kept), plain(lib.taken))
 taken = lib.taken  # somebody holds the plain function now
 with Recorder():
     print("recording again:", plain(lib.kept), plain(lib.taken))
-    lib.kept(10)
-    print("still the same object:", taken is lib.taken)
-print("after second run:", plain(lib.kept), plain(lib.taken))
+    list(lib.kept(10))
+    lib.inside(10)
+    print("still the same object:", taken is lib.taken, inside is lib.inside)
+print("after second run:", plain(lib.kept), plain(lib.taken), plain(lib.inside))
 '''
 
 
@@ -44,14 +55,16 @@ def test_wrappers_go_back_at_stop_and_return_only_when_nobody_took_the_plain_fun
     result = pytester.run(sys.executable, "script.py")
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines([
+        "recording inside: True 3",
         "after first run: True True",
         # kept is wrapped again and records; taken stays plain: its holder would see a new object
         "recording again: False True",
-        "still the same object: True",
-        "after second run: True True",
+        "still the same object: True True",
+        "after second run: True True True",
     ])
-    [kept_file] = (pytester.path / "tests" / "test-data" / "lib").glob("kept-*.json")
-    assert 4 == len(json.loads(kept_file.read_text())["cases"])  # 3 from the first run, 1 from the second
+    for name in ("kept", "inside"):  # 3 from the first run, 1 from the second
+        [data_file] = (pytester.path / "tests" / "test-data" / "lib").glob(f"{name}-*.json")
+        assert 4 == len(json.loads(data_file.read_text())["cases"])
 
 
 SATURATING_SCRIPT = '''
@@ -63,7 +76,7 @@ recorder = Recorder()
 recorder.start()
 import lib
 for value in range(80):  # budget full, then watched for a while: the gate closes in a call
-    lib.kept(value)
+    list(lib.kept(value))
 # No recorded call ends any more to put the plain function back: a garbage collection does.
 gc.collect()
 print("plain while still recording:", type(lib.kept) is types.FunctionType)
@@ -97,15 +110,19 @@ def test_a_function_imported_by_name_elsewhere_is_put_back_in_every_module_holdi
 
         REGISTRY = [taken]
 
+        from lib import inside
+
         def test_calls():
             for value in range(80):
-                assert kept(value) == value + 1
-                assert taken(value) == value + 2
+                assert list(kept(value)) == [value + 1]
+                assert list(taken(value)) == [value + 2]
+                assert inside(value) == value + 3
 
         def test_types():
             import lib
             assert type(kept) is types.FunctionType and kept is lib.kept
             assert type(taken) is not types.FunctionType and taken is lib.taken is REGISTRY[0]
+            assert type(inside) is types.FunctionType and inside is lib.inside
     '''))
     clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
     result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", "test_lib.py")

@@ -12,8 +12,8 @@ import pytest
 from cleanup_trace import rewrite
 
 
-def rewritten(source: str, module: str = "golden") -> str:
-    tree, _ = rewrite.rewrite_module(textwrap.dedent(source), "golden.py", module)
+def rewritten(source: str, module: str = "golden", record_inside: bool = True) -> str:
+    tree, _ = rewrite.rewrite_module(textwrap.dedent(source), "golden.py", module, record_inside)
     return ast.unparse(tree)
 
 
@@ -42,7 +42,26 @@ def test_helper_import_goes_after_docstring_and_future_imports() -> None:
         def f(x):
             return x
         __cleanup_trace@__.finished()''')
-    assert expected == rewritten(source)
+    assert expected == rewritten(source, record_inside=False)
+    assert expected.replace("@__cleanup_trace@__\n", "@__cleanup_trace@__.inline('golden:0')\n") == \
+        rewritten(source).replace(INLINE_BODY.format(indent="    ", value="x"), "    return x")
+
+
+# What a plain function records with in its body (see cleanup_trace.inline).
+INLINE_BODY = """\
+{indent}@cleanup_trace_call = __cleanup_trace@open__('golden:0')
+{indent}if @cleanup_trace_call is not None:
+{indent}    @cleanup_trace_call = __cleanup_trace@enter__(@cleanup_trace_call, (x,), (), None, None)
+{indent}try:
+{indent}    return {value} if @cleanup_trace_call is None else __cleanup_trace@return__(@cleanup_trace_call, {value})
+{indent}    return None if @cleanup_trace_call is None else __cleanup_trace@return__(@cleanup_trace_call, None)
+{indent}except BaseException:
+{indent}    if @cleanup_trace_call is not None:
+{indent}        __cleanup_trace@raise__(@cleanup_trace_call)
+{indent}    raise
+{indent}finally:
+{indent}    if @cleanup_trace_call is not None:
+{indent}        __cleanup_trace@leave__(@cleanup_trace_call)"""
 
 
 def test_names_the_module_rebinds_itself_are_passed_to_the_runtime() -> None:
@@ -87,10 +106,11 @@ def test_decorator_is_innermost() -> None:
             def f(x):
                 return x
     '''
-    tree, _ = rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden")
-    method = tree.body[-2].body[0]
-    assert ["staticmethod", "functools.lru_cache", "__cleanup_trace@__"] == \
-        [ast.unparse(decorator) for decorator in method.decorator_list]
+    for record_inside, recording in ((False, "__cleanup_trace@__"), (True, "__cleanup_trace@__.inline('golden:0')")):
+        tree, _ = rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden", record_inside)
+        method = tree.body[-2].body[0]
+        assert ["staticmethod", "functools.lru_cache", recording] == \
+            [ast.unparse(decorator) for decorator in method.decorator_list]
 
 
 def test_property_roles() -> None:
@@ -107,9 +127,13 @@ def test_property_roles() -> None:
             def v(self):
                 pass
     '''
-    roles = [ast.unparse(node.decorator_list[-1]) for node in
-             rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden")[0].body[-2].body]
-    assert ["__cleanup_trace@__", "__cleanup_trace@__.setter", "__cleanup_trace@__.deleter"] == roles
+    def roles(record_inside: bool) -> list[str]:
+        tree = rewrite.rewrite_module(textwrap.dedent(source), "golden.py", "golden", record_inside)[0]
+        return [ast.unparse(node.decorator_list[-1]) for node in tree.body[-2].body]
+
+    assert ["__cleanup_trace@__", "__cleanup_trace@__.setter", "__cleanup_trace@__.deleter"] == roles(False)
+    assert ["__cleanup_trace@__.inline('golden:0')", "__cleanup_trace@__.inline('golden:1', 'setter')",
+            "__cleanup_trace@__.inline('golden:2', 'deleter')"] == roles(True)
 
 
 def test_skip_rules() -> None:

@@ -79,7 +79,9 @@ def describe(func):
         inspect.isfunction(func), inspect.ismethod(func), inspect.isgeneratorfunction(func),
         inspect.iscoroutinefunction(func), inspect.isasyncgenfunction(func), callable(func),
         isinstance(func, (types.FunctionType, types.MethodType)), func.__defaults__, func.__kwdefaults__,
-        func.__annotations__, code.co_firstlineno, code.co_name, code.co_varnames,
+        # (the parameters: a function recording in its body has one local more, see inline)
+        func.__annotations__, code.co_firstlineno, code.co_name,
+        code.co_varnames[:code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 4) + bool(code.co_flags & 8)],
         inspect.getsourcelines(func)[1], inspect.getsource(func).splitlines()[0].strip(),
         inspect.getfile(func).endswith("introspect.py"), inspect.unwrap(func).__name__,
     ]
@@ -90,6 +92,11 @@ def main():
     for func in (documented, counting, waiting, streaming, decorated, Klass.method, instance.method,
                  Klass.make, Klass.helper, fails):
         print(describe(func))
+    # (plain functions record in their body and stay functions; generators and coroutines
+    # keep a wrapper, see cleanup_trace.inline)
+    print("function types", [type(func) is types.FunctionType for func in (
+        documented, inspect.unwrap(decorated), Klass.__dict__["method"], Klass.__dict__["make"].__func__,
+        Klass.__dict__["helper"].__func__, fails, calls_fails)])
     print("calls", documented(1, c=3, e=5), instance.method(5), Klass.make().helper(), decorated(2))
     print("wrapped", decorated.__wrapped__.__name__, decorated.__wrapped__.__doc__)
     print("attributes", Klass.__doc__, Klass.__dict__["method"].__doc__)
