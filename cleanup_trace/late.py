@@ -9,17 +9,20 @@ what the rewritten module would have done at import:
 
 * the module's source is rewritten as at import, and compiled, but not run;
 * each function the rewrite instruments gets the rewritten code of its body
-  (``function.__code__``: the clock and entropy hooks), the function object itself is
-  kept, so every reference to it sees the new body;
-* its recording wrapper takes its place in the module and in its class (inside the
-  ``staticmethod``/``classmethod``/``property`` holding it), and in every module that
-  imported it by name (``from lib.utils import f``);
+  (``function.__code__``: the clock and entropy hooks, and for a plain function the
+  recording itself, see :mod:`cleanup_trace.inline`), the function object itself is
+  kept, so every reference to it sees the new body: it records wherever it is held;
+* a generator or coroutine function, or one whose code differs from the file's (edited
+  since the import), gets a recording wrapper instead, in its place in the module and in
+  its class (inside the ``staticmethod``/``classmethod``/``property`` holding it), and
+  in every module that imported it by name (``from lib.utils import f``);
 * the module's globals are noted as the module defined them (a patched global is told
   apart as with a module imported under the hook).
 
-What keeps a reference of its own is not changed: a bound method taken at import
-(``encode = _default.encode``), a registry holding the function, a decorator's closure
-(``lru_cache``, ``contextmanager``): calls through them are not recorded, never wrong.
+What keeps a reference of its own to a wrapped function is not changed: a bound method
+taken at import (``encode = _default.encode``), a registry holding the function, a
+decorator's closure (``lru_cache``, ``contextmanager``): calls through them are not
+recorded, never wrong.
 """
 from __future__ import annotations
 
@@ -65,10 +68,11 @@ def _instrument_module(name: str, module: types.ModuleType, replaced: dict) -> O
     filename = getattr(getattr(module, "__spec__", None), "origin", None) or module.__file__
     with open(filename, "rb") as handle:
         source = handle.read()
-    tree, qualnames = rewrite.rewrite_module(source, filename, name, record_inside=False)
+    tree, qualnames = rewrite.rewrite_module(source, filename, name)
     if not qualnames:
         return None
     rebound, identities = rewrite.instrumenter_arguments(tree)
+    keys = rewrite.inline_keys(tree)
     bodies = _function_bodies(compile(tree, filename, "exec", dont_inherit=True))
     # The bodies as imported: a function whose code differs (the file changed since)
     # keeps its own body.
@@ -81,7 +85,7 @@ def _instrument_module(name: str, module: types.ModuleType, replaced: dict) -> O
         if holder is None:
             continue
         try:
-            count += _instrument_attribute(holder, attribute, qualname, bodies, plain, decorate, replaced)
+            count += _instrument_attribute(holder, attribute, qualname, bodies, plain, decorate, replaced, keys)
         except Exception as error:  # (a metaclass refusing the assignment): that one stays plain
             log.debug("function.not_instrumented", function=f"{name}.{qualname}",
                       error=f"{type(error).__name__}: {error}")
@@ -99,20 +103,27 @@ def _owner(module: types.ModuleType, path: str, module_name: str) -> Optional[ty
 
 
 def _instrument_attribute(holder: Any, attribute: str, qualname: str, bodies: dict, plain: dict,
-                          decorate: Callable, replaced: dict) -> int:
-    """Put the wrapper of ``holder.attribute`` (its functions named ``qualname``) in place."""
+                          decorate: Callable, replaced: dict, keys: frozenset = frozenset()) -> int:
+    """Instrument ``holder.attribute`` (its functions named ``qualname``): in its body, or
+    by a wrapper put in its place."""
     if isinstance(holder, type):
         attribute = locate.private_name(holder, attribute)  # (``def __cache`` is stored mangled)
     value = vars(holder).get(attribute)
+    inside = []  # functions recording in their body now: nothing to put in their place
 
     def wrapped(function: Any, role: str = "") -> Any:
         if not _is_the_function(function, qualname, holder):
             return None
         code = function.__code__
-        key = (qualname, code.co_firstlineno)
-        body, as_imported = bodies.get(key), plain.get(key)
+        where = (qualname, code.co_firstlineno)
+        body, as_imported = bodies.get(where), plain.get(where)
         if body is not None and as_imported is not None and _same_code(as_imported, code) \
                 and body.co_freevars == code.co_freevars:
+            key = next((constant for constant in body.co_consts if type(constant) is str and constant in keys), None)
+            if key is not None and not code.co_flags & _LAZY_FLAGS:
+                function.__code__ = body
+                inside.append(decorate.inline(key, role)(function))  # type: ignore[attr-defined]
+                return None
             function.__code__ = body
         wrapper = (getattr(decorate, role) if role else decorate)(function)
         replaced[id(function)] = (function, wrapper)
@@ -134,7 +145,7 @@ def _instrument_attribute(holder: Any, attribute: str, qualname: str, bodies: di
     else:  # another decorator's object (lru_cache, cached_property...): its closure keeps the function
         new = None
     if new is None:
-        return 0
+        return 1 if inside else 0
     setattr(holder, attribute, new)
     if isinstance(holder, type):  # the class's other names for it (``__radd__ = __add__``)
         for other, item in list(vars(holder).items()):
@@ -177,6 +188,7 @@ def _walk(code: types.CodeType, prefix: str) -> Iterator[tuple]:
 
 
 _FUNCTION_FLAGS = 0x0001  # CO_OPTIMIZED: set for functions, never for class or module bodies
+_LAZY_FLAGS = 0x20 | 0x80 | 0x200  # generator, coroutine, async generator: recorded by a wrapper
 
 
 def _replace_imported_names(replaced: dict) -> None:

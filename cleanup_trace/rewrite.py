@@ -719,6 +719,17 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str,
     return tree, instrumenter.instrumented
 
 
+def inline_keys(tree: ast.Module) -> frozenset:
+    """The keys :func:`rewrite_module` gave the functions recording in their body (for a
+    module instrumented in place, which finds each one among its function's constants)."""
+    return frozenset(
+        decorator.args[0].value for node in _statements(tree) if isinstance(node, ast.FunctionDef)
+        for decorator in node.decorator_list
+        if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
+        and decorator.func.attr == "inline" and isinstance(decorator.func.value, ast.Name)
+        and decorator.func.value.id == HELPER_NAME)
+
+
 def instrumenter_arguments(tree: ast.Module) -> tuple[tuple, tuple]:
     """The rebound and identity names :func:`rewrite_module` passed to the module's
     instrumenter (for a module instrumented in place, whose body is not run)."""

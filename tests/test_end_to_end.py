@@ -214,9 +214,10 @@ def stamp(label):
 
 def test_modules_imported_before_recording_are_instrumented_in_place(pytester: pytest.Pytester, app: Path) -> None:
     """``import app`` before ``with Recorder():`` (or a library pytest imports before any
-    plugin runs): the functions are wrapped where they are -- module, class, the
-    ``staticmethod``/``classmethod``/``property`` holding them, and modules that took
-    them by name -- their bodies get the clock hook, and the cases replay."""
+    plugin runs): the functions get the rewritten body (recording inside, the clock
+    hook) and stay the same objects, so they record wherever they are held -- a bound
+    method taken before recording too; a generator is wrapped where it is -- module,
+    class, and modules that took it by name -- and the cases replay."""
     pytester.makepyfile(late=LATE_APP, user="from app import fib\n\ndef fib_plus(n):\n    return fib(n) + 1\n")
     pytester.makepyfile(runner=textwrap.dedent("""
         import inspect, types
@@ -224,19 +225,22 @@ def test_modules_imported_before_recording_are_instrumented_in_place(pytester: p
         from cleanup_trace import Recorder
 
         plain_fib, counter_class = app.fib, app.Counter
+        taken = late.Shape(7).grown  # (a bound method made before recording)
         with Recorder():
             print(app.fib(5), user.fib_plus(4), late.stamp("x")[0])
             print(late.Shape.unit().grown(2).area, late.Shape.of(3).area, app.Counter.zero().add(2))
+            print(type(app.fib).__name__, app.fib is plain_fib, taken(1).side, list(app.squares(2)))
         # (recording done: the plain function is back in every module holding it)
         print(type(app.fib).__name__, app.fib is plain_fib is user.fib, inspect.signature(app.fib))
         print(app.Counter is counter_class, isinstance(app.Counter.__dict__["zero"], classmethod))
     """))
     result = pytester.run(sys.executable, "runner.py")
     assert result.ret == 0, result.stderr.str()
-    assert ["5 4 x", "9 9 2", "function True (n)", "True True"] == result.outlines
+    assert ["5 4 x", "9 9 2", "function True 8 [0, 1]", "function True (n)", "True True"] == result.outlines
     assert "modules.imported_too_early" not in result.stderr.str()
     recorded = data_files(app)
-    for stem in ("app/fib", "user/fib_plus", "late/Shape.unit", "late/Shape.grown", "late/Shape.__side",
+    assert '"side": 7' in (app / "tests/test-data/late/Shape.grown-00.json").read_text()
+    for stem in ("app/squares", "app/fib", "user/fib_plus", "late/Shape.unit", "late/Shape.grown", "late/Shape.__side",
                  "late/Shape.area", "late/Shape.of", "app/Counter.zero", "app/Counter.add"):
         assert f"tests/test-data/{stem}-00.json" in recorded
     assert "tests/test-data/late/stamp-00.json" not in recorded  # read the clock: its body was hooked
