@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime
 import functools
+import importlib
 import os
 import re
 import sys
@@ -623,21 +624,56 @@ def load_pickled(payload: str) -> Any:
     return function_pickle.loads(base64.b64decode(payload.encode("ascii")))
 
 
-def _importable(function: Any) -> bool:
-    """Is ``function`` what its module and qualified name lead to (so storable by name)?"""
+# Where a decorator object keeps the function it decorates: ``functools.wraps`` and
+# ``lru_cache`` (``__wrapped__``), a method (``__func__``), ``partial`` and toolz's
+# ``curry`` (``func``).
+_HOLDING_ATTRIBUTES = ("__wrapped__", "__func__", "func")
+
+
+def _named_by(function: Any) -> Optional[str]:
+    """How ``function`` is found from its module and qualified name: ``""`` when the name
+    leads to it, the attribute holding it when the name leads to a decorator's object
+    (``flip = curry(flip)``), ``None`` when it cannot be found so."""
     module = sys.modules.get(getattr(function, "__module__", None) or "")
     qualname = getattr(function, "__qualname__", "")
     if module is None or not qualname or "<" in qualname:
-        return False
+        return None
     target: Any = module
     for part in qualname.split("."):
         target = getattr(target, part, None)
         if target is None:
-            return False
-    # The name may now lead elsewhere (a function replaced after it was stored, or one
-    # decorated later): then only dill can bring back this very function.
-    return target is function or getattr(target, "__wrapped__", None) is function \
-        or getattr(target, "__func__", None) is function
+            return None
+    if target is function:
+        return ""
+    # The name may now lead elsewhere (a function replaced after it was stored): then
+    # only dill can bring back this very function.
+    for attribute in _HOLDING_ATTRIBUTES:
+        try:
+            if getattr(target, attribute, None) is function:
+                return attribute
+        except Exception:  # (an object whose attribute look-up raises: not a holder)
+            continue
+    return None
+
+
+def _importable(function: Any) -> bool:
+    """Is ``function`` what its module and qualified name lead to, itself or held by a
+    decorator's object there (so storable by name)?"""
+    return _named_by(function) is not None
+
+
+HELD_LOADER = "cleanup_trace.serialise.load_held"
+
+
+def load_held(module: str, qualname: str, attribute: str) -> Any:
+    """Inverse of storing a function a decorator's object holds: what ``module.qualname``
+    leads to, then its ``attribute`` (that object itself where it does not have one: the
+    recording wrapper of a generator function, absent at replay)."""
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    held = getattr(target, attribute, None)
+    return target if held is None else held
 
 
 def _is_user_module(module: Any) -> bool:
@@ -1042,8 +1078,14 @@ class _Pickler(_jp_pickler.Pickler):
 def _flatten_function(obj: Any) -> Any:
     """A function as stored: by name when importable, else pickled by value."""
     _refuse_test_module(obj)
-    if not isinstance(obj, types.FunctionType) or _importable(obj):
+    if not isinstance(obj, types.FunctionType):
         return {"py/function": _jp_util.importable_name(obj)}
+    named_by = _named_by(obj)
+    if named_by == "":
+        return {"py/function": _jp_util.importable_name(obj)}
+    if named_by is not None:
+        return {"py/reduce": [{"py/function": HELD_LOADER},
+                              {"py/tuple": [obj.__module__, obj.__qualname__, named_by]}]}
     if not _from_user_code(obj):
         # A library's inner function (a weakref callback, a closure of the tool...):
         # not the user's to replay, and dill warns about many of them.
@@ -1386,4 +1428,4 @@ def check_round_trip(original: Any, data: Any) -> Any:
     return restored
 
 
-__all__ = ["FORMAT", "Unserialisable", "TooLarge", "HoldsAClock", "Survey", "survey", "encode", "decode", "dumps", "check_round_trip", "load_dill", "load_pickled", "load_global"]
+__all__ = ["FORMAT", "Unserialisable", "TooLarge", "HoldsAClock", "Survey", "survey", "encode", "decode", "dumps", "check_round_trip", "load_dill", "load_pickled", "load_global", "load_held"]

@@ -283,3 +283,60 @@ def test_dormant_hooks_let_recorded_code_run_where_nothing_records() -> None:
     ''')
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert ["42", "False"] == result.stdout.split()
+
+
+HELD_APP = '''
+import functools
+
+
+class curry:  # (as toolz's: the function is its ``func``)
+    def __init__(self, func):
+        self._partial = functools.partial(func)
+
+    @property
+    def func(self):
+        return self._partial.func
+
+    def __call__(self, *args):
+        return self._partial(*args)
+
+
+def flip(function, a, b):
+    return function(b, a)
+
+
+flip = curry(flip)
+
+
+@functools.lru_cache
+def cached(x):
+    return x
+
+
+def unwrap(decorated):
+    return decorated.func
+
+
+def plain_of_cached():
+    return cached.__wrapped__
+
+
+def main():
+    print(unwrap(flip) is flip.func, plain_of_cached() is cached.__wrapped__)
+'''
+
+
+def test_a_function_held_by_a_decorators_object_is_stored_as_that(pytester: pytest.Pytester,
+                                                                   clean_env: pytest.MonkeyPatch) -> None:
+    """``flip = curry(flip)``: the plain function's name leads to the curry object, which
+    holds it as ``func``. Returned, it is stored as that look-up, and replay gets the very
+    function (a copy by value would be another function: ``!=``)."""
+    pytester.makepyfile(held=HELD_APP)
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = run_tool(pytester, "held")
+    assert result.ret == 0 and "True True" in result.outlines, result.stderr.str()
+    data = pytester.path / "tests" / "test-data" / "held"
+    assert ["held", "flip", "func"] == cases(data, "unwrap")[0]["outcome"]["returned"]["py/reduce"][1]["py/tuple"]
+    assert "__wrapped__" in json.dumps(cases(data, "plain_of_cached"))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests", "-k", "unwrap or plain_of_cached") \
+        .assert_outcomes(passed=2)
