@@ -28,15 +28,16 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
-from cleanup_trace import locate, rewrite, runtime
+from cleanup_trace import bodies, locate, rewrite, runtime
 from cleanup_trace._log import log
 
 # Modules already instrumented in place (by id: a module may be replaced in sys.modules).
 _done: set = set()
 
 _PROPERTY_ROLES = (("fget", ""), ("fset", "setter"), ("fdel", "deleter"))
+_LAZY_FLAGS = 0x20 | 0x80 | 0x200  # generator, coroutine, async generator: recorded by a wrapper
 
 
 def instrument_in_place(names: list) -> list:
@@ -73,10 +74,10 @@ def _instrument_module(name: str, module: types.ModuleType, replaced: dict) -> O
         return None
     rebound, identities = rewrite.instrumenter_arguments(tree)
     keys = rewrite.inline_keys(tree)
-    bodies = _function_bodies(compile(tree, filename, "exec", dont_inherit=True))
+    rewritten = bodies.function_bodies(compile(tree, filename, "exec", dont_inherit=True))
     # The bodies as imported: a function whose code differs (the file changed since)
     # keeps its own body.
-    plain = _function_bodies(compile(source, filename, "exec", dont_inherit=True))
+    plain = bodies.function_bodies(compile(source, filename, "exec", dont_inherit=True))
     decorate = runtime.module_instrumenter(name, rebound, identities)
     count = 0
     for qualname in dict.fromkeys(qualnames):
@@ -85,7 +86,7 @@ def _instrument_module(name: str, module: types.ModuleType, replaced: dict) -> O
         if holder is None:
             continue
         try:
-            count += _instrument_attribute(holder, attribute, qualname, bodies, plain, decorate, replaced, keys)
+            count += _instrument_attribute(holder, attribute, qualname, rewritten, plain, decorate, replaced, keys)
         except Exception as error:  # (a metaclass refusing the assignment): that one stays plain
             log.debug("function.not_instrumented", function=f"{name}.{qualname}",
                       error=f"{type(error).__name__}: {error}")
@@ -102,7 +103,7 @@ def _owner(module: types.ModuleType, path: str, module_name: str) -> Optional[ty
     return value if value.__qualname__ == path else None
 
 
-def _instrument_attribute(holder: Any, attribute: str, qualname: str, bodies: dict, plain: dict,
+def _instrument_attribute(holder: Any, attribute: str, qualname: str, rewritten: dict, plain: dict,
                           decorate: Callable, replaced: dict, keys: frozenset = frozenset()) -> int:
     """Instrument ``holder.attribute`` (its functions named ``qualname``): in its body, or
     by a wrapper put in its place."""
@@ -116,7 +117,7 @@ def _instrument_attribute(holder: Any, attribute: str, qualname: str, bodies: di
             return None
         code = function.__code__
         where = (qualname, code.co_firstlineno)
-        body, as_imported = bodies.get(where), plain.get(where)
+        body, as_imported = rewritten.get(where), plain.get(where)
         if body is not None and as_imported is not None and _same_code(as_imported, code) \
                 and body.co_freevars == code.co_freevars:
             key = next((constant for constant in body.co_consts if type(constant) is str and constant in keys), None)
@@ -165,30 +166,6 @@ def _is_the_function(function: Any, qualname: str, holder: Any) -> bool:
 def _same_code(first: types.CodeType, second: types.CodeType) -> bool:
     return (first.co_code == second.co_code and first.co_names == second.co_names
             and first.co_varnames == second.co_varnames and first.co_freevars == second.co_freevars)
-
-
-def _function_bodies(code: types.CodeType) -> dict:
-    """The code of every function of a compiled module and its classes, by (qualified
-    name, first line): a property's getter and setter share a name."""
-    bodies: dict = {}
-    for qualname, body in _walk(code, ""):
-        bodies[(qualname, body.co_firstlineno)] = body
-    return bodies
-
-
-def _walk(code: types.CodeType, prefix: str) -> Iterator[tuple]:
-    for constant in code.co_consts:
-        if not isinstance(constant, types.CodeType) or constant.co_name.startswith("<"):
-            continue
-        qualname = prefix + constant.co_name
-        if constant.co_flags & _FUNCTION_FLAGS:
-            yield qualname, constant  # (functions nested in it are not instrumented)
-        else:  # a class body
-            yield from _walk(constant, qualname + ".")
-
-
-_FUNCTION_FLAGS = 0x0001  # CO_OPTIMIZED: set for functions, never for class or module bodies
-_LAZY_FLAGS = 0x20 | 0x80 | 0x200  # generator, coroutine, async generator: recorded by a wrapper
 
 
 def _replace_imported_names(replaced: dict) -> None:

@@ -49,7 +49,7 @@ from typing import Any, Callable, Iterator, Optional, Protocol
 
 from cleanup_trace._wrapt import wrapt
 
-from cleanup_trace import _json, filters, inline, locate
+from cleanup_trace import _json, bodies, filters, inline, locate
 from cleanup_trace.effects import (SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, during_an_import,
                                     module_importing, writes)
 from cleanup_trace.compare import (has_own_eq, instance_dict, namespace_of, object_state, same_text,
@@ -466,7 +466,8 @@ class FunctionRecord:
     """
 
     __slots__ = ("module", "qualname", "role", "is_generator", "is_coroutine", "is_async_generator", "gate",
-                 "accepted", "disabled", "raw", "owner", "_detached", "_live", "_detach_attempts", "_globals_read")
+                 "accepted", "disabled", "raw", "owner", "_detached", "_live", "_detach_attempts", "_globals_read",
+                 "_recording_code")
 
     def __init__(self, wrapped: Callable, owner: "ModuleInstrumenter", role: str, gate: bytearray) -> None:
         self.module = owner.module
@@ -486,6 +487,7 @@ class FunctionRecord:
         self._live: Optional[_Live] = None
         self._detach_attempts = 0
         self._globals_read: Optional[tuple] = None  # module globals its code names, made at first need
+        self._recording_code: Optional[types.CodeType] = None  # its body recording inside, while it runs plain
 
     @property
     def live(self) -> _Live:
@@ -514,14 +516,46 @@ class FunctionRecord:
     def name(self) -> str:
         return ".".join(part for part in (self.module, self.qualname, self.role) if part)
 
-    def close_gate(self) -> None:
+    def close_gate(self, for_now: bool = False) -> None:
+        """Stop recording this function (``for_now``: recording stops, the run may end)."""
         if self.gate:
             self.gate.clear()
+        if type(self.gate) is _InlineGate:
+            if not for_now:
+                self._run_plain()
+            return
         self._detach()
 
     def open_gate(self) -> None:
         self.gate[:] = _OPEN
+        if type(self.gate) is _InlineGate:
+            self._run_recording()
+            return
         self._attach()
+
+    def _run_plain(self) -> None:
+        """A function recording in its body takes the body without the recording: its
+        later calls cost what they cost without the tool. (Its running calls keep the
+        code they started with; the object stays the same, so does every reference.)"""
+        if self._recording_code is not None:
+            return
+        try:
+            function = self.raw
+            plain = self.owner.plain_body(function)
+            if plain is not None:
+                self._recording_code = function.__code__
+                function.__code__ = plain
+        except Exception as error:  # the recording body stays: slower, never wrong
+            log.debug("function.plain_body_not_used", function=self.name, error=f"{type(error).__name__}: {error}")
+
+    def _run_recording(self) -> None:
+        recording, self._recording_code = self._recording_code, None
+        if recording is not None:
+            try:
+                self.raw.__code__ = recording
+            except Exception as error:  # (it stays plain: not recorded again)
+                log.debug("function.recording_body_not_used", function=self.name,
+                          error=f"{type(error).__name__}: {error}")
 
     def _slot(self) -> Optional[tuple]:
         """(container, attribute name) where this function's wrapper may sit directly."""
@@ -1854,6 +1888,23 @@ class ModuleInstrumenter:
         # calling ``self.serialize_body()`` does: watched like a patched global, and
         # followed as a callee.
         self.class_methods: dict[str, list] = {}
+        # Its file and what it was when the module's body ran, and the bodies of its
+        # functions without recording (compiled when one is first needed, see plain_body)
+        self.source: Optional[tuple] = None
+        self._plain_bodies: Optional[dict] = None
+
+    def plain_body(self, function: Callable) -> Optional[types.CodeType]:
+        """``function``'s body as rewritten without recording inside, or ``None`` (its
+        file changed since the import, or the body found does not fit the function)."""
+        if self._plain_bodies is None:
+            filename, stamp = self.source or (None, None)
+            self._plain_bodies = {} if filename is None else bodies.plain_bodies(self.module, filename, stamp)
+        code = function.__code__  # type: ignore[attr-defined]
+        plain = self._plain_bodies.get((function.__qualname__, code.co_firstlineno))
+        if plain is None or plain.co_freevars != code.co_freevars or plain.co_argcount != code.co_argcount \
+                or plain.co_kwonlyargcount != code.co_kwonlyargcount or plain.co_flags != code.co_flags:
+            return None
+        return plain
 
     def finished(self, namespace: Optional[dict] = None) -> None:
         """The module's body ran to its end (the transformer's last statement): take the
@@ -1863,6 +1914,9 @@ class ModuleInstrumenter:
             namespace = sys._getframe(1).f_globals
         namespace.pop(HELPER_NAME, None)
         try:
+            filename = getattr(namespace.get("__spec__"), "origin", None)
+            if filename:
+                self.source = (filename, bodies.source_stamp(filename))
             # A wrapper and its plain function are one global: the tool swaps them itself.
             self.baseline = {name: (id(value), id(value.__wrapped__)) if type(value) is RecordingWrapper
                              else (id(value),) for name, value in namespace.items()}
@@ -2442,7 +2496,7 @@ def stop() -> None:
         for gate in list(instrumenter.gates.values()):
             gate.clear()
         for record in list(instrumenter.records.values()):
-            record.close_gate()
+            record.close_gate(for_now=True)
     if _state.pending_detach or _state.held_elsewhere:
         _retry_detaches(None, look_in_modules=True)
     if _after_collection in gc.callbacks:

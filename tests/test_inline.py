@@ -340,3 +340,36 @@ def test_a_function_held_by_a_decorators_object_is_stored_as_that(pytester: pyte
     assert "__wrapped__" in json.dumps(cases(data, "plain_of_cached"))
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests", "-k", "unwrap or plain_of_cached") \
         .assert_outcomes(passed=2)
+
+
+PLAIN_AGAIN_SCRIPT = '''
+from cleanup_trace import Recorder
+from cleanup_trace.inline import CALL_LOCAL
+
+def recording(function):
+    return CALL_LOCAL in function.__code__.co_varnames
+
+with Recorder():
+    import lib
+    first = lib.gap.__code__
+    print("recording at first:", recording(lib.add), recording(lib.gap))
+    for value in range(200):  # budget full, then watched a while: its recording is over
+        lib.add(value)
+    for _ in range(400):  # one case, then nothing new for long: over too, for this run
+        lib.gap(1)
+    print("plain once over:", recording(lib.add), recording(lib.gap), lib.add(1, c=2), lib.gap(2))
+with Recorder():
+    # (add's budget is full for the process; gap records again, in its recording body)
+    print("recording again:", recording(lib.add), recording(lib.gap), lib.gap.__code__ is first)
+'''
+
+
+def test_a_function_whose_recording_is_over_runs_its_body_without_it(pytester: pytest.Pytester, lib: Path) -> None:
+    """Recording over for a function (budget full, saturated): it takes the body rewritten
+    without the recording (the same object, so every reference sees it), and its
+    recording body again when recording starts anew."""
+    pytester.makepyfile(script=PLAIN_AGAIN_SCRIPT)
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    assert ["recording at first: True True", "plain once over: False False 4 (2, None, None)",
+            "recording again: False True True"] == result.outlines
