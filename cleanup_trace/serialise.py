@@ -9,6 +9,7 @@ a case is written only if what it stores decodes back to something equal.
 from __future__ import annotations
 
 import base64
+import builtins
 import datetime
 import functools
 import importlib
@@ -724,6 +725,10 @@ class _Sentinels:
         # Your modules still running their body at the last look: the stateless objects
         # they bind (at module or class level) are not known yet.
         self.importing: list[str] = []
+        # The objects ``site`` binds in builtins (``help``, ``exit``, ``copyright``...), by
+        # id, and how many names builtins had then.
+        self.in_builtins: dict[int, str] = {}
+        self.builtins_seen = 0
 
     @staticmethod
     def stateless(value: Any) -> bool:
@@ -771,8 +776,24 @@ class _Sentinels:
             if not name.startswith("__") and keep(value):
                 self.by_id[id(value)] = (module_name, name)
 
+    def _bound_in_builtins(self, obj: Any) -> Optional[str]:
+        """The builtin name of ``help`` and its kind: instances of a library's class
+        (``_sitebuiltins._Helper``) that code compares with ``is`` (pure_eval tells a
+        builtin name still holding its builtin apart)."""
+        namespace = vars(builtins)
+        if len(namespace) != self.builtins_seen:
+            self.builtins_seen = len(namespace)
+            self.in_builtins = {id(value): name for name, value in list(namespace.items())
+                                if not name.startswith("__") and type(value).__module__ != "builtins"
+                                and not isinstance(value, (type, types.ModuleType, types.FunctionType))}
+        name = self.in_builtins.get(id(obj))
+        return name if name is not None and namespace.get(name) is obj else None
+
     def reference(self, obj: Any) -> Any:
         """``(module, name)`` when ``obj`` is such a module-level object, else ``None``."""
+        builtin = self._bound_in_builtins(obj)
+        if builtin is not None:
+            return ("builtins", builtin)
         if not self.stateless(obj):
             # Of your modules: one its code uses by identity, or of a class made inside a
             # function, while as the module left it (the runtime noted it then).

@@ -564,3 +564,16 @@ def test_a_type_hint_naming_a_test_modules_type_variable_is_refused(tmp_path, mo
         call = {"args": [hint], "kwargs": {}}
         with pytest.raises(serialise.Unserialisable, match=r"test_generic_hints\.T is defined in a test module"):
             serialise.encode(call)
+
+
+def test_objects_site_binds_in_builtins_come_back_as_themselves() -> None:
+    """``help``, ``exit``, ``copyright`` (instances of ``_sitebuiltins`` classes) are
+    stored by their builtin name: code compares them with ``is`` (pure_eval asks whether a
+    builtin name still holds its builtin), and a copy would be another object."""
+    import builtins
+
+    for name in ("help", "exit", "copyright"):
+        value = getattr(builtins, name)
+        data = serialise.encode({"args": [value], "kwargs": {}})
+        assert ["builtins", name] == data["args"][0]["py/reduce"][1]["py/tuple"]
+        assert serialise.decode(json.loads(json.dumps(data)))["args"][0] is value
