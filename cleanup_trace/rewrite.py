@@ -11,7 +11,10 @@ source strings without importing anything. Decisions made here cost nothing at r
   has patched one of them is not recorded); the names the module's own functions rebind
   (``global x``) are passed along, as their changes are the module's own doing;
 * the decorator is appended *last* to ``decorator_list``, so it is applied first and
-  records the function's own inputs and outputs, whatever outer decorators do;
+  records the function's own inputs and outputs, whatever outer decorators do; for a
+  plain function it is ``<helper>.inline(key)``, which registers the function, whose body
+  is rewritten to record inside (:mod:`cleanup_trace.inline`: the function stays the
+  user's object); generators and coroutines get the wrapping decorator;
 * ``__hash__`` methods (their values differ from one process to the next),
 * functions that look at their caller's frame (``sys._getframe``, ``inspect.stack``...),
   functions nested in functions, lambdas, ``@overload`` stubs, ``@contextmanager`` generators,

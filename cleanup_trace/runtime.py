@@ -1,15 +1,21 @@
-"""What instrumented modules call at run time: the recording wrapper.
+"""What instrumented modules call at run time: the recording hooks and wrapper.
+
+A plain function records inside its own body (:mod:`cleanup_trace.inline`): its hooks
+(builtins set here) call :func:`_inline_enter` and :func:`_inline_leave`. Generators and
+coroutines record through a ``wrapt`` wrapper (:class:`RecordingWrapper`); both end in a
+:class:`FunctionRecord`.
 
 Knows nothing of files or configuration: the recorder hands it a budget, a depth and a
 *sink* (``accept(function, case) -> bool``) through :func:`start`, and takes them away with
 :func:`stop`. The rules, each one a trap (DESIGN.md section 5):
 
-* cheap first: a per-function *gate*, a ``bytearray`` given to wrapt as ``enabled=``: wrapt
-  tests its truth in C, so a function whose budget is full (or a run that is not
-  recording) costs no Python frame; once nothing else holds the wrapper, the plain
-  function is put back where the wrapper was (:meth:`FunctionRecord.close_gate`);
-* cheap at import: one wrapper and one gate per ``def``; the recording state of a function
-  is created at its first recorded call;
+* cheap first: a per-function *gate*. A function recording in its body asks
+  ``_open_gates.get(key)`` (one builtin call) and takes its body without the recording
+  once its recording is over; a wrapper's gate is a ``bytearray`` given to wrapt as
+  ``enabled=``, tested in C, and once nothing else holds the wrapper the plain function
+  is put back where the wrapper was (:meth:`FunctionRecord.close_gate`);
+* cheap at import: one gate per ``def`` (and a wrapper for a generator or coroutine);
+  the recording state of a function is created at its first recorded call;
 * a thread-local guard, checked first: serialising ``self`` runs the user's instrumented
   ``__getstate__``/``__eq__``/``__repr__``, which must neither record nor recurse;
 * arguments are serialised *before* the call (the callee may mutate them);
@@ -21,8 +27,8 @@ Knows nothing of files or configuration: the recorder hands it a budget, a depth
   stack, a ``ContextVar`` for coroutines): effects outside the process (audit events) and
   reads of the clock (:func:`clock_read`, where the transformer found them) keep it from
   being stored;
-* the tool's frames between a recorded function and its caller are skipped by warnings'
-  and logging's ``stacklevel`` like importlib's (:data:`WRAPPER_FILE`);
+* a wrapper's frame between a recorded generator or coroutine and its caller is skipped
+  by warnings' and logging's ``stacklevel`` like importlib's (:data:`WRAPPER_FILE`);
 * any error of the tool disables recording for that one function, logs once, and the
   user's call proceeds as if the tool were not there.
 """
