@@ -1730,12 +1730,23 @@ class _InlineGate:
     open while its key maps to it in ``_open_gates``. Behaves as the wrappers' bytearray
     gates do where the runtime tests, opens and closes them."""
 
-    __slots__ = ("key", "function", "owner")
+    __slots__ = ("key", "function", "owner", "shape")
 
     def __init__(self, key: str, function: Callable, owner: "ModuleInstrumenter") -> None:
         self.key = key
         self.function = function
         self.owner = owner
+        # (defaults, keyword defaults, parameter names, positional-only count), read at the
+        # first recorded call: every read of ``__code__`` or ``__defaults__`` is an audit
+        # event, which the tool's audit hook would see at every call.
+        self.shape: Optional[tuple] = None
+
+    def learn_shape(self) -> tuple:
+        function = self.function
+        code = function.__code__  # type: ignore[attr-defined]
+        shape = self.shape = (function.__defaults__, function.__kwdefaults__,  # type: ignore[attr-defined]
+                              code.co_varnames, code.co_posonlyargcount)
+        return shape
 
     def __bool__(self) -> bool:
         return _open_gates.get(self.key) is self
@@ -1751,36 +1762,34 @@ class _InlineGate:
             self.clear()
 
 
-def _call_form(function: Any, positional: tuple, rest: tuple, keywords: Optional[dict],
+def _call_form(shape: tuple, positional: tuple, rest: tuple, keywords: Optional[dict],
                options: Optional[dict]) -> tuple[tuple, dict]:
-    """The call as its caller could have written it, from the parameters' values: a
-    parameter still holding its default object is left out (the default is the function's
-    own, even a sentinel nobody can name), the named ones after it given by keyword."""
+    """The call as its caller could have written it, from the parameters' values and the
+    function's ``shape`` (see _InlineGate): a parameter still holding its default object
+    is left out (the default is the function's own, even a sentinel nobody can name), the
+    named ones after it given by keyword."""
+    defaults, own_defaults, names, only_positional = shape
     if rest:
         arguments = positional + rest
+    elif defaults:
+        first_default = len(positional) - len(defaults)
+        kept: list = []
+        by_name: dict = {}
+        for index, value in enumerate(positional):
+            if index >= first_default and value is defaults[index - first_default] and index >= only_positional:
+                continue
+            if len(kept) == index:
+                kept.append(value)
+            else:
+                by_name[names[index]] = value
+        arguments = tuple(kept)
+        if by_name:
+            keywords = {**by_name, **keywords} if keywords else by_name
     else:
-        defaults = function.__defaults__
         arguments = positional
-        if defaults:
-            first_default = len(positional) - len(defaults)
-            kept: list = []
-            by_name: dict = {}
-            names = function.__code__.co_varnames
-            only_positional = function.__code__.co_posonlyargcount
-            for index, value in enumerate(positional):
-                if index >= first_default and value is defaults[index - first_default] \
-                        and index >= only_positional:
-                    continue
-                if len(kept) == index:
-                    kept.append(value)
-                else:
-                    by_name[names[index]] = value
-            arguments = tuple(kept)
-            if by_name:
-                keywords = {**by_name, **keywords} if keywords else by_name
     kwargs: dict = {}
     if keywords:
-        own_defaults = function.__kwdefaults__ or {}
+        own_defaults = own_defaults or {}
         kwargs = {name: value for name, value in keywords.items()
                   if name not in own_defaults or own_defaults[name] is not value}
     if options:
@@ -1799,7 +1808,7 @@ def _inline_enter(gate: _InlineGate, positional: tuple, rest: tuple, keywords: O
         record = owner.records.get(function) or owner.record_for(function)
         if record is None:
             return None
-        arguments, kwargs = _call_form(function, positional, rest, keywords, options)
+        arguments, kwargs = _call_form(gate.shape or gate.learn_shape(), positional, rest, keywords, options)
     except Exception as error:  # never in the user's way
         log.debug("call.not_recorded", function=getattr(gate.function, "__qualname__", "?"),
                   error=f"{type(error).__name__}: {error}")

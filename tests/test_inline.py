@@ -264,7 +264,9 @@ def ast_text(node) -> str:  # type: ignore[no-untyped-def]
     (lambda a, b=[]: None, ((5, []), (), None, None), ((5, []), {})),  # an equal list is not the default
 ])
 def test_call_form(function: types.FunctionType, given: tuple, expected: tuple) -> None:
-    assert expected == _call_form(function, *given)
+    shape = (function.__defaults__, function.__kwdefaults__, function.__code__.co_varnames,
+             function.__code__.co_posonlyargcount)
+    assert expected == _call_form(shape, *given)
 
 
 def test_dormant_hooks_let_recorded_code_run_where_nothing_records() -> None:
