@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import ast
 import copy
-from typing import Optional, Union
+import re
+from typing import Optional
 
 OPEN_HOOK = "__cleanup_trace@open__"
 ENTER_HOOK = "__cleanup_trace@enter__"
@@ -55,13 +56,21 @@ _NAMESPACE_READERS = frozenset({"locals", "vars", "dir"})
 _OWN_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
-def refusal(node: ast.AST, in_class: bool) -> Optional[str]:
-    """Why ``node`` records through a wrapper instead of inline (``None``: inline)."""
+# What a function's lines must show for its body to be walked by :func:`refusal`.
+HINT = re.compile(r"\b(?:yield|locals|vars|dir)\b")
+
+
+def refusal(node: ast.AST, in_class: bool, hinted: bool = True) -> Optional[str]:
+    """Why ``node`` records through a wrapper instead of inline (``None``: inline).
+    ``hinted``: its lines show one of the words of ``HINT`` (else its body is not walked:
+    most functions show none)."""
     if not isinstance(node, ast.FunctionDef):
         return "a coroutine function"
     if in_class and any(argument.arg.startswith("__") and not argument.arg.endswith("__")
                         for argument in node.args.kwonlyargs):
         return "a keyword-only parameter whose name its class mangles"
+    if not hinted:
+        return None
     pending: list = list(node.body)
     while pending:
         inner = pending.pop()
@@ -82,86 +91,103 @@ def refusal(node: ast.AST, in_class: bool) -> Optional[str]:
     return None
 
 
-def _name(identifier: str, store: bool = False) -> ast.Name:
-    return ast.Name(id=identifier, ctx=ast.Store() if store else ast.Load())
+class _Nodes:
+    """Makes the added nodes, each located where it is made (``at``: the ``def`` line, or
+    the ``return`` it replaces): no walk of the tree to fill locations in afterwards."""
+
+    def __init__(self, at: ast.AST) -> None:
+        self.at = {"lineno": at.lineno, "col_offset": at.col_offset,  # type: ignore[attr-defined]
+                   "end_lineno": at.lineno, "end_col_offset": at.col_offset}  # type: ignore[attr-defined]
+
+    def name(self, identifier: str, store: bool = False) -> ast.Name:
+        return ast.Name(id=identifier, ctx=ast.Store() if store else ast.Load(), **self.at)
+
+    def constant(self, value: object) -> ast.Constant:
+        return ast.Constant(value, **self.at)
+
+    def hook(self, name: str, *arguments: ast.expr) -> ast.Call:
+        return ast.Call(func=self.name(name), args=list(arguments), keywords=[], **self.at)
+
+    def call_local_is(self, operator: ast.cmpop) -> ast.Compare:
+        return ast.Compare(left=self.name(CALL_LOCAL), ops=[operator], comparators=[self.constant(None)], **self.at)
+
+    def when_recording(self, *statements: ast.stmt) -> ast.If:
+        return ast.If(test=self.call_local_is(ast.IsNot()), body=list(statements), orelse=[], **self.at)
+
+    def told(self, hook: str) -> ast.If:
+        """``if @call is not None: HOOK(@call)``"""
+        return self.when_recording(ast.Expr(value=self.hook(hook, self.name(CALL_LOCAL)), **self.at))
+
+    def returning(self, value: ast.expr) -> ast.Return:
+        """``return value if @call is None else RETURN_HOOK(@call, value)``: ``value`` is
+        a name or a constant, whose second evaluation reads the same thing."""
+        chosen = ast.IfExp(test=self.call_local_is(ast.Is()), body=value,
+                           orelse=self.hook(RETURN_HOOK, self.name(CALL_LOCAL), copy.copy(value)), **self.at)
+        return ast.Return(value=chosen, **self.at)
+
+    def parameters(self, arguments: ast.arguments) -> list:
+        """ENTER_HOOK's arguments after the gate: positional values, ``*args`` (or ``()``),
+        keyword-only values by name (or ``None``), ``**kwargs`` (or ``None``)."""
+        positional = ast.Tuple(elts=[self.name(argument.arg) for argument in arguments.posonlyargs + arguments.args],
+                               ctx=ast.Load(), **self.at)
+        rest: ast.expr = self.name(arguments.vararg.arg) if arguments.vararg else \
+            ast.Tuple(elts=[], ctx=ast.Load(), **self.at)
+        keywords: ast.expr = ast.Dict(keys=[self.constant(argument.arg) for argument in arguments.kwonlyargs],
+                                      values=[self.name(argument.arg) for argument in arguments.kwonlyargs],
+                                      **self.at) if arguments.kwonlyargs else self.constant(None)
+        options: ast.expr = self.name(arguments.kwarg.arg) if arguments.kwarg else self.constant(None)
+        return [positional, rest, keywords, options]
 
 
-def _call_local_is(operator: ast.cmpop) -> ast.Compare:
-    return ast.Compare(left=_name(CALL_LOCAL), ops=[operator], comparators=[ast.Constant(None)])
+_STATEMENT_LISTS = ("body", "orelse", "finalbody")
 
 
-def _hook(name: str, *arguments: ast.expr) -> ast.Call:
-    return ast.Call(func=_name(name), args=list(arguments), keywords=[])
+def _route_returns(statements: list) -> list:
+    """``statements`` with every ``return`` of the function's own scope going through
+    RETURN_HOOK; a value that is neither a name nor a constant is computed first into
+    VALUE_LOCAL (once: its code is not copied). Statements only are visited (a ``return``
+    is one), never the expressions that make up most of a body; a nested function or
+    class is left alone: its returns are its own."""
+    routed: list = []
+    for statement in statements:
+        if type(statement) is ast.Return:
+            routed.extend(_returned(statement))
+            continue
+        if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for field in _STATEMENT_LISTS:
+                inner = getattr(statement, field, None)
+                if inner:
+                    setattr(statement, field, _route_returns(inner))
+            for part in getattr(statement, "handlers", None) or getattr(statement, "cases", None) or ():
+                part.body = _route_returns(part.body)
+        routed.append(statement)
+    return routed
 
 
-def _returning(value: ast.expr) -> ast.expr:
-    """``value if @call is None else RETURN_HOOK(@call, value)``: ``value`` is a name or a
-    constant, whose second evaluation reads the same thing."""
-    return ast.IfExp(test=_call_local_is(ast.Is()), body=value,
-                     orelse=_hook(RETURN_HOOK, _name(CALL_LOCAL), copy.copy(value)))
-
-
-class _Returns(ast.NodeTransformer):
-    """Every ``return`` of the function's own scope goes through RETURN_HOOK; a value that
-    is neither a name nor a constant is computed first into VALUE_LOCAL (once: its code
-    is not copied)."""
-
-    def visit_Return(self, node: ast.Return) -> Union[ast.Return, list]:
-        value = node.value if node.value is not None else ast.Constant(None)
-        computed: list = []
-        if not isinstance(value, (ast.Name, ast.Constant)):
-            computed = [ast.copy_location(ast.Assign(targets=[_name(VALUE_LOCAL, store=True)], value=value), node)]
-            value = _name(VALUE_LOCAL)
-        replacement = ast.copy_location(ast.Return(value=_returning(value)), node)
-        return [ast.fix_missing_locations(statement) for statement in (*computed, replacement)]
-
-    def _own_scope(self, node: ast.AST) -> ast.AST:
-        return node  # a nested function, lambda or class: its returns are its own
-
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = _own_scope
-
-
-def _parameters(arguments: ast.arguments) -> list[ast.expr]:
-    """ENTER_HOOK's arguments after the gate: positional values, ``*args`` (or ``()``),
-    keyword-only values by name (or ``None``), ``**kwargs`` (or ``None``)."""
-    positional = ast.Tuple(elts=[_name(argument.arg) for argument in arguments.posonlyargs + arguments.args],
-                           ctx=ast.Load())
-    rest: ast.expr = _name(arguments.vararg.arg) if arguments.vararg else ast.Tuple(elts=[], ctx=ast.Load())
-    keywords: ast.expr = ast.Dict(keys=[ast.Constant(argument.arg) for argument in arguments.kwonlyargs],
-                                  values=[_name(argument.arg) for argument in arguments.kwonlyargs]) \
-        if arguments.kwonlyargs else ast.Constant(None)
-    options: ast.expr = _name(arguments.kwarg.arg) if arguments.kwarg else ast.Constant(None)
-    return [positional, rest, keywords, options]
-
-
-def _as_list(visited: Union[ast.AST, list]) -> list:
-    return visited if isinstance(visited, list) else [visited]
+def _returned(node: ast.Return) -> list:
+    nodes = _Nodes(node)
+    value = node.value if node.value is not None else nodes.constant(None)
+    if isinstance(value, (ast.Name, ast.Constant)):
+        return [nodes.returning(value)]
+    computed = ast.Assign(targets=[nodes.name(VALUE_LOCAL, store=True)], value=value, **nodes.at)
+    return [computed, nodes.returning(nodes.name(VALUE_LOCAL))]
 
 
 def record_inside(node: ast.FunctionDef, key: str) -> None:
     """Rewrite ``node``'s body in place to record its calls (see the module's doc)."""
     position = 1 if node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant) \
         and isinstance(node.body[0].value.value, str) else 0
-    returns = _Returns()
-    body = [replaced for statement in node.body[position:] for replaced in _as_list(returns.visit(statement))] \
-        or [ast.Pass()]
-    final_return = ast.Return(value=_returning(ast.Constant(None)))  # falling off the end returns None
-    opened = ast.Assign(targets=[_name(CALL_LOCAL, store=True)], value=_hook(OPEN_HOOK, ast.Constant(key)))
-    entered = ast.If(test=_call_local_is(ast.IsNot()), orelse=[], body=[
-        ast.Assign(targets=[_name(CALL_LOCAL, store=True)],
-                   value=_hook(ENTER_HOOK, _name(CALL_LOCAL), *_parameters(node.args)))])
-    handled = ast.ExceptHandler(type=_name("BaseException"), name=None, body=[
-        ast.If(test=_call_local_is(ast.IsNot()), body=[ast.Expr(value=_hook(RAISE_HOOK, _name(CALL_LOCAL)))],
-               orelse=[]),
-        ast.Raise(exc=None, cause=None)])
-    left = ast.If(test=_call_local_is(ast.IsNot()), body=[ast.Expr(value=_hook(LEAVE_HOOK, _name(CALL_LOCAL)))],
-                  orelse=[])
-    guarded = ast.Try(body=body + [final_return], handlers=[handled], orelse=[], finalbody=[left])
-    added = [opened, entered, guarded]
-    for statement in (*added, final_return, handled):
-        # On the ``def`` line: it runs at import anyway, no line of the body moves.
-        statement.lineno = statement.end_lineno = node.lineno
-        statement.col_offset = statement.end_col_offset = node.col_offset
-    for statement in added:
-        ast.fix_missing_locations(statement)
-    node.body[position:] = added
+    # (On the ``def`` line: it runs at import anyway, no line of the body moves.)
+    nodes = _Nodes(node)
+    body = _route_returns(node.body[position:]) or [ast.Pass(**nodes.at)]
+    final_return = nodes.returning(nodes.constant(None))  # falling off the end returns None
+    opened = ast.Assign(targets=[nodes.name(CALL_LOCAL, store=True)],
+                        value=nodes.hook(OPEN_HOOK, nodes.constant(key)), **nodes.at)
+    entered = nodes.when_recording(ast.Assign(
+        targets=[nodes.name(CALL_LOCAL, store=True)],
+        value=nodes.hook(ENTER_HOOK, nodes.name(CALL_LOCAL), *nodes.parameters(node.args)), **nodes.at))
+    handled = ast.ExceptHandler(type=nodes.name("BaseException"), name=None,
+                                body=[nodes.told(RAISE_HOOK), ast.Raise(exc=None, cause=None, **nodes.at)], **nodes.at)
+    guarded = ast.Try(body=body + [final_return], handlers=[handled], orelse=[], finalbody=[nodes.told(LEAVE_HOOK)],
+                      **nodes.at)
+    node.body[position:] = [opened, entered, guarded]

@@ -562,9 +562,12 @@ def _role(node: FunctionNode) -> str:
 
 class _Instrumenter:
     def __init__(self, imported: dict[str, str], hint_lines: list[int],
-                 shared: SharedState = _NO_SHARED_STATE, module_name: str = "", record_inside: bool = True) -> None:
+                 shared: SharedState = _NO_SHARED_STATE, module_name: str = "", record_inside: bool = True,
+                 inline_hint_lines: Optional[list[int]] = None) -> None:
         self.imported = imported
         self.record_inside = record_inside  # plain functions record in their body (see inline)
+        # sorted numbers of the lines showing an ``inline.HINT`` word (None: every line may)
+        self.inline_hint_lines = inline_hint_lines
         self.inline_count = 0
         self.shared = shared
         self.module_name = module_name
@@ -575,9 +578,10 @@ class _Instrumenter:
         self._scope: list[str] = []
         self._recompiled_classes = 0  # enclosing classes under a recompiling decorator
 
-    def _hinted(self, node: FunctionNode) -> bool:
-        first = bisect.bisect_left(self.hint_lines, node.lineno)
-        return first < len(self.hint_lines) and self.hint_lines[first] <= (node.end_lineno or node.lineno)
+    def _hinted(self, node: FunctionNode, lines: Optional[list[int]] = None) -> bool:
+        lines = self.hint_lines if lines is None else lines
+        first = bisect.bisect_left(lines, node.lineno)
+        return first < len(lines) and lines[first] <= (node.end_lineno or node.lineno)
 
     def _decorator(self, node: FunctionNode, key: str = "") -> ast.expr:
         # ``@<instrumenter>``, or ``@<instrumenter>.setter``/``.deleter`` for property roles;
@@ -604,7 +608,8 @@ class _Instrumenter:
         if reason:
             self.skipped.append((qualname, reason))
         else:
-            if self.record_inside and inline.refusal(node, in_class=bool(self._scope)) is None:
+            hinted = self.inline_hint_lines is None or self._hinted(node, self.inline_hint_lines)
+            if self.record_inside and inline.refusal(node, bool(self._scope), hinted) is None:
                 key = f"{self.module_name}:{self.inline_count}"
                 self.inline_count += 1
             node.decorator_list.append(self._decorator(node, key))
@@ -688,7 +693,9 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str,
     imported = imported_names(tree)
     shared = shared_state(tree, text, imported)
     hits = [match.start() for match in _hint_pattern(imported, shared).finditer(text)]
-    instrumenter = _Instrumenter(imported, _line_numbers(text, hits), shared, module_name, record_inside)
+    inline_hits = [match.start() for match in inline.HINT.finditer(text)] if record_inside else []
+    instrumenter = _Instrumenter(imported, _line_numbers(text, hits), shared, module_name, record_inside,
+                                 _line_numbers(text, inline_hits))
     instrumenter.visit(tree.body)
     if not instrumenter.instrumented:
         return tree, []
