@@ -261,12 +261,28 @@ def _expected(outcome: dict) -> Expected:
 
 
 # -- calling ------------------------------------------------------------------------------
+_AS_THEY_ARE = frozenset({int, float, str, bytes, bool, type(None)})
+
+
+def _as_yielded(item: Any) -> Any:
+    """An item as it was when the generator yielded it: the recording stored each item
+    then, and the generator may change it afterwards (anytree's iterators make a node's
+    children list while walking on, so an item read at the end holds one its stored copy
+    has not). Stored and read back the same way, else the item itself."""
+    if type(item) in _AS_THEY_ARE:
+        return item
+    try:
+        return serialise.decode(serialise.encode(item))
+    except Exception:  # (what the recording could store, replay mostly can: else as it is now)
+        return item
+
+
 def _take(generator: Any, expected: Expected) -> GeneratorRun:
     limit = len(expected.items) if expected.end == "open" or expected.truncated else len(expected.items) + 1
     items: list = []
     try:
         while len(items) < limit:
-            items.append(next(generator))
+            items.append(_as_yielded(next(generator)))
     except StopIteration as stop:
         return GeneratorRun(items, "returned", stop.value)
     except Exception as error:
@@ -280,7 +296,7 @@ async def _take_async(generator: Any, expected: Expected) -> GeneratorRun:
     items: list = []
     try:
         while len(items) < limit:
-            items.append(await generator.__anext__())
+            items.append(_as_yielded(await generator.__anext__()))
     except StopAsyncIteration:
         return GeneratorRun(items, "returned", None)
     except Exception as error:

@@ -375,3 +375,36 @@ def test_a_function_whose_recording_is_over_runs_its_body_without_it(pytester: p
     assert result.ret == 0, result.stderr.str()
     assert ["recording at first: True True", "plain once over: False False 4 (2, None, None)",
             "recording again: False True True"] == result.outlines
+
+
+CHANGED_AFTER_YIELD_APP = '''
+class Node:
+    def __init__(self, name):
+        self.name = name
+
+    def __eq__(self, other):
+        return type(other) is Node and vars(other) == vars(self)
+
+
+def walk(names):
+    for node in [Node(name) for name in names]:
+        yield node
+        node.seen = True  # changed once the consumer has it (anytree makes children lists so)
+
+
+def main():
+    print([node.name for node in walk(["a", "b"])])
+'''
+
+
+def test_a_yielded_item_is_compared_as_it_was_when_yielded(pytester: pytest.Pytester,
+                                                         clean_env: pytest.MonkeyPatch) -> None:
+    """The recording stores each item when the generator yields it; replay compares each
+    item as it was then too, not after the generator went on changing it."""
+    pytester.makepyfile(walker=CHANGED_AFTER_YIELD_APP)
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    assert run_tool(pytester, "walker").ret == 0
+    items = cases(pytester.path / "tests" / "test-data" / "walker", "walk")[0]["outcome"]["generator"]["items"]
+    assert "seen" not in json.dumps(items)
+    outcomes = pytester.runpytest_subprocess("-p", "no:cacheprovider", "tests").parseoutcomes()
+    assert outcomes["passed"] >= 3 and not outcomes.get("failed"), outcomes
