@@ -277,7 +277,7 @@ def test_dormant_hooks_let_recorded_code_run_where_nothing_records() -> None:
     program = textwrap.dedent('''
         import builtins, types
         from cleanup_trace import rewrite, serialise  # (serialise puts the dormant hooks in place)
-        namespace = {"__name__": "m"}
+        namespace = {"__name__": "m", "__builtins__": builtins}
         code = compile(rewrite.rewrite_module("def f(x):\\n    return x * 2\\n", "m.py", "m")[0], "m.py", "exec")
         function_code = next(const for const in code.co_consts if isinstance(const, types.CodeType))
         print(types.FunctionType(function_code, namespace)(21))
