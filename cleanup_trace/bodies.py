@@ -1,17 +1,19 @@
-"""The code of a module's functions as compiled from its file, found by qualified name.
+"""The code of a module's functions: as compiled from its file, and without the call
+that asks whether a function records.
 
-Two uses: a module instrumented in place gives each function the rewritten body of its
-``def`` (:mod:`cleanup_trace.late`), and a function that records in its body takes the
-body without the recording once its recording is over, so that its later calls cost
-what they cost without the tool (:func:`plain_bodies`).
+A module instrumented in place gives each function the rewritten body of its ``def``
+(:mod:`cleanup_trace.late`, :func:`function_bodies`). A function that records in its body
+takes, once its recording is over, the same code with its first call (OPEN_HOOK: is my
+gate open?) taken out (:func:`without_gate_call`): its later calls skip the recording
+at the cost of a few tests of a local, and no module is compiled again for it.
 """
 from __future__ import annotations
 
-import os
+import dis
 import types
 from typing import Iterator, Optional
 
-from cleanup_trace import rewrite
+from cleanup_trace.inline import CALL_LOCAL, OPEN_HOOK
 
 _FUNCTION_FLAGS = 0x0001  # CO_OPTIMIZED: set for functions, never for class or module bodies
 
@@ -33,25 +35,41 @@ def _walk(code: types.CodeType, prefix: str) -> Iterator[tuple]:
             yield from _walk(constant, qualname + ".")
 
 
-def source_stamp(filename: Optional[str]) -> Optional[tuple]:
-    """What tells that a file changed: its modification time and size."""
-    try:
-        status = os.stat(filename)  # type: ignore[arg-type]
-    except (OSError, TypeError, ValueError):
+# What may stand between OPEN_HOOK's load and the store of its answer, on Python 3.9 to
+# 3.13: its key, the call (3.11's PRECALL), and the inline caches of 3.11 and later.
+_GATE_CALL = frozenset({"LOAD_CONST", "CALL_FUNCTION", "PRECALL", "CALL", "CACHE"})
+_LOAD_CONST, _NOP = dis.opmap["LOAD_CONST"], dis.opmap["NOP"]
+
+
+def without_gate_call(code: types.CodeType) -> Optional[types.CodeType]:
+    """``code`` (a body recording inside, see :mod:`cleanup_trace.inline`) with
+    ``@call = OPEN_HOOK(key)`` made ``@call = None``: the instructions of the call become
+    one ``LOAD_CONST None`` and ``NOP``s, so no offset moves (jumps, the exception table
+    and the line table stay as they are). ``None`` when the code does not start as the
+    transformer writes it: then nothing is changed."""
+    instructions = list(dis.get_instructions(code))
+    start = next((index for index, instruction in enumerate(instructions[:4])
+                  if instruction.opname == "LOAD_GLOBAL" and instruction.argval == OPEN_HOOK), None)
+    if start is None or (start and instructions[start - 1].opname == "EXTENDED_ARG"):
         return None
-    return (status.st_mtime_ns, status.st_size)
+    end = start + 1
+    while end < len(instructions) and instructions[end].opname in _GATE_CALL:
+        end += 1
+    store = instructions[end] if end < len(instructions) else None
+    stored = store.argval[0] if store is not None and isinstance(store.argval, tuple) else getattr(store, "argval", None)
+    if store is None or not store.opname.startswith("STORE_FAST") or stored != CALL_LOCAL \
+            or [instruction.opname for instruction in instructions[start + 1:end]].count("LOAD_CONST") != 1:
+        return None
+    constants = code.co_consts
+    none_index = next((index for index, constant in enumerate(constants) if constant is None), len(constants))
+    if none_index > 255:
+        return None
+    if none_index == len(constants):
+        constants += (None,)
+    first, last = instructions[start].offset, store.offset
+    replaced = bytearray(code.co_code)
+    replaced[first:last] = bytes((_LOAD_CONST, none_index)) + bytes((_NOP, 0)) * ((last - first - 2) // 2)
+    return code.replace(co_code=bytes(replaced), co_consts=constants)
 
 
-def plain_bodies(module_name: str, filename: str, stamp: Optional[tuple]) -> dict:
-    """The module's function bodies as rewritten without recording inside (the clock and
-    entropy hooks stay: they tell the recorded calls still running elsewhere), or ``{}``
-    when the file changed since ``stamp`` (what it holds now is not what was imported)."""
-    if stamp is None or source_stamp(filename) != stamp:
-        return {}
-    with open(filename, "rb") as handle:
-        source = handle.read()
-    tree, _ = rewrite.rewrite_module(source, filename, module_name, record_inside=False)
-    return function_bodies(compile(tree, filename, "exec", dont_inherit=True))
-
-
-__all__ = ["function_bodies", "plain_bodies", "source_stamp"]
+__all__ = ["function_bodies", "without_gate_call"]

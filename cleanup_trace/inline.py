@@ -28,7 +28,8 @@ wrapper keeps) records from inside its body instead, and stays the user's object
 The hooks are builtins the runtime adds (the module's namespace stays the user's); the
 two locals' names hold "@", which no source can write (pytest's assertion rewriting names
 its locals so). OPEN_HOOK is ``dict.get`` of the open gates: a function whose recording is
-over costs one builtin call and two tests per call. The last return or exception seen
+over has that call taken out of its code (``bodies.without_gate_call``): a few tests of
+a local per call remain. The last return or exception seen
 wins: a ``finally`` of the function's own that returns, raises or ``continue``s overrides
 what came before, as it does for the caller. The added statements sit on the ``def``
 line, which runs at import anyway: no line number of the body moves.

@@ -10,8 +10,8 @@ Knows nothing of files or configuration: the recorder hands it a budget, a depth
 :func:`stop`. The rules, each one a trap (DESIGN.md section 5):
 
 * cheap first: a per-function *gate*. A function recording in its body asks
-  ``_open_gates.get(key)`` (one builtin call) and takes its body without the recording
-  once its recording is over; a wrapper's gate is a ``bytearray`` given to wrapt as
+  ``_open_gates.get(key)`` (one builtin call), which is taken out of its code once its
+  recording is over; a wrapper's gate is a ``bytearray`` given to wrapt as
   ``enabled=``, tested in C, and once nothing else holds the wrapper the plain function
   is put back where the wrapper was (:meth:`FunctionRecord.close_gate`);
 * cheap at import: one gate per ``def`` (and a wrapper for a generator or coroutine);
@@ -540,16 +540,19 @@ class FunctionRecord:
         self._attach()
 
     def _run_plain(self) -> None:
-        """A function recording in its body takes the body without the recording: its
-        later calls cost what they cost without the tool. (Its running calls keep the
-        code they started with; the object stays the same, so does every reference.)"""
+        """A function recording in its body takes the same body without the call asking
+        for its gate (:func:`cleanup_trace.bodies.without_gate_call`): its later calls
+        skip the recording for the cost of a few tests of a local. (Its running calls
+        keep the code they started with; the object stays the same, so does every
+        reference.)"""
         if self._recording_code is not None:
             return
         try:
             function = self.raw
-            plain = self.owner.plain_body(function)
+            recording = function.__code__
+            plain = bodies.without_gate_call(recording)
             if plain is not None:
-                self._recording_code = function.__code__
+                self._recording_code = recording
                 function.__code__ = plain
         except Exception as error:  # the recording body stays: slower, never wrong
             log.debug("function.plain_body_not_used", function=self.name, error=f"{type(error).__name__}: {error}")
@@ -1908,23 +1911,6 @@ class ModuleInstrumenter:
         # calling ``self.serialize_body()`` does: watched like a patched global, and
         # followed as a callee.
         self.class_methods: dict[str, list] = {}
-        # Its file and what it was when the module's body ran, and the bodies of its
-        # functions without recording (compiled when one is first needed, see plain_body)
-        self.source: Optional[tuple] = None
-        self._plain_bodies: Optional[dict] = None
-
-    def plain_body(self, function: Callable) -> Optional[types.CodeType]:
-        """``function``'s body as rewritten without recording inside, or ``None`` (its
-        file changed since the import, or the body found does not fit the function)."""
-        if self._plain_bodies is None:
-            filename, stamp = self.source or (None, None)
-            self._plain_bodies = {} if filename is None else bodies.plain_bodies(self.module, filename, stamp)
-        code = function.__code__  # type: ignore[attr-defined]
-        plain = self._plain_bodies.get((function.__qualname__, code.co_firstlineno))
-        if plain is None or plain.co_freevars != code.co_freevars or plain.co_argcount != code.co_argcount \
-                or plain.co_kwonlyargcount != code.co_kwonlyargcount or plain.co_flags != code.co_flags:
-            return None
-        return plain
 
     def finished(self, namespace: Optional[dict] = None) -> None:
         """The module's body ran to its end (the transformer's last statement): take the
@@ -1934,9 +1920,6 @@ class ModuleInstrumenter:
             namespace = sys._getframe(1).f_globals
         namespace.pop(HELPER_NAME, None)
         try:
-            filename = getattr(namespace.get("__spec__"), "origin", None)
-            if filename:
-                self.source = (filename, bodies.source_stamp(filename))
             # A wrapper and its plain function are one global: the tool swaps them itself.
             self.baseline = {name: (id(value), id(value.__wrapped__)) if type(value) is RecordingWrapper
                              else (id(value),) for name, value in namespace.items()}

@@ -345,11 +345,13 @@ def test_a_function_held_by_a_decorators_object_is_stored_as_that(pytester: pyte
 
 
 PLAIN_AGAIN_SCRIPT = '''
+import dis
+import traceback
 from cleanup_trace import Recorder
-from cleanup_trace.inline import CALL_LOCAL
+from cleanup_trace.inline import OPEN_HOOK
 
 def recording(function):
-    return CALL_LOCAL in function.__code__.co_varnames
+    return any(instruction.argval == OPEN_HOOK for instruction in dis.get_instructions(function))
 
 with Recorder():
     import lib
@@ -360,6 +362,10 @@ with Recorder():
     for _ in range(400):  # one case, then nothing new for long: over too, for this run
         lib.gap(1)
     print("plain once over:", recording(lib.add), recording(lib.gap), lib.add(1, c=2), lib.gap(2))
+    try:
+        lib.add(None)
+    except TypeError as error:  # (its exception table and line numbers as they were)
+        print("raised at", traceback.extract_tb(error.__traceback__)[-1].line)
 with Recorder():
     # (add's budget is full for the process; gap records again, in its recording body)
     print("recording again:", recording(lib.add), recording(lib.gap), lib.gap.__code__ is first)
@@ -367,14 +373,14 @@ with Recorder():
 
 
 def test_a_function_whose_recording_is_over_runs_its_body_without_it(pytester: pytest.Pytester, lib: Path) -> None:
-    """Recording over for a function (budget full, saturated): it takes the body rewritten
-    without the recording (the same object, so every reference sees it), and its
-    recording body again when recording starts anew."""
+    """Recording over for a function (budget full, saturated): its code no longer asks
+    for its gate (the same object, so every reference sees it; the rest of the body as
+    it was), and it asks again when recording starts anew."""
     pytester.makepyfile(script=PLAIN_AGAIN_SCRIPT)
     result = pytester.run(sys.executable, "script.py")
     assert result.ret == 0, result.stderr.str()
     assert ["recording at first: True True", "plain once over: False False 4 (2, None, None)",
-            "recording again: False True True"] == result.outlines
+            "raised at return a + b", "recording again: False True True"] == result.outlines
 
 
 CHANGED_AFTER_YIELD_APP = '''
