@@ -535,7 +535,7 @@ def skip_reason(node: FunctionNode, findings: Optional[_Findings] = None) -> str
     if findings is not None and findings.inspects_frames:
         return "looks at its caller's frame"
     if _decorated_by(node, RECOMPILING_DECORATORS):
-        return "compiled anew by its decorator (@typechecked), which a wrapper would turn off"
+        return "compiled anew from its source by its decorator (@typechecked): its recording would be dropped"
     for decorator in node.decorator_list:
         name = _decorator_name(decorator)
         last = name.rpartition(".")[2]
@@ -603,7 +603,7 @@ class _Instrumenter:
         findings = _Findings(node, self.imported, self._hinted(node), self.shared)
         reason = skip_reason(node, findings)
         if reason is None and self._recompiled_classes:
-            reason = "compiled anew by its class's decorator (@typechecked), which a wrapper would turn off"
+            reason = "compiled anew from its source by its class's decorator (@typechecked): its recording would be dropped"
         key = ""
         if reason:
             self.skipped.append((qualname, reason))

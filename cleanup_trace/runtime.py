@@ -1746,7 +1746,9 @@ class _InlineGate:
         self.owner = owner
         # (defaults, keyword defaults, parameter names, positional-only count), read at the
         # first recorded call: every read of ``__code__`` or ``__defaults__`` is an audit
-        # event, which the tool's audit hook would see at every call.
+        # event, which the tool's audit hook would see at every call. (Defaults replaced
+        # afterwards, ``f.__defaults__ = ...``, are not seen: rare, and only the form of
+        # the recorded call would differ.)
         self.shape: Optional[tuple] = None
 
     def learn_shape(self) -> tuple:
