@@ -1747,8 +1747,8 @@ class _InlineGate:
         # (defaults, keyword defaults, parameter names, positional-only count), read at the
         # first recorded call: every read of ``__code__`` or ``__defaults__`` is an audit
         # event, which the tool's audit hook would see at every call. (Defaults replaced
-        # afterwards, ``f.__defaults__ = ...``, are not seen: rare, and only the form of
-        # the recorded call would differ.)
+        # afterwards, ``f.__defaults__ = ...``, are not seen: a parameter holding the old
+        # default would be left out and replay with the new one. Rare: left so.)
         self.shape: Optional[tuple] = None
 
     def learn_shape(self) -> tuple:
