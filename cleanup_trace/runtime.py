@@ -1728,22 +1728,26 @@ class _PicklingMixin:
         return self
 
 
-# The gates of the functions recording in their own body that are open now, by the key
-# the transformer gave each ``def``: their OPEN_HOOK is this dict's ``get``.
+# The functions recording in their own body whose gate is open now, by the key the
+# transformer gave each ``def``: their OPEN_HOOK is this dict's ``get``. (A function, not
+# an object made for it: nothing is made per ``def`` at import but this entry.)
 _open_gates: dict = {}
+# Each function recording in its body -> its module's instrumenter (by the function: its
+# module may run as ``__main__``, its ``__module__`` may name a package re-exporting it).
+_inline_owners: dict = {}
 
 
 class _InlineGate:
-    """The gate of a function that records in its body (see :mod:`cleanup_trace.inline`):
-    open while its key maps to it in ``_open_gates``. Behaves as the wrappers' bytearray
-    gates do where the runtime tests, opens and closes them."""
+    """The gate of a function that records in its body (see :mod:`cleanup_trace.inline`),
+    made with its record: open while its key maps to the function in ``_open_gates``.
+    Behaves as the wrappers' bytearray gates do where the runtime tests, opens and closes
+    them."""
 
-    __slots__ = ("key", "function", "owner", "shape")
+    __slots__ = ("key", "function", "shape")
 
-    def __init__(self, key: str, function: Callable, owner: "ModuleInstrumenter") -> None:
+    def __init__(self, key: str, function: Callable) -> None:
         self.key = key
         self.function = function
-        self.owner = owner
         # (defaults, keyword defaults, parameter names, positional-only count), read at the
         # first recorded call: every read of ``__code__`` or ``__defaults__`` is an audit
         # event, which the tool's audit hook would see at every call. (Defaults replaced
@@ -1759,17 +1763,21 @@ class _InlineGate:
         return shape
 
     def __bool__(self) -> bool:
-        return _open_gates.get(self.key) is self
+        return _open_gates.get(self.key) is self.function
 
     def clear(self) -> None:
-        if _open_gates.get(self.key) is self:
-            _open_gates.pop(self.key, None)
+        _close_inline(self.key, self.function)
 
     def __setitem__(self, _where: slice, value: bytes) -> None:  # ``gate[:] = _OPEN``
         if value:
-            _open_gates[self.key] = self  # (a module imported again: the latest def is the one)
+            _open_gates[self.key] = self.function  # (a module imported again: its latest def)
         else:
             self.clear()
+
+
+def _close_inline(key: str, function: Callable) -> None:
+    if _open_gates.get(key) is function:
+        _open_gates.pop(key, None)
 
 
 def _call_form(shape: tuple, positional: tuple, rest: tuple, keywords: Optional[dict],
@@ -1807,20 +1815,21 @@ def _call_form(shape: tuple, positional: tuple, rest: tuple, keywords: Optional[
     return arguments, kwargs
 
 
-def _inline_enter(gate: _InlineGate, positional: tuple, rest: tuple, keywords: Optional[dict],
+def _inline_enter(function: Callable, positional: tuple, rest: tuple, keywords: Optional[dict],
                   options: Optional[dict]) -> Optional[list]:
     """ENTER_HOOK: a call of a function whose gate is open starts. Returns what the
     function's body keeps in its local for the hooks after (``None``: not recorded)."""
     if _guard.busy:
         return None
     try:
-        function, owner = gate.function, gate.owner
+        owner = _inline_owners[function]
         record = owner.records.get(function) or owner.record_for(function)
         if record is None:
             return None
+        gate = record.gate
         arguments, kwargs = _call_form(gate.shape or gate.learn_shape(), positional, rest, keywords, options)
     except Exception as error:  # never in the user's way
-        log.debug("call.not_recorded", function=getattr(gate.function, "__qualname__", "?"),
+        log.debug("call.not_recorded", function=getattr(function, "__qualname__", "?"),
                   error=f"{type(error).__name__}: {error}")
         return None
     snapshot = record._snapshot(arguments, kwargs)
@@ -1895,7 +1904,8 @@ class ModuleInstrumenter:
     def __init__(self, module: str, rebound: tuple = (), identities: tuple = ()) -> None:
         self.module = module
         self.identities = identities  # module-level names its code uses by identity
-        self.gates: dict[Callable, bytearray] = {}  # plain function -> its gate
+        self.gates: dict[Callable, bytearray] = {}  # plain function -> its wrapper's gate
+        self.inline_keys: dict[Callable, str] = {}  # function recording in its body -> its key
         self.roles: dict[Callable, str] = {}  # property setters and deleters only
         self.records: dict[Callable, FunctionRecord] = {}
         self.rebound = frozenset(rebound)  # names its functions declare ``global``
@@ -1979,18 +1989,17 @@ class ModuleInstrumenter:
             return instrument_role
 
         def inline_recording(key: str, role: str = "") -> Callable[[Callable], Callable]:
-            def register(function: Callable, _gate: type = _InlineGate) -> Callable:
+            # (Nothing is made for the function but two dict entries: its gate object and
+            # record come at its first recorded call. The transformer wrote this decorator
+            # for plain functions only: their code is not read here, an audit event.)
+            def register(function: Callable) -> Callable:
                 try:
-                    if function.__code__.co_flags & (_CO_GENERATOR | _CO_COROUTINE | _CO_ASYNC_GENERATOR):
-                        # (a generator the transformer took for a plain function: its hooks
-                        # stay closed, the wrapper records it)
-                        return with_role(role)(function) if role else instrument(function)
-                    gate = _gate(key, function, self)
+                    self.inline_keys[function] = key
+                    _inline_owners[function] = self
                     if role:
                         self.roles[function] = role
-                    self.gates[function] = gate  # type: ignore[assignment]
                     if _state.sink is not None:
-                        gate[:] = _OPEN
+                        _open_gates[key] = function
                 except Exception as error:  # never break the user's import
                     log.error("function.not_instrumented",
                               function=f"{self.module}.{getattr(function, '__qualname__', '?')}",
@@ -2058,9 +2067,12 @@ class ModuleInstrumenter:
     def record_for(self, raw: Callable) -> Optional[FunctionRecord]:
         with _state.registry_lock:  # two threads calling first must share one record
             record = self.records.get(raw)
-            gate = self.gates.get(raw)
-            if record is None and gate is not None:
-                record = self.records[raw] = FunctionRecord(raw, self, self.roles.get(raw, ""), gate)
+            if record is None:
+                gate: Any = self.gates.get(raw)
+                if gate is None and raw in self.inline_keys:
+                    gate = _InlineGate(self.inline_keys[raw], raw)
+                if gate is not None:
+                    record = self.records[raw] = FunctionRecord(raw, self, self.roles.get(raw, ""), gate)
             return record
 
 
@@ -2486,6 +2498,8 @@ def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> N
         # look like a user's to the re-attaching check.
         for gate in list(instrumenter.gates.values()):
             gate[:] = _OPEN
+        for function, key in list(instrumenter.inline_keys.items()):
+            _open_gates[key] = function
         for record in list(instrumenter.records.values()):
             if record.disabled or record.accepted >= budget:
                 record.gate.clear()
@@ -2500,6 +2514,8 @@ def stop() -> None:
     for instrumenter in modules:
         for gate in list(instrumenter.gates.values()):
             gate.clear()
+        for function, key in list(instrumenter.inline_keys.items()):
+            _close_inline(key, function)
         for record in list(instrumenter.records.values()):
             record.close_gate(for_now=True)
     if _state.pending_detach or _state.held_elsewhere:
@@ -2510,7 +2526,7 @@ def stop() -> None:
 
 def instrumented_count() -> int:
     with _state.registry_lock:
-        return sum(len(instrumenter.gates) for instrumenter in _state.modules)
+        return sum(len(instrumenter.gates) + len(instrumenter.inline_keys) for instrumenter in _state.modules)
 
 
 def functions() -> list[FunctionRecord]:
