@@ -10,6 +10,7 @@ at the cost of a few tests of a local, and no module is compiled again for it.
 from __future__ import annotations
 
 import dis
+import sys
 import types
 from typing import Iterator, Optional
 
@@ -36,9 +37,24 @@ def _walk(code: types.CodeType, prefix: str) -> Iterator[tuple]:
 
 
 # What may stand between OPEN_HOOK's load and the store of its answer, on Python 3.9 to
-# 3.13: its key, the call (3.11's PRECALL), and the inline caches of 3.11 and later.
-_GATE_CALL = frozenset({"LOAD_CONST", "CALL_FUNCTION", "PRECALL", "CALL", "CACHE"})
-_LOAD_CONST, _NOP = dis.opmap["LOAD_CONST"], dis.opmap["NOP"]
+# 3.13: its key and the call (3.11's PRECALL); inline caches (3.11 and later) are skipped.
+_GATE_CALL = frozenset(dis.opmap[name] for name in ("LOAD_CONST", "CALL_FUNCTION", "PRECALL", "CALL")
+                       if name in dis.opmap)
+_LOAD_CONST, _NOP, _LOAD_GLOBAL = dis.opmap["LOAD_CONST"], dis.opmap["NOP"], dis.opmap["LOAD_GLOBAL"]
+_EXTENDED_ARG, _CACHE = dis.opmap["EXTENDED_ARG"], dis.opmap.get("CACHE", -1)
+_STORES = {dis.opmap[name]: shift for name, shift in (("STORE_FAST", 0), ("STORE_FAST_LOAD_FAST", 4),
+                                                      ("STORE_FAST_STORE_FAST", 4)) if name in dis.opmap}
+# LOAD_GLOBAL's argument holds the name's index shifted by one from Python 3.11 on.
+_GLOBAL_SHIFT = 1 if sys.version_info >= (3, 11) else 0
+_PROLOGUE_BYTES = 256  # the cells' set-up and RESUME, then the call and its store: far less
+
+
+def _first_instructions(code: types.CodeType) -> list:
+    """(offset, opcode, argument) of the code's first instructions, inline caches left out
+    (read from the bytes: ``dis`` reads the whole body first, milliseconds for a large one)."""
+    raw = code.co_code[:_PROLOGUE_BYTES]
+    return [(offset, raw[offset], raw[offset + 1]) for offset in range(0, len(raw) - 1, 2)
+            if raw[offset] != _CACHE]
 
 
 def without_gate_call(code: types.CodeType) -> Optional[types.CodeType]:
@@ -47,18 +63,22 @@ def without_gate_call(code: types.CodeType) -> Optional[types.CodeType]:
     one ``LOAD_CONST None`` and ``NOP``s, so no offset moves (jumps, the exception table
     and the line table stay as they are). ``None`` when the code does not start as the
     transformer writes it: then nothing is changed."""
-    instructions = list(dis.get_instructions(code))
-    start = next((index for index, instruction in enumerate(instructions[:4])
-                  if instruction.opname == "LOAD_GLOBAL" and instruction.argval == OPEN_HOOK), None)
-    if start is None or (start and instructions[start - 1].opname == "EXTENDED_ARG"):
+    instructions = _first_instructions(code)
+    names = code.co_names
+    start = next((index for index, (_, opcode, argument) in enumerate(instructions[:6])
+                  if opcode == _LOAD_GLOBAL and (argument >> _GLOBAL_SHIFT) < len(names)
+                  and names[argument >> _GLOBAL_SHIFT] == OPEN_HOOK), None)
+    if start is None or (start and instructions[start - 1][1] == _EXTENDED_ARG):
         return None
     end = start + 1
-    while end < len(instructions) and instructions[end].opname in _GATE_CALL:
+    while end < len(instructions) and instructions[end][1] in _GATE_CALL:
         end += 1
-    store = instructions[end] if end < len(instructions) else None
-    stored = store.argval[0] if store is not None and isinstance(store.argval, tuple) else getattr(store, "argval", None)
-    if store is None or not store.opname.startswith("STORE_FAST") or stored != CALL_LOCAL \
-            or [instruction.opname for instruction in instructions[start + 1:end]].count("LOAD_CONST") != 1:
+    if end >= len(instructions) or instructions[end][1] not in _STORES:
+        return None
+    store_offset, store, argument = instructions[end]
+    local = argument >> _STORES[store]
+    if local >= len(code.co_varnames) or code.co_varnames[local] != CALL_LOCAL \
+            or [opcode for _, opcode, _ in instructions[start + 1:end]].count(_LOAD_CONST) != 1:
         return None
     constants = code.co_consts
     none_index = next((index for index, constant in enumerate(constants) if constant is None), len(constants))
@@ -66,9 +86,9 @@ def without_gate_call(code: types.CodeType) -> Optional[types.CodeType]:
         return None
     if none_index == len(constants):
         constants += (None,)
-    first, last = instructions[start].offset, store.offset
+    first = instructions[start][0]
     replaced = bytearray(code.co_code)
-    replaced[first:last] = bytes((_LOAD_CONST, none_index)) + bytes((_NOP, 0)) * ((last - first - 2) // 2)
+    replaced[first:store_offset] = bytes((_LOAD_CONST, none_index)) + bytes((_NOP, 0)) * ((store_offset - first - 2) // 2)
     return code.replace(co_code=bytes(replaced), co_consts=constants)
 
 
