@@ -14,8 +14,9 @@ Knows nothing of files or configuration: the recorder hands it a budget, a depth
   recording is over; a wrapper's gate is a ``bytearray`` given to wrapt as
   ``enabled=``, tested in C, and once nothing else holds the wrapper the plain function
   is put back where the wrapper was (:meth:`FunctionRecord.close_gate`);
-* cheap at import: one gate per ``def`` (and a wrapper for a generator or coroutine);
-  the recording state of a function is created at its first recorded call;
+* cheap at import: two dict entries per ``def`` recording in its body (a wrapper and its
+  gate for a generator or coroutine); the recording state of a function, its gate
+  object included, is created at its first recorded call;
 * a thread-local guard, checked first: serialising ``self`` runs the user's instrumented
   ``__getstate__``/``__eq__``/``__repr__``, which must neither record nor recurse;
 * arguments are serialised *before* the call (the callee may mutate them);
@@ -1361,6 +1362,35 @@ def _named_like(forwarder: Any, wrapped: Any) -> Any:
     return forwarder
 
 
+def _running_calls() -> list:
+    """This thread's running recorded calls (their snapshots), made at first need."""
+    running = _guard.calls
+    if running is None:
+        running = _guard.calls = []
+    return running
+
+
+def _call_ended(record: FunctionRecord, snapshot: dict, returned: Any = None,
+                raised: Optional[BaseException] = None) -> None:
+    """A recorded sync call ends (through its wrapper or in its body): off the running
+    calls, its case finished (an exception that is not an ``Exception`` is no outcome),
+    the detaches waiting for a call to end tried again."""
+    running = _guard.calls
+    if running and running[-1] is snapshot:
+        running.pop()
+    elif running:  # (never, with calls ending in order; by identity: a snapshot holds data)
+        for index in range(len(running) - 1, -1, -1):
+            if running[index] is snapshot:
+                del running[index]
+                break
+    if raised is None:
+        record.finish(snapshot, returned=returned)
+    elif isinstance(raised, Exception):
+        record.finish(snapshot, raised=raised)
+    if _state.pending_detach:
+        _retry_detaches(record)
+
+
 class _RecordingGenerator:
     """Forwards a generator faithfully (PEP 380 semantics) and records what it yields."""
 
@@ -1430,9 +1460,7 @@ class _RecordingGenerator:
         snapshot = self.snapshot
         if snapshot is None:
             return action(*argument)
-        running = _guard.calls
-        if running is None:
-            running = _guard.calls = []
+        running = _running_calls()
         running.append(snapshot)
         try:
             return action(*argument)
@@ -1835,10 +1863,7 @@ def _inline_enter(function: Callable, positional: tuple, rest: tuple, keywords: 
     snapshot = record._snapshot(arguments, kwargs)
     if snapshot is None:
         return None
-    running = _guard.calls
-    if running is None:
-        running = _guard.calls = []
-    running.append(snapshot)
+    _running_calls().append(snapshot)
     return [record, snapshot, None, None]  # (record, snapshot, returned, raised)
 
 
@@ -1855,18 +1880,7 @@ def _inline_raise(call: list) -> None:
 
 def _inline_leave(call: list) -> None:
     """LEAVE_HOOK: the recorded call ends, from the ``finally`` of its body."""
-    record, snapshot, returned, raised = call
-    running = _guard.calls
-    if running and running[-1] is snapshot:
-        running.pop()
-    elif running and snapshot in running:  # (never, with calls ending in order)
-        running.remove(snapshot)
-    if raised is None:
-        record.finish(snapshot, returned=returned)
-    elif isinstance(raised, Exception):
-        record.finish(snapshot, raised=raised)
-    if _state.pending_detach:
-        _retry_detaches(record)
+    _call_ended(*call)
 
 
 for _name, _hook in zip(inline.HOOK_NAMES, (_open_gates.get, _inline_enter, _inline_return, _inline_raise,
@@ -2041,27 +2055,14 @@ class ModuleInstrumenter:
             return _named_like(_record_async_generator(record, snapshot, wrapped(*args, **kwargs)), wrapped)
         if record.is_coroutine:
             return _named_like(_record_coroutine(record, snapshot, wrapped(*args, **kwargs)), wrapped)
-        running = _guard.calls
-        if running is None:
-            running = _guard.calls = []
-        running.append(snapshot)
+        _running_calls().append(snapshot)
         try:
             result = wrapped(*args, **kwargs)
-        except Exception as error:
-            running.pop()
-            record.finish(snapshot, raised=error)
-            if _state.pending_detach:
-                _retry_detaches(record)
-            _without_own_frames(error)
-            raise
         except BaseException as error:
-            running.pop()
+            _call_ended(record, snapshot, raised=error)
             _without_own_frames(error)
             raise
-        running.pop()
-        record.finish(snapshot, returned=result)
-        if _state.pending_detach:
-            _retry_detaches(record)
+        _call_ended(record, snapshot, returned=result)
         return result
 
     def record_for(self, raw: Callable) -> Optional[FunctionRecord]:

@@ -12,7 +12,6 @@ import base64
 import builtins
 import datetime
 import functools
-import importlib
 import os
 import re
 import sys
@@ -670,9 +669,7 @@ def load_held(module: str, qualname: str, attribute: str) -> Any:
     """Inverse of storing a function a decorator's object holds: what ``module.qualname``
     leads to, then its ``attribute`` (that object itself where it does not have one: the
     recording wrapper of a generator function, absent at replay)."""
-    target: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        target = getattr(target, part)
+    target = load_global(module, qualname)
     held = getattr(target, attribute, None)
     return target if held is None else held
 
