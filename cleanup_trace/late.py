@@ -37,7 +37,6 @@ from cleanup_trace._log import log
 _done: set = set()
 
 _PROPERTY_ROLES = (("fget", ""), ("fset", "setter"), ("fdel", "deleter"))
-_LAZY_FLAGS = 0x20 | 0x80 | 0x200  # generator, coroutine, async generator: recorded by a wrapper
 
 
 def instrument_in_place(names: list) -> list:
@@ -120,8 +119,9 @@ def _instrument_attribute(holder: Any, attribute: str, qualname: str, rewritten:
         body, as_imported = rewritten.get(where), plain.get(where)
         if body is not None and as_imported is not None and _same_code(as_imported, code) \
                 and body.co_freevars == code.co_freevars:
+            # (a key only in a plain function's body: the transformer wraps generators)
             key = next((constant for constant in body.co_consts if type(constant) is str and constant in keys), None)
-            if key is not None and not code.co_flags & _LAZY_FLAGS:
+            if key is not None:
                 function.__code__ = body
                 inside.append(decorate.inline(key, role)(function))  # type: ignore[attr-defined]
                 return None
