@@ -294,6 +294,8 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
                 actual.__qualname__ != expected.__qualname__:
             yield _about(expected, f"{where}: function {_safe_repr(actual, strict)} != "
                                    f"{_safe_repr(expected, strict)}")
+        elif isinstance(expected, types.MethodType):  # (and its object: the same method of another)
+            yield from _walk(actual.__self__, expected.__self__, f"{path}.__self__", seen, depth + 1, strict)
         return
     if isinstance(expected, BaseException):
         # (``args`` may be a slot of the class, unset on an exception entering __init__)

@@ -75,6 +75,41 @@ _UNION_TYPE = getattr(types, "UnionType", None)  # (``int | None``, 3.10+; pickl
 _HINT_TYPES = frozenset(kind for kind in (types.GenericAlias, _UNION_TYPE, type(Ellipsis)) if kind is not None)
 
 
+def bound_method_name(method: types.MethodType) -> Optional[str]:
+    """The attribute of ``method``'s object that gives this method back
+    (``getattr(obj, name)``), or ``None`` when none does (``types.MethodType(f, obj)``, a
+    name its instance shadows). Read from the class dictionaries, as ``getattr`` would
+    find it, never by running the object's own code."""
+    owner, function = method.__self__, method.__func__
+    name = getattr(function, "__name__", None)
+    if type(name) is not str:
+        return None
+    bound_to_class = isinstance(owner, type)
+    classes = owner.__mro__ if bound_to_class else type(owner).__mro__
+    candidates = [name]
+    if name.startswith("__") and not name.endswith("__"):  # (``def __walk`` is stored mangled)
+        candidates = [f"_{klass.__name__.lstrip('_')}{name}" for klass in classes]
+    attributes = None if bound_to_class else instance_dict(owner)
+    for attribute in dict.fromkeys(candidates):
+        if attributes is not None and attribute in attributes:
+            continue  # shadowed by the instance
+        found = next((vars(klass)[attribute] for klass in classes if attribute in vars(klass)), None)
+        if found is None:
+            continue
+        if bound_to_class:
+            if type(found) is classmethod and found.__func__ is function:
+                return attribute
+        elif found is function:
+            return attribute
+    return None
+
+
+def bound_method_form(method: types.MethodType, name: str, flatten: Callable[[Any], Any]) -> dict:
+    """A bound method as stored: ``getattr(its object, name)`` (a ``py/reduce`` both
+    decoders call; jsonpickle alone would store an empty ``builtins.method`` object)."""
+    return {"py/reduce": [{"py/function": "builtins.getattr"}, {"py/tuple": [flatten(method.__self__), name]}]}
+
+
 def is_type_hint(value: Any) -> bool:
     kind = type(value)
     return kind in _HINT_TYPES or (kind.__module__ == "typing" and not isinstance(value, type))
@@ -439,6 +474,15 @@ class Flattener:
                 if "<locals>" in name:
                     raise Declined(name)
                 return {"py/type": name}
+            if kind is types.MethodType:
+                index = self.ids.get(id(value))  # (a ``py/reduce``: an object to the decoder)
+                if index is not None:
+                    return {"py/id": index}
+                name = bound_method_name(value)
+                if name is None:
+                    raise Declined("method")
+                self.ids[id(value)] = len(self.ids)
+                return bound_method_form(value, name, self.flatten)
             if isinstance(value, _FUNCTION_LIKE):
                 if kind is types.FunctionType or _jp_util.is_module_function(value):
                     return self.flatten_function(value)

@@ -525,7 +525,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                                         f"a dict keyed by {type(key).__module__}.{type(key).__qualname__} objects, "
                                         "which compare by identity: decoded, its keys are new objects")
                                 stack.append(key)  # a class as a key (a registry by type) is stored too
-                stack.extend(item.values())
+                stack.extend(_held_values(item.values(), kinds))
             else:
                 plain = False
                 if kind is not tuple and kind is not set and kind is not frozenset:
@@ -542,7 +542,9 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 if identity in seen:
                     continue
                 seen.add(identity)
-                kinds.add(kind)
+                stored_by_name = kind is types.FunctionType and _importable(item)
+                if not stored_by_name:  # (a function stored by name decodes as itself: nothing to check)
+                    kinds.add(kind)
                 if kind is types.BuiltinFunctionType:
                     if item in _VOLATILE_CALLABLES:
                         raise HoldsAClock(getattr(item, "__qualname__", repr(item)))
@@ -582,7 +584,11 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     if isinstance(item, type) and _class_value_elsewhere(item):
                         raise Unserialisable(f"class {item.__module__}.{item.__qualname__} was made at run time: "
                                              "its name leads to another class", holders_to_blame=False)
-                    if kind is types.FunctionType and item.__closure__ and not _importable(item):
+                    if kind is types.MethodType:
+                        if flatten_fast.bound_method_name(item) is None:
+                            raise _method_not_found(item)
+                        stack.append(item.__self__)
+                    elif kind is types.FunctionType and item.__closure__ and not stored_by_name:
                         # Stored by value (dill): what its cells hold is stored with it, a
                         # test module's function captured by a library's closure included.
                         stack.extend(_cell_contents(item))
@@ -591,12 +597,12 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     # (text keys only, most dicts: told by one C-level pass)
                     reordered = reordered or (set(map(type, keys)) != _TEXT_ONLY and _text_key_after_another(keys))
                     stack.extend(keys)
-                    stack.extend(dict.values(item))
+                    stack.extend(_held_values(dict.values(item), kinds))
                 elif iterate is not None:
                     stack.extend(iterate(item))
                 attributes = instance_dict(item)  # (its descriptor found once per class)
                 if attributes:
-                    stack.extend(attributes.values())
+                    stack.extend(_held_values(attributes.values(), kinds))
                 for _, slot in slots:  # (a slotted tree node's children make it large)
                     try:
                         stack.append(slot.__get__(item, kind))
@@ -610,6 +616,22 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
         plain = builtin = False
         kinds.add(None)  # not known: never trusted
     return Survey(classes, plain, builtin, frozenset(kinds), reordered)
+
+
+def _held_values(values: Any, kinds: set) -> Any:
+    """A dict's values as the encoder stores them: jsonpickle leaves out a bound method
+    held in a dict or in an object's attributes (its object is not walked for it). Such a
+    value never skips the decoding check (``None``: a type never trusted), which fails."""
+    if types.MethodType in set(map(type, values)):
+        kinds.add(None)
+        return [value for value in values if type(value) is not types.MethodType]
+    return values
+
+
+def _method_not_found(method: types.MethodType) -> Unserialisable:
+    return Unserialisable(f"method {getattr(method.__func__, '__qualname__', '?')} of a "
+                          f"{type(method.__self__).__qualname__} object is not found under its name there "
+                          "(stored as the object's attribute)", holders_to_blame=False)
 
 
 def load_dill(payload: str) -> Any:
@@ -985,6 +1007,14 @@ class _Pickler(_jp_pickler.Pickler):
                 raise Unserialisable(f"the type hint {obj!r} cannot be rebuilt from a stored form",
                                      holders_to_blame=False)
             return form
+        if type(obj) is types.MethodType:  # (as flatten_fast stores them)
+            name = flatten_fast.bound_method_name(obj)
+            if name is None:
+                raise _method_not_found(obj)
+            if not self._mkref(obj):
+                return self._getref(obj)
+            self._seen.append(obj)
+            return flatten_fast.bound_method_form(obj, name, self._flatten)
         if type(obj) is str and _package_paths.prefixes and _package_paths.holds(obj):
             # As flatten_fast stores it: an object to the decoder (a ``py/reduce``).
             if not self._mkref(obj):

@@ -376,9 +376,8 @@ def test_what_encode_gives_decodes_to_an_equal_value(value) -> None:
 
 
 @pytest.mark.parametrize("value", [
-    shapes.WithState(2), datetime.datetime(2020, 1, 2),
-    [1, shapes.Reducing(1).__reduce__], {"py/object": "x"}, {"json://1": 2}, ValueError("x"),
-], ids=["getstate", "c-class", "method", "reserved-key", "escaped-key", "exception"])
+    shapes.WithState(2), datetime.datetime(2020, 1, 2), {"py/object": "x"}, {"json://1": 2}, ValueError("x"),
+], ids=["getstate", "c-class", "reserved-key", "escaped-key", "exception"])
 def test_other_shapes_are_left_to_jsonpickle(value) -> None:
     with pytest.raises(flatten_fast.Declined):
         fast(value)
@@ -391,6 +390,64 @@ def test_other_shapes_are_left_to_jsonpickle(value) -> None:
         assert error is not None
     else:
         assert as_text(serialise.encode(value)) == expected
+
+
+def _methods_of(cls):
+    def __hidden(self):  # (stored mangled, as a class statement would)
+        return self.first
+
+    cls._Plain__hidden = __hidden
+    return cls
+
+
+def test_a_bound_method_is_stored_as_its_objects_attribute() -> None:
+    """jsonpickle stores a bound method as an empty ``builtins.method`` object, which no
+    decoder reads back (json5's parser passes ``[self._ws, self._value]`` to ``_seq``):
+    both paths store ``getattr(its object, its name)``, the object once, by reference."""
+    _methods_of(shapes.Plain)
+    item = shapes.Plain(first=1)
+    reducing = shapes.Reducing(2)
+    value = [item, item.__init__, reducing.__reduce__, shapes.Plain.__init__, item._Plain__hidden,
+             collections.OrderedDict.fromkeys, [reducing.__reduce__]]
+    stored = fast(value)
+    assert as_text(stored) == as_text(slow(value))
+    assert {"py/reduce": [{"py/function": "builtins.getattr"}, {"py/tuple": [{"py/id": 1}, "__init__"]}]} == stored[1]
+    assert "_Plain__hidden" == stored[4]["py/reduce"][1]["py/tuple"][1]
+    for decoded in (serialise.decode(json.loads(as_text(stored))), serialise.check_round_trip(value, stored)):
+        assert decoded[1].__self__ is decoded[0] and decoded[4]() == 1
+        assert decoded[2]() == reducing.__reduce__() and decoded[6][0].__self__ is decoded[2].__self__
+        assert decoded[5] == collections.OrderedDict.fromkeys
+
+
+def test_a_bound_method_its_object_does_not_give_back_is_refused() -> None:
+    """``types.MethodType(f, obj)``, or a method the instance shadows: what its name
+    gives is another function. Refused, named, before any encode."""
+    item = shapes.Plain(first=1)
+    shadowed = item.__init__
+    item.__dict__["__init__"] = len
+    for method in (types.MethodType(shapes.Reducing.__reduce__, item), shadowed):
+        with pytest.raises(serialise.Unserialisable, match=r"object is not found under its name there"):
+            serialise.survey({"args": [method]}, 1000)
+        with pytest.raises(serialise.Unserialisable, match=r"object is not found under its name there"):
+            serialise.encode({"args": [method]})
+
+
+def test_a_bound_method_held_in_a_dict_is_left_out_and_never_trusted() -> None:
+    """jsonpickle leaves a method out of a dict and of an object's attributes: such a
+    value is always checked (whatever its types earned), and the check refuses it."""
+    item = shapes.Plain(first=1)
+    for held in ({"callback": item.__init__}, shapes.Plain(callback=item.__init__)):
+        value = {"args": [held]}
+        assert None in serialise.survey(value, 1000).kinds
+        with pytest.raises(serialise.Unserialisable, match="callback"):
+            serialise.check_round_trip(value, serialise.encode(value))
+
+
+def test_a_bound_method_is_compared_with_its_object() -> None:
+    """The same method of two unequal objects is a difference (equality of bound methods
+    is the identity of their objects: decoded ones are never equal)."""
+    assert [] == differences(shapes.Reducing(1).__reduce__, shapes.Reducing(1).__reduce__)
+    assert differences(shapes.Reducing(1).__reduce__, shapes.Reducing(2).__reduce__)
 
 
 def test_nesting_near_the_depth_limit_is_left_to_jsonpickle() -> None:

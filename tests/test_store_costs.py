@@ -17,6 +17,9 @@ class Point:
     def __eq__(self, other):
         return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
 
+    def distance_to(self, other):
+        return norm(Point(self.x - other.x, self.y - other.y))
+
 
 def norm(point):
     return abs(point.x) + abs(point.y)
@@ -49,24 +52,37 @@ with Recorder():
     for n in range(8):
         points.apply(lambda p, n=n: p.x + n, points.Point(n, 1))
     print("apply checks:", len(checked))
+    checked.clear()
+    for n in range(8):
+        points.apply(points.norm, points.Point(n, 2))
+    print("named function checks:", len(checked))
+    checked.clear()
+    for n in range(8):
+        points.apply(points.Point(n, 3).distance_to, points.Point(1, 1))
+    print("bound method checks:", len(checked))
 '''
 
 
 def test_values_of_types_that_came_back_equal_five_times_skip_the_check(
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     """Storing checks that a value decodes equal to itself; once values of the same types
-    did five times (and none failed), the check is skipped. Values holding a function are
-    always checked: what each one holds differs. (``self`` entering ``__init__`` is
-    half-built: always checked, never counted.)"""
+    did five times (and none failed), the check is skipped. Values holding a function
+    stored by value (a lambda) are always checked: what each one holds differs; a function
+    stored by name decodes as itself, and a bound method is judged as its object's type
+    (markdown's values hold functions, json5's ``[self._ws, self._value]`` methods: every
+    one was decoded and compared). (``self`` entering ``__init__`` is half-built: always
+    checked, never counted.)"""
     pytester.makepyfile(points=textwrap.dedent(POINTS_LIB), script=textwrap.dedent(TRUST_SCRIPT))
     clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
-    clean_env.setenv("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "20")
+    clean_env.setenv("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "30")
     result = pytester.run(sys.executable, "script.py")
     assert result.ret == 0, result.stderr.str()
     # the arguments of the first five calls ({"args": [Point], ...}) are checked; results are ints
-    result.stdout.fnmatch_lines(["norm checks: 5", "apply checks: 8"])
+    result.stdout.fnmatch_lines(["norm checks: 5", "apply checks: 8", "named function checks: 0",
+                                 "bound method checks: 5"])
     [norm_file] = (pytester.path / "tests" / "test-data" / "points").glob("norm-*.json")
-    assert 12 == len(json.loads(norm_file.read_text())["cases"])
+    points_given = [case["call"]["args"][0] for case in json.loads(norm_file.read_text())["cases"]]
+    assert 12 == sum(point["y"] == -point["x"] for point in points_given)  # (the first loop's, all kept)
 
 
 NESTED_LIB = '''
