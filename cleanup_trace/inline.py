@@ -92,6 +92,10 @@ def refusal(node: ast.AST, in_class: bool, hinted: bool = True) -> Optional[str]
     return None
 
 
+# One context object for all names (as the parser itself shares them): made once, not per name.
+_LOAD, _STORE = ast.Load(), ast.Store()
+
+
 class _Nodes:
     """Makes the added nodes, each located where it is made (``at``: the ``def`` line, or
     the ``return`` it replaces): no walk of the tree to fill locations in afterwards."""
@@ -101,7 +105,7 @@ class _Nodes:
                    "end_lineno": at.lineno, "end_col_offset": at.col_offset}  # type: ignore[attr-defined]
 
     def name(self, identifier: str, store: bool = False) -> ast.Name:
-        return ast.Name(id=identifier, ctx=ast.Store() if store else ast.Load(), **self.at)
+        return ast.Name(id=identifier, ctx=_STORE if store else _LOAD, **self.at)
 
     def constant(self, value: object) -> ast.Constant:
         return ast.Constant(value, **self.at)
@@ -130,9 +134,9 @@ class _Nodes:
         """ENTER_HOOK's arguments after the gate: positional values, ``*args`` (or ``()``),
         keyword-only values by name (or ``None``), ``**kwargs`` (or ``None``)."""
         positional = ast.Tuple(elts=[self.name(argument.arg) for argument in arguments.posonlyargs + arguments.args],
-                               ctx=ast.Load(), **self.at)
+                               ctx=_LOAD, **self.at)
         rest: ast.expr = self.name(arguments.vararg.arg) if arguments.vararg else \
-            ast.Tuple(elts=[], ctx=ast.Load(), **self.at)
+            ast.Tuple(elts=[], ctx=_LOAD, **self.at)
         keywords: ast.expr = ast.Dict(keys=[self.constant(argument.arg) for argument in arguments.kwonlyargs],
                                       values=[self.name(argument.arg) for argument in arguments.kwonlyargs],
                                       **self.at) if arguments.kwonlyargs else self.constant(None)

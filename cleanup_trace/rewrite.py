@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import re
 from typing import Iterator, NamedTuple, Optional, Union
 
@@ -259,16 +260,23 @@ def _counter_advanced(call: ast.Call, counters: frozenset[str]) -> str:
 
 
 def _hint_pattern(imported: dict[str, str], shared: SharedState = _NO_SHARED_STATE) -> "re.Pattern[str]":
-    names = set(_HINT_NAMES)
-    if shared.counters:
+    aliases = frozenset(alias for alias, target in imported.items()
+                        if target.rpartition(".")[2] in _HINT_NAMES or target.startswith(_VOLATILE_MODULES))
+    modules = frozenset(alias for alias, target in imported.items() if f"{target}." in _VOLATILE_MODULES)
+    return _hint_pattern_for(aliases, modules, bool(shared.counters), shared.thread_locals)
+
+
+@functools.lru_cache(maxsize=256)  # (most modules import none of these names: one pattern for all)
+def _hint_pattern_for(aliases: frozenset, imported_modules: frozenset, counters: bool,
+                      thread_locals: frozenset) -> "re.Pattern[str]":
+    names = set(_HINT_NAMES) | aliases
+    if counters:
         names.add("next")
-    names.update(alias for alias, target in imported.items()
-                 if target.rpartition(".")[2] in _HINT_NAMES or target.startswith(_VOLATILE_MODULES))
-    modules = {"secrets"} | {alias for alias, target in imported.items() if f"{target}." in _VOLATILE_MODULES}
+    modules = {"secrets"} | imported_modules
     alternatives = "|".join(sorted(map(re.escape, names)))
     module_alternatives = "|".join(sorted(map(re.escape, modules)))
     # also held or looked up by name, uncalled; an attribute read
-    uncalled = _FRAME_INSPECTOR_NAMES | {TRACEBACK_ATTRIBUTE, "stdin"} | shared.thread_locals
+    uncalled = _FRAME_INSPECTOR_NAMES | {TRACEBACK_ATTRIBUTE, "stdin"} | thread_locals
     frames = "|".join(sorted(map(re.escape, uncalled)))
     taken = "|".join(sorted(map(re.escape, _VOLATILE_ATTRIBUTES)))  # ``entropy = os.urandom``
     first = "".join(sorted({re.escape(name[0]) for name in names | modules | uncalled if name} | {r"\."}))
@@ -512,6 +520,26 @@ def _report_history_at_entry(node: FunctionNode, source: str) -> None:
     node.body.insert(position, ast.fix_missing_locations(ast.copy_location(hook, anchor)))
 
 
+def _located(made: ast.AST, target: ast.AST) -> ast.AST:
+    """``made`` (new nodes only: their locations all missing) located at ``target``;
+    what ``fix_missing_locations(copy_location(made, target))`` does, without its walk
+    through generators (a decorator per function of every module)."""
+    where = {field: getattr(target, field) for field in ("lineno", "col_offset", "end_lineno", "end_col_offset")}
+    pending = [made]
+    while pending:
+        node = pending.pop()
+        if "lineno" in node._attributes:
+            for field, value in where.items():
+                setattr(node, field, value)
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, ast.AST):
+                pending.append(value)
+            elif isinstance(value, list):
+                pending.extend(item for item in value if isinstance(item, ast.AST))
+    return made
+
+
 def _decorated_by(node: Union[FunctionNode, ast.ClassDef], names: frozenset) -> bool:
     """Is one of ``node``'s decorators named (its last dotted part) among ``names``?"""
     return any(_decorator_name(decorator).rpartition(".")[2] in names for decorator in node.decorator_list)
@@ -596,7 +624,7 @@ class _Instrumenter:
             decorator = ast.Attribute(value=decorator, attr=role, ctx=ast.Load())
         # Locations of the original ``def`` keep tracebacks and co_firstlineno unchanged.
         target = node.decorator_list[-1] if node.decorator_list else node
-        return ast.fix_missing_locations(ast.copy_location(decorator, target))
+        return _located(decorator, target)
 
     def _visit_function(self, node: FunctionNode) -> None:
         qualname = ".".join(self._scope + [node.name])

@@ -42,6 +42,7 @@ import contextvars
 import datetime
 import gc
 import itertools
+import operator
 import os
 import pathlib
 import random
@@ -103,6 +104,7 @@ DETACH_COLLECTIONS = 16
 _OPEN = b"\x01"
 _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _NO_VALUE = object()
+_ABSENT = id(_NO_VALUE)  # (in the identities a watched global may hold: it may be missing)
 # In a tuple: freezegun swaps every *module attribute* holding the real datetime class or
 # time function (ours too), never what containers hold.
 _REAL_CLOCK = (time.time, datetime.datetime)
@@ -496,7 +498,7 @@ class FunctionRecord:
         self._detached: Optional[tuple] = None
         self._live: Optional[_Live] = None
         self._detach_attempts = 0
-        self._globals_read: Optional[tuple] = None  # module globals its code names, made at first need
+        self._globals_read: Optional[_Watched] = None  # module globals its code names, made at first need
         self._recording_code: Optional[types.CodeType] = None  # its body recording inside, while it runs plain
 
     @property
@@ -828,11 +830,8 @@ class FunctionRecord:
             return None
         watched = self._globals_read
         if watched is None:
-            watched = self._globals_read = _globals_named(self.raw, self.owner)
-        for namespace, name, defined in watched:
-            if id(namespace.get(name, _NO_VALUE)) not in defined:
-                return f"{namespace.get('__name__') or namespace.get('__module__', '?')}.{name}"
-        return None
+            watched = self._globals_read = _Watched(_globals_named(self.raw, self.owner))
+        return watched.first_changed()
 
     def _pass_over(self, reason: str, detail: str) -> None:
         """This call is not recorded, for a reason of the moment, not of the function
@@ -1148,6 +1147,54 @@ def _method_identities(item: Any) -> tuple:
     if type(function) is RecordingWrapper:
         function = function.__wrapped__
     return (id(item),), function if type(function) is types.FunctionType else None
+
+
+class _Watched:
+    """Globals a function reads, and the objects each may hold (see _globals_named),
+    checked at every call that may be stored: per namespace, one C-level look-up of all
+    its names and one comparison of their identities (pycparser's parser methods watch
+    hundreds, a loop of Python over them took a tenth of its recording time)."""
+
+    __slots__ = ("entries", "grouped", "others")
+
+    def __init__(self, entries: tuple) -> None:
+        self.entries = entries
+        groups: dict = {}
+        self.others = []  # a name that may be absent, or may hold one of several objects
+        for entry in entries:
+            namespace, name, defined = entry
+            if len(defined) != 1 or _ABSENT in defined:
+                self.others.append(entry)
+                continue
+            names, identities = groups.setdefault(id(namespace), (namespace, [], []))[1:]
+            names.append(name)
+            identities.extend(defined)
+        # (a getter of one name returns the object, of two or more a tuple: the first name twice)
+        self.grouped = [(namespace, operator.itemgetter(names[0], *names), tuple(identities[:1] + identities))
+                        for namespace, names, identities in groups.values()]
+
+    def first_changed(self) -> Optional[str]:
+        """``module.name`` of the first global not holding what its module defined, or None."""
+        try:
+            for namespace, get, identities in self.grouped:
+                if tuple(map(id, get(namespace))) != identities:
+                    return self._named_first_change()
+        except KeyError:  # (deleted by a test)
+            return self._named_first_change()
+        for namespace, name, defined in self.others:
+            if id(namespace.get(name, _NO_VALUE)) not in defined:
+                return _global_label(namespace, name)
+        return None
+
+    def _named_first_change(self) -> Optional[str]:
+        for namespace, name, defined in self.entries:
+            if id(namespace.get(name, _NO_VALUE)) not in defined:
+                return _global_label(namespace, name)
+        return None
+
+
+def _global_label(namespace: Any, name: str) -> str:
+    return f"{namespace.get('__name__') or namespace.get('__module__', '?')}.{name}"
 
 
 def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:

@@ -498,3 +498,34 @@ def test_a_stack_at_the_recursion_limit_is_not_a_tool_failure(
     result = pytester.run(sys.executable, "script.py")
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["disabled: 0 too deep: True"])
+
+
+def test_the_globals_a_function_reads_are_checked_by_namespace() -> None:
+    """The watched globals are compared per namespace by one look-up of all names; a
+    change, a deleted name, a name that may be absent or hold one of several objects are
+    each told by the first changed name, as a loop over them would."""
+    import types as std_types
+
+    from cleanup_trace import runtime
+
+    module = {"__name__": "app", "helper": len, "limit": 3, "maybe": 1}
+    holder = type("Holder", (), {"setting": "a"})
+    mapping = std_types.MappingProxyType(holder.__dict__)  # (a class's namespace)
+    entries = ((module, "helper", {id(len)}), (module, "limit", {id(3)}), (mapping, "setting", {id("a")}),
+               (module, "absent", (runtime._ABSENT,)), (module, "maybe", {id(1), id(2)}))
+    watched = runtime._Watched(entries)
+    assert watched.first_changed() is None
+    module["maybe"] = 2
+    module["absent"] = "now here"
+    assert "app.absent" == watched.first_changed()
+    del module["absent"]
+    holder.setting = "b"
+    assert ".setting" in watched.first_changed()
+    holder.setting = "a"
+    module["limit"] = 4
+    assert "app.limit" == watched.first_changed()
+    del module["limit"]  # a test deleting a global
+    assert "app.limit" == watched.first_changed()
+    module["limit"] = 3
+    module["maybe"] = 5
+    assert "app.maybe" == watched.first_changed()
