@@ -8,6 +8,7 @@ gone elsewhere (a test had replaced ``subprocess.Popen``, which the recorder can
 """
 from __future__ import annotations
 
+import importlib._bootstrap
 import os
 import sys
 
@@ -73,9 +74,20 @@ def during_an_import(stop_file: str) -> bool:
     return False
 
 
+# The import system's per-module locks, held while a module is found and run (3.9 to 3.13).
+_IMPORTS_RUNNING: dict = getattr(importlib._bootstrap, "_module_locks", None)  # type: ignore[attr-defined]
+
+
 def module_importing() -> "str | None":
     """The module whose body runs now, above the caller (any module: a library's too,
-    humanfriendly's ``define_aliases`` called by ``capturer``'s body), or ``None``."""
+    humanfriendly's ``define_aliases`` called by ``capturer``'s body), or ``None``.
+
+    No import running in any thread (no module lock held): no walk of the stack, a
+    hundred frames under pytest (json5's parser methods return None: a tenth of its
+    recording time). A body run by hand (``spec.loader.exec_module(module)``) takes no
+    lock: its calls are not told apart then."""
+    if _IMPORTS_RUNNING is not None and not _IMPORTS_RUNNING:
+        return None
     frame = sys._getframe(2)
     body = None
     while frame is not None:

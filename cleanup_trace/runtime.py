@@ -1201,20 +1201,20 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
     """``(namespace, name, identities)`` of the globals ``function`` may read, itself or
     through the module functions of yours it names, to :data:`CALLEE_DEPTH`; each global
     once."""
-    by_module = {instrumenter.module: instrumenter for instrumenter in list(_state.modules)}
+    by_module = _instrumenters_by_module()
     followed = {function}
     frontier = [(function, owner)]
     watched: dict = {}
     for depth in range(CALLEE_DEPTH + 1):
         callees = []
         for reader, reader_owner in frontier:
-            names = _code_names(reader)
+            names = sorted(_code_names(reader))  # (in order: the first change found is named)
             for entry in _globals_read_by(reader, reader_owner, names, by_module):
                 watched.setdefault((id(entry[0]), entry[1]), entry)
             if depth < CALLEE_DEPTH:
                 callees.extend(_module_functions_named(reader, names, by_module))
                 # (``self.serialize_body()``: any method of the module's classes so named)
-                callees.extend((method, reader_owner) for name in sorted(names)
+                callees.extend((method, reader_owner) for name in names
                                for _, _, method in reader_owner.class_methods.get(name, ()) if method is not None)
         frontier = []
         for callee, callee_owner in callees:
@@ -1224,9 +1224,23 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
     return tuple(watched.values())
 
 
+_by_module: list = [None, None]  # (the modules list, as it was) and its dict by module name
+
+
+def _instrumenters_by_module() -> dict:
+    """Your instrumented modules by name, made again only when one was added (not for
+    each of python-stdnum's 1,100 functions, over its 338 modules)."""
+    modules = _state.modules
+    key = (id(modules), len(modules), id(modules[-1]) if modules else None)
+    if _by_module[0] != key:
+        _by_module[1] = {instrumenter.module: instrumenter for instrumenter in list(modules)}
+        _by_module[0] = key
+    return _by_module[1]
+
+
 def _code_names(function: Any) -> set:
     """The names ``function``'s code (nested code included) loads."""
-    names: set = set()
+    names: list = set()
     pending = [getattr(function, "__code__", None)]
     while pending:
         code = pending.pop()
@@ -1237,12 +1251,12 @@ def _code_names(function: Any) -> set:
     return names
 
 
-def _module_functions_named(function: Any, names: set, by_module: dict) -> list:
+def _module_functions_named(function: Any, names: list, by_module: dict) -> list:
     """The plain functions of your finished modules that ``function``'s module binds
     under ``names`` (a wrapper stands for its function)."""
     found = []
     namespace = function.__globals__
-    for name in sorted(names):
+    for name in names:
         value = namespace.get(name)
         if type(value) is RecordingWrapper:
             value = value.__wrapped__
@@ -1253,7 +1267,7 @@ def _module_functions_named(function: Any, names: set, by_module: dict) -> list:
     return found
 
 
-def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_module: dict) -> list:
+def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: list, by_module: dict) -> list:
     """``(namespace, name, identities)`` of the globals ``function``'s code may read: its
     module's, and those of the instrumented modules it reaches as globals (``db.query``
     after ``from app import db``: a test patches ``app.db.query``). Names a module's
@@ -1269,11 +1283,11 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_mo
     absent = (id(_NO_VALUE),)
     # A builtin's name the module did not define: ``mock.patch("app.open", ...)`` creates
     # the global for the test's duration (mock does so by itself for builtins).
-    watched = [(namespace, name, baseline.get(name, absent)) for name in sorted(names)
+    watched = [(namespace, name, baseline.get(name, absent)) for name in names
                if (name in baseline or name in _BUILTIN_NAMES) and name not in owner.rebound]
-    watched.extend((klass.__dict__, name, defined) for name in sorted(names)
+    watched.extend((klass.__dict__, name, defined) for name in names
                    for klass, defined in owner.class_settings.get(name, ()))
-    watched.extend((klass.__dict__, name, defined) for name in sorted(names)
+    watched.extend((klass.__dict__, name, defined) for name in names
                    for klass, defined, _ in owner.class_methods.get(name, ()))
     for _, name, _ in list(watched):
         module = namespace.get(name)
@@ -1282,7 +1296,7 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_mo
             # the settings of it the code names, as that module's body left them.
             other = by_module.get(module.__module__)
             if other is not None:
-                watched.extend((module.__dict__, attribute, defined) for attribute in sorted(names)
+                watched.extend((module.__dict__, attribute, defined) for attribute in names
                                for klass, defined in other.class_settings.get(attribute, ()) if klass is module)
             continue
         if not isinstance(module, types.ModuleType):
@@ -1298,14 +1312,14 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_mo
             continue
         if other is owner or other.baseline is None:
             continue
-        watched.extend((module_namespace, attribute, other.baseline[attribute]) for attribute in sorted(names)
+        watched.extend((module_namespace, attribute, other.baseline[attribute]) for attribute in names
                        if attribute in other.baseline and attribute not in other.rebound)
     # A builtin the module does not define itself, patched in ``builtins`` (a test's
     # ``mock.patch("builtins.input", side_effect=[...])`` feeding a prompt loop, which
     # replay runs with no input at all): the outcome belongs to the patch too.
-    watched.extend((_BUILTINS_NAMESPACE, name, _BUILTINS_AT_START[name]) for name in sorted(names)
+    watched.extend((_BUILTINS_NAMESPACE, name, _BUILTINS_AT_START[name]) for name in names
                    if name in _BUILTINS_AT_START and name not in baseline and name not in owner.rebound)
-    for name in sorted(names - baseline.keys()):
+    for name in [name for name in names if name not in baseline]:
         # A module imported inside the function (``import subprocess`` in its body): its
         # functions and classes as they were when recording started.
         module = sys.modules.get(name)
@@ -1314,7 +1328,7 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: set, by_mo
     return watched
 
 
-def _method_watches(instance: Any, names: set, by_module: dict) -> list:
+def _method_watches(instance: Any, names: list, by_module: dict) -> list:
     """For a module-level object of a class of yours (arrow's ``api._factory``): the
     methods of its class the code names, as an attribute of the object (absent: a test's
     ``mock.patch("arrow.api._factory.get")`` sets one, maybe before the function's first
@@ -1327,7 +1341,7 @@ def _method_watches(instance: Any, names: set, by_module: dict) -> list:
     if attributes is None:
         return []
     watches = []
-    for name in sorted(names):
+    for name in names:
         owner = next((klass for klass in kind.__mro__[:-1] if name in namespace_of(klass)), None)
         method = namespace_of(owner).get(name) if owner is not None else None
         if type(method) is not RecordingWrapper and type(method) is not types.FunctionType:
@@ -1340,13 +1354,13 @@ def _method_watches(instance: Any, names: set, by_module: dict) -> list:
     return watches
 
 
-def _foreign_watches(module_namespace: dict, names: set, depth: int = 2) -> list:
+def _foreign_watches(module_namespace: dict, names: list, depth: int = 2) -> list:
     known = _foreign_callables.get(module_namespace.get("__name__"), {})
-    watches = [(module_namespace, attribute, (known[attribute],)) for attribute in sorted(names) if attribute in known]
+    watches = [(module_namespace, attribute, (known[attribute],)) for attribute in names if attribute in known]
     if depth:
         # Its submodules the code names (``urllib.request.urlopen``, ``os.path.exists``):
         # a test patches their functions as often as the module's own.
-        for attribute in sorted(names):
+        for attribute in names:
             value = module_namespace.get(attribute)
             if type(value) is types.ModuleType:
                 inner = object.__getattribute__(value, "__dict__")
