@@ -738,9 +738,12 @@ class FunctionRecord:
                 # tomlkit's and markdown's recording time).
                 _state.stats["skipped: duplicate call"] += 1
                 return None
-            if not repeated and self.accepted >= _state.budget and not (_guard.calls or _async_calls.get()):
+            if not repeated and self.accepted >= _state.budget and (
+                    not (_guard.calls or _async_calls.get()) or self._watched_by_running()):
                 # Budget full, new arguments, no recorded call running to be told of a
-                # patch: refused before looking at the globals (python-stdnum's 29,000).
+                # patch (or none that does not watch this function's globals itself):
+                # refused before looking at the globals (python-stdnum's 29,000, most of
+                # them ``compact()`` inside a recorded ``validate()``).
                 _state.stats["skipped: budget"] += 1
                 return None
             patched = self._patched_global()
@@ -830,8 +833,20 @@ class FunctionRecord:
             return None
         watched = self._globals_read
         if watched is None:
-            watched = self._globals_read = _Watched(_globals_named(self.raw, self.owner))
+            watched = self._globals_read = _Watched(*_globals_named(self.raw, self.owner))
         return watched.first_changed()
+
+    def _watched_by_running(self) -> bool:
+        """Does every recorded call running here watch this function's globals itself
+        (it is among the callees its watch follows)? Their own checks, when they start
+        and end, see a patch of them: this call has nothing to tell them."""
+        function = self.raw
+        for snapshot in _running_snapshots():
+            record = snapshot.get("record")  # (a consistency probe's has none)
+            watched = record._globals_read if record is not None else None
+            if watched is None or function not in watched.followed:
+                return False
+        return True
 
     def _pass_over(self, reason: str, detail: str) -> None:
         """This call is not recorded, for a reason of the moment, not of the function
@@ -1155,10 +1170,11 @@ class _Watched:
     its names and one comparison of their identities (pycparser's parser methods watch
     hundreds, a loop of Python over them took a tenth of its recording time)."""
 
-    __slots__ = ("entries", "grouped", "others")
+    __slots__ = ("entries", "grouped", "others", "followed")
 
-    def __init__(self, entries: tuple) -> None:
+    def __init__(self, entries: tuple, followed: frozenset = frozenset()) -> None:
         self.entries = entries
+        self.followed = followed  # the function and the callees whose globals these are
         groups: dict = {}
         self.others = []  # a name that may be absent, or may hold one of several objects
         for entry in entries:
@@ -1197,10 +1213,10 @@ def _global_label(namespace: Any, name: str) -> str:
     return f"{namespace.get('__name__') or namespace.get('__module__', '?')}.{name}"
 
 
-def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
+def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple[tuple, frozenset]:
     """``(namespace, name, identities)`` of the globals ``function`` may read, itself or
     through the module functions of yours it names, to :data:`CALLEE_DEPTH`; each global
-    once."""
+    once. And those functions."""
     by_module = _instrumenters_by_module()
     followed = {function}
     frontier = [(function, owner)]
@@ -1221,7 +1237,7 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple:
             if callee not in followed and len(followed) < CALLEES_FOLLOWED:
                 followed.add(callee)
                 frontier.append((callee, callee_owner))
-    return tuple(watched.values())
+    return tuple(watched.values()), frozenset(followed)
 
 
 _by_module: list = [None, None]  # (the modules list, as it was) and its dict by module name

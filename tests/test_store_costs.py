@@ -529,3 +529,50 @@ def test_the_globals_a_function_reads_are_checked_by_namespace() -> None:
     module["limit"] = 3
     module["maybe"] = 5
     assert "app.maybe" == watched.first_changed()
+
+
+CALLEE_LIB = '''
+def inner(n):
+    return n + 1
+
+
+def outer(n):
+    total = 0
+    for k in range(n):
+        total += inner(k)
+    return total
+'''
+
+CALLEE_SCRIPT = '''
+from cleanup_trace import Recorder, runtime
+
+looked = []
+original = runtime.FunctionRecord._patched_global
+
+
+def counting(self):
+    looked.append(self.qualname)
+    return original(self)
+
+
+runtime.FunctionRecord._patched_global = counting
+with Recorder():
+    import callees
+    for n in range(5):
+        callees.inner(100 + n)  # its budget is full, its cases still to be checked
+    looked.clear()
+    callees.outer(30)
+    print("looked at:", sorted(set(looked)), looked.count("inner"))
+'''
+
+
+def test_a_callee_whose_globals_the_running_call_watches_tells_it_nothing(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """A call refused by a full budget inside a recorded call looked at its globals to
+    tell that call of a patch (python-stdnum's ``compact()`` inside ``validate()``, 29,000
+    times). The running call watches the globals of the callees it names itself."""
+    pytester.makepyfile(callees=textwrap.dedent(CALLEE_LIB), script=textwrap.dedent(CALLEE_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["looked at: ['outer'] 0"])
