@@ -840,7 +840,7 @@ class FunctionRecord:
         """Does every recorded call running here watch this function's globals itself
         (it is among the callees its watch follows)? Their own checks, when they start
         and end, see a patch of them: this call has nothing to tell them."""
-        function = self.raw
+        function = id(self.raw)
         for snapshot in _running_snapshots():
             record = snapshot.get("record")  # (a consistency probe's has none)
             watched = record._globals_read if record is not None else None
@@ -1174,7 +1174,7 @@ class _Watched:
 
     def __init__(self, entries: tuple, followed: frozenset = frozenset()) -> None:
         self.entries = entries
-        self.followed = followed  # the function and the callees whose globals these are
+        self.followed = followed  # ids of the function and of the callees whose globals these are
         groups: dict = {}
         self.others = []  # a name that may be absent, or may hold one of several objects
         for entry in entries:
@@ -1216,7 +1216,7 @@ def _global_label(namespace: Any, name: str) -> str:
 def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple[tuple, frozenset]:
     """``(namespace, name, identities)`` of the globals ``function`` may read, itself or
     through the module functions of yours it names, to :data:`CALLEE_DEPTH`; each global
-    once. And those functions."""
+    once. And the ids of those functions."""
     by_module = _instrumenters_by_module()
     followed = {function}
     frontier = [(function, owner)]
@@ -1237,7 +1237,8 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple[tuple, fro
             if callee not in followed and len(followed) < CALLEES_FOLLOWED:
                 followed.add(callee)
                 frontier.append((callee, callee_owner))
-    return tuple(watched.values()), frozenset(followed)
+    # (by id: holding the functions would keep a plain function from going back, see detach)
+    return tuple(watched.values()), frozenset(map(id, followed))
 
 
 _by_module: list = [None, None]  # (the modules list, as it was) and its dict by module name
