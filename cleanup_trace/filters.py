@@ -45,6 +45,7 @@ class Decision(NamedTuple):
     reason: str
 
 
+@functools.lru_cache(maxsize=None)  # (sysconfig works the paths out again at every call: ms each)
 def _stdlib_directories() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     found = {os.path.normcase(os.path.realpath(paths[key])) for key in ("stdlib", "platstdlib") if key in paths}

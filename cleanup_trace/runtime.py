@@ -1186,24 +1186,21 @@ class _Watched:
             names.append(name)
             identities.extend(defined)
         # (a getter of one name returns the object, of two or more a tuple: the first name twice)
-        self.grouped = [(namespace, operator.itemgetter(names[0], *names), tuple(identities[:1] + identities))
-                        for namespace, names, identities in groups.values()]
+        self.grouped = [(namespace, operator.itemgetter(names[0], *names), tuple(identities[:1] + identities),
+                         [names[0]] + names) for namespace, names, identities in groups.values()]
 
     def first_changed(self) -> Optional[str]:
-        """``module.name`` of the first global not holding what its module defined, or None."""
-        try:
-            for namespace, get, identities in self.grouped:
-                if tuple(map(id, get(namespace))) != identities:
-                    return self._named_first_change()
-        except KeyError:  # (deleted by a test)
-            return self._named_first_change()
+        """``module.name`` of a global not holding what its module defined (the first in
+        its namespace), or None."""
+        for namespace, get, identities, names in self.grouped:
+            try:
+                now = tuple(map(id, get(namespace)))
+            except KeyError:  # (deleted by a test)
+                now = tuple(id(namespace.get(name, _NO_VALUE)) for name in names)
+            if now != identities:
+                changed = next(index for index, identity in enumerate(now) if identity != identities[index])
+                return _global_label(namespace, names[changed])
         for namespace, name, defined in self.others:
-            if id(namespace.get(name, _NO_VALUE)) not in defined:
-                return _global_label(namespace, name)
-        return None
-
-    def _named_first_change(self) -> Optional[str]:
-        for namespace, name, defined in self.entries:
             if id(namespace.get(name, _NO_VALUE)) not in defined:
                 return _global_label(namespace, name)
         return None

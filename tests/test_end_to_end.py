@@ -266,6 +266,33 @@ def test_a_module_changed_since_its_import_keeps_its_own_bodies(pytester: pytest
     assert ["2.0"] == result.outlines
 
 
+def test_a_module_older_than_the_process_is_compared_by_the_shape_of_its_functions(
+        pytester: pytest.Pytester, app: Path) -> None:
+    """A file last changed before the process started is what its import read: it is not
+    compiled again to be compared, its functions' shapes are (names, constants, lines);
+    one whose shape changed since keeps its own body all the same."""
+    runner = textwrap.dedent("""
+        import os, pathlib, sys, time
+        import app
+        from cleanup_trace import Recorder, late
+
+        source = pathlib.Path(app.__file__)
+        if sys.argv[1:] == ["edit"]:
+            source.write_text(source.read_text().replace("a / b", "a / abs(b) / 2"))
+        an_hour_ago = time.time() - 3600
+        os.utime(source, (an_hour_ago, an_hour_ago))
+        print(late._unchanged_since_start(str(source)) == (late._process_start() is not None))
+        with Recorder():
+            print(app.divide(6, 3))
+    """)
+    pytester.makepyfile(runner=runner)
+    result = pytester.run(sys.executable, "runner.py")
+    assert ["True", "2.0"] == result.outlines, result.stderr.str()
+    assert (app / "tests/test-data/app/divide-00.json").exists()
+    result = pytester.run(sys.executable, "runner.py", "edit")
+    assert ["True", "2.0"] == result.outlines, result.stderr.str()  # (the edited body: 1.0)
+
+
 def test_recorder_warns_about_included_libraries_it_runs_on(pytester: pytest.Pytester, app: Path,
                                                             clean_env: pytest.MonkeyPatch) -> None:
     """An explicit include cannot win over the libraries the tool or pytest runs on
