@@ -23,6 +23,7 @@ import weakref
 from typing import Any, Callable, Optional
 
 from jsonpickle import errors as _jp_errors
+from jsonpickle import handlers as _jp_handlers
 from jsonpickle import pickler as _jp_pickler
 from jsonpickle import tags as _jp_tags
 from jsonpickle import unpickler as _jp_unpickler
@@ -184,10 +185,13 @@ def _why_not_rebuilt(kind: type) -> Optional[str]:
         # cachebox 5.2's LRUCache, given back its own pickled state (plain pickle does the
         # same), corrupts memory: the garbage collector later crashed deepdiff's suite.
         return COMPILED_ELSEWHERE
-    if "<locals>" in qualname or _defined_below_object(kind, "__reduce_ex__", "__reduce__"):
-        # (A local class's module-level objects are stored by name; a reduction of its
-        # own may name a callable that is found.)
-        return ""
+    if _defined_below_object(kind, "__reduce_ex__", "__reduce__"):
+        return ""  # (a reduction of its own may name a callable that is found)
+    if "<locals>" in qualname:
+        # Stored under a name no import finds (html5lib's TreeBuilder, made by
+        # ``getETreeBuilder``: bleach's values paid jsonpickle's slow encode, then failed
+        # to decode). Its module-level objects are stored by name all the same.
+        return "" if _jp_handlers.get(kind) is not None else _LOCAL
     if kind.__flags__ & _NOT_INSTANTIABLE and kind is not re.Pattern:  # (stored as its re.compile call)
         return "cannot be made by their class"
     module = sys.modules.get(module_name)
@@ -207,6 +211,7 @@ def _why_not_rebuilt(kind: type) -> Optional[str]:
 
 
 _LOST = "are stored by a name that does not find their class again"
+_LOCAL = "are of a class made inside a function: no name finds it again"
 # (made at run time under the name of another class: marko's ``type("TocRendererMixin",
 # (TocRendererMixin,), options)``)
 _ELSEWHERE = "are stored by a name that leads to another class"

@@ -611,6 +611,35 @@ def test_classes_not_found_by_their_name_are_refused_unencoded(user_module) -> N
     assert {ReducedByAFactory} == serialise.survey([ReducedByAFactory()], limit=100).classes
 
 
+def _local_classes():
+    class Local:  # (html5lib's TreeBuilder, made by ``getETreeBuilder``)
+        def __init__(self):
+            self.children = []
+
+    class LocalReducing:
+        def __reduce__(self):
+            return (dict, ())
+
+    for made in (Local, LocalReducing):
+        made.__module__ = USER_MODULE
+    return Local, LocalReducing
+
+
+def test_objects_of_a_class_made_inside_a_function_are_refused_unencoded(monkeypatch) -> None:
+    """Stored under a ``<locals>`` name no import finds: refused before jsonpickle's slow
+    encode and the decode that fails (bleach's html5lib tree builders). One reducing
+    itself, or a module-level object stored by name, is left to storing."""
+    local, reducing = _local_classes()
+    with pytest.raises(serialise.Unserialisable, match=r"survey_app\._local_classes\.<locals>\.Local objects are of a "
+                                                       r"class made inside a function: no name finds it again"):
+        serialise.survey({"builder": [local()]}, limit=100)
+    assert {reducing} == serialise.survey([reducing()], limit=100).classes
+    sentinel = local()
+    monkeypatch.setattr(serialise, "module_object_reference",
+                        lambda value: (USER_MODULE, "BUILDER") if value is sentinel else None)
+    assert {local} == serialise.survey([sentinel], limit=100).classes
+
+
 class Mixin:
     """A base class a factory makes subclasses of at run time, under its own name."""
 
