@@ -9,9 +9,11 @@ largest part of recording a case. Here the answers are worked out once per class
 The output is exactly jsonpickle's (same tags, same ``py/id`` numbering, same key order;
 ``tests/test_flatten_fast.py`` compares the two on generated values): jsonpickle decodes
 it, data files do not change. Anything else (a class jsonpickle has a handler for, one
-with ``__getstate__``, ``__slots__``, a C base, a ``__getattr__``; methods; nesting
-near the depth limit; global jsonpickle options) raises :class:`Declined`, and the
-caller flattens the whole value with jsonpickle.
+with ``__getstate__``, ``__slots__``, a C base, a ``__getattr__``; a method its object
+does not give back by name; nesting near the depth limit; global jsonpickle options)
+raises :class:`Declined`, and the caller flattens the whole value with jsonpickle. One
+form is not jsonpickle's: a bound method, which jsonpickle stores as an empty object no
+decoder reads back, is stored as ``getattr(its object, its name)`` by both paths.
 """
 from __future__ import annotations
 
