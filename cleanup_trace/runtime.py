@@ -93,9 +93,10 @@ DETACH_ATTEMPTS = 8
 # Storing checks that a value decodes back equal to itself, which costs as much as the
 # encode. Values made only of types whose values came back equal this many times, and
 # never failed to, skip the check (functions stored by value never do: what each one
-# holds differs; one stored by name is no type of the value, it decodes as itself; a bound
-# method is judged as its object's type is). Measured on tomlkit, glom, jinja2, click, boltons, toolz, pyparsing,
-# marshmallow and voluptuous: no check failed on such a value.
+# holds differs; one stored by name is no type of the value, it decodes as itself; a
+# bound method is judged as its object's type is). Measured on tomlkit, glom, jinja2,
+# click, boltons, toolz, pyparsing, marshmallow and voluptuous: no check failed on such
+# a value.
 TRUSTED_AFTER_ROUND_TRIPS = 5
 _NEVER_TRUSTED = frozenset({types.FunctionType, None})
 _STRUCTURAL = frozenset({tuple, set, frozenset})  # (their items are judged by their own types)
@@ -1254,7 +1255,7 @@ def _instrumenters_by_module() -> dict:
 
 def _code_names(function: Any) -> set:
     """The names ``function``'s code (nested code included) loads."""
-    names: list = set()
+    names: set = set()
     pending = [getattr(function, "__code__", None)]
     while pending:
         code = pending.pop()
