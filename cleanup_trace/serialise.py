@@ -530,7 +530,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                                         f"a dict keyed by {type(key).__module__}.{type(key).__qualname__} objects, "
                                         "which compare by identity: decoded, its keys are new objects")
                                 stack.append(key)  # a class as a key (a registry by type) is stored too
-                stack.extend(_held_values(item.values(), kinds))
+                stack.extend(_held_values(item.values(), kinds, dict))
             else:
                 plain = False
                 if kind is not tuple and kind is not set and kind is not frozenset:
@@ -602,12 +602,12 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     # (text keys only, most dicts: told by one C-level pass)
                     reordered = reordered or (set(map(type, keys)) != _TEXT_ONLY and _text_key_after_another(keys))
                     stack.extend(keys)
-                    stack.extend(_held_values(dict.values(item), kinds))
+                    stack.extend(_held_values(dict.values(item), kinds, kind))
                 elif iterate is not None:
                     stack.extend(iterate(item))
                 attributes = instance_dict(item)  # (its descriptor found once per class)
                 if attributes:
-                    stack.extend(_held_values(attributes.values(), kinds))
+                    stack.extend(_held_values(attributes.values(), kinds, kind))
                 for _, slot in slots:  # (a slotted tree node's children make it large)
                     try:
                         stack.append(slot.__get__(item, kind))
@@ -623,14 +623,27 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
     return Survey(classes, plain, builtin, frozenset(kinds), reordered)
 
 
-def _held_values(values: Any, kinds: set) -> Any:
+def _held_values(values: Any, kinds: set, holder: Optional[type] = None) -> Any:
     """A dict's values as the encoder stores them: jsonpickle leaves out a bound method
-    held in a dict or in an object's attributes (its object is not walked for it). Such a
-    value never skips the decoding check (``None``: a type never trusted), which fails."""
-    if types.MethodType in set(map(type, values)):
-        kinds.add(None)
-        return [value for value in values if type(value) is not types.MethodType]
-    return values
+    held in a dict or in an object's attributes (its object is not walked for it).
+
+    Such a value would decode without it: refused, before any encode, when jsonpickle
+    stores the dict or the attributes as they are (a plain dict, ``holder``'s objects when
+    no method of its class says how to store them: prettytable's ``ObservableDict``, whose
+    ``callback`` is its table's method, cost 70 encodes and failed decodes). Else it never
+    skips the decoding check (``None``: a type never trusted), which tells.
+    """
+    if types.MethodType not in set(map(type, values)):
+        return values
+    method = next(value for value in values if type(value) is types.MethodType)
+    if holder is dict or (holder is not None and not _defined_below_object(
+            holder, "__getstate__", "__reduce__", "__reduce_ex__", "__setstate__")):
+        raise Unserialisable(f"holds the bound method {getattr(method.__func__, '__qualname__', '?')} in "
+                             f"{'a dict' if holder is dict else 'an object of ' + holder.__qualname__}: "
+                             "jsonpickle leaves such a method out, the value would decode without it",
+                             holders_to_blame=False)
+    kinds.add(None)
+    return [value for value in values if type(value) is not types.MethodType]
 
 
 def _method_not_found(method: types.MethodType) -> Unserialisable:
