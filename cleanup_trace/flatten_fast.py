@@ -487,7 +487,15 @@ class Flattener:
                 return bound_method_form(value, name, self.flatten)
             if isinstance(value, _FUNCTION_LIKE):
                 if kind is types.FunctionType or _jp_util.is_module_function(value):
-                    return self.flatten_function(value)
+                    index = self.ids.get(id(value))
+                    if index is not None:
+                        return {"py/id": index}
+                    form = self.flatten_function(value)
+                    if "py/reduce" in form:
+                        # (stored by value, or held by a decorator's object: an object to the
+                        # decoder, numbered as one; a ``py/function`` is not)
+                        self.ids[id(value)] = len(self.ids)
+                    return form
                 raise Declined("function")  # (jsonpickle stores None)
             return self._instance(value, kind)
         finally:

@@ -1138,7 +1138,12 @@ class _Pickler(_jp_pickler.Pickler):
         return data
 
     def _flatten_function(self, obj: Any) -> Any:
-        return _flatten_function(obj)
+        form = _flatten_function(obj)
+        if "py/reduce" in form:  # (an object to the decoder: numbered, given again by reference)
+            if not self._mkref(obj):
+                return self._getref(obj)
+            self._seen.append(obj)
+        return form
 
 
 def _flatten_function(obj: Any) -> Any:

@@ -182,6 +182,16 @@ class Answering:  # answers missing attributes itself (prettytable's tables, glo
         if name.startswith("__"):
             raise AttributeError(name)
         return name.upper()
+
+class Curried:  # (toolz's curry: ``merge_with = curry(merge_with)``)
+    def __init__(self, func):
+        self.func = func
+
+def merge_with(x):
+    return x
+
+PLAIN_MERGE_WITH = merge_with
+merge_with = Curried(merge_with)
 '''
 shapes = types.ModuleType("cleanup_trace_flatten_shapes")
 exec(compile(SHAPES_SOURCE, "<flatten shapes>", "exec"), shapes.__dict__)
@@ -448,6 +458,22 @@ def test_a_bound_method_held_in_a_dict_is_refused_before_any_encode() -> None:
     assert None in serialise.survey(value, 1000).kinds
     with pytest.raises(serialise.Unserialisable, match=r"callback: missing"):  # (here the check tells)
         serialise.check_round_trip(value, serialise.encode(value))
+
+
+def test_a_function_stored_as_a_reduction_is_numbered_as_an_object() -> None:
+    """A function a decorator's object holds (or one stored by value) is a ``py/reduce``:
+    decoders number it as an object, so the references after it must count it, and the
+    same function given twice is a reference (toolz's ``has_varargs(merge_with, sig)``
+    decoded a parameter's kind as another parameter)."""
+    held = shapes.PLAIN_MERGE_WITH
+    point = shapes.Plain(first=1)
+    value = [held, point, point, held, [held, point]]
+    stored = fast(value)
+    assert as_text(stored) == as_text(slow(value))
+    assert "py/reduce" in stored[0] and stored[3] == {"py/id": 1}
+    for decoded in (serialise.decode(json.loads(as_text(stored))), serialise.check_round_trip(value, stored)):
+        assert decoded[0] is decoded[3] is decoded[4][0] is held
+        assert decoded[1] is decoded[2] is decoded[4][1] and decoded[1].first == 1
 
 
 def test_a_bound_method_is_compared_with_its_object() -> None:

@@ -1566,6 +1566,17 @@ def is_file(path):
 
 def read_made():
     return first_line(os.path.join(os.path.dirname(__file__), "made.txt"))
+
+
+class Source:  # (parso's FileIO: an object holding its path)
+    def __init__(self, path):
+        self.path = path
+
+    def modified(self):
+        try:
+            return os.path.getmtime(self.path) > 0
+        except FileNotFoundError:
+            return None
 '''
 
 
@@ -1593,6 +1604,8 @@ def test_calls_naming_a_temporary_file_are_not_recorded(pytester: pytest.Pyteste
             (tmp_path / "a.txt").write_text("temporary\\n")
             assert files.first_line(tmp_path / "a.txt") == "temporary"
             assert files.first_line(os.path.join(os.path.dirname(files.__file__), "notes.txt")) == "lasting"
+            assert files.Source(tmp_path / "a.txt").modified()
+            assert files.Source(os.path.join(os.path.dirname(files.__file__), "notes.txt")).modified()
             tool = tmp_path / "fake-tool"
             tool.write_text("#!/bin/sh\\n")
             tool.chmod(stat.S_IRWXU)
@@ -1601,10 +1614,13 @@ def test_calls_naming_a_temporary_file_are_not_recorded(pytester: pytest.Pyteste
     """))
     result = _recorded_session(pytester, passed=1)
     result.stderr.fnmatch_lines(["*call.skipped function=files.first_line reason='names a temporary file'*",
+                                 "*call.skipped function=files.Source.modified reason='names a temporary file'*",
                                  "*call.skipped function=files.find reason='names a temporary file'*"])
     cases = _cases(app, "files", "first_line")
     assert 1 == len(cases) and "notes.txt" in json.dumps(cases[0]["call"])
     assert not (app / "tests/test-data/files/find-00.json").exists()
+    [modified] = _cases(app, "files", "Source.modified")  # (the lasting file's)
+    assert "notes.txt" in json.dumps(modified["call"])
 
 
 ARITY_APP = '''
