@@ -311,10 +311,11 @@ _WRITTEN = "names a file written during the run", "(a test's input file) will be
 
 def _transient_path_in(value: Any, depth: int = 0) -> Optional[tuple[str, str]]:
     """The skip reason and detail for a path the run made, named by a string, a
-    ``pathlib`` path or an item of a list, tuple, set or dict value, or an attribute of an
-    object (three levels, twenty items each: parso's ``FileIO`` holds its path): an
-    existing file or directory in a temporary directory, or a file opened for writing
-    earlier in the run (see ``_note_event``). Replay will not have it."""
+    ``pathlib`` path or an item of a list, tuple, set or dict value (three levels, twenty
+    items each), or an argument's own attribute (parso's ``FileIO`` holds its path; not
+    deeper: num2words' converters hold hundreds of texts): an existing file or directory
+    in a temporary directory, or a file opened for writing earlier in the run (see
+    ``_note_event``). Replay will not have it."""
     if isinstance(value, (str, pathlib.PurePath)):
         text = str(value)
         pattern = _state.temporary
@@ -335,11 +336,13 @@ def _transient_path_in(value: Any, depth: int = 0) -> Optional[tuple[str, str]]:
         items: Any = value.values()
     elif kind is list or kind is tuple or kind is set or kind is frozenset:
         items = value
-    else:
-        items = instance_dict(value)  # (as pickling reads it: no code of the object's runs)
-        if not items:
+    elif depth == 1:  # (an argument: ``full_args`` is depth 0)
+        attributes = instance_dict(value)  # (as pickling reads it: no code of the object's runs)
+        if not attributes:
             return None
-        items = items.values()
+        items = [item for item in attributes.values() if isinstance(item, (str, pathlib.PurePath))]
+    else:
+        return None
     for index, item in enumerate(items):
         if index == 20:
             break
