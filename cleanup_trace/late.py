@@ -129,9 +129,11 @@ def _instrument_attribute(holder: Any, attribute: str, qualname: str, rewritten:
         code = function.__code__
         where = (qualname, code.co_firstlineno)
         body = rewritten.get(where)
-        if body is not None and body.co_freevars == code.co_freevars and (
-                _same_code(plain[where], code) if plain is not None and where in plain
-                else plain is None and _same_shape(body, code)):
+        if plain is None:  # (the file unchanged since the process started: the shapes tell)
+            as_imported = body is not None and _same_shape(body, code)
+        else:
+            as_imported = where in plain and _same_code(plain[where], code)
+        if as_imported and body.co_freevars == code.co_freevars:
             # (a key only in a plain function's body: the transformer wraps generators)
             key = next((constant for constant in body.co_consts if type(constant) is str and constant in keys), None)
             if key is not None:
@@ -199,8 +201,7 @@ def _same_shape(rewritten: types.CodeType, code: types.CodeType) -> bool:
 
 
 # The names a rewritten body may read that its source does not name.
-_ADDED_NAMES = frozenset({inline.OPEN_HOOK, inline.ENTER_HOOK, inline.RETURN_HOOK, inline.RAISE_HOOK,
-                          inline.LEAVE_HOOK, rewrite.CLOCK_HOOK, "BaseException"})
+_ADDED_NAMES = frozenset(inline.HOOK_NAMES) | {rewrite.CLOCK_HOOK, "BaseException"}
 
 
 def _constants(code: types.CodeType) -> set:

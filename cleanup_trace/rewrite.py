@@ -520,26 +520,6 @@ def _report_history_at_entry(node: FunctionNode, source: str) -> None:
     node.body.insert(position, ast.fix_missing_locations(ast.copy_location(hook, anchor)))
 
 
-def _located(made: ast.AST, target: ast.AST) -> ast.AST:
-    """``made`` (new nodes only: their locations all missing) located at ``target``;
-    what ``fix_missing_locations(copy_location(made, target))`` does, without its walk
-    through generators (a decorator per function of every module)."""
-    where = {field: getattr(target, field) for field in ("lineno", "col_offset", "end_lineno", "end_col_offset")}
-    pending = [made]
-    while pending:
-        node = pending.pop()
-        if "lineno" in node._attributes:
-            for field, value in where.items():
-                setattr(node, field, value)
-        for field in node._fields:
-            value = getattr(node, field, None)
-            if isinstance(value, ast.AST):
-                pending.append(value)
-            elif isinstance(value, list):
-                pending.extend(item for item in value if isinstance(item, ast.AST))
-    return made
-
-
 def _decorated_by(node: Union[FunctionNode, ast.ClassDef], names: frozenset) -> bool:
     """Is one of ``node``'s decorators named (its last dotted part) among ``names``?"""
     return any(_decorator_name(decorator).rpartition(".")[2] in names for decorator in node.decorator_list)
@@ -614,17 +594,18 @@ class _Instrumenter:
     def _decorator(self, node: FunctionNode, key: str = "") -> ast.expr:
         # ``@<instrumenter>``, or ``@<instrumenter>.setter``/``.deleter`` for property roles;
         # ``@<instrumenter>.inline(key[, role])`` for a function recording in its body.
-        decorator: ast.expr = ast.Name(id=HELPER_NAME, ctx=ast.Load())
+        # Located as made at the original ``def`` (tracebacks and co_firstlineno unchanged).
+        target = node.decorator_list[-1] if node.decorator_list else node
+        at = {field: getattr(target, field) for field in ("lineno", "col_offset", "end_lineno", "end_col_offset")}
+        decorator: ast.expr = ast.Name(id=HELPER_NAME, ctx=ast.Load(), **at)
         role = _role(node)
         if key:
-            arguments = [ast.Constant(key)] + ([ast.Constant(role)] if role else [])
-            decorator = ast.Call(func=ast.Attribute(value=decorator, attr="inline", ctx=ast.Load()),
-                                 args=arguments, keywords=[])
+            arguments = [ast.Constant(key, **at)] + ([ast.Constant(role, **at)] if role else [])
+            decorator = ast.Call(func=ast.Attribute(value=decorator, attr="inline", ctx=ast.Load(), **at),
+                                 args=arguments, keywords=[], **at)
         elif role:
-            decorator = ast.Attribute(value=decorator, attr=role, ctx=ast.Load())
-        # Locations of the original ``def`` keep tracebacks and co_firstlineno unchanged.
-        target = node.decorator_list[-1] if node.decorator_list else node
-        return _located(decorator, target)
+            decorator = ast.Attribute(value=decorator, attr=role, ctx=ast.Load(), **at)
+        return decorator
 
     def _visit_function(self, node: FunctionNode) -> None:
         qualname = ".".join(self._scope + [node.name])

@@ -1177,10 +1177,9 @@ class _Watched:
     its names and one comparison of their identities (pycparser's parser methods watch
     hundreds, a loop of Python over them took a tenth of its recording time)."""
 
-    __slots__ = ("entries", "grouped", "others", "followed")
+    __slots__ = ("grouped", "others", "followed")
 
     def __init__(self, entries: tuple, followed: frozenset = frozenset()) -> None:
-        self.entries = entries
         self.followed = followed  # ids of the function and of the callees whose globals these are
         groups: dict = {}
         self.others = []  # a name that may be absent, or may hold one of several objects
@@ -1301,7 +1300,7 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: list, by_m
     """
     namespace = function.__globals__
     baseline: dict = owner.baseline  # type: ignore[assignment]
-    absent = (id(_NO_VALUE),)
+    absent = (_ABSENT,)
     # A builtin's name the module did not define: ``mock.patch("app.open", ...)`` creates
     # the global for the test's duration (mock does so by itself for builtins).
     watched = [(namespace, name, baseline.get(name, absent)) for name in names
@@ -1369,7 +1368,7 @@ def _method_watches(instance: Any, names: list, by_module: dict) -> list:
             continue
         # (a wrapper's plain function goes back in its place once recording is done with it)
         identities = _method_identities(method)[0]
-        watches.append((attributes, name, (id(_NO_VALUE),)))
+        watches.append((attributes, name, (_ABSENT,)))
         if getattr(method, "__qualname__", None) == f"{owner.__qualname__}.{name}":
             watches.append((namespace_of(owner), name, identities))
     return watches

@@ -623,7 +623,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
     return Survey(classes, plain, builtin, frozenset(kinds), reordered)
 
 
-def _held_values(values: Any, kinds: set, holder: Optional[type] = None) -> Any:
+def _held_values(values: Any, kinds: set, holder: type) -> Any:
     """A dict's values as the encoder stores them: jsonpickle leaves out a bound method
     held in a dict or in an object's attributes (its object is not walked for it).
 
@@ -636,8 +636,8 @@ def _held_values(values: Any, kinds: set, holder: Optional[type] = None) -> Any:
     if types.MethodType not in set(map(type, values)):
         return values
     method = next(value for value in values if type(value) is types.MethodType)
-    if holder is dict or (holder is not None and not _defined_below_object(
-            holder, "__getstate__", "__reduce__", "__reduce_ex__", "__setstate__")):
+    if holder is dict or not _defined_below_object(holder, "__getstate__", "__reduce__", "__reduce_ex__",
+                                                    "__setstate__"):
         raise Unserialisable(f"holds the bound method {getattr(method.__func__, '__qualname__', '?')} in "
                              f"{'a dict' if holder is dict else 'an object of ' + holder.__qualname__}: "
                              "jsonpickle leaves such a method out, the value would decode without it",
