@@ -133,18 +133,28 @@ def _load_serialiser() -> None:
 # made inside a function (no importable name to decode them by value): id -> (module,
 # name, state digest when the module finished importing). While unchanged they are
 # stored by name: a stored copy would be another object, never ``is`` nor ``==`` to them.
-_module_objects: dict[int, tuple[str, str, tuple]] = {}
+_module_objects: dict[int, tuple] = {}  # ... (module, name, digest[, key])
 _DIGEST_LIMIT = 200  # values: a bigger object is stored by value, as any other
+# Items of module-level tables (a dict, list or tuple bound at module level) that are
+# objects of your classes: ``CONVERTERS["en"]`` (num2words' converter, held as ``self``
+# by every case of its methods, 76 kB each stored by value), ``EMOJI_DATA["👨"]``
+# (emoji's entries, returned by its tokenizer: a copy misses the languages loaded since).
+# Stored as ``module.TABLE[key]`` while unchanged, as the names above. Their digests may
+# be bigger (a converter's tables), and at most this many items of a module are looked at.
+_TABLE_DIGEST_LIMIT = 2000
+_TABLE_ITEMS_NOTED = 20000
+_TABLE_TYPES = (dict, list, tuple)
+_NO_KEY = object()
 
 
-def _state_digest(value: Any) -> Optional[tuple]:
+def _state_digest(value: Any, limit: int = _DIGEST_LIMIT) -> Optional[tuple]:
     """Every type and scalar reachable through instance dicts, slots and builtin
     containers (functions, classes and modules by identity), in walk order: equal
-    digests, same state. ``None`` past ``_DIGEST_LIMIT`` values. Runs no user code."""
+    digests, same state. ``None`` past ``limit`` values. Runs no user code."""
     parts: list = []
     stack, seen = [value], set()
     while stack:
-        if len(parts) > _DIGEST_LIMIT:
+        if len(parts) > limit:
             return None
         item = stack.pop()
         kind = type(item)
@@ -186,21 +196,53 @@ def _storable_by_name(value: Any) -> bool:
         kind, (type, types.ModuleType, types.FunctionType, RecordingWrapper))
 
 
-def _module_object_reference(value: Any) -> Optional[tuple[str, str]]:
-    """``(module, name)`` for such an object, still bound there and unchanged, else None."""
+def _module_object_reference(value: Any) -> Optional[tuple]:
+    """``(module, name)`` for such an object, still bound there and unchanged, else None;
+    ``(module, name, key)`` for an item of a module-level table, still there."""
     entry = _module_objects.get(id(value))
     if entry is None:
         return None
-    module, name, digest = entry
+    module, name, digest, key = entry if len(entry) == 4 else entry + (_NO_KEY,)
     owner, _, attribute = name.rpartition(".")
     if owner:  # a class attribute, read from the class's own namespace
         klass = locate.module_attribute(sys.modules.get(module), owner)
         found = namespace_of(klass).get(attribute) if isinstance(klass, type) else None
     else:
         found = locate.module_attribute(sys.modules.get(module), name)
-    if found is not value or _state_digest(value) != digest:
+    if key is not _NO_KEY:
+        found = table_item(found, key, _NO_VALUE)
+    if found is not value or _state_digest(value, len(digest)) != digest:
         return None  # rebound, or its state changed: stored by value, as it is now
-    return module, name
+    return (module, name) if key is _NO_KEY else (module, name, key)
+
+
+def table_item(table: Any, key: Any, default: Any) -> Any:
+    """``table[key]`` for a dict, list or tuple (never a subclass's look-up: user code),
+    else ``default``."""
+    if type(table) is dict:
+        return table.get(key, default)
+    if (type(table) is list or type(table) is tuple) and type(key) is int and 0 <= key < len(table):
+        return table[key]
+    return default
+
+
+def _note_table_items(module: str, namespace: dict, by_module: dict) -> None:
+    """Note the items of the module's tables that are objects of your classes (see
+    ``_TABLE_DIGEST_LIMIT``), as its body left them."""
+    budget = _TABLE_ITEMS_NOTED
+    for name, table in list(namespace.items()):
+        if type(table) not in _TABLE_TYPES or name.startswith("__"):
+            continue
+        items = list(table.items()) if type(table) is dict else list(enumerate(table))
+        for key, item in items[:budget]:
+            if (type(key) is str or type(key) is int) and type(item).__module__ in by_module \
+                    and id(item) not in _module_objects and _storable_by_name(item):
+                digest = _state_digest(item, _TABLE_DIGEST_LIMIT)
+                if digest is not None:
+                    _module_objects[id(item)] = (module, name, digest, key)
+        budget -= len(items)
+        if budget <= 0:
+            return
 
 
 # Interruptions belong to the user; anything else raised while the tool works is the tool's.
@@ -2060,6 +2102,7 @@ class ModuleInstrumenter:
                     digest = _state_digest(value)
                     if digest is not None:
                         _module_objects[id(value)] = (self.module, name, digest)
+            _note_table_items(self.module, namespace, _instrumenters_by_module())
         except Exception as error:  # never in the way of the user's import: patches go unseen
             log.debug("module.globals_not_noted", module=self.module, error=f"{type(error).__name__}: {error}")
 

@@ -729,14 +729,18 @@ def _from_user_code(function: Any) -> bool:
 GLOBAL_LOADER = "cleanup_trace.serialise.load_global"
 
 
-def load_global(module: str, name: str) -> Any:
+def load_global(module: str, name: str, *key: Any) -> Any:
     """Inverse of storing a sentinel by name: the module's object itself (``Class.name``:
-    a class attribute)."""
+    a class attribute); with a key, that item of the module's table."""
     import importlib
 
     found = importlib.import_module(module)
     for part in name.split("."):
         found = getattr(found, part)
+    if key:
+        if isinstance(found, dict):
+            return dict.__getitem__(found, key[0])  # (not a subclass's __missing__: user code)
+        return found[key[0]]
     return found
 
 

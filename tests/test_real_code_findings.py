@@ -277,6 +277,52 @@ def test_module_objects_the_code_uses_by_identity_replay_as_themselves(pytester:
     result.assert_outcomes(passed=2 + 2 + 2 + 1, failed=1, deselected=result.parseoutcomes().get("deselected", 0))
 
 
+TABLE_APP = """
+class Converter:
+    def __init__(self, words):
+        self.words = dict(enumerate(words))
+        self.loaded = []
+
+    def say(self, number):
+        return self.words[number]
+
+    def learn(self, language):
+        self.loaded.append(language)
+        return len(self.loaded)
+
+
+CONVERTERS = {"en": Converter(["zero", "one", "two"]), "fr": Converter(["zéro", "un", "deux"])}
+ORDERED = [Converter(["first"])]
+
+
+def converter(language):
+    return CONVERTERS[language]
+
+
+def main():
+    print(CONVERTERS["en"].say(1), converter("fr") is CONVERTERS["fr"], ORDERED[0].say(0))
+    CONVERTERS["fr"].learn("fr")  # no longer as its module left it: by value from now on
+    print(CONVERTERS["fr"].say(2))
+"""
+
+
+def test_items_of_module_tables_are_stored_by_reference_while_unchanged(pytester: pytest.Pytester,
+                                                                        app: Path) -> None:
+    """An object of your class held in a module-level dict or list (num2words'
+    converters, emoji's entries) is stored as ``module.TABLE[key]`` while as its module
+    left it: small data files, and a returned table item replays as that item (a copy
+    misses what later calls add to it). A changed one is stored by value."""
+    (app / "tables.py").write_text(textwrap.dedent(TABLE_APP))
+    run_tool(pytester, "tables").stdout.fnmatch_lines(["one True first", "deux"])
+    data = app / "tests/test-data/tables"
+    said = [json.dumps(case["call"]) for case in json.loads((data / "Converter.say-00.json").read_text())["cases"]]
+    assert [True, True, False] == ['"CONVERTERS", "en"' in said[0], '"ORDERED", 0' in said[1], "load_global" in said[2]]
+    assert "deux" in said[2] and "zero" not in said[0]
+    returned = json.loads((data / "converter-00.json").read_text())["cases"][0]["outcome"]
+    assert '"CONVERTERS", "fr"' in json.dumps(returned)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "say or converter or learn").assert_outcomes(passed=5)
+
+
 def test_environment_variables_set_while_recording_replay_with_the_call(pytester: pytest.Pytester,
                                                                        findings: Path) -> None:
     """A call made while a variable differs from the start of recording stores that
