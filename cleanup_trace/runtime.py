@@ -233,8 +233,8 @@ def _note_table_items(module: str, namespace: dict, by_module: dict) -> None:
     for name, table in list(namespace.items()):
         if type(table) not in _TABLE_TYPES or name.startswith("__"):
             continue
-        items = list(table.items()) if type(table) is dict else list(enumerate(table))
-        for key, item in items[:budget]:
+        items = list(itertools.islice(table.items() if type(table) is dict else enumerate(table), budget))
+        for key, item in items:
             if (type(key) is str or type(key) is int) and type(item).__module__ in by_module \
                     and id(item) not in _module_objects and _storable_by_name(item):
                 digest = _state_digest(item, _TABLE_DIGEST_LIMIT)
