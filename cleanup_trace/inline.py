@@ -58,7 +58,8 @@ _OWN_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
 # What a function's lines must show for its body to be walked by :func:`refusal`.
-HINT = re.compile(r"\b(?:yield|locals|vars|dir)\b")
+HINT_WORDS = ("yield", "locals", "vars", "dir")
+HINT = re.compile(rf"\b(?:{'|'.join(HINT_WORDS)})\b")  # (a text holding none of them is not scanned)
 
 
 def refusal(node: ast.AST, in_class: bool, hinted: bool = True) -> Optional[str]:

@@ -193,7 +193,9 @@ def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
 
 def rebound_globals(tree: ast.Module, text: str) -> list[str]:
     """Names the module's functions declare ``global``: rebinding them is its own doing."""
-    if not _GLOBAL_STATEMENT.search(text):  # most modules: no walk at all
+    # (most modules: no walk at all; ``in`` first: the pattern tried at every character
+    # of python-stdnum's 338 modules took 23 ms)
+    if "global" not in text or not _GLOBAL_STATEMENT.search(text):
         return []
     return sorted({name for node in _statements(tree) if isinstance(node, ast.Global) for name in node.names})
 
@@ -702,7 +704,8 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str,
     imported = imported_names(tree)
     shared = shared_state(tree, text, imported)
     hits = [match.start() for match in _hint_pattern(imported, shared).finditer(text)]
-    inline_hits = [match.start() for match in inline.HINT.finditer(text)] if record_inside else []
+    inline_hits = [match.start() for match in inline.HINT.finditer(text)] \
+        if record_inside and any(word in text for word in inline.HINT_WORDS) else []
     instrumenter = _Instrumenter(imported, _line_numbers(text, hits), shared, module_name, record_inside,
                                  _line_numbers(text, inline_hits))
     instrumenter.visit(tree.body)
