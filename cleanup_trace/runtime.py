@@ -140,9 +140,11 @@ _DIGEST_LIMIT = 200  # values: a bigger object is stored by value, as any other
 # by every case of its methods, 76 kB each stored by value), ``EMOJI_DATA["👨"]``
 # (emoji's entries, returned by its tokenizer: a copy misses the languages loaded since).
 # Stored as ``module.TABLE[key]`` while unchanged, as the names above. Their digests may
-# be bigger (a converter's tables), and at most this many items of a module are looked at.
+# be bigger (a converter's tables); the items looked at and the values their digests
+# hold are bounded per module (time and memory at import: emoji's 5,244 entries take 20 ms).
 _TABLE_DIGEST_LIMIT = 2000
 _TABLE_ITEMS_NOTED = 20000
+_TABLE_VALUES_NOTED = 200000
 _TABLE_TYPES = (dict, list, tuple)
 _NO_KEY = object()
 
@@ -177,6 +179,14 @@ def _state_digest(value: Any, limit: int = _DIGEST_LIMIT) -> Optional[tuple]:
         elif issubclass(kind, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
             parts.append(id(item))
         else:
+            # (a subclass of dict or list holds its items besides its attributes:
+            # emoji's entries gain one per language loaded)
+            if isinstance(item, dict):
+                parts.extend(dict.keys(item))
+                stack.extend(dict.values(item))
+            elif isinstance(item, (list, tuple)):
+                parts.append(len(item))
+                stack.extend(list.__iter__(item) if isinstance(item, list) else tuple.__iter__(item))
             state = object_state(item) or {}
             parts.extend(state)
             stack.extend(state.values())
@@ -210,13 +220,13 @@ def _module_object_reference(value: Any) -> Optional[tuple]:
     else:
         found = locate.module_attribute(sys.modules.get(module), name)
     if key is not _NO_KEY:
-        found = table_item(found, key, _NO_VALUE)
+        found = _table_item(found, key, _NO_VALUE)
     if found is not value or _state_digest(value, len(digest)) != digest:
         return None  # rebound, or its state changed: stored by value, as it is now
     return (module, name) if key is _NO_KEY else (module, name, key)
 
 
-def table_item(table: Any, key: Any, default: Any) -> Any:
+def _table_item(table: Any, key: Any, default: Any) -> Any:
     """``table[key]`` for a dict, list or tuple (never a subclass's look-up: user code),
     else ``default``."""
     if type(table) is dict:
@@ -229,19 +239,23 @@ def table_item(table: Any, key: Any, default: Any) -> Any:
 def _note_table_items(module: str, namespace: dict, by_module: dict) -> None:
     """Note the items of the module's tables that are objects of your classes (see
     ``_TABLE_DIGEST_LIMIT``), as its body left them."""
-    budget = _TABLE_ITEMS_NOTED
+    items_left, values_left = _TABLE_ITEMS_NOTED, _TABLE_VALUES_NOTED
     for name, table in list(namespace.items()):
         if type(table) not in _TABLE_TYPES or name.startswith("__"):
             continue
-        items = list(itertools.islice(table.items() if type(table) is dict else enumerate(table), budget))
+        items = list(itertools.islice(table.items() if type(table) is dict else enumerate(table), items_left))
+        items_left -= len(items)
         for key, item in items:
             if (type(key) is str or type(key) is int) and type(item).__module__ in by_module \
                     and id(item) not in _module_objects and _storable_by_name(item):
-                digest = _state_digest(item, _TABLE_DIGEST_LIMIT)
-                if digest is not None:
-                    _module_objects[id(item)] = (module, name, digest, key)
-        budget -= len(items)
-        if budget <= 0:
+                digest = _state_digest(item, min(_TABLE_DIGEST_LIMIT, values_left))
+                if digest is None:
+                    continue
+                _module_objects[id(item)] = (module, name, digest, key)
+                values_left -= len(digest)
+                if values_left <= 0:
+                    return
+        if items_left <= 0:
             return
 
 
@@ -491,6 +505,18 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
     state = instance_dict(value)
     parts = [(key, _fingerprint(item, depth + 1)) for key, item in itertools.islice(state.items(), 6)] \
         if state is not None else []
+    # The items of a subclass of a builtin container (an OrderedDict, a Counter, a
+    # library's dict or list), read by the builtin's own methods: else all of them would
+    # look like the first one recorded, and every call given another like a duplicate.
+    if isinstance(value, dict):
+        parts.append((dict.__len__(value), *[(_fingerprint(key, 2), _fingerprint(item, depth + 1))
+                                             for key, item in itertools.islice(dict.items(value), 4)]))
+    elif isinstance(value, (list, tuple)):
+        base = list if isinstance(value, list) else tuple
+        parts.append((base.__len__(value), *[_fingerprint(item, depth + 1)
+                                             for item in base.__getitem__(value, slice(0, 4))]))
+    elif isinstance(value, (set, frozenset)):
+        parts.append((set.__len__ if isinstance(value, set) else frozenset.__len__)(value))
     # Slots too (lark's symbols keep their name in one): else every instance of a slotted
     # class would look like the first one recorded, and its other calls like duplicates.
     for name, descriptor in slot_descriptors(kind)[:6]:

@@ -737,11 +737,7 @@ def load_global(module: str, name: str, *key: Any) -> Any:
     found = importlib.import_module(module)
     for part in name.split("."):
         found = getattr(found, part)
-    if key:
-        if isinstance(found, dict):
-            return dict.__getitem__(found, key[0])  # (not a subclass's __missing__: user code)
-        return found[key[0]]
-    return found
+    return found[key[0]] if key else found  # (a dict, list or tuple the module bound)
 
 
 class _Sentinels:

@@ -295,14 +295,27 @@ CONVERTERS = {"en": Converter(["zero", "one", "two"]), "fr": Converter(["zéro",
 ORDERED = [Converter(["first"])]
 
 
+class Entry(dict):
+    pass
+
+
+ENTRIES = {"apple": Entry(en="apple")}
+
+
 def converter(language):
     return CONVERTERS[language]
+
+
+def languages(entry):
+    return sorted(entry)
 
 
 def main():
     print(CONVERTERS["en"].say(1), converter("fr") is CONVERTERS["fr"], ORDERED[0].say(0))
     CONVERTERS["fr"].learn("fr")  # no longer as its module left it: by value from now on
-    print(CONVERTERS["fr"].say(2))
+    print(CONVERTERS["fr"].say(2), languages(ENTRIES["apple"]))
+    ENTRIES["apple"]["fr"] = "pomme"  # a dict's items are its state too
+    print(languages(ENTRIES["apple"]))
 """
 
 
@@ -313,14 +326,17 @@ def test_items_of_module_tables_are_stored_by_reference_while_unchanged(pytester
     left it: small data files, and a returned table item replays as that item (a copy
     misses what later calls add to it). A changed one is stored by value."""
     (app / "tables.py").write_text(textwrap.dedent(TABLE_APP))
-    run_tool(pytester, "tables").stdout.fnmatch_lines(["one True first", "deux"])
+    run_tool(pytester, "tables").stdout.fnmatch_lines(["one True first", "deux ['en']", "['en', 'fr']"])
     data = app / "tests/test-data/tables"
     said = [json.dumps(case["call"]) for case in json.loads((data / "Converter.say-00.json").read_text())["cases"]]
     assert [True, True, False] == ['"CONVERTERS", "en"' in said[0], '"ORDERED", 0' in said[1], "load_global" in said[2]]
     assert "deux" in said[2] and "zero" not in said[0]
     returned = json.loads((data / "converter-00.json").read_text())["cases"][0]["outcome"]
     assert '"CONVERTERS", "fr"' in json.dumps(returned)
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "say or converter or learn").assert_outcomes(passed=5)
+    given = [json.dumps(case["call"]) for case in json.loads((data / "languages-00.json").read_text())["cases"]]
+    assert ['"ENTRIES", "apple"' in text for text in given] == [True, False] and "pomme" in given[1]
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "say or converter or learn or languages")
+    result.assert_outcomes(passed=7)
 
 
 def test_environment_variables_set_while_recording_replay_with_the_call(pytester: pytest.Pytester,

@@ -259,6 +259,31 @@ def test_fingerprints_tell_apart_what_equality_confuses() -> None:
     assert _fingerprint(({"a": [1, 2]},)) == _fingerprint(({"a": [1, 2]},))
 
 
+def test_fingerprints_tell_apart_the_items_of_container_subclasses() -> None:
+    """A namedtuple, an OrderedDict, a Counter or a library's list subclass given with
+    other items is another call (they all looked like the first one: a duplicate)."""
+    import collections
+
+    from cleanup_trace.runtime import _fingerprint
+
+    class Row(list):
+        def __getitem__(self, index):  # (its own code is never run for a fingerprint)
+            raise AssertionError("user code ran")
+
+        __len__ = __iter__ = __getitem__
+
+    Point = collections.namedtuple("Point", "x y")
+    made = [lambda: Point(1, 2), lambda: Point(1, 3), lambda: collections.OrderedDict(a=1),
+            lambda: collections.OrderedDict(a=2), lambda: collections.Counter("ab"),
+            lambda: collections.Counter("abb"), lambda: Row([1]), lambda: Row([2]),
+            lambda: collections.defaultdict(int, a=1), lambda: collections.defaultdict(int),
+            lambda: frozenset({1}), lambda: frozenset()]
+    for make_first, make_second in zip(made[::2], made[1::2]):
+        first = _fingerprint((make_first(),))
+        assert first != _fingerprint((make_second(),))
+        assert first == _fingerprint((make_first(),))
+
+
 CULPRIT_LIB = '''
 class Box:
     def __init__(self, content):
