@@ -213,8 +213,6 @@ def _plan_for(cls: type, obj: Any) -> tuple:
         return _DECLINE, name
     if not reduces_itself and own_newargs is not None:
         return _NEWARGS, name
-    if not reduces_itself and any("__new__" in namespace_of(klass) for klass in own):
-        return _DECLINE, name  # jsonpickle's decoder calls ``cls.__new__(cls)``
     if builtin and not reduces_itself:
         if builtin == [list] and not any("__iter__" in namespace_of(klass) for klass in own):
             return _SEQ, name  # a list of yours (markdown's parser ``State``): attributes, then items
@@ -461,6 +459,13 @@ class Flattener:
                 return {"py/tuple": [self.flatten(item) for item in value]}
             if kind is set:
                 return {"py/set": [self.flatten(item) for item in value]}
+            if kind is bytearray:  # (h11's receive buffer: as jsonpickle stores it, a ``py/reduce``)
+                index = self.ids.get(id(value))
+                if index is not None:
+                    return {"py/id": index}
+                self.ids[id(value)] = len(self.ids)
+                return {"py/reduce": [{"py/type": "builtins.bytearray"},
+                                      {"py/tuple": [{"py/b64": base64.b64encode(value).decode("ascii")}]}]}
             if is_type_hint(value):  # (before ``type``: ``list[int]`` passes for one on 3.9 and 3.10)
                 index = self.ids.get(id(value))  # (a ``py/reduce``: an object to the decoder)
                 if index is not None:

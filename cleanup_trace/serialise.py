@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import collections
 import datetime
 import functools
 import os
@@ -740,6 +741,11 @@ def load_global(module: str, name: str, *key: Any) -> Any:
     return found[key[0]] if key else found  # (a dict, list or tuple the module bound)
 
 
+# Never a stateless sentinel: a container's items are its state (an OrderedDict or a
+# library's dict at module level was stored by name whatever it held since).
+_NEVER_STATELESS = (type, types.ModuleType, types.FunctionType, dict, list, set, bytearray, collections.deque)
+
+
 class _Sentinels:
     """Stateless objects bound at module level in the user's code, by ``id``.
 
@@ -772,7 +778,7 @@ class _Sentinels:
         kind = type(value)
         if kind is object:
             return True
-        if kind.__module__ == "builtins" or isinstance(value, (type, types.ModuleType, types.FunctionType)):
+        if kind.__module__ == "builtins" or isinstance(value, _NEVER_STATELESS):
             return False
         state = instance_dict(value)
         if state is None:

@@ -136,6 +136,13 @@ class Literalish:  # its own __new__ and __getnewargs__ (pyparsing's Literal)
     def __getnewargs__(self):
         return (self.match,)
 
+class Made:  # its own __new__, taking what __init__ takes (mistletoe's block tokens)
+    def __new__(cls, lines=None, note=None):
+        return super().__new__(cls)
+    def __init__(self, lines=None, note=None):
+        self.lines = lines
+        self.note = note
+
 class Listish:  # list-like to jsonpickle (__getitem__ and append): never asked to reduce
     def __init__(self, items):
         self.items = items
@@ -248,7 +255,7 @@ def _shared(value):
 
 
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8)
-           | st.binary(max_size=8) | st.sampled_from(list(shapes.Colour) + [len, json.dumps, shapes.helper])
+           | st.binary(max_size=8) | st.binary(max_size=4).map(bytearray) | st.sampled_from(list(shapes.Colour) + [len, json.dumps, shapes.helper])
            # classes made in C, their instances without __dict__
            | st.complex_numbers(allow_nan=False) | st.builds(range, st.integers(-3, 3), st.integers(-3, 3))
            | st.frozensets(st.integers(), max_size=3) | st.decimals(allow_nan=False, allow_infinity=False)
@@ -285,6 +292,7 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(shapes.Literalish, st.text(max_size=3), flag=children)
         | st.builds(shapes.Stamp, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), children)
         | st.builds(lambda items: shapes.Listish(items=items), st.lists(children, max_size=2))
+        | st.builds(shapes.Made, children, children)
         | st.builds(lambda name, value: ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
                                                    value=ast.Constant(value=value), lineno=1),
                     st.text(min_size=1, max_size=3), children)

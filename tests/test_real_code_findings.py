@@ -300,6 +300,11 @@ class Entry(dict):
 
 
 ENTRIES = {"apple": Entry(en="apple")}
+OPTIONS = Entry(colour="red")  # no sentinel: a dict's items are its state
+
+
+def option(options, name):
+    return options[name]
 
 
 def converter(language):
@@ -316,6 +321,8 @@ def main():
     print(CONVERTERS["fr"].say(2), languages(ENTRIES["apple"]))
     ENTRIES["apple"]["fr"] = "pomme"  # a dict's items are its state too
     print(languages(ENTRIES["apple"]))
+    OPTIONS["size"] = 3
+    print(option(OPTIONS, "size"))
 """
 
 
@@ -326,7 +333,7 @@ def test_items_of_module_tables_are_stored_by_reference_while_unchanged(pytester
     left it: small data files, and a returned table item replays as that item (a copy
     misses what later calls add to it). A changed one is stored by value."""
     (app / "tables.py").write_text(textwrap.dedent(TABLE_APP))
-    run_tool(pytester, "tables").stdout.fnmatch_lines(["one True first", "deux ['en']", "['en', 'fr']"])
+    run_tool(pytester, "tables").stdout.fnmatch_lines(["one True first", "deux ['en']", "['en', 'fr']", "3"])
     data = app / "tests/test-data/tables"
     said = [json.dumps(case["call"]) for case in json.loads((data / "Converter.say-00.json").read_text())["cases"]]
     assert [True, True, False] == ['"CONVERTERS", "en"' in said[0], '"ORDERED", 0' in said[1], "load_global" in said[2]]
@@ -335,8 +342,10 @@ def test_items_of_module_tables_are_stored_by_reference_while_unchanged(pytester
     assert '"CONVERTERS", "fr"' in json.dumps(returned)
     given = [json.dumps(case["call"]) for case in json.loads((data / "languages-00.json").read_text())["cases"]]
     assert ['"ENTRIES", "apple"' in text for text in given] == [True, False] and "pomme" in given[1]
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "say or converter or learn or languages")
-    result.assert_outcomes(passed=7)
+    assert "load_global" not in (data / "option-00.json").read_text()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "say or converter or learn or languages "
+                                                                          "or option")
+    result.assert_outcomes(passed=8)
 
 
 def test_environment_variables_set_while_recording_replay_with_the_call(pytester: pytest.Pytester,
