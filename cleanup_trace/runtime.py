@@ -1243,25 +1243,31 @@ class _Watched:
     """Globals a function reads, and the objects each may hold (see _globals_named),
     checked at every call that may be stored: per namespace, one C-level look-up of all
     its names and one comparison of their identities (pycparser's parser methods watch
-    hundreds, a loop of Python over them took a tenth of its recording time)."""
+    hundreds, a loop of Python over them took a tenth of its recording time), and one
+    C-level test that none of the names that must stay absent is there (an attribute a
+    test's ``mock.patch`` would set on a module-level object of yours)."""
 
-    __slots__ = ("grouped", "others", "followed")
+    __slots__ = ("grouped", "absent", "others", "followed")
 
     def __init__(self, entries: tuple, followed: frozenset = frozenset()) -> None:
         self.followed = followed  # ids of the function and of the callees whose globals these are
         groups: dict = {}
-        self.others = []  # a name that may be absent, or may hold one of several objects
+        absent: dict = {}
+        self.others = []  # a name that may be absent or hold an object, or one of several objects
         for entry in entries:
             namespace, name, defined = entry
-            if len(defined) != 1 or _ABSENT in defined:
+            if defined == (_ABSENT,):
+                absent.setdefault(id(namespace), (namespace, []))[1].append(name)
+            elif len(defined) != 1 or _ABSENT in defined:
                 self.others.append(entry)
-                continue
-            names, identities = groups.setdefault(id(namespace), (namespace, [], []))[1:]
-            names.append(name)
-            identities.extend(defined)
+            else:
+                names, identities = groups.setdefault(id(namespace), (namespace, [], []))[1:]
+                names.append(name)
+                identities.extend(defined)
         # (a getter of one name returns the object, of two or more a tuple: the first name twice)
         self.grouped = [(namespace, operator.itemgetter(names[0], *names), tuple(identities[:1] + identities),
                          [names[0]] + names) for namespace, names, identities in groups.values()]
+        self.absent = [(namespace, frozenset(names), names) for namespace, names in absent.values()]
 
     def first_changed(self) -> Optional[str]:
         """``module.name`` of a global not holding what its module defined (the first in
@@ -1274,10 +1280,30 @@ class _Watched:
             if now != identities:
                 changed = next(index for index, identity in enumerate(now) if identity != identities[index])
                 return _global_label(namespace, names[changed])
+        for namespace, names, in_order in self.absent:
+            if not namespace.keys().isdisjoint(names):
+                return _global_label(namespace, next(name for name in in_order if name in namespace))
         for namespace, name, defined in self.others:
             if id(namespace.get(name, _NO_VALUE)) not in defined:
                 return _global_label(namespace, name)
         return None
+
+
+# The same proxy of a class's namespace at every read: the watch groups names by namespace
+# object, and a new proxy at each ``klass.__dict__`` made one group per name (tomlkit's
+# functions watched 170 namespaces of one name each).
+_class_namespaces: "weakref.WeakKeyDictionary[type, Any]" = weakref.WeakKeyDictionary()
+
+
+def _class_namespace(klass: type) -> Any:
+    found = _class_namespaces.get(klass)
+    if found is None:
+        found = namespace_of(klass)
+        try:
+            _class_namespaces[klass] = found
+        except TypeError:  # (a class taking no weak reference: a new proxy each time)
+            pass
+    return found
 
 
 def _global_label(namespace: Any, name: str) -> str:
@@ -1373,9 +1399,9 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: list, by_m
     # the global for the test's duration (mock does so by itself for builtins).
     watched = [(namespace, name, baseline.get(name, absent)) for name in names
                if (name in baseline or name in _BUILTIN_NAMES) and name not in owner.rebound]
-    watched.extend((klass.__dict__, name, defined) for name in names
+    watched.extend((_class_namespace(klass), name, defined) for name in names
                    for klass, defined in owner.class_settings.get(name, ()))
-    watched.extend((klass.__dict__, name, defined) for name in names
+    watched.extend((_class_namespace(klass), name, defined) for name in names
                    for klass, defined, _ in owner.class_methods.get(name, ()))
     for _, name, _ in list(watched):
         module = namespace.get(name)
@@ -1384,7 +1410,7 @@ def _globals_read_by(function: Any, owner: ModuleInstrumenter, names: list, by_m
             # the settings of it the code names, as that module's body left them.
             other = by_module.get(module.__module__)
             if other is not None:
-                watched.extend((module.__dict__, attribute, defined) for attribute in names
+                watched.extend((_class_namespace(module), attribute, defined) for attribute in names
                                for klass, defined in other.class_settings.get(attribute, ()) if klass is module)
             continue
         if not isinstance(module, types.ModuleType):
@@ -1438,7 +1464,7 @@ def _method_watches(instance: Any, names: list, by_module: dict) -> list:
         identities = _method_identities(method)[0]
         watches.append((attributes, name, (_ABSENT,)))
         if getattr(method, "__qualname__", None) == f"{owner.__qualname__}.{name}":
-            watches.append((namespace_of(owner), name, identities))
+            watches.append((_class_namespace(owner), name, identities))
     return watches
 
 

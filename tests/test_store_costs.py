@@ -549,6 +549,17 @@ def test_the_globals_a_function_reads_are_checked_by_namespace() -> None:
     module["limit"] = 3
     module["maybe"] = 5
     assert "app.maybe" == watched.first_changed()
+    # Names that must stay absent are told apart from the others in one test; a class's
+    # names are one group (the same proxy of its namespace each time).
+    holder.other = 1
+    attributes = {"kept": 1}
+    entries = ((runtime._class_namespace(holder), "setting", (id("a"),)),
+               (runtime._class_namespace(holder), "other", (id(1),)),
+               (attributes, "get", (runtime._ABSENT,)), (attributes, "put", (runtime._ABSENT,)))
+    watched = runtime._Watched(entries)
+    assert (1, 1, None) == (len(watched.grouped), len(watched.absent), watched.first_changed())
+    attributes["put"] = "patched"
+    assert watched.first_changed().endswith(".put")
 
 
 CALLEE_LIB = '''
