@@ -1291,19 +1291,16 @@ class _Watched:
 
 # The same proxy of a class's namespace at every read: the watch groups names by namespace
 # object, and a new proxy at each ``klass.__dict__`` made one group per name (tomlkit's
-# functions watched 170 namespaces of one name each).
-_class_namespaces: "weakref.WeakKeyDictionary[type, Any]" = weakref.WeakKeyDictionary()
+# functions watched 170 namespaces of one name each). By id: hashing a class may run its
+# metaclass's code. (The proxy holds the class's namespace, as the watches do anyway.)
+_class_namespaces: dict[int, tuple[type, Any]] = {}
 
 
 def _class_namespace(klass: type) -> Any:
-    found = _class_namespaces.get(klass)
-    if found is None:
-        found = namespace_of(klass)
-        try:
-            _class_namespaces[klass] = found
-        except TypeError:  # (a class taking no weak reference: a new proxy each time)
-            pass
-    return found
+    found = _class_namespaces.get(id(klass))
+    if found is None or found[0] is not klass:
+        found = _class_namespaces[id(klass)] = (klass, namespace_of(klass))
+    return found[1]
 
 
 def _global_label(namespace: Any, name: str) -> str:
