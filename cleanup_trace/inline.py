@@ -128,8 +128,17 @@ class _Nodes:
         """``return value if @call is None else RETURN_HOOK(@call, value)``: ``value`` is
         a name or a constant, whose second evaluation reads the same thing."""
         chosen = ast.IfExp(test=self.call_local_is(ast.Is()), body=value,
-                           orelse=self.hook(RETURN_HOOK, self.name(CALL_LOCAL), copy.copy(value)), **self.at)
+                           orelse=self.hook(RETURN_HOOK, self.name(CALL_LOCAL), self._again(value)), **self.at)
         return ast.Return(value=chosen, **self.at)
+
+    def _again(self, value: ast.expr) -> ast.expr:
+        """A second node reading the same name or constant (made anew: ``copy.copy`` of a
+        node costs ten times as much, through ``__reduce_ex__``)."""
+        if type(value) is ast.Name:
+            return ast.Name(id=value.id, ctx=_LOAD, **self.at)
+        if type(value) is ast.Constant:
+            return ast.Constant(value.value, kind=value.kind, **self.at)
+        return copy.copy(value)
 
     def parameters(self, arguments: ast.arguments) -> list:
         """ENTER_HOOK's arguments after the gate: positional values, ``*args`` (or ``()``),
