@@ -131,13 +131,16 @@ class _Nodes:
                            orelse=self.hook(RETURN_HOOK, self.name(CALL_LOCAL), self._again(value)), **self.at)
         return ast.Return(value=chosen, **self.at)
 
-    def _again(self, value: ast.expr) -> ast.expr:
-        """A second node reading the same name or constant (made anew: ``copy.copy`` of a
-        node costs ten times as much, through ``__reduce_ex__``)."""
+    @staticmethod
+    def _again(value: ast.expr) -> ast.expr:
+        """A second node reading the same name or constant, where it is (made anew:
+        ``copy.copy`` of a node costs ten times as much, through ``__reduce_ex__``)."""
+        at = {"lineno": value.lineno, "col_offset": value.col_offset, "end_lineno": value.end_lineno,
+              "end_col_offset": value.end_col_offset}
         if type(value) is ast.Name:
-            return ast.Name(id=value.id, ctx=_LOAD, **self.at)
+            return ast.Name(id=value.id, ctx=_LOAD, **at)
         if type(value) is ast.Constant:
-            return ast.Constant(value.value, kind=value.kind, **self.at)
+            return ast.Constant(value.value, kind=value.kind, **at)
         return copy.copy(value)
 
     def parameters(self, arguments: ast.arguments) -> list:
