@@ -18,8 +18,17 @@ import types
 from typing import Any
 
 
+def _no_running_loop(*_: Any) -> Any:
+    raise RuntimeError("no running event loop")
+
+
 class _AsyncioOnFirstUse(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
+        if name == "current_task" and "_asyncio" not in sys.modules:
+            # Python 3.12's ``logging.LogRecord`` asks any asyncio in sys.modules for the
+            # current task (structlog makes one at import): with asyncio never loaded, no
+            # loop runs, and the real function would say so.
+            return _no_running_loop
         if sys.modules.get("asyncio") is self:
             del sys.modules["asyncio"]  # (read while the library still imports: the real one from now on)
         return getattr(importlib.import_module("asyncio"), name)
