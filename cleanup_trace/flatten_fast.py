@@ -117,6 +117,13 @@ def is_type_hint(value: Any) -> bool:
     return kind in _HINT_TYPES or (kind.__module__ == "typing" and not isinstance(value, type))
 
 
+def bytearray_form(value: bytearray) -> dict:
+    """A bytearray as serialise stores it on jsonpickle's path too: ``bytearray(<bytes>)``,
+    a ``py/reduce`` (jsonpickle's own form of one decodes back empty)."""
+    return {"py/reduce": [{"py/type": "builtins.bytearray"},
+                          {"py/tuple": [{"py/b64": base64.b64encode(value).decode("ascii")}]}]}
+
+
 def type_hint_form(value: Any, flatten: Callable[[Any], Any], global_loader: str,
                    refuse: Callable[[Any], None]) -> Optional[dict]:
     """The stored form of a type hint (a ``py/reduce`` both decoders call), or ``None``
@@ -464,8 +471,7 @@ class Flattener:
                 if index is not None:
                     return {"py/id": index}
                 self.ids[id(value)] = len(self.ids)
-                return {"py/reduce": [{"py/type": "builtins.bytearray"},
-                                      {"py/tuple": [{"py/b64": base64.b64encode(value).decode("ascii")}]}]}
+                return bytearray_form(value)
             if is_type_hint(value):  # (before ``type``: ``list[int]`` passes for one on 3.9 and 3.10)
                 index = self.ids.get(id(value))  # (a ``py/reduce``: an object to the decoder)
                 if index is not None:

@@ -97,6 +97,12 @@ def refusal(node: ast.AST, in_class: bool, hinted: bool = True) -> Optional[str]
 _LOAD, _STORE = ast.Load(), ast.Store()
 
 
+def location_of(node: ast.AST) -> dict:
+    """``node``'s location, as keywords for a node made to stand where it stands."""
+    return {"lineno": node.lineno, "col_offset": node.col_offset,  # type: ignore[attr-defined]
+            "end_lineno": node.end_lineno, "end_col_offset": node.end_col_offset}  # type: ignore[attr-defined]
+
+
 class _Nodes:
     """Makes the added nodes, each located where it is made (``at``: the ``def`` line, or
     the ``return`` it replaces): no walk of the tree to fill locations in afterwards."""
@@ -135,8 +141,7 @@ class _Nodes:
     def _again(value: ast.expr) -> ast.expr:
         """A second node reading the same name or constant, where it is (made anew:
         ``copy.copy`` of a node costs ten times as much, through ``__reduce_ex__``)."""
-        at = {"lineno": value.lineno, "col_offset": value.col_offset, "end_lineno": value.end_lineno,
-              "end_col_offset": value.end_col_offset}
+        at = location_of(value)
         if type(value) is ast.Name:
             return ast.Name(id=value.id, ctx=_LOAD, **at)
         if type(value) is ast.Constant:

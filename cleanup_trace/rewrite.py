@@ -598,7 +598,7 @@ class _Instrumenter:
         # ``@<instrumenter>.inline(key[, role])`` for a function recording in its body.
         # Located as made at the original ``def`` (tracebacks and co_firstlineno unchanged).
         target = node.decorator_list[-1] if node.decorator_list else node
-        at = {field: getattr(target, field) for field in ("lineno", "col_offset", "end_lineno", "end_col_offset")}
+        at = inline.location_of(target)
         decorator: ast.expr = ast.Name(id=HELPER_NAME, ctx=ast.Load(), **at)
         role = _role(node)
         if key:

@@ -167,30 +167,42 @@ def _state_digest(value: Any, limit: int = _DIGEST_LIMIT) -> Optional[tuple]:
         if id(item) in seen:
             continue
         seen.add(id(item))
-        if kind is list or kind is tuple:
-            parts.append(len(item))
-            stack.extend(item)
-        elif kind is dict:
-            parts.extend(item)  # the keys, in order
-            stack.extend(item.values())
+        base = kind if kind in _CONTAINERS else _container_base(kind)
+        if base is list or base is tuple:
+            parts.append(base.__len__(item))
+            stack.extend(base.__iter__(item))  # (the builtin's own: a subclass's code never runs)
+        elif base is dict:
+            parts.extend(dict.keys(item))  # the keys, in order
+            stack.extend(dict.values(item))
         elif kind is set or kind is frozenset:
             parts.append(frozenset(member for member in item if type(member) in (int, str, bytes)))
             parts.append(len(item))
         elif issubclass(kind, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
             parts.append(id(item))
-        else:
-            # (a subclass of dict or list holds its items besides its attributes:
-            # emoji's entries gain one per language loaded)
-            if isinstance(item, dict):
-                parts.extend(dict.keys(item))
-                stack.extend(dict.values(item))
-            elif isinstance(item, (list, tuple)):
-                parts.append(len(item))
-                stack.extend(list.__iter__(item) if isinstance(item, list) else tuple.__iter__(item))
+            continue
+        if base is not kind:
+            # (an object's attributes; a subclass of dict or list has both: emoji's
+            # entries gain an item per language loaded)
             state = object_state(item) or {}
             parts.extend(state)
             stack.extend(state.values())
     return tuple(parts)
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+_container_bases: dict[type, Optional[type]] = {}
+
+
+def _container_base(kind: type) -> Optional[type]:
+    """The builtin container ``kind`` derives from (a namedtuple: ``tuple``; an
+    OrderedDict: ``dict``), or None; told by the class, never by ``isinstance``, which
+    reads an object's ``__class__`` (a proxy's own code)."""
+    base = _container_bases.get(kind, _NO_VALUE)
+    if base is _NO_VALUE:
+        if len(_container_bases) >= 4096:
+            _container_bases.clear()  # (it holds the classes: a program making classes would grow it)
+        base = _container_bases[kind] = next((builtin for builtin in _CONTAINERS if issubclass(kind, builtin)), None)
+    return base
 
 
 def _compared_by_identity(value: Any) -> bool:
@@ -508,15 +520,15 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
     # The items of a subclass of a builtin container (an OrderedDict, a Counter, a
     # library's dict or list), read by the builtin's own methods: else all of them would
     # look like the first one recorded, and every call given another like a duplicate.
-    if isinstance(value, dict):
+    base = _container_base(kind)
+    if base is dict:
         parts.append((dict.__len__(value), *[(_fingerprint(key, 2), _fingerprint(item, depth + 1))
                                              for key, item in itertools.islice(dict.items(value), 4)]))
-    elif isinstance(value, (list, tuple)):
-        base = list if isinstance(value, list) else tuple
+    elif base is list or base is tuple:
         parts.append((base.__len__(value), *[_fingerprint(item, depth + 1)
                                              for item in base.__getitem__(value, slice(0, 4))]))
-    elif isinstance(value, (set, frozenset)):
-        parts.append((set.__len__ if isinstance(value, set) else frozenset.__len__)(value))
+    elif base is not None:
+        parts.append(base.__len__(value))
     # Slots too (lark's symbols keep their name in one): else every instance of a slotted
     # class would look like the first one recorded, and its other calls like duplicates.
     for name, descriptor in slot_descriptors(kind)[:6]:

@@ -778,7 +778,7 @@ class _Sentinels:
         kind = type(value)
         if kind is object:
             return True
-        if kind.__module__ == "builtins" or isinstance(value, _NEVER_STATELESS):
+        if kind.__module__ == "builtins" or issubclass(kind, _NEVER_STATELESS):
             return False
         state = instance_dict(value)
         if state is None:
@@ -1073,8 +1073,7 @@ class _Pickler(_jp_pickler.Pickler):
         if type(obj) in flatten_fast.PATH_TYPES and _package_paths.prefixes and _package_paths.holds(str(obj)):
             return flatten_fast.package_path_form(_package_paths, str(obj), type(obj))
         if type(obj) is bytearray:
-            # jsonpickle's own encoding of bytearray decodes back empty.
-            return {"py/reduce": [{"py/type": "builtins.bytearray"}, {"py/tuple": [self._flatten(bytes(obj))]}]}
+            return flatten_fast.bytearray_form(obj)  # (jsonpickle's own encoding decodes back empty)
         if hasattr(type(obj), "__next__"):
             raise Unserialisable(f"{type(obj).__module__}.{type(obj).__qualname__} is an iterator: "
                                  "storing it would consume it", culprit=type(obj))

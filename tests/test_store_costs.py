@@ -284,6 +284,14 @@ def test_fingerprints_tell_apart_the_items_of_container_subclasses() -> None:
         assert first == _fingerprint((make_first(),))
 
 
+    class Pretender:  # (a proxy's ``__class__``: ``isinstance`` would run it)
+        @property
+        def __class__(self):
+            raise AssertionError("user code ran")
+
+    assert _fingerprint((Pretender(),)) == _fingerprint((Pretender(),))
+
+
 CULPRIT_LIB = '''
 class Box:
     def __init__(self, content):
