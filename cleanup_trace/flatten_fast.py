@@ -432,6 +432,7 @@ class Flattener:
         self.max_depth = min(max_depth, 400) - 1  # (jsonpickle stores repr() at max_depth)
         # (package_paths.PackagePaths, refreshed, when your packages have paths to find)
         self.package_paths = package_paths if package_paths is not None and package_paths.prefixes else None
+        self.path_lead = package_paths.lead if self.package_paths is not None else ""
         self.refuse_class = refuse_class
         self.module_reference = module_reference
         self.global_loader = global_loader
@@ -444,7 +445,8 @@ class Flattener:
     def flatten(self, value: Any) -> Any:
         kind = type(value)
         if kind in _PRIMITIVES:
-            if kind is str and self.package_paths is not None and self.package_paths.holds(value):
+            if kind is str and self.package_paths is not None and value.startswith(self.path_lead) \
+                    and self.package_paths.holds(value):
                 return self._package_path(value)
             return value
         if kind is bytes:
@@ -455,10 +457,11 @@ class Flattener:
                 raise Declined("nested deeply")
             self.kept.append(value)
             if kind is list or kind is dict:
-                index = self.ids.get(id(value))
+                identity = id(value)  # (once: every id() is an audit event, a hook's call)
+                index = self.ids.get(identity)
                 if index is not None:
                     return {"py/id": index}
-                self.ids[id(value)] = len(self.ids)
+                self.ids[identity] = len(self.ids)
                 if kind is list:
                     return [self.flatten(item) for item in value]
                 return self._items(value, {})
@@ -472,7 +475,9 @@ class Flattener:
                     return {"py/id": index}
                 self.ids[id(value)] = len(self.ids)
                 return bytearray_form(value)
-            if is_type_hint(value):  # (before ``type``: ``list[int]`` passes for one on 3.9 and 3.10)
+            # (before ``type``: ``list[int]`` passes for one on 3.9 and 3.10; tested inline
+            # first, as it is asked of every object)
+            if (kind in _HINT_TYPES or kind.__module__ == "typing") and is_type_hint(value):
                 index = self.ids.get(id(value))  # (a ``py/reduce``: an object to the decoder)
                 if index is not None:
                     return {"py/id": index}
@@ -523,10 +528,11 @@ class Flattener:
         return package_path_form(self.package_paths, text)
 
     def _instance(self, obj: Any, kind: type) -> Any:
-        index = self.ids.get(id(obj))
+        identity = id(obj)
+        index = self.ids.get(identity)
         if index is not None:
             return {"py/id": index}
-        self.ids[id(obj)] = len(self.ids)
+        self.ids[identity] = len(self.ids)
         try:
             return self._new_instance(obj, kind)
         except self.refusal as error:  # (who held what was refused, innermost first)

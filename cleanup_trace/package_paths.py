@@ -55,6 +55,8 @@ class PackagePaths:
         self._modules_seen = -1
         self.prefixes: tuple[str, ...] = ()  # each directory followed by a separator
         self._packages: dict[str, str] = {}  # directory -> package name
+        # What every one of those paths starts with: most texts are told apart by it alone.
+        self.lead = ""
 
     def refresh(self) -> tuple[str, ...]:
         if len(sys.modules) != self._modules_seen:
@@ -70,6 +72,7 @@ class PackagePaths:
                          if not any(directory.startswith(other + os.sep) for other in found)}
             self._packages = outermost
             self.prefixes = tuple(directory + os.sep for directory in outermost)
+            self.lead = os.path.commonprefix(list(outermost))
         return self.prefixes
 
     def holds(self, text: str) -> bool:

@@ -482,6 +482,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
     plain = builtin = True
     reordered = False
     package_paths = _package_paths if _package_paths.refresh() else None
+    path_lead = _package_paths.lead
     stack = [value]
     seen: set = set()
     count = 0
@@ -494,7 +495,8 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 if kind is str or kind is bytes:
                     count += len(item) >> 6
                     # (a path inside your packages is stored relative to its package)
-                    plain = plain and kind is str and not (package_paths is not None and package_paths.holds(item))
+                    plain = plain and kind is str and not (
+                        package_paths is not None and item.startswith(path_lead) and package_paths.holds(item))
                 elif kind is complex:
                     plain = builtin = False
             elif kind is list:
@@ -746,6 +748,32 @@ def load_global(module: str, name: str, *key: Any) -> Any:
 _NEVER_STATELESS = (type, types.ModuleType, types.FunctionType, dict, list, set, bytearray, collections.deque)
 
 
+# class -> what makes its objects stateless (see _stateless_plan); asked of every object
+# an encode meets. Bounded: it holds the classes.
+_stateless_plans: dict = {}
+_BUILTINS = vars(builtins)
+_NEVER = (False, False)
+
+
+def _stateless_plan(kind: type) -> tuple[bool, bool]:
+    """``(stateless without an instance dict, stateless with an empty one)`` for objects
+    of ``kind``: what its classes declare, the same for every object of it."""
+    if kind.__module__ == "builtins" or issubclass(kind, _NEVER_STATELESS):
+        plan = _NEVER
+    else:
+        # No instance dict: stateless only when every class declares empty ``__slots__``.
+        # A value type made in C (``timedelta(hours=1)``) keeps its state out of sight: a
+        # module-level constant of that kind is stored by value (by name, a test reading
+        # it back could never fail). An empty one: when no class declares a slot.
+        plan = (all("__slots__" in namespace_of(klass) and not namespace_of(klass)["__slots__"]
+                    for klass in kind.__mro__[:-1]),
+                not any(getattr(klass, "__slots__", ()) for klass in kind.__mro__))
+    if len(_stateless_plans) >= 4096:
+        _stateless_plans.clear()
+    _stateless_plans[kind] = plan
+    return plan
+
+
 class _Sentinels:
     """Stateless objects bound at module level in the user's code, by ``id``.
 
@@ -778,19 +806,15 @@ class _Sentinels:
         kind = type(value)
         if kind is object:
             return True
-        if kind.__module__ == "builtins" or issubclass(kind, _NEVER_STATELESS):
+        plan = _stateless_plans.get(kind)
+        if plan is None:
+            plan = _stateless_plan(kind)
+        if plan is _NEVER:
             return False
         state = instance_dict(value)
         if state is None:
-            # No instance dict: stateless only when every class declares empty
-            # ``__slots__``. A value type made in C (``timedelta(hours=1)``) keeps its
-            # state out of sight: a module-level constant of that kind is stored by
-            # value (by name, a test reading it back could never fail).
-            return all("__slots__" in namespace_of(klass) and not namespace_of(klass)["__slots__"]
-                       for klass in kind.__mro__[:-1])
-        if state:
-            return False
-        return not any(getattr(klass, "__slots__", ()) for klass in kind.__mro__)
+            return plan[0]
+        return not state and plan[1]
 
     def _index(self) -> None:
         if len(sys.modules) == self.modules_seen:
@@ -823,7 +847,7 @@ class _Sentinels:
         """The builtin name of ``help`` and its kind: instances of a library's class
         (``_sitebuiltins._Helper``) that code compares with ``is`` (pure_eval tells a
         builtin name still holding its builtin apart)."""
-        namespace = vars(builtins)
+        namespace = _BUILTINS
         if len(namespace) != self.builtins_seen:
             self.builtins_seen = len(namespace)
             self.in_builtins = {id(value): name for name, value in list(namespace.items())
@@ -834,9 +858,11 @@ class _Sentinels:
 
     def reference(self, obj: Any) -> Any:
         """``(module, name)`` when ``obj`` is such a module-level object, else ``None``."""
-        builtin = self._bound_in_builtins(obj)
-        if builtin is not None:
-            return ("builtins", builtin)
+        # (asked of every object an encode meets: the method only when it may answer)
+        if id(obj) in self.in_builtins or len(_BUILTINS) != self.builtins_seen:
+            builtin = self._bound_in_builtins(obj)
+            if builtin is not None:
+                return ("builtins", builtin)
         if not self.stateless(obj):
             # Of your modules: one its code uses by identity, or of a class made inside a
             # function, while as the module left it (the runtime noted it then).
