@@ -433,6 +433,9 @@ class Flattener:
         # (package_paths.PackagePaths, refreshed, when your packages have paths to find)
         self.package_paths = package_paths if package_paths is not None and package_paths.prefixes else None
         self.path_lead = package_paths.lead if self.package_paths is not None else ""
+        # Kinds stored as they are, told without a call of flatten (most items of a value):
+        # a text too, unless it may name a path inside your packages.
+        self.leaves = _PRIMITIVES if self.package_paths is None else _PRIMITIVES - {str}
         self.refuse_class = refuse_class
         self.module_reference = module_reference
         self.global_loader = global_loader
@@ -463,12 +466,12 @@ class Flattener:
                     return {"py/id": index}
                 self.ids[identity] = len(self.ids)
                 if kind is list:
-                    return [self.flatten(item) for item in value]
+                    return self._flat_items(value)
                 return self._items(value, {})
             if kind is tuple:
-                return {"py/tuple": [self.flatten(item) for item in value]}
+                return {"py/tuple": self._flat_items(value)}
             if kind is set:
-                return {"py/set": [self.flatten(item) for item in value]}
+                return {"py/set": self._flat_items(value)}
             if kind is bytearray:  # (h11's receive buffer: as jsonpickle stores it, a ``py/reduce``)
                 index = self.ids.get(id(value))
                 if index is not None:
@@ -580,7 +583,7 @@ class Flattener:
                 if "default_factory" in attributes or not all(type(key) is str for key in attributes):
                     raise Declined(name)
                 data = self._items(attributes, data)
-            data["py/seq"] = [self.flatten(item) for item in obj]
+            data["py/seq"] = self._flat_items(obj)
             return data
         attributes = getattr(obj, "__dict__", {})  # (none in a C type's instances)
         if "_jsonpickle_exclude" in attributes or "__reduce__" in attributes or "__reduce_ex__" in attributes:
@@ -601,7 +604,7 @@ class Flattener:
                 data["py/newargs"] = self.flatten(obj.__getnewargs__())
             data = self._items(attributes, data)
             if how == _SEQ:
-                data["py/seq"] = [self.flatten(item) for item in list.__iter__(obj)]
+                data["py/seq"] = self._flat_items(list.__iter__(obj))
             return data
         if how == _SLOTTED:  # (set slots, as attributes: a lambda or method held in one left out)
             return self._items(slot_items(obj), {"py/object": name})
@@ -631,17 +634,24 @@ class Flattener:
             raise Declined(name)
         return {"py/reduce": [self.flatten(part) for part in parts]}
 
+    def _flat_items(self, items: Any) -> list:
+        """``[self.flatten(item) for item in items]``, a leaf taken as it is."""
+        leaves, lead, flatten = self.leaves, self.path_lead, self.flatten
+        return [item if type(item) in leaves or (type(item) is str and not item.startswith(lead)) else flatten(item)
+                for item in items]
+
     def _items(self, mapping: dict, data: dict) -> dict:
         """jsonpickle's two passes over a dict: string keys, then the others, escaped."""
-        flatten = self.flatten
+        flatten, leaves, lead = self.flatten, self.leaves, self.path_lead
         others = False
         for key, item in mapping.items():
-            if type(item) in _FUNCTION_TYPES and not _jp_util.is_module_function(item):
+            kind = type(item)
+            if kind in _FUNCTION_TYPES and not _jp_util.is_module_function(item):
                 continue  # jsonpickle leaves out a lambda or a method held in a dict
             if isinstance(key, str):
                 if key in _RESERVED or key.startswith(_JSON_KEY):
                     raise Declined("key")
-                data[key] = flatten(item)
+                data[key] = item if kind in leaves or (kind is str and not item.startswith(lead)) else flatten(item)
             else:
                 others = True
         if others:
