@@ -15,6 +15,7 @@ import weakref
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Optional
 
+from cleanup_trace._identity import identity as _identity
 from cleanup_trace.filters import is_standard_library
 
 _MAX_DEPTH = 200
@@ -251,7 +252,7 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
     if type(actual) is Decimal and type(expected) is Decimal and actual.is_nan() and expected.is_nan() \
             and actual.is_snan() == expected.is_snan():
         return  # (NaN is unequal to itself here too)
-    key = (id(actual), id(expected))
+    key = (_identity(actual), _identity(expected))
     if key in seen or depth > _MAX_DEPTH:
         return
     seen.add(key)

@@ -32,6 +32,7 @@ from jsonpickle import handlers as _jp_handlers
 from jsonpickle import tags as _jp_tags
 from jsonpickle import util as _jp_util
 
+from cleanup_trace._identity import identity as _identity
 from cleanup_trace.compare import instance_dict, namespace_of, slot_items
 from cleanup_trace.filters import is_standard_library
 from cleanup_trace.package_paths import LOADER as PACKAGE_PATH_LOADER
@@ -460,7 +461,7 @@ class Flattener:
                 raise Declined("nested deeply")
             self.kept.append(value)
             if kind is list or kind is dict:
-                identity = id(value)  # (once: every id() is an audit event, a hook's call)
+                identity = _identity(value)  # (once: every id() is an audit event, a hook's call)
                 index = self.ids.get(identity)
                 if index is not None:
                     return {"py/id": index}
@@ -473,18 +474,18 @@ class Flattener:
             if kind is set:
                 return {"py/set": self._flat_items(value)}
             if kind is bytearray:  # (h11's receive buffer: as jsonpickle stores it, a ``py/reduce``)
-                index = self.ids.get(id(value))
+                index = self.ids.get(_identity(value))
                 if index is not None:
                     return {"py/id": index}
-                self.ids[id(value)] = len(self.ids)
+                self.ids[_identity(value)] = len(self.ids)
                 return bytearray_form(value)
             # (before ``type``: ``list[int]`` passes for one on 3.9 and 3.10; tested inline
             # first, as it is asked of every object)
             if (kind in _HINT_TYPES or kind.__module__ == "typing") and is_type_hint(value):
-                index = self.ids.get(id(value))  # (a ``py/reduce``: an object to the decoder)
+                index = self.ids.get(_identity(value))  # (a ``py/reduce``: an object to the decoder)
                 if index is not None:
                     return {"py/id": index}
-                self.ids[id(value)] = len(self.ids)
+                self.ids[_identity(value)] = len(self.ids)
                 form = type_hint_form(value, self.flatten, self.global_loader, self.refuse_class)
                 if form is None:
                     raise Declined(repr(value))
@@ -496,24 +497,24 @@ class Flattener:
                     raise Declined(name)
                 return {"py/type": name}
             if kind is types.MethodType:
-                index = self.ids.get(id(value))  # (a ``py/reduce``: an object to the decoder)
+                index = self.ids.get(_identity(value))  # (a ``py/reduce``: an object to the decoder)
                 if index is not None:
                     return {"py/id": index}
                 name = bound_method_name(value)
                 if name is None:
                     raise Declined("method")
-                self.ids[id(value)] = len(self.ids)
+                self.ids[_identity(value)] = len(self.ids)
                 return bound_method_form(value, name, self.flatten)
             if isinstance(value, _FUNCTION_LIKE):
                 if kind is types.FunctionType or _jp_util.is_module_function(value):
-                    index = self.ids.get(id(value))
+                    index = self.ids.get(_identity(value))
                     if index is not None:
                         return {"py/id": index}
                     form = self.flatten_function(value)
                     if "py/reduce" in form:
                         # (stored by value, or held by a decorator's object: an object to the
                         # decoder, numbered as one; a ``py/function`` is not)
-                        self.ids[id(value)] = len(self.ids)
+                        self.ids[_identity(value)] = len(self.ids)
                     return form
                 raise Declined("function")  # (jsonpickle stores None)
             return self._instance(value, kind)
@@ -523,15 +524,15 @@ class Flattener:
     def _package_path(self, text: str) -> dict:
         """A text naming a path inside one of your packages: relative to it (see
         package_paths); an object to the decoder (a ``py/reduce``), so numbered as one."""
-        index = self.ids.get(id(text))
+        index = self.ids.get(_identity(text))
         if index is not None:
             return {"py/id": index}
-        self.ids[id(text)] = len(self.ids)
+        self.ids[_identity(text)] = len(self.ids)
         self.kept.append(text)
         return package_path_form(self.package_paths, text)
 
     def _instance(self, obj: Any, kind: type) -> Any:
-        identity = id(obj)
+        identity = _identity(obj)
         index = self.ids.get(identity)
         if index is not None:
             return {"py/id": index}

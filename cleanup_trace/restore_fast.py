@@ -27,6 +27,7 @@ from jsonpickle import util as _jp_util
 from jsonpickle.unpickler import _IDProxy, _obj_setattr, _obj_setvalue, _Proxy, loadclass
 
 from cleanup_trace import forms
+from cleanup_trace._identity import identity as _identity
 
 _RESERVED = frozenset(_jp_tags.RESERVED)
 _JSON_KEY = _jp_tags.JSON_KEY
@@ -62,14 +63,15 @@ class Restorer:
         return value
 
     def _number(self, obj: Any) -> Any:
-        if id(obj) not in self.positions:
-            self.positions[id(obj)] = len(self.objects)
+        identity = _identity(obj)
+        if identity not in self.positions:
+            self.positions[identity] = len(self.objects)
             self.objects.append(obj)
         return obj
 
     def _renumber(self, proxy: _Proxy, instance: Any) -> None:
-        position = self.positions.pop(id(proxy))
-        self.positions[id(instance)] = position
+        position = self.positions.pop(_identity(proxy))
+        self.positions[_identity(instance)] = position
         self.objects[position] = instance
 
     def restore(self, data: Any) -> Any:

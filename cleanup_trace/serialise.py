@@ -30,6 +30,7 @@ from jsonpickle import tags as _jp_tags
 from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
+from cleanup_trace._identity import identity as _identity
 from cleanup_trace import _json, dormant, flatten_fast, forms, function_pickle, package_paths
 from cleanup_trace.compare import (differences, has_own_eq, instance_dict, namespace_of, slot_descriptors,
                                    slot_items)
@@ -500,14 +501,14 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 elif kind is complex:
                     plain = builtin = False
             elif kind is list:
-                identity = id(item)
+                identity = _identity(item)
                 if identity in seen:
                     plain = False  # shared or cyclic: references in the stored form
                     continue
                 seen.add(identity)
                 stack.extend(item)
             elif kind is dict:
-                identity = id(item)
+                identity = _identity(item)
                 if identity in seen:
                     plain = False
                     continue
@@ -541,7 +542,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 if kind in refused:
                     raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} values did not survive "
                                          "storing before")
-                identity = id(item)
+                identity = _identity(item)
                 if failed:
                     reference = failed.get(identity)
                     if reference is not None and reference() is item:
@@ -841,7 +842,7 @@ class _Sentinels:
     def _note_bound(self, module_name: str, module: Any, keep: Callable[[Any], bool]) -> None:
         for name, value in list(vars(module).items()):
             if not name.startswith("__") and keep(value):
-                self.by_id[id(value)] = (module_name, name)
+                self.by_id[_identity(value)] = (module_name, name)
 
     def _bound_in_builtins(self, obj: Any) -> Optional[str]:
         """The builtin name of ``help`` and its kind: instances of a library's class
@@ -850,16 +851,16 @@ class _Sentinels:
         namespace = _BUILTINS
         if len(namespace) != self.builtins_seen:
             self.builtins_seen = len(namespace)
-            self.in_builtins = {id(value): name for name, value in list(namespace.items())
+            self.in_builtins = {_identity(value): name for name, value in list(namespace.items())
                                 if not name.startswith("__") and type(value).__module__ != "builtins"
                                 and not isinstance(value, (type, types.ModuleType, types.FunctionType))}
-        name = self.in_builtins.get(id(obj))
+        name = self.in_builtins.get(_identity(obj))
         return name if name is not None and namespace.get(name) is obj else None
 
     def reference(self, obj: Any) -> Any:
         """``(module, name)`` when ``obj`` is such a module-level object, else ``None``."""
         # (asked of every object an encode meets: the method only when it may answer)
-        if id(obj) in self.in_builtins or len(_BUILTINS) != self.builtins_seen:
+        if _identity(obj) in self.in_builtins or len(_BUILTINS) != self.builtins_seen:
             builtin = self._bound_in_builtins(obj)
             if builtin is not None:
                 return ("builtins", builtin)
@@ -870,10 +871,10 @@ class _Sentinels:
             if found is None and of_a_local_class(obj):
                 found = self._library_sentinel(obj)
             return found
-        found = self.by_id.get(id(obj))
+        found = self.by_id.get(_identity(obj))
         if found is None:
             self._index()
-            found = self.by_id.get(id(obj))
+            found = self.by_id.get(_identity(obj))
         if found is None or module_attribute(sys.modules.get(found[0]), found[1]) is not obj:
             # (ids are reused once an object is gone: checked it is still the one.) Not
             # bound at module level: a class-level one, noted by the runtime?
@@ -893,10 +894,10 @@ class _Sentinels:
         module = sys.modules.get(module_name)
         if not isinstance(module, types.ModuleType) or _is_user_module(module):
             return None
-        found = self.by_id.get(id(obj))
+        found = self.by_id.get(_identity(obj))
         if found is None:
             self._note_bound(module_name, module, of_a_local_class)
-            found = self.by_id.get(id(obj))
+            found = self.by_id.get(_identity(obj))
         if found is None or module_attribute(module, found[1]) is not obj:
             return None
         return found
