@@ -165,9 +165,10 @@ def _state_digest(value: Any, limit: int = _DIGEST_LIMIT) -> Optional[tuple]:
             parts.append(item)
             continue
         parts.append(kind)
-        if id(item) in seen:
+        identity = _identity(item)
+        if identity in seen:
             continue
-        seen.add(id(item))
+        seen.add(identity)
         base = kind if kind in _CONTAINERS else _container_base(kind)
         if base is list or base is tuple:
             parts.append(base.__len__(item))
@@ -179,7 +180,7 @@ def _state_digest(value: Any, limit: int = _DIGEST_LIMIT) -> Optional[tuple]:
             parts.append(frozenset(member for member in item if type(member) in (int, str, bytes)))
             parts.append(len(item))
         elif issubclass(kind, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
-            parts.append(id(item))
+            parts.append(identity)
             continue
         if base is not kind:
             # (an object's attributes; a subclass of dict or list has both: emoji's

@@ -824,10 +824,10 @@ class _Sentinels:
         importing = []
         not_users = self.not_users
         for module_name, module in list(sys.modules.items()):
-            if module_name in self.indexed or not_users.get(module_name) == id(module):
+            if module_name in self.indexed or not_users.get(module_name) == _identity(module):
                 continue
             if not _is_user_module(module):
-                not_users[module_name] = id(module)
+                not_users[module_name] = _identity(module)
                 continue
             if getattr(module.__spec__, "_initializing", False):
                 complete = False  # names defined later in its body: look again next time
