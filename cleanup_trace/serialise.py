@@ -30,8 +30,8 @@ from jsonpickle import tags as _jp_tags
 from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
-from cleanup_trace._identity import identity as _identity
 from cleanup_trace import _json, dormant, flatten_fast, forms, function_pickle, package_paths
+from cleanup_trace._identity import identity as _identity
 from cleanup_trace.compare import (differences, has_own_eq, instance_dict, namespace_of, slot_descriptors,
                                    slot_items)
 from cleanup_trace.filters import is_standard_library
@@ -776,7 +776,7 @@ def _stateless_plan(kind: type) -> tuple[bool, bool]:
 
 
 class _Sentinels:
-    """Stateless objects bound at module level in the user's code, by ``id``.
+    """Stateless objects bound at module level in the user's code, by identity.
 
     ``MISSING = object()`` and friends are compared with ``is``: stored by value they
     would come back as another object and the replayed function would not know them.
