@@ -37,7 +37,6 @@ line, which runs at import anyway: no line number of the body moves.
 from __future__ import annotations
 
 import ast
-import copy
 import re
 from typing import Optional
 
@@ -110,9 +109,9 @@ class _Nodes:
     def __init__(self, at: ast.AST) -> None:
         self.at = {"lineno": at.lineno, "col_offset": at.col_offset,  # type: ignore[attr-defined]
                    "end_lineno": at.lineno, "end_col_offset": at.col_offset}  # type: ignore[attr-defined]
-        # One node per name read and per constant, wherever it is used: ``compile`` reads
-        # a node as often as the tree holds it, and nothing changes these after they are
-        # made (a function's ``@call`` is read eight times: a third of the nodes added).
+        # One node per name read and per ``None``, wherever it is used: ``compile`` reads a
+        # node as often as the tree holds it, and nothing changes these after they are
+        # made (a function's ``@call`` is read eight times; a fifth fewer nodes added).
         self._shared: dict = {}
 
     def name(self, identifier: str, store: bool = False) -> ast.Name:
@@ -146,21 +145,11 @@ class _Nodes:
 
     def returning(self, value: ast.expr) -> ast.Return:
         """``return value if @call is None else RETURN_HOOK(@call, value)``: ``value`` is
-        a name or a constant, whose second evaluation reads the same thing."""
+        a name or a constant, whose second evaluation reads the same thing (the same
+        node, read twice: see ``_shared``)."""
         chosen = ast.IfExp(test=self.call_local_is(ast.Is()), body=value,
-                           orelse=self.hook(RETURN_HOOK, self.name(CALL_LOCAL), self._again(value)), **self.at)
+                           orelse=self.hook(RETURN_HOOK, self.name(CALL_LOCAL), value), **self.at)
         return ast.Return(value=chosen, **self.at)
-
-    @staticmethod
-    def _again(value: ast.expr) -> ast.expr:
-        """A second node reading the same name or constant, where it is (made anew:
-        ``copy.copy`` of a node costs ten times as much, through ``__reduce_ex__``)."""
-        at = location_of(value)
-        if type(value) is ast.Name:
-            return ast.Name(id=value.id, ctx=_LOAD, **at)
-        if type(value) is ast.Constant:
-            return ast.Constant(value.value, kind=value.kind, **at)
-        return copy.copy(value)
 
     def parameters(self, arguments: ast.arguments) -> list:
         """ENTER_HOOK's arguments after the gate: positional values, ``*args`` (or ``()``),

@@ -859,11 +859,9 @@ class _Sentinels:
 
     def reference(self, obj: Any) -> Any:
         """``(module, name)`` when ``obj`` is such a module-level object, else ``None``."""
-        # (asked of every object an encode meets: the method only when it may answer)
-        if _identity(obj) in self.in_builtins or len(_BUILTINS) != self.builtins_seen:
-            builtin = self._bound_in_builtins(obj)
-            if builtin is not None:
-                return ("builtins", builtin)
+        builtin = self._bound_in_builtins(obj)
+        if builtin is not None:
+            return ("builtins", builtin)
         if not self.stateless(obj):
             # Of your modules: one its code uses by identity, or of a class made inside a
             # function, while as the module left it (the runtime noted it then).
