@@ -58,7 +58,9 @@ _OWN_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 # What a function's lines must show for its body to be walked by :func:`refusal`.
 HINT_WORDS = ("yield", "locals", "vars", "dir")
-HINT = re.compile(rf"\b(?:{'|'.join(HINT_WORDS)})\b")  # (a text holding none of them is not scanned)
+# (a text holding none of them is not scanned; the word boundary before each match is
+# tested by the caller: a leading ``\b`` would make ``re`` try the pattern at every character)
+HINT = re.compile(rf"(?:{'|'.join(HINT_WORDS)})\b")
 
 
 def refusal(node: ast.AST, in_class: bool, hinted: bool = True) -> Optional[str]:
