@@ -1347,14 +1347,11 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple[tuple, fro
     for depth in range(CALLEE_DEPTH + 1):
         callees = []
         for reader, reader_owner in frontier:
-            names = sorted(_code_names(reader))  # (in order: the first change found is named)
-            for entry in _globals_read_by(reader, reader_owner, names, by_module):
+            entries, reader_callees = _reader_facts(reader, reader_owner, by_module)
+            for entry in entries:
                 watched.setdefault((id(entry[0]), entry[1]), entry)
             if depth < CALLEE_DEPTH:
-                callees.extend(_module_functions_named(reader, names, by_module))
-                # (``self.serialize_body()``: any method of the module's classes so named)
-                callees.extend((method, reader_owner) for name in names
-                               for _, _, method in reader_owner.class_methods.get(name, ()) if method is not None)
+                callees.extend(reader_callees)
         frontier = []
         for callee, callee_owner in callees:
             if callee not in followed and len(followed) < CALLEES_FOLLOWED:
@@ -1362,6 +1359,37 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple[tuple, fro
                 frontier.append((callee, callee_owner))
     # (by id: holding the functions would keep a plain function from going back, see detach)
     return tuple(watched.values()), frozenset(map(id, followed))
+
+
+# What one function's code reads and calls, for every watch that follows it: the same
+# callees are followed from many functions (python-stdnum's watches looked at 3,948
+# functions, 1,166 of them distinct). Made again once a module was added. By id, with
+# weak references: a function held here would keep its plain self from going back (see
+# _other_holders).
+_facts_of_readers: dict = {}
+
+
+def _reader_facts(reader: Any, owner: ModuleInstrumenter, by_module: dict) -> tuple[list, list]:
+    """``(globals it reads, (callee, its module's instrumenter) it may call)`` for ``reader``."""
+    # (a module of another's noted since may be one the code imports in its body)
+    modules_key = (_by_module[0], len(_foreign_callables))
+    found = _facts_of_readers.get(id(reader))
+    if found is not None and found[0]() is reader and found[1] == modules_key:
+        callees = [(callee(), callee_owner) for callee, callee_owner in found[3]]
+        if all(callee is not None for callee, _ in callees):
+            return found[2], callees
+    names = sorted(_code_names(reader))  # (in order: the first change found is named)
+    entries = _globals_read_by(reader, owner, names, by_module)
+    callees = _module_functions_named(reader, names, by_module)
+    # (``self.serialize_body()``: any method of the module's classes so named)
+    callees.extend((method, owner) for name in names
+                   for _, _, method in owner.class_methods.get(name, ()) if method is not None)
+    try:
+        _facts_of_readers[id(reader)] = (weakref.ref(reader), modules_key, entries,
+                                         [(weakref.ref(callee), callee_owner) for callee, callee_owner in callees])
+    except TypeError:  # (a callable that takes no weak reference: looked at again next time)
+        pass
+    return entries, callees
 
 
 _by_module: list = [None, None]  # (the modules list, as it was) and its dict by module name
