@@ -120,6 +120,9 @@ class Difference(str):
     # The class of the value found different (not what holds it): the one to check
     # again when no object holds the difference (a value given as is).
     differing_type: Optional[type] = None
+    # The value found different when it is a class (stored by its name, which a test may
+    # have replaced for the moment: see runtime._class_replaced_by_a_patch).
+    differing_class: Optional[type] = None
 
     @property
     def holders(self) -> tuple:
@@ -130,6 +133,8 @@ def _about(expected: Any, text: str) -> Difference:
     """A difference found between ``expected`` and what came back in its place."""
     found = Difference(text)
     found.differing_type = type(expected)
+    if issubclass(found.differing_type, type):
+        found.differing_class = expected
     return found
 
 
@@ -139,6 +144,7 @@ def _inside(owner: Any, problems: Iterator[str]) -> Iterator[str]:
         found = Difference(problem)
         found.holder_objects = getattr(problem, "holder_objects", ()) + (owner,)
         found.differing_type = getattr(problem, "differing_type", None)
+        found.differing_class = getattr(problem, "differing_class", None)
         yield found
 
 

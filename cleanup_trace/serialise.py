@@ -50,7 +50,8 @@ class Unserialisable(Exception):
 
     def __init__(self, message: str, *, lasting: bool = True,
                  holders_to_blame: bool = True, holder_objects: tuple = (), while_importing: bool = False,
-                 culprit: Optional[type] = None, incomplete: bool = False) -> None:
+                 culprit: Optional[type] = None, incomplete: bool = False,
+                 differing_class: Optional[type] = None) -> None:
         # Given here, never set on a local name before ``raise``: a local holding the
         # exception makes a reference cycle with its traceback, which keeps the frames
         # below, and the user's objects in them, alive until the garbage collector runs
@@ -74,6 +75,9 @@ class Unserialisable(Exception):
         # The culprit's reduction found one of its attributes missing: an object still
         # being built (a method its constructor calls) or taken apart, not a whole one.
         self.incomplete = incomplete
+        # The class that came back as another object (decoded by its name): a name a test
+        # replaced for the moment, or a class not found under its own name.
+        self.differing_class = differing_class
 
     @property
     def holders(self) -> tuple:
@@ -592,7 +596,8 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     _refuse_test_module(item)  # a class given as a value too (stored by name)
                     if isinstance(item, type) and _class_value_elsewhere(item):
                         raise Unserialisable(f"class {item.__module__}.{item.__qualname__} was made at run time: "
-                                             "its name leads to another class", holders_to_blame=False)
+                                             "its name leads to another object", holders_to_blame=False,
+                                             differing_class=item)
                     if kind is types.MethodType:
                         if flatten_fast.bound_method_name(item) is None:
                             raise _method_not_found(item)
@@ -1518,7 +1523,8 @@ def check_round_trip(original: Any, data: Any) -> Any:
         # (Held by no object: the class of the value given as is that came back different.)
         raise Unserialisable(f"value does not round-trip: {problems[0]}", holder_objects=holder_objects,
                              culprit=type(holder_objects[0]) if holder_objects
-                             else getattr(problems[0], "differing_type", None))
+                             else getattr(problems[0], "differing_type", None),
+                             differing_class=getattr(problems[0], "differing_class", None))
     if has_own_eq(original) and type(original).__module__ != "builtins":
         # Replay compares with the class's own __eq__, which the strict walk never calls on
         # the user's object: two decoded copies must be equal (toolz' curry compares its

@@ -249,7 +249,8 @@ def test_a_class_that_stored_once_and_then_keeps_failing_is_refused_up_front(
 
 def test_fingerprints_tell_apart_what_equality_confuses() -> None:
     """A call whose fingerprint was seen is not stored: ``f(True)`` must not hide
-    ``f(1)``, nor one long text another of the same length and ends."""
+    ``f(1)``, nor one long text another of the same length and ends, nor one class
+    another."""
     from cleanup_trace.runtime import _fingerprint
 
     assert len({_fingerprint((True,)), _fingerprint((1,)), _fingerprint((1.0,))}) == 3
@@ -257,6 +258,10 @@ def test_fingerprints_tell_apart_what_equality_confuses() -> None:
     assert _fingerprint((middle_a,)) != _fingerprint((middle_b,))
     assert _fingerprint((float("nan"),)) == _fingerprint((float("nan"),))
     assert _fingerprint(({"a": [1, 2]},)) == _fingerprint(({"a": [1, 2]},))
+    # Classes given as values, at any depth (a list of token classes): which ones.
+    first, second = type("RawText", (), {}), type("Emphasis", (), {})
+    assert _fingerprint(([first],)) != _fingerprint(([second],))
+    assert _fingerprint(([[first]],)) == _fingerprint(([[first]],))
 
 
 def test_fingerprints_tell_apart_the_items_of_container_subclasses() -> None:
@@ -679,6 +684,54 @@ def test_what_a_callee_reads_is_looked_at_once_for_every_watch_that_follows_it(
     result = pytester.run(sys.executable, "script.py")
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["second: [[3]] helper looked at: 1", "plain again: function helper"])
+
+
+PATCHED_CLASS_LIB = """
+class RawText:
+    pass
+
+
+class Emphasis:
+    pass
+
+
+def count(kinds):
+    return len(kinds)
+"""
+
+PATCHED_CLASS_SCRIPT = """
+import json, pathlib
+from unittest import mock
+from cleanup_trace import Recorder, runtime
+
+with Recorder():
+    import tokens
+    tokens.count([tokens.RawText])  # (the class found by its name)
+    raw, emphasis = tokens.RawText, tokens.Emphasis  # (held before the patch: the real classes)
+    with mock.patch("tokens.RawText"), mock.patch("tokens.Emphasis"):
+        tokens.count([raw, 1])  # decodes as the mock: not recorded, nothing to blame
+        tokens.count([emphasis])  # never found by its name before: the same
+    untrusted = type in runtime._state.untrusted
+    stats = dict(runtime._state.stats)
+    tokens.count([raw, 1])  # the same calls, the names back: recorded
+    tokens.count([emphasis])
+cases = json.loads(pathlib.Path("tests/test-data/tokens/count-00.json").read_text())["cases"]
+print("type untrusted:", untrusted, "patched:", stats.get("skipped: module global patched"),
+      "refused:", stats.get("skipped: unserialisable argument"), "cases:", len(cases))
+"""
+
+
+def test_a_class_a_test_replaced_for_the_moment_blames_no_type(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """A value holding a class of yours whose module name a test patched (mistletoe's
+    ``patch('mistletoe.span_token.RawText')`` in a ``setUp``) decodes as the patch: the
+    call is skipped as patched, and ``type`` stays trusted (else every later value
+    holding a class was decoded again: 266 checks in mistletoe's suite)."""
+    pytester.makepyfile(tokens=textwrap.dedent(PATCHED_CLASS_LIB), script=textwrap.dedent(PATCHED_CLASS_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["type untrusted: False patched: 2 refused: None cases: 3"])
 
 
 IDENTITY_SCRIPT = '''

@@ -654,7 +654,7 @@ def test_classes_made_at_run_time_under_another_class_s_name_are_refused(user_mo
     made = type("Mixin", (Mixin,), {"opening": "<p>"})
     made.__module__ = USER_MODULE
     with pytest.raises(serialise.Unserialisable, match=r"class survey_app\.Mixin was made at run time: its name "
-                                                       r"leads to another class"):
+                                                       r"leads to another object"):
         serialise.survey({"renderer_mixins": [made]}, limit=100)
     with pytest.raises(serialise.Unserialisable,
                        match=r"survey_app\.Mixin objects are stored by a name that leads to another class"):
