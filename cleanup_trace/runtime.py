@@ -1385,7 +1385,12 @@ def _class_replaced_by_a_patch(kind: Optional[type]) -> Optional[str]:
     the module finished importing, and that name holds another object now."""
     if kind is None:
         return None
-    module_name, name = kind.__module__, kind.__qualname__
+    try:
+        module_name, name = type.__getattribute__(kind, "__module__"), type.__getattribute__(kind, "__qualname__")
+    except Exception:  # (a metaclass's own attributes: not a class of yours then)
+        return None
+    if not isinstance(module_name, str) or not isinstance(name, str):
+        return None
     instrumenter = _instrumenters_by_module().get(module_name)
     if instrumenter is None or instrumenter.baseline is None or id(kind) not in instrumenter.baseline.get(name, ()):
         return None
