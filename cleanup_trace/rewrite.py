@@ -161,8 +161,8 @@ _GLOBAL_STATEMENT = re.compile(r"global\s")
 # The patterns of this module start with a literal wherever they can, and the word
 # boundary before it is tested on each match (``_word_offsets``): ``re`` finds a literal
 # start with a fast search, while a leading ``\b`` or lookbehind makes it try the pattern
-# at every character (``\bglobal\s`` over python-stdnum's 338 modules: 40 ms, against
-# 1 ms for ``global\s``).
+# at every character (``\bglobal\s`` over python-stdnum's 338 modules: 25 ms, against
+# 0.6 ms for ``global\s``).
 # (the name after ``is`` in a lookahead: a match inside a word, as in ``this is T``,
 # must not take the text of the next one)
 _IDENTITY_IS = re.compile(r"is(?:(?=(?:\s+not)?\s+([^\W\d]\w*))|\b)")
@@ -294,8 +294,8 @@ def _hint_offsets(text: str, imported: dict[str, str], shared: SharedState = _NO
     calls_reversed, words, word_pattern, attributes = _hint_patterns(
         aliases, modules, bool(shared.counters), shared.thread_locals)
     # A call: ``name(`` read backwards from each ``(`` of the reversed text, which starts
-    # the pattern with a literal (see ``_IDENTITY_IS``): 6 ms over python-stdnum's modules,
-    # where one pattern of every hint, tried at each letter, took 86 ms.
+    # the pattern with a literal (see ``_IDENTITY_IS``): all the hints of python-stdnum's
+    # modules in 12 ms, where one pattern of every hint, tried at each letter, took 57 ms.
     end = len(text)
     offsets = [end - match.end() for match in calls_reversed.finditer(text[::-1])]
     offsets += [match.start() for match in attributes.finditer(text)]
