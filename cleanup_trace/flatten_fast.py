@@ -61,7 +61,7 @@ _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getini
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
 
 _PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ, _SLOTTED, _SLOTS_AND_DICT, \
-    _C_STATE, _ANSWERING = range(13)
+    _C_STATE, _ANSWERING, _EXCEPTION = range(14)
 # Left to jsonpickle and the tool's own paths in serialise, or refused there.
 _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray, int, float, type,
                    types.ModuleType, re.Pattern)
@@ -195,6 +195,8 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     builtin = [klass for klass in below_object if not of_a_class_statement(klass)]
     if builtin == [tuple]:  # (a named tuple's subclass with methods: asttokens' Token)
         return _tuple_subclass_plan(cls, obj), name
+    if issubclass(cls, BaseException):
+        return _exception_plan(own, name), name
     # (A C base keeps state out of __dict__: Exception, set... A subclass of str, int,
     # float, dict or list, or of another class made in C (datetime), that says how to
     # reduce itself is stored that way.)
@@ -297,6 +299,19 @@ def _reducing_subclass_plan(cls: type, obj: Any, own: list, builtin: list) -> in
             or not _reduces(reducers):
         return _DECLINE
     return _reduction_plan(obj)
+
+
+def _exception_plan(own: list, name: str) -> int:
+    """An exception given as a value (voluptuous' ``Invalid`` errors, handed from one of
+    its functions to the next): jsonpickle stores ``BaseException``'s reduction, the class,
+    its ``args`` and its instance dict, unless a class of yours reduces it or has another
+    path of its own (then left to jsonpickle)."""
+    if "<locals>" in name or any(attribute in namespace_of(klass) for klass in own
+                                 for attribute in _OTHER_PATHS + ("__reduce__", "__reduce_ex__", "__setstate__")):
+        return _DECLINE
+    if any(namespace_of(klass).get("__slots__") for klass in own):
+        return _DECLINE
+    return _EXCEPTION
 
 
 def _reduces(classes: list) -> bool:
@@ -586,6 +601,10 @@ class Flattener:
                 data = self._items(attributes, data)
             data["py/seq"] = self._flat_items(obj)
             return data
+        if how == _EXCEPTION:
+            if obj.__cause__ is not None:  # (serialise's pickler keeps it in the state)
+                raise Declined(name)
+            how = _reduction_plan(obj)
         attributes = getattr(obj, "__dict__", {})  # (none in a C type's instances)
         if "_jsonpickle_exclude" in attributes or "__reduce__" in attributes or "__reduce_ex__" in attributes:
             raise Declined(name)

@@ -127,6 +127,16 @@ class Colour(enum.Enum):
 def helper(value):
     return value
 
+class Invalid(Exception):  # an error handed around as a value (voluptuous' Invalid)
+    def __init__(self, message, path=None):
+        super().__init__(message)
+        self.path = path
+
+class MultipleInvalid(Invalid):
+    def __init__(self, errors):
+        super().__init__("several")
+        self.errors = list(errors)
+
 class Literalish:  # its own __new__ and __getnewargs__ (pyparsing's Literal)
     def __new__(cls, match="", **options):
         return super().__new__(cls)
@@ -250,6 +260,16 @@ def _element(tag, attributes, texts):
     return element
 
 
+def _noted(error, note):
+    error.note = note  # (an attribute: its instance dict, part of the reduction)
+    return error
+
+
+def _caused(error, cause):
+    error.__cause__ = cause
+    return error
+
+
 def _shared(value):
     return [value, value, {"again": value}]
 
@@ -296,6 +316,10 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(lambda name, value: ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
                                                    value=ast.Constant(value=value), lineno=1),
                     st.text(min_size=1, max_size=3), children)
+        | st.builds(shapes.Invalid, st.text(max_size=3), children)
+        | st.builds(lambda errors: shapes.MultipleInvalid([shapes.Invalid("x", error) for error in errors]),
+                    st.lists(children, max_size=2))
+        | st.builds(ValueError, children, children) | st.builds(lambda note: _noted(KeyError("k"), note), children)
         | children.map(_cycle) | children.map(_shared)
     )
     if unequal_copies:  # (jsonpickle leaves the lambda out; a copied key is another key;
@@ -394,8 +418,9 @@ def test_what_encode_gives_decodes_to_an_equal_value(value) -> None:
 
 
 @pytest.mark.parametrize("value", [
-    shapes.WithState(2), datetime.datetime(2020, 1, 2), {"py/object": "x"}, {"json://1": 2}, ValueError("x"),
-], ids=["getstate", "c-class", "reserved-key", "escaped-key", "exception"])
+    shapes.WithState(2), datetime.datetime(2020, 1, 2), {"py/object": "x"}, {"json://1": 2},
+    _caused(ValueError("x"), KeyError("y")),
+], ids=["getstate", "c-class", "reserved-key", "escaped-key", "exception-with-a-cause"])
 def test_other_shapes_are_left_to_jsonpickle(value) -> None:
     with pytest.raises(flatten_fast.Declined):
         fast(value)
