@@ -807,7 +807,7 @@ def collector_paused() -> Iterator[None]:
     lives until the compile: each collection the allocations set off walks all of them
     (and, in a full one, the whole heap) to free nothing. Held off, the rewrite of
     python-stdnum's 338 modules took 313 ms instead of 406 ms in a bare process, and two
-    of the nine full collections of its recorded suite ran inside it. (The tree must be
+    of the eight full collections of its recorded suite ran inside it. (The tree must be
     gone before the block ends.) No code of the user's runs in the block; a collector
     the program switched off stays off (one another thread switches off during the
     block is on again after it: the price of a global switch).
