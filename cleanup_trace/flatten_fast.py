@@ -444,8 +444,11 @@ class Flattener:
     def __init__(self, max_depth: int, refuse_class: Callable[[Any], None],
                  module_reference: Callable[[Any], Any], global_loader: str,
                  flatten_function: Callable[[Any], Any], refusal: type,
-                 package_paths: Any = None) -> None:
+                 package_paths: Any = None, reducers: Optional[list] = None) -> None:
         self.max_depth = min(max_depth, 400) - 1  # (jsonpickle stores repr() at max_depth)
+        # The functions the decoder will call to rebuild objects (a reduction's first
+        # part), for the caller to look at (see runtime._rebuilt_through_grown_state).
+        self.reducers = reducers
         # (package_paths.PackagePaths, refreshed, when your packages have paths to find)
         self.package_paths = package_paths if package_paths is not None and package_paths.prefixes else None
         self.path_lead = package_paths.lead if self.package_paths is not None else ""
@@ -639,6 +642,8 @@ class Flattener:
         parts = list(reduced) + [None] * (5 - len(reduced))
         if getattr(parts[0], "__name__", "") == "__newobj__":
             parts[0] = "py/newobj"
+        elif self.reducers is not None and type(parts[0]) is types.FunctionType:
+            self.reducers.append(parts[0])
         if parts[3]:
             parts[3] = tuple(parts[3])
         if parts[4]:
@@ -699,7 +704,8 @@ def package_path_form(package_paths: Any, text: str, kind: Any = None) -> dict:
 
 def flatten(value: Any, max_depth: int, refuse_class: Callable[[Any], None],
             module_reference: Callable[[Any], Any], global_loader: str,
-            flatten_function: Callable[[Any], Any], refusal: type, package_paths: Any = None) -> Any:
+            flatten_function: Callable[[Any], Any], refusal: type, package_paths: Any = None,
+            reducers: Optional[list] = None) -> Any:
     """``value`` as jsonpickle would flatten it (see the module); :class:`Declined` if not
     one of the shapes handled here. ``refusal`` (what the callbacks raise) comes out with
     the classes and objects holding what was refused, as serialise's pickler gives it;
@@ -708,4 +714,4 @@ def flatten(value: Any, max_depth: int, refuse_class: Callable[[Any], None],
     if not ENABLED or _sorting_keys():
         raise Declined("jsonpickle options")
     return Flattener(max_depth, refuse_class, module_reference, global_loader, flatten_function,
-                     refusal, package_paths).flatten(value)
+                     refusal, package_paths, reducers).flatten(value)

@@ -1053,6 +1053,10 @@ class FunctionRecord:
             # (builtin values, plain ones too, always come back equal)
             if not seen.builtin:
                 self._check_round_trip(value, data, seen.kinds, what)
+                grown = _rebuilt_through_grown_state(serialise.last_reducers())
+                if grown is not None:
+                    self.skip(f"unserialisable {what}", grown)
+                    return _REFUSED
         except RecursionError:  # a structure nested deeper than the interpreter's limit
             self._untrust(seen.kinds, value)
             self.skip(f"unserialisable {what}", "nested too deeply to encode or compare")
@@ -1378,6 +1382,49 @@ def _class_namespace(klass: type) -> Any:
     if found is None or found[0] is not klass:
         found = _class_namespaces[id(klass)] = (klass, namespace_of(klass))
     return found[1]
+
+
+# Your modules' dicts, lists and sets bound at module level: (id(namespace), name) ->
+# [namespace, name, identity of the object, its length when your modules last finished
+# importing]. A registry filled afterwards (by a test module's class definitions) is one
+# a replay, which imports your modules afresh, does not have.
+_module_containers: dict = {}
+_CONTAINER_TYPES = (dict, list, set)
+
+
+def _note_module_containers(namespace: dict) -> None:
+    """Note the module's containers, and the length of every one noted so far: what the
+    import of a module of yours left in another one's registry counts as imported."""
+    for name, value in list(namespace.items()):
+        if type(value) in _CONTAINER_TYPES and not name.startswith("__"):
+            _module_containers[(id(namespace), name)] = [namespace, name, _identity(value), 0]
+    for entry in list(_module_containers.values()):
+        value = entry[0].get(entry[1])
+        if type(value) in _CONTAINER_TYPES and _identity(value) == entry[2]:
+            entry[3] = len(value)
+
+
+def _rebuilt_through_grown_state(reducers: list) -> Optional[str]:
+    """Why a value whose objects are rebuilt by ``reducers`` (a reduction's callables)
+    does not decode in a replay: one of them reads a dict, list or set of its module that
+    holds more or less than when your modules finished importing (pyrsistent's
+    ``_seq_field_types``, which ``pset_field`` fills as a test module's classes are
+    defined: ``_restore_seq_field_pickle`` looks the class up there). None if none does."""
+    for function in reducers:
+        namespace = getattr(function, "__globals__", None)
+        if namespace is None:
+            continue
+        for name in _code_names(function):
+            entry = _module_containers.get((id(namespace), name))
+            if entry is None:
+                continue
+            value = namespace.get(name)
+            if type(value) in _CONTAINER_TYPES and _identity(value) == entry[2] and len(value) != entry[3]:
+                module = namespace.get("__name__", "?")
+                return (f"rebuilt by {module}.{function.__qualname__}, which reads {module}.{name}: it holds "
+                        f"{len(value)} items, {entry[3]} when your modules finished importing (filled since, "
+                        "by what ran: a replay would not find them)")
+    return None
 
 
 def _class_replaced_by_a_patch(kind: Optional[type]) -> Optional[str]:
@@ -2276,6 +2323,7 @@ class ModuleInstrumenter:
                     if digest is not None:
                         _module_objects[_identity(value)] = (self.module, name, digest)
             _note_table_items(self.module, namespace, _instrumenters_by_module())
+            _note_module_containers(namespace)
         except Exception as error:  # never in the way of the user's import: patches go unseen
             log.debug("module.globals_not_noted", module=self.module, error=f"{type(error).__name__}: {error}")
 

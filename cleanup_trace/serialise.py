@@ -1326,18 +1326,21 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
     ``plain=True`` (what :func:`survey` said) copies the value through the C JSON codec,
     many times faster than jsonpickle, which would give the same structure.
     """
+    _fast_form.reducers = None
     if plain:
         try:
             return _json.loads(_plain_text(value))
         except (RecursionError, ValueError, TypeError):
             pass  # let jsonpickle say what is wrong
     _fast_form.last = None
+    reducers: list = []
     _package_paths.refresh()
     try:
         # (JSON by construction: str keys, atoms, lists and dicts; no json.dumps to check)
         flat = flatten_fast.flatten(value, max_depth, _refuse_test_module, _sentinels.reference, GLOBAL_LOADER,
-                                    _flatten_function, Unserialisable, _package_paths)
+                                    _flatten_function, Unserialisable, _package_paths, reducers)
         _fast_form.last = flat  # (check_round_trip decodes it the fast way too)
+        _fast_form.reducers = reducers
         return flat
     except Unserialisable:
         raise  # the tool's own refusal, the same either way
@@ -1361,7 +1364,30 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
         # (the exception's frames hold the pickler: a cycle keeping the user's objects
         # alive until the collector runs; boltons' tests count live objects)
         pickler.failed = pickler.failed_object = None
+    _fast_form.reducers = _reducers_named_in(flat)
     return flat
+
+
+def _reducers_named_in(flat: Any) -> list:
+    """The functions a flattened value names as what rebuilds an object (``py/reduce``
+    led by a ``py/function``), as the modules already imported hold them."""
+    found = []
+    stack = [flat]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            reduced = item.get("py/reduce")
+            if type(reduced) is list and reduced and type(reduced[0]) is dict \
+                    and type(reduced[0].get("py/function")) is str:
+                module_name, _, name = reduced[0]["py/function"].rpartition(".")
+                module = sys.modules.get(module_name)
+                function = vars(module).get(name) if isinstance(module, types.ModuleType) else None
+                if type(function) is types.FunctionType:
+                    found.append(function)
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return found
 
 
 class _Unpickler(_jp_unpickler.Unpickler):
@@ -1488,6 +1514,12 @@ except ImportError:  # (it uses jsonpickle's decoder helpers: if they moved, jso
 
 # The form the fast flattener made last, per thread: what restore_fast may decode.
 _fast_form = threading.local()
+
+
+def last_reducers() -> list:
+    """The functions the last :func:`encode` in this thread stored as what rebuilds an
+    object (a reduction's callable), when the fast encoder made the form; else none."""
+    return getattr(_fast_form, "reducers", None) or []
 
 
 def _decode_checked(data: Any, failure: Optional[list] = None) -> Any:

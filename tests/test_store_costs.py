@@ -736,6 +736,82 @@ def test_a_class_a_test_replaced_for_the_moment_blames_no_type(
     result.stdout.fnmatch_lines(["type untrusted: False patched: 2 refused: None cases: 3"])
 
 
+REGISTRY_LIB = """
+_made = {}  # key -> class: filled by make(), which a test's class definitions call
+
+
+def _restore(key, data):
+    return _made[key](data)
+
+
+def make(key):
+    class Made:
+        def __init__(self, data):
+            self.data = data
+
+        def __eq__(self, other):
+            return type(other) is type(self) and other.data == self.data
+
+        def __reduce__(self):
+            return (_restore, (key, self.data))
+
+    _made[key] = Made
+    return Made
+
+
+class Kept:  # rebuilt through the same function, from a registration at import
+    def __init__(self, data):
+        self.data = data
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.data == self.data
+
+    def __reduce__(self):
+        return (_restore, ("kept", self.data))
+
+
+_made["kept"] = Kept
+
+
+def total(value):
+    return sum(value.data)
+"""
+
+REGISTRY_SCRIPT = """
+import json, pathlib
+from cleanup_trace import Recorder, runtime
+
+with Recorder():
+    import registry
+    registry.total(registry.Kept([3]))  # through _made["kept"], made by the import itself
+    Made = registry.make("a")  # (a test module's class definition, after the import)
+    registry.total(Made([1, 2]))  # rebuilt through _made["a"]: a replay has no such entry
+    stats = dict(runtime._state.stats)
+cases = json.loads(pathlib.Path("tests/test-data/registry/total-00.json").read_text())["cases"]
+print("refused:", stats.get("skipped: unserialisable argument"), "cases:", len(cases))
+"""
+
+
+def test_a_value_rebuilt_through_a_registry_filled_after_the_import_is_refused(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """A value whose reduction calls a function of yours that looks the class up in a
+    module-level dict filled after your modules imported (pyrsistent's
+    ``_restore_seq_field_pickle`` and ``_seq_field_types``, filled as a test module's
+    classes with typed fields are defined) decodes while recording and not in a replay,
+    which imports the module afresh: refused with the reason. (Which entry the decoding
+    reads is not known: once the dict grew, every value rebuilt through that function is
+    refused. Before, one rebuilt from what the import put there stores.)"""
+    pytester.makepyfile(registry=textwrap.dedent(REGISTRY_LIB), script=textwrap.dedent(REGISTRY_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    clean_env.setenv("PYTESTCLEANUP_LOG_LEVEL", "DEBUG")
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["refused: * cases: 1"])
+    assert "function=registry.total reason='unserialisable argument' detail='rebuilt by registry._restore, " \
+           "which reads registry._made: it holds 2 items, 1 when your modules finished importing" \
+        in result.stderr.str()
+
+
 IDENTITY_SCRIPT = '''
 import sys
 from cleanup_trace import serialise
