@@ -889,6 +889,9 @@ class FunctionRecord:
             # environment variables or the command line (a test patching sys.argv for a
             # main()) differ from the start of recording replay with them.
             snapshot = {"call": data, "random": random.getstate(), "fingerprint": fingerprint, "record": self}
+            watched = self._globals_read
+            if watched is not None and watched.sized:
+                snapshot["sizes"] = tuple(len(namespace) for _, namespace in watched.sized)
             names = _module_names_in(full_args, kwargs)
             if names:
                 snapshot["module_names"] = names  # looked up once the call has imported them
@@ -929,7 +932,9 @@ class FunctionRecord:
             return None
         watched = self._globals_read
         if watched is None:
-            watched = self._globals_read = _Watched(*_globals_named(self.raw, self.owner))
+            watched = _Watched(*_globals_named(self.raw, self.owner))
+            watched.sized = _namespaces_named(self.raw, self.owner)
+            self._globals_read = watched
         return watched.first_changed()
 
     def _watched_by_running(self) -> bool:
@@ -978,6 +983,8 @@ class FunctionRecord:
                     self._skip_patched(patched)
                 return
             changed = self._patched_global()  # it was not, when the call started
+            if changed is None and "sizes" in snapshot:
+                changed = _namespace_resized(self._globals_read, snapshot["sizes"])
             if changed is not None:
                 # A setter (``Parser.set_default_whitespace``), or a call reaching one:
                 # replayed, it would change the setting for every case after it.
@@ -1313,10 +1320,11 @@ class _Watched:
     C-level test that none of the names that must stay absent is there (an attribute a
     test's ``mock.patch`` would set on a module-level object of yours)."""
 
-    __slots__ = ("grouped", "absent", "others", "followed")
+    __slots__ = ("grouped", "absent", "others", "followed", "sized")
 
     def __init__(self, entries: tuple, followed: frozenset = frozenset()) -> None:
         self.followed = followed  # ids of the function and of the callees whose globals these are
+        self.sized: tuple = ()  # (label, namespace) whose size a stored call must leave as it was
         groups: dict = {}
         absent: dict = {}
         self.others = []  # a name that may be absent or hold an object, or one of several objects
@@ -1424,6 +1432,38 @@ def _rebuilt_through_grown_state(reducers: list) -> Optional[str]:
                 return (f"rebuilt by {module}.{function.__qualname__}, which reads {module}.{name}: it holds "
                         f"{len(value)} items, {entry[3]} when your modules finished importing (filled since, "
                         "by what ran: a replay would not find them)")
+    return None
+
+
+def _namespaces_named(function: Any, owner: "ModuleInstrumenter") -> tuple:
+    """``(label, namespace)`` of the classes of its module and the modules of its package
+    that ``function``'s code names: a call adding or removing one of their attributes
+    changes its module's state, as a setter does (six's ``remove_move``:
+    ``delattr(_MovedItems, name)`` of a move a test added; replayed, there is none)."""
+    namespace = function.__globals__
+    package = owner.module.partition(".")[0]
+    found = []
+    for name in sorted(_code_names(function)):
+        value = namespace.get(name)
+        kind = type(value)
+        if issubclass(kind, type):
+            if type.__getattribute__(value, "__module__") == owner.module:
+                found.append((f"{owner.module}.{name}", _class_namespace(value)))
+        elif issubclass(kind, types.ModuleType):
+            inner = object.__getattribute__(value, "__dict__")
+            module_name = inner.get("__name__")
+            if inner is not namespace and isinstance(module_name, str) and module_name.partition(".")[0] == package:
+                found.append((module_name, inner))
+    return tuple(found)
+
+
+def _namespace_resized(watched: Optional[_Watched], sizes: tuple) -> Optional[str]:
+    """The first of ``watched.sized`` whose number of attributes is not ``sizes``'."""
+    if watched is None:
+        return None
+    for (label, namespace), size in zip(watched.sized, sizes):
+        if len(namespace) != size:
+            return f"{label} (an attribute added or removed)"
     return None
 
 

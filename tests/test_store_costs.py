@@ -736,7 +736,7 @@ def test_a_class_a_test_replaced_for_the_moment_blames_no_type(
     result.stdout.fnmatch_lines(["type untrusted: False patched: 2 refused: None cases: 3"])
 
 
-REGISTRY_LIB = """
+GROWN_REGISTRY_LIB = """
 _made = {}  # key -> class: filled by make(), which a test's class definitions call
 
 
@@ -777,7 +777,7 @@ def total(value):
     return sum(value.data)
 """
 
-REGISTRY_SCRIPT = """
+GROWN_REGISTRY_SCRIPT = """
 import json, pathlib
 from cleanup_trace import Recorder, runtime
 
@@ -801,7 +801,7 @@ def test_a_value_rebuilt_through_a_registry_filled_after_the_import_is_refused(
     which imports the module afresh: refused with the reason. (Which entry the decoding
     reads is not known: once the dict grew, every value rebuilt through that function is
     refused. Before, one rebuilt from what the import put there stores.)"""
-    pytester.makepyfile(registry=textwrap.dedent(REGISTRY_LIB), script=textwrap.dedent(REGISTRY_SCRIPT))
+    pytester.makepyfile(registry=textwrap.dedent(GROWN_REGISTRY_LIB), script=textwrap.dedent(GROWN_REGISTRY_SCRIPT))
     clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
     clean_env.setenv("PYTESTCLEANUP_LOG_LEVEL", "DEBUG")
     result = pytester.run(sys.executable, "script.py")
@@ -810,6 +810,54 @@ def test_a_value_rebuilt_through_a_registry_filled_after_the_import_is_refused(
     assert "function=registry.total reason='unserialisable argument' detail='rebuilt by registry._restore, " \
            "which reads registry._made: it holds 2 items, 1 when your modules finished importing" \
         in result.stderr.str()
+
+
+MOVES_LIB = """
+class _Moves:
+    pass
+
+
+def add_move(name, value):
+    setattr(_Moves, name, value)
+
+
+def remove_move(name):
+    try:
+        delattr(_Moves, name)
+    except AttributeError:
+        raise AttributeError(f"no such move, {name!r}")
+"""
+
+MOVES_SCRIPT = """
+import json, pathlib
+from cleanup_trace import Recorder, runtime
+
+with Recorder():
+    import moves
+    moves.add_move("spam", 1)  # (a test's own move)
+    moves.remove_move("spam")  # replayed, there is no such move
+    try:
+        moves.remove_move("eggs")
+    except AttributeError:
+        pass
+    stats = dict(runtime._state.stats)
+cases = json.loads(pathlib.Path("tests/test-data/moves/remove_move-00.json").read_text())["cases"]
+print("changes:", stats.get("skipped: changes its module's state"), "cases:", [case["call"]["args"] for case in cases],
+      "add_move file:", pathlib.Path("tests/test-data/moves/add_move-00.json").exists())
+"""
+
+
+def test_a_call_adding_or_removing_an_attribute_of_a_class_of_its_module_changes_its_state(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """six's ``remove_move`` deletes from a class of its module a move a test added: replayed,
+    there is none. A stored call after which a class of its module, or a module of its
+    package, that its code names has more or fewer attributes changed its module's state,
+    as a setter does: not stored (the one that found nothing to remove is)."""
+    pytester.makepyfile(moves=textwrap.dedent(MOVES_LIB), script=textwrap.dedent(MOVES_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["changes: 2 cases: [['eggs']] add_move file: False"])
 
 
 IDENTITY_SCRIPT = '''
