@@ -1536,6 +1536,22 @@ def _decode_checked(data: Any, failure: Optional[list] = None) -> Any:
         raise UnknownClass(str(error)) from None
 
 
+_REBUILDERS = ("__reduce__", "__reduce_ex__", "__setstate__")
+
+
+def _rebuilder_among(holder_objects: tuple) -> Optional[type]:
+    """The innermost class among the objects holding a difference (innermost first)
+    that rebuilds its objects its own way, a class statement's: what it runs while
+    decoded may change what it holds (tomlkit's ``Container.__setstate__`` appends its
+    items again, which indents their ``Trivia``). The class to check again, not the plain
+    holder of the changed attribute (every later value holding a ``Trivia`` was checked)."""
+    for holder in holder_objects:
+        for klass in type(holder).__mro__[:-1]:
+            if flatten_fast.of_a_class_statement(klass) and any(name in namespace_of(klass) for name in _REBUILDERS):
+                return type(holder)
+    return None
+
+
 def check_round_trip(original: Any, data: Any) -> Any:
     """Decode ``data`` and require it to equal ``original``; return the decoded value."""
     failure: list = []
@@ -1554,8 +1570,9 @@ def check_round_trip(original: Any, data: Any) -> Any:
         holder_objects = getattr(problems[0], "holder_objects", ())
         # (Held by no object: the class of the value given as is that came back different.)
         raise Unserialisable(f"value does not round-trip: {problems[0]}", holder_objects=holder_objects,
-                             culprit=type(holder_objects[0]) if holder_objects
-                             else getattr(problems[0], "differing_type", None),
+                             culprit=_rebuilder_among(holder_objects) or (
+                                 type(holder_objects[0]) if holder_objects
+                                 else getattr(problems[0], "differing_type", None)),
                              differing_class=getattr(problems[0], "differing_class", None))
     if has_own_eq(original) and type(original).__module__ != "builtins":
         # Replay compares with the class's own __eq__, which the strict walk never calls on

@@ -885,3 +885,45 @@ def test_the_tools_walks_number_objects_without_the_id_audit_event(pytester: pyt
     result = pytester.run(sys.executable, "script.py")
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["unique: True id: False events: 0"])
+
+
+REBUILDING_SOURCE = '''
+class Note:  # plain: its state is its instance dict
+    def __init__(self, indent):
+        self.indent = indent
+
+
+class Box:  # rebuilds itself: its __setstate__ indents the notes it holds again
+    def __init__(self, notes):
+        self.notes = notes
+
+    def __reduce__(self):
+        return (Box, ([],), {"notes": self.notes})
+
+    def __setstate__(self, state):
+        for note in state["notes"]:
+            note.indent = "  "
+        self.notes = state["notes"]
+'''
+
+
+def test_a_difference_inside_an_object_that_rebuilds_itself_blames_its_class() -> None:
+    """tomlkit's ``Container.__setstate__`` appends its items again, which indents their
+    ``Trivia``: the class checked again from then on is the one that rebuilds itself, not
+    the plain holder of the changed attribute (every later value holding a ``Trivia``
+    was decoded again)."""
+    import types as std_types
+
+    from cleanup_trace import serialise
+
+    module = std_types.ModuleType("cleanup_trace_rebuilding_shapes")
+    exec(compile(textwrap.dedent(REBUILDING_SOURCE), "<rebuilding shapes>", "exec"), module.__dict__)
+    sys.modules[module.__name__] = module
+    try:
+        box = module.Box([module.Note("")])
+        with pytest.raises(serialise.Unserialisable, match=r"indent") as raised:
+            serialise.check_round_trip(box, serialise.encode(box))
+        assert raised.value.culprit is module.Box
+        assert raised.value.holders == (module.Note, module.Box)  # (what the blame counts)
+    finally:
+        del sys.modules[module.__name__]
