@@ -9,6 +9,16 @@ import textwrap
 import pytest
 
 
+def run_script(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch, **modules: str) -> pytest.RunResult:
+    """Write ``modules`` (a library and ``script``), run ``script.py`` recording into
+    ``tests/``, and require it to succeed."""
+    pytester.makepyfile(**{name: textwrap.dedent(text) for name, text in modules.items()})
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    return result
+
+
 POINTS_LIB = '''
 class Point:
     def __init__(self, x, y):
@@ -74,11 +84,8 @@ def test_values_of_types_that_came_back_equal_five_times_skip_the_check(
     (markdown's values hold functions, json5's ``[self._ws, self._value]`` methods: every
     one was decoded and compared). ``self`` entering ``__init__`` is half-built: counted
     apart, for that constructor and class (the first five of its 30 cases checked)."""
-    pytester.makepyfile(points=textwrap.dedent(POINTS_LIB), script=textwrap.dedent(TRUST_SCRIPT))
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
     clean_env.setenv("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "30")
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    result = run_script(pytester, clean_env, points=POINTS_LIB, script=TRUST_SCRIPT)
     # the arguments of the first five calls ({"args": [Point], ...}) are checked; results are ints
     result.stdout.fnmatch_lines(["norm checks: 5", "apply checks: 8", "named function checks: 0",
                                  "bound method checks: 5", "constructor checks: 5"])
@@ -110,10 +117,7 @@ def test_a_recursive_function_stores_no_more_calls_than_its_budget(
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     """Its calls still running count against the budget: the outermost five are stored,
     not every level of the recursion (whose innermost five used to fill the budget)."""
-    pytester.makepyfile(nested=textwrap.dedent(NESTED_LIB), script=textwrap.dedent(NESTED_SCRIPT))
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    result = run_script(pytester, clean_env, nested=NESTED_LIB, script=NESTED_SCRIPT)
     [data] = (pytester.path / "tests" / "test-data" / "nested").glob("nest-*.json")
     assert [16, 17, 18, 19, 20] == sorted(case["call"]["args"][0] for case in json.loads(data.read_text())["cases"])
 
@@ -150,11 +154,8 @@ def test_an_object_that_failed_to_store_is_refused_up_front(
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     """An object handed to many functions (a registry, a scope) that did not come back
     equal once is refused before any encode from then on, though its class stores."""
-    pytester.makepyfile(registry=textwrap.dedent(REGISTRY_LIB), script=textwrap.dedent(REGISTRY_SCRIPT))
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
     clean_env.setenv("PYTESTCLEANUP_LOG_LEVEL", "DEBUG")
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    result = run_script(pytester, clean_env, registry=REGISTRY_LIB, script=REGISTRY_SCRIPT)
     result.stdout.fnmatch_lines(["True False 2"])
     errors = result.stderr.str()
     assert "function=registry.lookup reason='unserialisable argument' detail=\"value does not round-trip" in errors
@@ -625,10 +626,7 @@ def test_a_callee_whose_globals_the_running_call_watches_tells_it_nothing(
     """A call refused by a full budget inside a recorded call looked at its globals to
     tell that call of a patch (python-stdnum's ``compact()`` inside ``validate()``, 29,000
     times). The running call watches the globals of the callees it names itself."""
-    pytester.makepyfile(callees=textwrap.dedent(CALLEE_LIB), script=textwrap.dedent(CALLEE_SCRIPT))
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    result = run_script(pytester, clean_env, callees=CALLEE_LIB, script=CALLEE_SCRIPT)
     result.stdout.fnmatch_lines(["looked at: ['outer'] 0"])
 
 
@@ -681,10 +679,7 @@ def test_what_a_callee_reads_is_looked_at_once_for_every_watch_that_follows_it(
     for every watch that follows it (python-stdnum's watches followed 3,948 functions,
     1,166 of them distinct); a watch made later still sees a patch of a callee's global,
     and nothing keeps the plain functions from going back."""
-    pytester.makepyfile(shared=textwrap.dedent(SHARED_CALLEE_LIB), script=textwrap.dedent(SHARED_CALLEE_SCRIPT))
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    result = run_script(pytester, clean_env, shared=SHARED_CALLEE_LIB, script=SHARED_CALLEE_SCRIPT)
     result.stdout.fnmatch_lines(["second: [[3]] helper looked at: 1", "plain again: function helper"])
 
 
@@ -729,10 +724,7 @@ def test_a_class_a_test_replaced_for_the_moment_blames_no_type(
     ``patch('mistletoe.span_token.RawText')`` in a ``setUp``) decodes as the patch: the
     call is skipped as patched, and ``type`` stays trusted (else every later value
     holding a class was decoded again: 266 checks in mistletoe's suite)."""
-    pytester.makepyfile(tokens=textwrap.dedent(PATCHED_CLASS_LIB), script=textwrap.dedent(PATCHED_CLASS_SCRIPT))
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    result = run_script(pytester, clean_env, tokens=PATCHED_CLASS_LIB, script=PATCHED_CLASS_SCRIPT)
     result.stdout.fnmatch_lines(["type untrusted: False patched: 2 refused: None cases: 3"])
 
 
@@ -801,11 +793,8 @@ def test_a_value_rebuilt_through_a_registry_filled_after_the_import_is_refused(
     which imports the module afresh: refused with the reason. (Which entry the decoding
     reads is not known: once the dict grew, every value rebuilt through that function is
     refused. Before, one rebuilt from what the import put there stores.)"""
-    pytester.makepyfile(registry=textwrap.dedent(GROWN_REGISTRY_LIB), script=textwrap.dedent(GROWN_REGISTRY_SCRIPT))
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
     clean_env.setenv("PYTESTCLEANUP_LOG_LEVEL", "DEBUG")
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    result = run_script(pytester, clean_env, registry=GROWN_REGISTRY_LIB, script=GROWN_REGISTRY_SCRIPT)
     result.stdout.fnmatch_lines(["refused: * cases: 1"])
     assert "function=registry.total reason='unserialisable argument' detail='rebuilt by registry._restore, " \
            "which reads registry._made: it holds 2 items, 1 when your modules finished importing" \
@@ -853,10 +842,7 @@ def test_a_call_adding_or_removing_an_attribute_of_a_class_of_its_module_changes
     there is none. A stored call after which a class of its module, or a module of its
     package, that its code names has more or fewer attributes changed its module's state,
     as a setter does: not stored (the one that found nothing to remove is)."""
-    pytester.makepyfile(moves=textwrap.dedent(MOVES_LIB), script=textwrap.dedent(MOVES_SCRIPT))
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    result = run_script(pytester, clean_env, moves=MOVES_LIB, script=MOVES_SCRIPT)
     result.stdout.fnmatch_lines(["changes: 2 cases: [['eggs']] add_move file: False"])
 
 
