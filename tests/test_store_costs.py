@@ -769,13 +769,24 @@ def total(value):
     return sum(value.data)
 """
 
+GROWN_REGISTRY_PLUGIN = """
+import registry
+
+Plugged = registry.make("plugin")  # (another module of yours registering as it imports)
+
+
+def describe(value):
+    return repr(value.data)
+"""
+
 GROWN_REGISTRY_SCRIPT = """
 import json, pathlib
 from cleanup_trace import Recorder, runtime
 
 with Recorder():
-    import registry
+    import plugins, registry
     registry.total(registry.Kept([3]))  # through _made["kept"], made by the import itself
+    registry.total(plugins.Plugged([4]))  # through _made["plugin"], made by another import
     Made = registry.make("a")  # (a test module's class definition, after the import)
     registry.total(Made([1, 2]))  # rebuilt through _made["a"]: a replay has no such entry
     stats = dict(runtime._state.stats)
@@ -792,12 +803,14 @@ def test_a_value_rebuilt_through_a_registry_filled_after_the_import_is_refused(
     classes with typed fields are defined) decodes while recording and not in a replay,
     which imports the module afresh: refused with the reason. (Which entry the decoding
     reads is not known: once the dict grew, every value rebuilt through that function is
-    refused. Before, one rebuilt from what the import put there stores.)"""
+    refused. Before, one rebuilt from what the imports put there stores, another module
+    of yours registering as it imports included.)"""
     clean_env.setenv("PYTESTCLEANUP_LOG_LEVEL", "DEBUG")
-    result = run_script(pytester, clean_env, registry=GROWN_REGISTRY_LIB, script=GROWN_REGISTRY_SCRIPT)
-    result.stdout.fnmatch_lines(["refused: * cases: 1"])
+    result = run_script(pytester, clean_env, registry=GROWN_REGISTRY_LIB, plugins=GROWN_REGISTRY_PLUGIN,
+                        script=GROWN_REGISTRY_SCRIPT)
+    result.stdout.fnmatch_lines(["refused: * cases: 2"])
     assert "function=registry.total reason='unserialisable argument' detail='rebuilt by registry._restore, " \
-           "which reads registry._made: it holds 2 items, 1 when your modules finished importing" \
+           "which reads registry._made: it holds 3 items, 2 when your modules finished importing" \
         in result.stderr.str()
 
 
