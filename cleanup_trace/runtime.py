@@ -1059,11 +1059,12 @@ class FunctionRecord:
             data = serialise.encode(value, _state.max_depth, plain=seen.plain)
             # (builtin values, plain ones too, always come back equal)
             if not seen.builtin:
-                self._check_round_trip(value, data, seen.kinds, what)
-                grown = _rebuilt_through_grown_state(serialise.last_reducers())
+                # (before the decoding check: a value refused here is not decoded for nothing)
+                grown = _rebuilt_through_grown_state(serialise.last_reducers()) if _container_objects else None
                 if grown is not None:
                     self.skip(f"unserialisable {what}", grown)
                     return _REFUSED
+                self._check_round_trip(value, data, seen.kinds, what)
         except RecursionError:  # a structure nested deeper than the interpreter's limit
             self._untrust(seen.kinds, value)
             self.skip(f"unserialisable {what}", "nested too deeply to encode or compare")

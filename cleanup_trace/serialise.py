@@ -35,7 +35,7 @@ from cleanup_trace._identity import identity as _identity
 from cleanup_trace.compare import (differences, has_own_eq, instance_dict, namespace_of, slot_descriptors,
                                    slot_items)
 from cleanup_trace.filters import is_standard_library
-from cleanup_trace.locate import module_attribute, of_a_local_class
+from cleanup_trace.locate import module_attribute, of_a_local_class, resolve_dotted
 
 # (functions stored by value may name the recording hooks: see dormant)
 dormant.install()
@@ -1326,7 +1326,7 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
     ``plain=True`` (what :func:`survey` said) copies the value through the C JSON codec,
     many times faster than jsonpickle, which would give the same structure.
     """
-    _fast_form.reducers = None
+    _fast_form.reducers = _fast_form.pickled = None
     if plain:
         try:
             return _json.loads(_plain_text(value))
@@ -1364,7 +1364,7 @@ def encode(value: Any, max_depth: int = 500, plain: bool = False) -> Any:
         # (the exception's frames hold the pickler: a cycle keeping the user's objects
         # alive until the collector runs; boltons' tests count live objects)
         pickler.failed = pickler.failed_object = None
-    _fast_form.reducers = _reducers_named_in(flat)
+    _fast_form.pickled = flat  # (its reducers looked for only when asked: see last_reducers)
     return flat
 
 
@@ -1379,9 +1379,7 @@ def _reducers_named_in(flat: Any) -> list:
             reduced = item.get("py/reduce")
             if type(reduced) is list and reduced and type(reduced[0]) is dict \
                     and type(reduced[0].get("py/function")) is str:
-                module_name, _, name = reduced[0]["py/function"].rpartition(".")
-                module = sys.modules.get(module_name)
-                function = vars(module).get(name) if isinstance(module, types.ModuleType) else None
+                function = resolve_dotted(reduced[0]["py/function"])
                 if type(function) is types.FunctionType:
                     found.append(function)
             stack.extend(item.values())
@@ -1518,8 +1516,13 @@ _fast_form = threading.local()
 
 def last_reducers() -> list:
     """The functions the last :func:`encode` in this thread stored as what rebuilds an
-    object (a reduction's callable), when the fast encoder made the form; else none."""
-    return getattr(_fast_form, "reducers", None) or []
+    object (a reduction's callable): collected by the fast encoder as it went, or found
+    in the form jsonpickle made."""
+    reducers = getattr(_fast_form, "reducers", None)
+    if reducers is None:
+        pickled = getattr(_fast_form, "pickled", None)
+        reducers = _fast_form.reducers = _reducers_named_in(pickled) if pickled is not None else []
+    return reducers
 
 
 def _decode_checked(data: Any, failure: Optional[list] = None) -> Any:
