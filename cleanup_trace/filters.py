@@ -65,8 +65,13 @@ def is_standard_library(module_name: str) -> bool:
     if top_level in _STDLIB_NAMES:
         return True
     origin = getattr(sys.modules.get(top_level), "__file__", None)
-    if not origin:
-        return False
+    return _is_standard_file(origin) if isinstance(origin, str) and origin else False
+
+
+@functools.lru_cache(maxsize=None)
+def _is_standard_file(origin: str) -> bool:
+    # (one realpath per top-level package, not one per module name: recording starts by
+    # asking for every module imported, hundreds of ``_pytest.*`` among them)
     real = os.path.normcase(os.path.realpath(origin))
     return not any(part in ("site-packages", "dist-packages") for part in real.split(os.sep)) and any(
         real.startswith(directory + os.sep) for directory in _stdlib_directories())

@@ -94,6 +94,12 @@ def _write_cached(path: str, stat: os.stat_result, source_bytes: bytes, code: An
 # Modules whose transform failed (imported unmodified), for the recording summary.
 not_instrumented: list = []
 
+# Code rewritten in this process, by file and module name, with its source's hash: a
+# module imported again (a test's fresh import with ``sys.modules`` cleared: astor's
+# suite imports its package twice) is not rewritten again, the disk cache written or not
+# (``PYTHONDONTWRITEBYTECODE``). The rewrite reads nothing but the source and the names.
+_made_in_process: dict = {}
+
 
 class InstrumentingLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> Any:
@@ -106,6 +112,9 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
                 loaded.append(self.get_data(source_path))
             return loaded[0]
 
+        made = _made_in_process.get((source_path, fullname))
+        if made is not None and made[0] == importlib.util.source_hash(source()):
+            return made[1]
         cached = cache_path(source_path)
         if cached is not None:
             code = _read_cached(cached, stat, source)
@@ -120,6 +129,7 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
                             error=f"{type(error).__name__}: {error}")
             # The plain path reports the user's own SyntaxError exactly as Python would.
             return self.source_to_code(source(), source_path)
+        _made_in_process[source_path, fullname] = (importlib.util.source_hash(source()), code)
         if cached is not None:
             _write_cached(cached, stat, source(), code)
         return code
