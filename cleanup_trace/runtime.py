@@ -35,6 +35,7 @@ Knows nothing of files or configuration: the recorder hands it a budget, a depth
 """
 from __future__ import annotations
 
+import atexit
 import builtins
 import collections
 import contextlib
@@ -2873,6 +2874,8 @@ def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> N
         # Audit hooks cannot be removed: installed once, a no-op outside recorded calls.
         _audit_installed = True
         sys.addaudithook(_audit)
+        # (registered before any recorder's own exit handler: runs after it, handlers run last first)
+        atexit.register(_release_at_exit)
     if _after_collection not in gc.callbacks:
         gc.callbacks.append(_after_collection)
     _state.sink = sink
@@ -2918,6 +2921,21 @@ def stop() -> None:
         _retry_detaches(None, look_in_modules=True)
     if _after_collection in gc.callbacks:
         gc.callbacks.remove(_after_collection)
+
+
+def _release_at_exit() -> None:
+    """The interpreter is exiting and recording is over: the functions' records go now.
+
+    Left to the interpreter's teardown, they went through its last garbage collections,
+    which took about 0.1 s longer with them (python-stdnum's 1,168 records: 0.20 s against
+    0.30 s of teardown after the last exit handler); dropped here, they are freed by their
+    reference counts in a few milliseconds. Nothing records any more: a function called by
+    a later exit handler makes a new record, behind a closed gate."""
+    if _state.sink is not None:  # (a recording nobody stopped: its records stay)
+        return
+    with _state.registry_lock:
+        for instrumenter in _state.modules:
+            instrumenter.records.clear()
 
 
 def instrumented_count() -> int:

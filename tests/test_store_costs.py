@@ -926,3 +926,31 @@ def test_a_difference_inside_an_object_that_rebuilds_itself_blames_its_class() -
         assert raised.value.holders == (module.Note, module.Box)  # (what the blame counts)
     finally:
         del sys.modules[module.__name__]
+
+
+RELEASE_SCRIPT = '''
+import atexit
+
+from cleanup_trace import Recorder, runtime
+
+
+def records():
+    return sum(len(instrumenter.records) for instrumenter in runtime._state.modules)
+
+
+# (registered before recording starts: runs after the tool's own exit handlers)
+atexit.register(lambda: print("records at the very end:", records(), flush=True))
+with Recorder():
+    import points
+    points.norm(points.Point(1, 2))
+print("records once stopped:", records())
+'''
+
+
+def test_the_records_are_dropped_at_exit_once_recording_is_over(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """The interpreter's teardown frees them faster by reference counts than through its
+    last garbage collections (python-stdnum: 0.1 s); the cases were written before."""
+    result = run_script(pytester, clean_env, points=POINTS_LIB, script=RELEASE_SCRIPT)
+    result.stdout.fnmatch_lines(["records once stopped: 2", "records at the very end: 0"])
+    assert (pytester.path / "tests" / "test-data" / "points" / "norm-00.json").is_file()
