@@ -10,19 +10,20 @@ wrapper keeps) records from inside its body instead, and stays the user's object
     def f(a, b=1, *rest, c, **options):
         '''docstring'''
         @call = <OPEN_HOOK>('module:3')       # None unless this function records now
-        if @call is not None:
+        if @call:
             @call = <ENTER_HOOK>(@call, (a, b), rest, {'c': c}, options)
         try:
             ...the body, each ``return f(x)`` as
             @value = f(x)
-            return @value if @call is None else <RETURN_HOOK>(@call, @value)
-            return None if @call is None else <RETURN_HOOK>(@call, None)  (added)
+            return <RETURN_HOOK>(@call, @value) if @call else @value
+            return <RETURN_HOOK>(@call, None) if @call else None  (added, unless the
+                                                   body ends with a return or raise)
         except BaseException:
-            if @call is not None:
+            if @call:
                 <RAISE_HOOK>(@call)
             raise
         finally:
-            if @call is not None:
+            if @call:
                 <LEAVE_HOOK>(@call)
 
 The hooks are builtins the runtime adds (the module's namespace stays the user's); the
@@ -33,6 +34,10 @@ a local per call remain. The last return or exception seen
 wins: a ``finally`` of the function's own that returns, raises or ``continue``s overrides
 what came before, as it does for the caller. The added statements sit on the ``def``
 line, which runs at import anyway: no line number of the body moves.
+
+``@call`` holds ``None``, a function (the open gate) or a list of four: it is tested for
+truth, one node where ``is not None`` takes four. Every added node is read again by
+``compile`` at each import: they made up more than half of a rewritten module's tree.
 """
 from __future__ import annotations
 
@@ -135,22 +140,19 @@ class _Nodes:
     def hook(self, name: str, *arguments: ast.expr) -> ast.Call:
         return ast.Call(func=self.name(name), args=list(arguments), keywords=[], **self.at)
 
-    def call_local_is(self, operator: ast.cmpop) -> ast.Compare:
-        return ast.Compare(left=self.name(CALL_LOCAL), ops=[operator], comparators=[self.constant(None)], **self.at)
-
     def when_recording(self, *statements: ast.stmt) -> ast.If:
-        return ast.If(test=self.call_local_is(ast.IsNot()), body=list(statements), orelse=[], **self.at)
+        return ast.If(test=self.name(CALL_LOCAL), body=list(statements), orelse=[], **self.at)
 
     def told(self, hook: str) -> ast.If:
         """``if @call is not None: HOOK(@call)``"""
         return self.when_recording(ast.Expr(value=self.hook(hook, self.name(CALL_LOCAL)), **self.at))
 
     def returning(self, value: ast.expr) -> ast.Return:
-        """``return value if @call is None else RETURN_HOOK(@call, value)``: ``value`` is
-        a name or a constant, whose second evaluation reads the same thing (the same
-        node, read twice: see ``_shared``)."""
-        chosen = ast.IfExp(test=self.call_local_is(ast.Is()), body=value,
-                           orelse=self.hook(RETURN_HOOK, self.name(CALL_LOCAL), value), **self.at)
+        """``return RETURN_HOOK(@call, value) if @call else value``: ``value`` is a name
+        or a constant, whose second evaluation reads the same thing (the same node, read
+        twice: see ``_shared``)."""
+        chosen = ast.IfExp(test=self.name(CALL_LOCAL), body=self.hook(RETURN_HOOK, self.name(CALL_LOCAL), value),
+                           orelse=value, **self.at)
         return ast.Return(value=chosen, **self.at)
 
     def parameters(self, arguments: ast.arguments) -> list:
@@ -208,7 +210,8 @@ def record_inside(node: ast.FunctionDef, key: str) -> None:
     # (On the ``def`` line: it runs at import anyway, no line of the body moves.)
     nodes = _Nodes(node)
     body = _route_returns(node.body[position:]) or [ast.Pass(**nodes.at)]
-    final_return = nodes.returning(nodes.constant(None))  # falling off the end returns None
+    if not isinstance(body[-1], (ast.Return, ast.Raise)):
+        body.append(nodes.returning(nodes.constant(None)))  # falling off the end returns None
     opened = ast.Assign(targets=[nodes.name(CALL_LOCAL, store=True)],
                         value=nodes.hook(OPEN_HOOK, nodes.constant(key)), **nodes.at)
     entered = nodes.when_recording(ast.Assign(
@@ -216,6 +219,6 @@ def record_inside(node: ast.FunctionDef, key: str) -> None:
         value=nodes.hook(ENTER_HOOK, nodes.name(CALL_LOCAL), *nodes.parameters(node.args)), **nodes.at))
     handled = ast.ExceptHandler(type=nodes.name("BaseException"), name=None,
                                 body=[nodes.told(RAISE_HOOK), ast.Raise(exc=None, cause=None, **nodes.at)], **nodes.at)
-    guarded = ast.Try(body=body + [final_return], handlers=[handled], orelse=[], finalbody=[nodes.told(LEAVE_HOOK)],
+    guarded = ast.Try(body=body, handlers=[handled], orelse=[], finalbody=[nodes.told(LEAVE_HOOK)],
                       **nodes.at)
     node.body[position:] = [opened, entered, guarded]

@@ -50,18 +50,32 @@ def test_helper_import_goes_after_docstring_and_future_imports() -> None:
 # What a plain function records with in its body (see cleanup_trace.inline).
 INLINE_BODY = """\
 {indent}@cleanup_trace_call = __cleanup_trace@open__('golden:0')
-{indent}if @cleanup_trace_call is not None:
+{indent}if @cleanup_trace_call:
 {indent}    @cleanup_trace_call = __cleanup_trace@enter__(@cleanup_trace_call, (x,), (), None, None)
 {indent}try:
-{indent}    return {value} if @cleanup_trace_call is None else __cleanup_trace@return__(@cleanup_trace_call, {value})
-{indent}    return None if @cleanup_trace_call is None else __cleanup_trace@return__(@cleanup_trace_call, None)
+{indent}    return __cleanup_trace@return__(@cleanup_trace_call, {value}) if @cleanup_trace_call else {value}
 {indent}except BaseException:
-{indent}    if @cleanup_trace_call is not None:
+{indent}    if @cleanup_trace_call:
 {indent}        __cleanup_trace@raise__(@cleanup_trace_call)
 {indent}    raise
 {indent}finally:
-{indent}    if @cleanup_trace_call is not None:
+{indent}    if @cleanup_trace_call:
 {indent}        __cleanup_trace@leave__(@cleanup_trace_call)"""
+
+
+def test_a_return_is_added_only_where_the_body_can_end_without_one() -> None:
+    """Falling off the end returns None through RETURN_HOOK; a body whose last statement
+    returns or raises cannot, and gets no added return (its nodes would be compiled at
+    every import for nothing)."""
+    added = "return __cleanup_trace@return__(@cleanup_trace_call, None) if @cleanup_trace_call else None"
+    assert added in rewritten("def f(x):\n    print(x)\n")
+    assert added in rewritten("def f(x):\n    if x:\n        return 1\n")
+    assert added not in rewritten("def f(x):\n    if x:\n        return 1\n    raise ValueError(x)\n")
+    assert added not in rewritten("def f(x):\n    return x\n")
+    namespace: dict = {"__name__": "golden"}
+    exec(rewrite.compile_instrumented("def f(x):\n    x.append(1)\n", "golden.py", "golden"), namespace)
+    given: list = []
+    assert namespace["f"](given) is None and given == [1]
 
 
 def test_names_the_module_rebinds_itself_are_passed_to_the_runtime() -> None:
