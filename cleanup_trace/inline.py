@@ -144,7 +144,7 @@ class _Nodes:
         return ast.If(test=self.name(CALL_LOCAL), body=list(statements), orelse=[], **self.at)
 
     def told(self, hook: str) -> ast.If:
-        """``if @call is not None: HOOK(@call)``"""
+        """``if @call: HOOK(@call)``"""
         return self.when_recording(ast.Expr(value=self.hook(hook, self.name(CALL_LOCAL)), **self.at))
 
     def returning(self, value: ast.expr) -> ast.Return:

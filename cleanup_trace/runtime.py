@@ -2868,13 +2868,18 @@ def tool_work() -> Iterator[None]:
         _guard.busy = busy
 
 
+_release_registered = False  # (see _release_at_exit)
+
+
 def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> None:
-    global _audit_installed
+    global _audit_installed, _release_registered
     if not _audit_installed and hasattr(sys, "addaudithook"):
         # Audit hooks cannot be removed: installed once, a no-op outside recorded calls.
         _audit_installed = True
         sys.addaudithook(_audit)
-        # (registered before any recorder's own exit handler: runs after it, handlers run last first)
+    if not _release_registered:
+        # (before any recorder's own exit handler: runs after it, the last registered first)
+        _release_registered = True
         atexit.register(_release_at_exit)
     if _after_collection not in gc.callbacks:
         gc.callbacks.append(_after_collection)
