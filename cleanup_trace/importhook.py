@@ -72,11 +72,10 @@ def _read_cached(path: str, stat: os.stat_result, source: Callable[[], bytes]) -
         return None
 
 
-def _write_cached(path: str, stat: os.stat_result, source_bytes: bytes, code: Any) -> None:
+def _write_cached(path: str, stat: os.stat_result, source_hash: bytes, code: Any) -> None:
     if sys.dont_write_bytecode:
         return
-    payload = (importlib.util.MAGIC_NUMBER + _HEADER_FLAGS + _stamp(stat)
-               + importlib.util.source_hash(source_bytes) + marshal.dumps(code))
+    payload = importlib.util.MAGIC_NUMBER + _HEADER_FLAGS + _stamp(stat) + source_hash + marshal.dumps(code)
     temporary = f"{path}.{os.getpid()}.{threading.get_ident()}"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -112,8 +111,15 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
                 loaded.append(self.get_data(source_path))
             return loaded[0]
 
+        hashed: list = []
+
+        def source_hash() -> bytes:
+            if not hashed:
+                hashed.append(importlib.util.source_hash(source()))
+            return hashed[0]
+
         made = _made_in_process.get((source_path, fullname))
-        if made is not None and made[0] == importlib.util.source_hash(source()):
+        if made is not None and made[0] == source_hash():
             return made[1]
         cached = cache_path(source_path)
         if cached is not None:
@@ -129,9 +135,9 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
                             error=f"{type(error).__name__}: {error}")
             # The plain path reports the user's own SyntaxError exactly as Python would.
             return self.source_to_code(source(), source_path)
-        _made_in_process[source_path, fullname] = (importlib.util.source_hash(source()), code)
+        _made_in_process[source_path, fullname] = (source_hash(), code)
         if cached is not None:
-            _write_cached(cached, stat, source(), code)
+            _write_cached(cached, stat, source_hash(), code)
         return code
 
 

@@ -1401,6 +1401,7 @@ def _class_namespace(klass: type) -> Any:
 # one ``map(len, ...)`` at each module's end: python-stdnum's 338 modules, or a package
 # of 1,500, measure them all each time at C speed.)
 _module_containers: dict = {}
+_container_namespaces: set = set()  # ids of the namespaces holding one
 _container_objects: list = []
 _container_lengths: list = []
 _CONTAINER_TYPES = (dict, list, set)
@@ -1414,6 +1415,7 @@ def _note_module_containers(namespace: dict) -> None:
             index = _module_containers.get((id(namespace), name))
             if index is None:
                 _module_containers[(id(namespace), name)] = len(_container_objects)
+                _container_namespaces.add(id(namespace))
                 _container_objects.append(value)
             else:
                 _container_objects[index] = value
@@ -1426,10 +1428,14 @@ def _rebuilt_through_grown_state(reducers: list) -> Optional[str]:
     holds more or less than when your modules finished importing (pyrsistent's
     ``_seq_field_types``, which ``pset_field`` fills as a test module's classes are
     defined: ``_restore_seq_field_pickle`` looks the class up there). None if none does."""
+    looked_at = set()
     for function in reducers:
+        # (a value of many objects names the same reducer for each; one of a library's
+        # reads none of your modules' containers: its code is not looked at)
         namespace = getattr(function, "__globals__", None)
-        if namespace is None:
+        if namespace is None or id(namespace) not in _container_namespaces or id(function) in looked_at:
             continue
+        looked_at.add(id(function))
         for name in _code_names(function):
             index = _module_containers.get((id(namespace), name))
             if index is None:
