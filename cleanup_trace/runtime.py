@@ -46,7 +46,6 @@ import itertools
 import operator
 import os
 import pathlib
-import random
 import re
 import sys
 import tempfile
@@ -58,7 +57,7 @@ from typing import Any, Callable, Iterator, Optional, Protocol
 
 from cleanup_trace._wrapt import wrapt
 
-from cleanup_trace import _json, bodies, filters, inline, locate
+from cleanup_trace import _json, bodies, filters, inline, locate, random_state
 from cleanup_trace._identity import identity as _identity
 from cleanup_trace.effects import (SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_cache, during_an_import,
                                     module_importing, writes)
@@ -889,7 +888,7 @@ class FunctionRecord:
             # they started from (stored only when the call changed it); calls made while
             # environment variables or the command line (a test patching sys.argv for a
             # main()) differ from the start of recording replay with them.
-            snapshot = {"call": data, "random": random.getstate(), "fingerprint": fingerprint, "record": self}
+            snapshot = {"call": data, "random": random_state.taken(), "fingerprint": fingerprint, "record": self}
             watched = self._globals_read
             if watched is not None and watched.sized:
                 snapshot["sizes"] = tuple(len(namespace) for _, namespace in watched.sized)
@@ -1023,8 +1022,8 @@ class FunctionRecord:
                 if context in snapshot:
                     case[context] = snapshot[context]
             before = snapshot.get("random")
-            if before is not None and random.getstate() != before:
-                case["random_state"] = serialise.encode(before)
+            if before is not None and random_state.changed_since(before):
+                case["random_state"] = serialise.encode(random_state.as_getstate(before))
             self._offer(case, snapshot)
         except _PASS_THROUGH:
             raise
