@@ -161,7 +161,8 @@ class Recorder:
             self._reachable[function.key] = result
         return result
 
-    def accept(self, function: runtime.FunctionRecord, case: dict, text: Optional[str] = None) -> bool:
+    def accept(self, function: runtime.FunctionRecord, case: dict, text: Optional[str] = None,
+               texts: Optional[dict] = None) -> bool:
         with self._lock:
             reachable = self._is_reachable(function)
             if reachable is None:
@@ -173,7 +174,7 @@ class Recorder:
                               "defined where replay cannot find it (a registry, a decorator "
                               "without functools.wraps, a class built at run time)")
                 return False
-            outcome = self.writer.accept(header_for(function), case, text)
+            outcome = self.writer.accept(header_for(function), case, text, texts)
             if outcome == "already in an earlier data file":
                 # Counts against the budget: the same workload recorded twice adds no file.
                 runtime.stats()[f"skipped: {outcome}"] += 1

@@ -278,7 +278,8 @@ _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
 class Sink(Protocol):
-    def accept(self, function: "FunctionRecord", case: dict, text: Optional[str] = None) -> bool: ...
+    def accept(self, function: "FunctionRecord", case: dict, text: Optional[str] = None,
+               texts: Optional[dict] = None) -> bool: ...
 
     def retract(self, function: "FunctionRecord") -> int: ...
 
@@ -1037,6 +1038,9 @@ class FunctionRecord:
     def store(self, value: Any, what: str) -> Any:
         """``value`` serialised and checked to decode as itself, or ``_REFUSED`` (one skip)."""
         _guard.refused_for_now = False
+        copy = serialise.plain_copy(value, _state.value_limit)
+        if copy is not serialise.NOT_PLAIN:
+            return copy  # (text, numbers, lists and dicts of them: nothing to check either)
         try:
             seen = serialise.survey(value, _state.value_limit, _state.refused_classes, _state.failed_objects)
         except serialise.TooLarge as error:
@@ -1248,7 +1252,7 @@ class FunctionRecord:
                 _state.stats["skipped: budget"] += 1
                 return
             live.cases.add(text)
-            if sink.accept(self, case, text):
+            if sink.accept(self, case, text, texts):
                 self.accepted += 1
                 live.refused_in_a_row = 0
                 live.calls_without_news = 0

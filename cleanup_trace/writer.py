@@ -87,19 +87,20 @@ def _surely_longer(value: object, room: int) -> bool:
     return False
 
 
-def _pretty(value: object, indent: str, room: int) -> str:
+def _pretty(value: object, indent: str, room: int, longer: bool = False) -> str:
     """``value`` as JSON: on one line if that fits in ``room``, else one item per line.
 
     ``json.dumps(indent=2)`` runs the pure-Python encoder and spreads every number of a
     big argument over its own line (3 ms for one of glom's 14 kB cases); this encodes
     in C what fits on one line, and expands the rest: a level surely too long is not
     encoded at all (encoding every level of a deep value took tomlkit's suite 90 ms).
+    ``longer``: its one-line text is known to be longer than ``room``.
     """
     kind = type(value)
     # (a dict with keys of other types stays on one line)
     expand = value and len(indent) < 2 * _EXPANDED_LEVELS and (
         kind is list or (kind is dict and all(type(key) is str for key in value)))
-    if not (expand and _surely_longer(value, room)):
+    if not (expand and (longer or _surely_longer(value, room))):
         text = _one_line(value)
         if len(text) <= room or not expand:
             return text
@@ -114,12 +115,30 @@ def _pretty(value: object, indent: str, room: int) -> str:
     return "[\n" + ",\n".join(lines) + f"\n{indent}]"
 
 
-def render_case(case: dict) -> str:
+def render_case(case: dict, texts: Optional[dict] = None) -> str:
     """One case as it appears in its file, inside ``"cases": [...]``: one key per line,
-    values as :func:`_pretty` lays them out."""
+    values as :func:`_pretty` lays them out.
+
+    ``texts``: the compact canonical text of each value (``","`` and ``":"`` between
+    items), which the recorder made already. The one-line text takes as many characters
+    and a space after each separator: at most twice as many. A value whose compact text
+    fits in half the room surely fits (most calls: ``{"args": ["GB82 ..."], "kwargs": {}}``),
+    one whose compact text is longer than the room surely does not; neither is walked to
+    tell (that walk and the encoding were a fifth of the cost of recording a small call).
+    """
     indent = "      "
-    lines = [f"{indent}{_one_line(key)}: {_pretty(value, indent, LINE_WIDTH - len(indent) - len(key) - 4)}"
-             for key, value in _sorted_keys(case).items()]
+    lines = []
+    for key in sorted(case):
+        value = case[key]
+        room = LINE_WIDTH - len(indent) - len(key) - 4
+        compact = texts.get(key) if texts else None
+        if compact is None:
+            laid_out = _pretty(value, indent, room)
+        elif 2 * len(compact) <= room:
+            laid_out = _one_line(value)
+        else:
+            laid_out = _pretty(value, indent, room, longer=len(compact) > room)
+        lines.append(f"{indent}{_one_line(key)}: {laid_out}")
     return "    {\n" + ",\n".join(lines) + "\n    }"
 
 
@@ -296,8 +315,9 @@ class DataWriter:
                 log.warning("datafile.unreadable", path=str(path), error=f"{type(error).__name__}: {error}")
         return known
 
-    def accept(self, header: dict, case: dict, text: Optional[str] = None) -> str:
-        """Write ``case``; return ``"written"`` or the reason it was not."""
+    def accept(self, header: dict, case: dict, text: Optional[str] = None, texts: Optional[dict] = None) -> str:
+        """Write ``case``; return ``"written"`` or the reason it was not. ``text``: its
+        canonical text, ``texts``: its values' (see :func:`render_case`), if made already."""
         module, stem = header["module"], function_stem(header["qualname"], header["role"])
         key = (module, stem)
         if text is None:  # the runtime passes the canonical text it already made
@@ -311,7 +331,7 @@ class DataWriter:
             if text in state.existing:
                 return "already in an earlier data file"
             state.texts.append(text)
-            state.rendered.append(render_case(case))
+            state.rendered.append(render_case(case, texts))
             # Deferred, the file is made only to measure it, when it may be near the limit
             # (its header and separators take well under 1,000 characters).
             content = "" if self.deferred and not (

@@ -7,6 +7,8 @@ import sys
 import types
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cleanup_trace import serialise
 
@@ -108,6 +110,76 @@ def test_plain_values_are_the_ones_storing_cannot_change(value, plain) -> None:
     if plain:
         assert serialise.encode(value) == serialise.encode(value, plain=True)
         assert value == serialise.decode(serialise.encode(value, plain=True))
+
+
+_SHARED = [1]
+_ANY_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(min_value=2 ** 62) | st.floats(allow_nan=True)
+    | st.text(max_size=150) | st.binary(max_size=3) | st.just(_SHARED) | st.just(1 + 2j),
+    lambda children: st.lists(children, max_size=5) | st.tuples(children)
+    | st.dictionaries(st.text(max_size=4) | st.sampled_from(["py/object", "a/b"]) | st.integers(), children,
+                      max_size=4),
+    max_leaves=30)
+_PLAIN_VALUES = st.recursive(  # (mostly plain: the copy is made, or declined for one reason)
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=150)
+    | st.just(_SHARED),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_PLAIN_VALUES | _ANY_VALUES, st.integers(min_value=1, max_value=40))
+def test_the_plain_copy_is_what_the_survey_and_encoder_would_make(value, limit) -> None:
+    """The shortcut for plain values gives the stored form the usual way gives, in new
+    lists and dicts, and declines whatever the usual way would refuse or tag."""
+    copy = serialise.plain_copy(value, limit)
+    try:
+        seen = serialise.survey(value, limit)
+    except serialise.TooLarge:
+        assert copy is serialise.NOT_PLAIN
+        return
+    if copy is serialise.NOT_PLAIN:
+        return
+    assert seen.plain and seen.builtin and not seen.reordered
+    assert json.dumps(serialise.encode(value, plain=True)) == json.dumps(copy)
+    assert json.dumps(serialise.encode(value)) == json.dumps(copy)
+    containers = [id(item) for item in _containers(value)]
+    assert not any(id(item) in containers for item in _containers(copy))
+
+
+def _containers(value) -> list:
+    if type(value) is list:
+        return [value] + [inner for item in value for inner in _containers(item)]
+    if type(value) is dict:
+        return [value] + [inner for item in value.values() for inner in _containers(item)]
+    return []
+
+
+@pytest.mark.parametrize("value", [["x" * 640], {"a": "y" * 700, "b": ["z" * 64] * 3}, "w" * 1000])
+def test_the_plain_copy_counts_long_texts_as_the_survey_does(value) -> None:
+    """A text counts once more per 64 characters: declined exactly where the survey
+    would say too large."""
+    for limit in range(1, 30):
+        try:
+            serialise.survey(value, limit)
+            too_large = False
+        except serialise.TooLarge:
+            too_large = True
+        assert too_large == (serialise.plain_copy(value, limit) is serialise.NOT_PLAIN), limit
+
+
+def test_the_plain_copy_declines_a_path_inside_your_packages(monkeypatch) -> None:
+    """Such a path is stored relative to its package: not a plain text."""
+    import os
+
+    package = os.path.dirname(serialise.__file__)
+    monkeypatch.setattr(serialise._package_paths, "prefixes", (package + os.sep,))
+    monkeypatch.setattr(serialise._package_paths, "lead", package)
+    monkeypatch.setattr(serialise._package_paths, "_packages", {package: "cleanup_trace"})
+    monkeypatch.setattr(serialise._package_paths, "_modules_seen", len(sys.modules))
+    assert serialise.plain_copy({"args": [os.path.join(package, "x.json")]}, 100) is serialise.NOT_PLAIN
+    assert serialise.plain_copy(os.path.join(package, "x.json"), 100) is serialise.NOT_PLAIN
+    assert serialise.plain_copy({"args": ["elsewhere/x.json"]}, 100) == {"args": ["elsewhere/x.json"]}
 
 
 # Three functions taking one value each: a class failing in calls of two of them is

@@ -125,6 +125,25 @@ def test_the_layout_skips_encoding_only_what_could_not_fit(value, room) -> None:
     assert _pretty_by_encoding_every_level(value, "  ", room) == _pretty(value, "  ", room)
 
 
+_STORED_VALUES = st.recursive(  # (stored forms: JSON, so text keys only)
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=60),
+    lambda children: st.lists(children, max_size=12) | st.dictionaries(st.text(max_size=12), children, max_size=6),
+    max_leaves=60)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.sampled_from(["call", "outcome", "random_state", "environ", "x" * 40]), _STORED_VALUES,
+                       min_size=1))
+def test_a_case_laid_out_from_its_canonical_texts_is_laid_out_the_same(case) -> None:
+    """The recorder hands the writer each value's compact text: what surely fits, or surely
+    does not, is told by its length, and the file is the same as without it."""
+    from cleanup_trace.serialise import dumps_by_key
+    from cleanup_trace.writer import render_case
+
+    _, texts = dumps_by_key(case)
+    assert render_case(case) == render_case(case, texts)
+
+
 def test_the_layout_of_short_texts_in_a_list_that_just_fits() -> None:
     from cleanup_trace.writer import _pretty
 
