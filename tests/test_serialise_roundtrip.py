@@ -31,6 +31,54 @@ values = st.recursive(
 )
 
 
+class _Holder:
+    """An object whose attributes the strict comparison walks."""
+
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+
+_compared = st.recursive(
+    scalars,
+    lambda children: (st.lists(children, max_size=4) | st.dictionaries(text_keys, children, max_size=4)
+                      | st.builds(lambda items: _Holder(**items), st.dictionaries(st.sampled_from("abc"), children))),
+    max_leaves=12)
+
+
+def _look_alike(value, data):
+    """``value`` with some leaves swapped for ones equal to them by ``==`` but not by type
+    (``True`` and ``1``, ``1`` and ``1.0``, ``0.0`` and ``-0.0``), or for other values."""
+    if type(value) is list:
+        return [_look_alike(item, data) for item in value]
+    if type(value) is dict:
+        return {key: _look_alike(item, data) for key, item in value.items()}
+    if type(value) is _Holder:
+        return _Holder(**{key: _look_alike(item, data) for key, item in vars(value).items()})
+    choices = [value]
+    if type(value) in (bool, int) and value in (0, 1):
+        choices += [int(value), bool(value), float(value)]
+    elif type(value) is float and value == 0:
+        choices += [-value, 0]
+    elif type(value) is str:
+        choices += [value + "", value + "x"]
+    return data.draw(st.sampled_from(choices))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_compared, st.data(), st.booleans())
+def test_equal_plain_leaves_are_passed_over_as_the_walk_would(left, data, strict) -> None:
+    """The comparison passes over equal text and numbers without walking them: the same
+    differences, at the same paths, as walking every leaf."""
+    from unittest import mock
+
+    from cleanup_trace import compare
+
+    right = _look_alike(left, data)
+    shortcut = differences(left, right, strict=strict)
+    with mock.patch.object(compare, "_PLAIN_LEAVES", frozenset()):
+        assert differences(left, right, strict=strict) == shortcut
+
+
 @settings(max_examples=150, deadline=None)
 @given(values)
 def test_value_survives_the_data_file(value) -> None:
