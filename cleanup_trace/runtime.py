@@ -111,7 +111,7 @@ DETACH_COLLECTIONS = 16
 _OPEN = b"\x01"
 _CO_GENERATOR, _CO_COROUTINE, _CO_ASYNC_GENERATOR = 0x20, 0x80, 0x200
 _NO_VALUE = object()
-_ABSENT = id(_NO_VALUE)  # (in the identities a watched global may hold: it may be missing)
+_ABSENT = _identity(_NO_VALUE)  # (in the identities a watched global may hold: it may be missing)
 # In a tuple: freezegun swaps every *module attribute* holding the real datetime class or
 # time function (ours too), never what containers hold.
 _REAL_CLOCK = (time.time, datetime.datetime)
@@ -524,7 +524,7 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
                 cells.append(_fingerprint(cell.cell_contents, depth + 1))
             except ValueError:  # an empty cell
                 cells.append(None)
-        return (kind, value.__qualname__, id(value.__code__), tuple(cells))
+        return (kind, value.__qualname__, _identity(value.__code__), tuple(cells))
     if kind is types.MethodType:  # (stored as its object's attribute: told apart by both)
         return (kind, value.__func__, _fingerprint(value.__self__, depth))  # (a view of its object)
     # (as pickling reads it, never the object's own code; no failing look-up for a
@@ -947,7 +947,7 @@ class FunctionRecord:
         """Does every recorded call running here watch this function's globals itself
         (it is among the callees its watch follows)? Their own checks, when they start
         and end, see a patch of them: this call has nothing to tell them."""
-        function = id(self.raw)
+        function = _identity(self.raw)
         for snapshot in _running_snapshots():
             record = snapshot.get("record")  # (a consistency probe's has none)
             watched = record._globals_read if record is not None else None
@@ -1315,11 +1315,11 @@ def _method_identities(item: Any) -> tuple:
     """``((ids of what a class attribute may be as its module left it), its plain
     function or None)`` for a method (a wrapper is the same method as its function)."""
     if type(item) is RecordingWrapper:
-        return (id(item), id(item.__wrapped__)), item.__wrapped__
+        return (_identity(item), _identity(item.__wrapped__)), item.__wrapped__
     function = item.__func__ if type(item) in (staticmethod, classmethod) else item
     if type(function) is RecordingWrapper:
         function = function.__wrapped__
-    return (id(item),), function if type(function) is types.FunctionType else None
+    return (_identity(item),), function if type(function) is types.FunctionType else None
 
 
 class _Watched:
@@ -1341,11 +1341,11 @@ class _Watched:
         for entry in entries:
             namespace, name, defined = entry
             if defined == (_ABSENT,):
-                absent.setdefault(id(namespace), (namespace, []))[1].append(name)
+                absent.setdefault(_identity(namespace), (namespace, []))[1].append(name)
             elif len(defined) != 1 or _ABSENT in defined:
                 self.others.append(entry)
             else:
-                names, identities = groups.setdefault(id(namespace), (namespace, [], []))[1:]
+                names, identities = groups.setdefault(_identity(namespace), (namespace, [], []))[1:]
                 names.append(name)
                 identities.extend(defined)
         self.grouped = []
@@ -1361,7 +1361,7 @@ class _Watched:
             # in C: every id() is an audit event, which the tool's own hook hears (a call of
             # Python each: 55 µs for 100 names, 3 µs this way; tomlkit's watches made
             # 267,000 of them).
-            objects = now if now is not None and tuple(map(id, now)) == expected else None
+            objects = now if now is not None and tuple(map(_identity, now)) == expected else None
             self.grouped.append((namespace, get, objects, expected, [names[0]] + names))
         self.absent = [(namespace, frozenset(names), names) for namespace, names in absent.values()]
 
@@ -1373,9 +1373,9 @@ class _Watched:
                 now = get(namespace)
                 if objects is not None and all(map(operator.is_, now, objects)):
                     continue
-                now = tuple(map(id, now))
+                now = tuple(map(_identity, now))
             except KeyError:  # (deleted by a test)
-                now = tuple(id(namespace.get(name, _NO_VALUE)) for name in names)
+                now = tuple(_identity(namespace.get(name, _NO_VALUE)) for name in names)
             if now != identities:
                 changed = next(index for index, identity in enumerate(now) if identity != identities[index])
                 return _global_label(namespace, names[changed])
@@ -1383,7 +1383,7 @@ class _Watched:
             if not namespace.keys().isdisjoint(names):
                 return _global_label(namespace, next(name for name in in_order if name in namespace))
         for namespace, name, defined in self.others:
-            if id(namespace.get(name, _NO_VALUE)) not in defined:
+            if _identity(namespace.get(name, _NO_VALUE)) not in defined:
                 return _global_label(namespace, name)
         return None
 
@@ -1396,9 +1396,9 @@ _class_namespaces: dict[int, tuple[type, Any]] = {}
 
 
 def _class_namespace(klass: type) -> Any:
-    found = _class_namespaces.get(id(klass))
+    found = _class_namespaces.get(_identity(klass))
     if found is None or found[0] is not klass:
-        found = _class_namespaces[id(klass)] = (klass, namespace_of(klass))
+        found = _class_namespaces[_identity(klass)] = (klass, namespace_of(klass))
     return found[1]
 
 
@@ -1420,10 +1420,10 @@ def _note_module_containers(namespace: dict) -> None:
     of a module of yours left in another one's registry counts as imported."""
     for name, value in list(namespace.items()):
         if type(value) in _CONTAINER_TYPES and not name.startswith("__"):
-            index = _module_containers.get((id(namespace), name))
+            index = _module_containers.get((_identity(namespace), name))
             if index is None:
-                _module_containers[(id(namespace), name)] = len(_container_objects)
-                _container_namespaces.add(id(namespace))
+                _module_containers[(_identity(namespace), name)] = len(_container_objects)
+                _container_namespaces.add(_identity(namespace))
                 _container_objects.append(value)
             else:
                 _container_objects[index] = value
@@ -1441,11 +1441,11 @@ def _rebuilt_through_grown_state(reducers: list) -> Optional[str]:
         # (a value of many objects names the same reducer for each; one of a library's
         # reads none of your modules' containers: its code is not looked at)
         namespace = getattr(function, "__globals__", None)
-        if namespace is None or id(namespace) not in _container_namespaces or id(function) in looked_at:
+        if namespace is None or _identity(namespace) not in _container_namespaces or _identity(function) in looked_at:
             continue
-        looked_at.add(id(function))
+        looked_at.add(_identity(function))
         for name in _code_names(function):
-            index = _module_containers.get((id(namespace), name))
+            index = _module_containers.get((_identity(namespace), name))
             if index is None:
                 continue
             value = namespace.get(name)
@@ -1501,7 +1501,7 @@ def _class_replaced_by_a_patch(kind: Optional[type]) -> Optional[str]:
     if not isinstance(module_name, str) or not isinstance(name, str):
         return None
     instrumenter = _instrumenters_by_module().get(module_name)
-    if instrumenter is None or instrumenter.baseline is None or id(kind) not in instrumenter.baseline.get(name, ()):
+    if instrumenter is None or instrumenter.baseline is None or _identity(kind) not in instrumenter.baseline.get(name, ()):
         return None
     module = sys.modules.get(module_name)
     namespace = object.__getattribute__(module, "__dict__") if module is not None else {}
@@ -1525,7 +1525,7 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple[tuple, fro
         for reader, reader_owner in frontier:
             entries, reader_callees = _reader_facts(reader, reader_owner, by_module)
             for entry in entries:
-                watched.setdefault((id(entry[0]), entry[1]), entry)
+                watched.setdefault((_identity(entry[0]), entry[1]), entry)
             if depth < CALLEE_DEPTH:
                 callees.extend(reader_callees)
         frontier = []
@@ -1534,7 +1534,7 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple[tuple, fro
                 followed.add(callee)
                 frontier.append((callee, callee_owner))
     # (by id: holding the functions would keep a plain function from going back, see detach)
-    return tuple(watched.values()), frozenset(map(id, followed))
+    return tuple(watched.values()), frozenset(map(_identity, followed))
 
 
 # What one function's code reads and calls, for every watch that follows it: the same
@@ -1549,7 +1549,7 @@ def _reader_facts(reader: Any, owner: ModuleInstrumenter, by_module: dict) -> tu
     """``(globals it reads, (callee, its module's instrumenter) it may call)`` for ``reader``."""
     # (a module of another's noted since may be one the code imports in its body)
     modules_key = (_by_module[0], len(_foreign_callables))
-    found = _facts_of_readers.get(id(reader))
+    found = _facts_of_readers.get(_identity(reader))
     if found is not None and found[0]() is reader and found[1] == modules_key:
         callees = [(callee(), callee_owner) for callee, callee_owner in found[3]]
         if all(callee is not None for callee, _ in callees):
@@ -1561,7 +1561,7 @@ def _reader_facts(reader: Any, owner: ModuleInstrumenter, by_module: dict) -> tu
     callees.extend((method, owner) for name in names
                    for _, _, method in owner.class_methods.get(name, ()) if method is not None)
     try:
-        _facts_of_readers[id(reader)] = (weakref.ref(reader), modules_key, entries,
+        _facts_of_readers[_identity(reader)] = (weakref.ref(reader), modules_key, entries,
                                          [(weakref.ref(callee), callee_owner) for callee, callee_owner in callees])
     except TypeError:  # (a callable that takes no weak reference: looked at again next time)
         pass
@@ -1575,7 +1575,7 @@ def _instrumenters_by_module() -> dict:
     """Your instrumented modules by name, made again only when one was added (not for
     each of python-stdnum's 1,100 functions, over its 338 modules)."""
     modules = _state.modules
-    key = (id(modules), len(modules), id(modules[-1]) if modules else None)
+    key = (_identity(modules), len(modules), _identity(modules[-1]) if modules else None)
     if _by_module[0] != key:
         _by_module[1] = {instrumenter.module: instrumenter for instrumenter in list(modules)}
         _by_module[0] = key
@@ -1718,7 +1718,7 @@ _BUILTINS_NAMESPACE = vars(builtins)
 # The builtins tests replace in ``builtins`` itself (a prompt's input, a fake file's
 # open, a silenced print), as the tool found them. Not all of them: every function names
 # len or isinstance, and checking those at every call cost tomlkit's suite a tenth.
-_BUILTINS_AT_START = {name: (id(_BUILTINS_NAMESPACE[name]),) for name in ("input", "open", "print", "exit", "quit")
+_BUILTINS_AT_START = {name: (_identity(_BUILTINS_NAMESPACE[name]),) for name in ("input", "open", "print", "exit", "quit")
                       if name in _BUILTINS_NAMESPACE}
 # Modules your modules imported that are not instrumented: name -> {attribute: id} of
 # their functions and classes when first seen, and, outside the standard library, of
@@ -1734,7 +1734,7 @@ def _note_foreign_module(module: types.ModuleType) -> None:
         return
     settings = () if filters.is_standard_library(name) else SETTING_TYPES
     _foreign_callables[name] = {
-        attribute: id(value) for attribute, value in list(vars(module).items())
+        attribute: _identity(value) for attribute, value in list(vars(module).items())
         if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type))
         or (type(value) in settings and not attribute.startswith("__"))}
 
@@ -1817,7 +1817,7 @@ class _RecordingGenerator:
         """Note the call's first argument (``self``), to look at the end whether it keeps
         this generator (see :meth:`_resumed_in_turns`)."""
         self.first_argument = first_argument
-        self.forwarder = id(forwarder)
+        self.forwarder = _identity(forwarder)
 
     def _resumed_in_turns(self) -> bool:
         """Is the generator an attribute of the object it works on (wsproto's
@@ -1826,7 +1826,7 @@ class _RecordingGenerator:
         what it yields depends on what happened between its steps, which replay, running
         it from the object as it was at the start, does not have."""
         attributes = instance_dict(self.first_argument) if self.forwarder else None
-        return attributes is not None and any(id(value) == self.forwarder for value in attributes.values())
+        return attributes is not None and any(_identity(value) == self.forwarder for value in attributes.values())
 
     def _keep(self, item: Any) -> None:
         if len(self.items) >= ITEM_LIMIT:
@@ -2355,8 +2355,8 @@ class ModuleInstrumenter:
         namespace.pop(HELPER_NAME, None)
         try:
             # A wrapper and its plain function are one global: the tool swaps them itself.
-            self.baseline = {name: (id(value), id(value.__wrapped__)) if type(value) is RecordingWrapper
-                             else (id(value),) for name, value in namespace.items()}
+            self.baseline = {name: (_identity(value), _identity(value.__wrapped__)) if type(value) is RecordingWrapper
+                             else (_identity(value),) for name, value in namespace.items()}
             for class_name, value in namespace.items():
                 if type(value) is types.ModuleType:
                     _note_foreign_module(value)
@@ -2364,7 +2364,7 @@ class ModuleInstrumenter:
                     attributes = value.__dict__
                     for name, item in attributes.items():
                         if type(item) in SETTING_TYPES and not name.startswith("__"):
-                            self.class_settings.setdefault(name, []).append((value, (id(item),)))
+                            self.class_settings.setdefault(name, []).append((value, (_identity(item),)))
                         elif (type(item) in _METHOD_TYPES or type(item) is RecordingWrapper) \
                                 and not (name.startswith("__") and name.endswith("__")):
                             self.class_methods.setdefault(name, []).append((value,) + _method_identities(item))
@@ -2680,8 +2680,8 @@ class _ModuleHolders:
                 namespace = object.__getattribute__(module, "__dict__")
                 for name, value in list(namespace.items()):
                     if type(value) is RecordingWrapper:
-                        self._index.setdefault(id(value), []).append((namespace, name))
-        return self._index.get(id(wrapper), [])
+                        self._index.setdefault(_identity(value), []).append((namespace, name))
+        return self._index.get(_identity(wrapper), [])
 
     @classmethod
     def _scanned_modules(cls) -> list:

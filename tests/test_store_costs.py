@@ -547,8 +547,8 @@ def test_the_globals_a_function_reads_are_checked_by_namespace() -> None:
     module = {"__name__": "app", "helper": len, "limit": 3, "maybe": 1}
     holder = type("Holder", (), {"setting": "a"})
     mapping = std_types.MappingProxyType(holder.__dict__)  # (a class's namespace)
-    entries = ((module, "helper", {id(len)}), (module, "limit", {id(3)}), (mapping, "setting", {id("a")}),
-               (module, "absent", (runtime._ABSENT,)), (module, "maybe", {id(1), id(2)}))
+    entries = ((module, "helper", {runtime._identity(len)}), (module, "limit", {runtime._identity(3)}), (mapping, "setting", {runtime._identity("a")}),
+               (module, "absent", (runtime._ABSENT,)), (module, "maybe", {runtime._identity(1), runtime._identity(2)}))
     watched = runtime._Watched(entries)
     assert watched.first_changed() is None
     module["maybe"] = 2
@@ -569,8 +569,8 @@ def test_the_globals_a_function_reads_are_checked_by_namespace() -> None:
     # names are one group (the same proxy of its namespace each time).
     holder.other = 1
     attributes = {"kept": 1}
-    entries = ((runtime._class_namespace(holder), "setting", (id("a"),)),
-               (runtime._class_namespace(holder), "other", (id(1),)),
+    entries = ((runtime._class_namespace(holder), "setting", (runtime._identity("a"),)),
+               (runtime._class_namespace(holder), "other", (runtime._identity(1),)),
                (attributes, "get", (runtime._ABSENT,)), (attributes, "put", (runtime._ABSENT,)))
     watched = runtime._Watched(entries)
     assert (1, 1, None) == (len(watched.grouped), len(watched.absent), watched.first_changed())
@@ -579,7 +579,7 @@ def test_the_globals_a_function_reads_are_checked_by_namespace() -> None:
     # Watched while a test has a name patched: told as changed until the test puts back
     # what the module defined.
     module["limit"] = patched = object()
-    watched = runtime._Watched(((module, "helper", {id(len)}), (module, "limit", {id(3)})))
+    watched = runtime._Watched(((module, "helper", {runtime._identity(len)}), (module, "limit", {runtime._identity(3)})))
     assert "app.limit" == watched.first_changed()
     module["limit"] = 3
     assert watched.first_changed() is None
