@@ -118,6 +118,32 @@ def is_type_hint(value: Any) -> bool:
     return kind in _HINT_TYPES or (kind.__module__ == "typing" and not isinstance(value, type))
 
 
+# What ``functools.lru_cache`` and ``functools.cache`` make of a function: a C object,
+# which pickling stores by its module and qualified name (its ``__reduce__`` gives the
+# name). jsonpickle stored its attributes under its class's name instead, which no
+# decoder can build: every value holding one (a module-level cached helper given as a
+# value) was encoded the slow way, decoded in vain, then refused. One made inside a
+# function (voluptuous' ``Marker`` caches a lambda of its own) has no such name: refused
+# as it is met, before any decoding.
+CACHED_FUNCTION = type(functools.lru_cache()(len))
+
+
+def cached_function_form(value: Any, global_loader: str, refuse: Callable[[Any], None]) -> Optional[dict]:
+    """A cached function stored by name, as pickling stores it (``None``: its module and
+    qualified name do not lead to it)."""
+    module = sys.modules.get(getattr(value, "__module__", None) or "")
+    name = getattr(value, "__qualname__", None)
+    if module is None or not isinstance(name, str) or "<" in name:
+        return None
+    found: Any = module
+    for part in name.split("."):
+        found = getattr(found, part, None)  # (a cached method read from its class is the wrapper itself)
+    if found is not value:
+        return None
+    refuse(value)  # (one of a test module: replay does not import the tests)
+    return {"py/reduce": [{"py/function": global_loader}, {"py/tuple": [module.__name__, name]}]}
+
+
 def bytearray_form(value: bytearray) -> dict:
     """A bytearray as serialise stores it on jsonpickle's path too: ``bytearray(<bytes>)``,
     a ``py/reduce`` (jsonpickle's own form of one decodes back empty)."""
@@ -535,6 +561,15 @@ class Flattener:
                         self.ids[_identity(value)] = len(self.ids)
                     return form
                 raise Declined("function")  # (jsonpickle stores None)
+            if kind is CACHED_FUNCTION:
+                index = self.ids.get(_identity(value))  # (a ``py/reduce``: an object to the decoder)
+                if index is not None:
+                    return {"py/id": index}
+                form = cached_function_form(value, self.global_loader, self.refuse_class)
+                if form is None:
+                    raise Declined("cached function")
+                self.ids[_identity(value)] = len(self.ids)
+                return form
             return self._instance(value, kind)
         finally:
             self.depth -= 1

@@ -1134,6 +1134,15 @@ class _Pickler(_jp_pickler.Pickler):
                 raise Unserialisable(f"the type hint {obj!r} cannot be rebuilt from a stored form",
                                      holders_to_blame=False)
             return form
+        if type(obj) is flatten_fast.CACHED_FUNCTION:  # (as flatten_fast stores them)
+            if not self._mkref(obj):
+                return self._getref(obj)
+            self._seen.append(obj)
+            form = flatten_fast.cached_function_form(obj, GLOBAL_LOADER, _refuse_test_module)
+            if form is None:
+                raise Unserialisable(f"cached function {getattr(obj, '__qualname__', '?')} is not found by its "
+                                     "module and name", holders_to_blame=False)
+            return form
         if type(obj) is types.MethodType:  # (as flatten_fast stores them)
             name = flatten_fast.bound_method_name(obj)
             if name is None:

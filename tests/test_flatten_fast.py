@@ -209,6 +209,28 @@ def merge_with(x):
 
 PLAIN_MERGE_WITH = merge_with
 merge_with = Curried(merge_with)
+
+import functools
+
+@functools.lru_cache(maxsize=None)
+def cached_square(x):
+    return x * x
+
+class Cached:
+    @functools.lru_cache(maxsize=None)
+    def method(self, x):
+        return x
+
+    @staticmethod
+    @functools.lru_cache(maxsize=None)
+    def helper(x):
+        return x
+
+def make_cached():
+    @functools.lru_cache(maxsize=None)
+    def inner(x):
+        return x
+    return inner
 '''
 shapes = types.ModuleType("cleanup_trace_flatten_shapes")
 exec(compile(SHAPES_SOURCE, "<flatten shapes>", "exec"), shapes.__dict__)
@@ -634,3 +656,25 @@ def test_a_tuple_whose_attributes_decoding_drops_is_refused_by_the_check() -> No
     assert as_text(fast([lexeme])) == as_text(slow([lexeme]))
     with pytest.raises(serialise.Unserialisable, match=r"note: missing"):
         serialise.check_round_trip([lexeme], serialise.encode([lexeme]))
+
+
+def test_a_cached_function_is_stored_by_name_as_pickling_stores_it() -> None:
+    """``functools.lru_cache`` makes a C object whose pickling names it: stored so, it
+    decodes as the very function (jsonpickle stored its attributes under a class name no
+    decoder can build, and every value holding one was refused after a slow encode)."""
+    value = [shapes.cached_square, shapes.Cached.method, shapes.Cached.helper, shapes.cached_square]
+    flat = fast(value)
+    assert '"cleanup_trace_flatten_shapes", "Cached.method"' in as_text(flat)
+    for restored in (restore_fast.restore(flat), serialise.decode(flat)):
+        assert [id(item) for item in restored] == [id(item) for item in value]
+    serialise.check_round_trip(value, serialise.encode(value))
+
+
+def test_a_cached_function_no_name_leads_to_is_refused_before_any_decoding() -> None:
+    """Made inside a function: declined by the fast encoder, refused by the other as it is
+    met (it stored a class no decoder builds, and the value was decoded in vain)."""
+    local = shapes.make_cached()
+    with pytest.raises(flatten_fast.Declined):
+        fast([local])
+    with pytest.raises(serialise.Unserialisable, match="not found by its module and name"):
+        serialise.encode([local])
