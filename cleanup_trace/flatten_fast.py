@@ -125,7 +125,9 @@ def is_type_hint(value: Any) -> bool:
 # value) was encoded the slow way, decoded in vain, then refused. One made inside a
 # function (voluptuous' ``Marker`` caches a lambda of its own) has no such name: refused
 # as it is met, before any decoding.
-CACHED_FUNCTION = type(functools.lru_cache()(len))
+CACHED_FUNCTION: type = type(functools.lru_cache()(len))
+if CACHED_FUNCTION is types.FunctionType:  # (functools' pure-Python fallback: a plain function)
+    CACHED_FUNCTION = type("NoCachedFunctionType", (), {})
 
 
 def cached_function_form(value: Any, global_loader: str, refuse: Callable[[Any], None]) -> Optional[dict]:
