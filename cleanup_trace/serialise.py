@@ -481,27 +481,14 @@ def plain_copy(value: Any, limit: int) -> Any:
     codec cost python-stdnum a fifth of each recorded call. ``NOT_PLAIN`` for any other
     value, or one the survey would refuse (too many values, a list held twice, a path
     inside your packages, a key with a ``/``): those take the usual way, which says why."""
-    kind = type(value)
-    if kind is not list and kind is not dict:
-        if kind is str and 1 + (len(value) >> 6) > limit:
-            return NOT_PLAIN
-        return _plain_atom(value, kind, _package_paths if _package_paths.refresh() else None)
+    # (held in a list of one, counted from 0: an atom given alone goes through the same
+    # loop as the items of a list, and is counted once, as the survey counts it)
     try:
-        copy, count = _plain_container(value, kind, _package_paths if _package_paths.refresh() else None, set(), 1,
-                                       limit)
+        copy, _ = _plain_container([value], list, _package_paths if _package_paths.refresh() else None, set(), 0,
+                                   limit)
     except RecursionError:
         return NOT_PLAIN
-    return copy
-
-
-def _plain_atom(value: Any, kind: type, package_paths: Any) -> Any:
-    if kind is str:
-        if package_paths is not None and value.startswith(package_paths.lead) and package_paths.holds(value):
-            return NOT_PLAIN  # (stored relative to its package)
-        return value
-    if kind is int:
-        return value if -_SAFE_INT < value < _SAFE_INT else NOT_PLAIN
-    return value if kind in _PLAIN_ATOMS else NOT_PLAIN
+    return copy if copy is NOT_PLAIN else copy[0]
 
 
 def _plain_container(container: Any, kind: type, package_paths: Any, seen: set, count: int,
