@@ -61,7 +61,7 @@ _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getini
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
 
 _PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ, _SLOTTED, _SLOTS_AND_DICT, \
-    _C_STATE, _ANSWERING, _EXCEPTION = range(14)
+    _C_STATE, _ANSWERING, _EXCEPTION, _CLASS_ALONE = range(15)
 # Left to jsonpickle and the tool's own paths in serialise, or refused there.
 _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray, int, float, type,
                    types.ModuleType, re.Pattern)
@@ -409,10 +409,26 @@ def _without_dict_plan(cls: type, obj: Any) -> int:
     if _jp_util.has_method(obj, "__getnewargs__") and not _jp_util.has_method(obj, "__getnewargs_ex__") \
             and not _jp_util.has_method(obj, "__getinitargs__") and not hasattr(obj, "__slots__"):
         return _C_NEWARGS
-    return _DECLINE
+    return _CLASS_ALONE if stored_as_its_class_alone(obj) else _DECLINE
 
 
 _VALUE_BASES = (str, int, float)
+
+
+def stored_as_its_class_alone(obj: Any) -> bool:
+    """Does jsonpickle store ``obj``, whose reduction raised ``TypeError`` ("cannot pickle":
+    a C object such as xml.etree's ``TreeBuilder``, a hash, a compressor), as its class
+    alone, having nothing else to go on (no instance dict, slots, arguments for ``__new__``
+    or state of its own, not a container nor an iterator)? Decoded, it is a new object of
+    that class. (Declined, the whole value went through jsonpickle again: markdown's
+    ``HTMLExtractor`` holds a tree builder, and every call of its 40 methods paid twice.)"""
+    kind = type(obj)
+    return not hasattr(obj, "__dict__") and not hasattr(obj, "__slots__") \
+        and not any(_jp_util.has_method(obj, method) for method in ("__getnewargs__", "__getnewargs_ex__",
+                                                                     "__getinitargs__")) \
+        and getattr(kind, "__getstate__", None) is getattr(object, "__getstate__", None) \
+        and not isinstance(obj, types.ModuleType) and not _jp_util.is_dictionary_subclass(obj) \
+        and not _jp_util.is_sequence_subclass(obj) and not _jp_util.is_iterator(obj)
 
 
 def _slotted_value_plan(cls: type, obj: Any) -> int:
@@ -617,6 +633,8 @@ class Flattener:
         how, name = plan
         if how == _DECLINE:
             raise Declined(name)
+        if how == _CLASS_ALONE:
+            return {"py/object": name}
         if how == _ANSWERING:
             attributes = instance_dict(obj)
             if attributes is None:  # (slots only: serialise says why it is refused)
@@ -673,6 +691,8 @@ class Flattener:
         try:
             reduced = obj.__reduce_ex__(2) if how == _REDUCE_EX else obj.__reduce__()
         except TypeError:
+            if stored_as_its_class_alone(obj):
+                return {"py/object": name}
             raise Declined(name) from None  # jsonpickle goes on another way
         if not reduced or isinstance(reduced, str) or len(reduced) > 5:
             raise Declined(name)

@@ -18,10 +18,6 @@ wrapper keeps) records from inside its body instead, and stays the user's object
             return <RETURN_HOOK>(@call, @value) if @call else @value
             return <RETURN_HOOK>(@call, None) if @call else None  (added, unless the
                                                    body ends with a return or raise)
-        except BaseException:
-            if @call:
-                <RAISE_HOOK>(@call)
-            raise
         finally:
             if @call:
                 <LEAVE_HOOK>(@call)
@@ -30,10 +26,23 @@ The hooks are builtins the runtime adds (the module's namespace stays the user's
 two locals' names hold "@", which no source can write (pytest's assertion rewriting names
 its locals so). OPEN_HOOK is ``dict.get`` of the open gates: a function whose recording is
 over has that call taken out of its code (``bodies.without_gate_call``): a few tests of
-a local per call remain. The last return or exception seen
-wins: a ``finally`` of the function's own that returns, raises or ``continue``s overrides
-what came before, as it does for the caller. The added statements sit on the ``def``
-line, which runs at import anyway: no line number of the body moves.
+a local per call remain. The added statements sit on the ``def`` line, which runs at
+import anyway: no line number of the body moves.
+
+A call that reached no RETURN_HOOK raised: LEAVE_HOOK, in the ``finally``, takes the
+exception on its way out (``sys.exc_info()``, which a ``finally`` run by an exception
+sees on every Python from 3.9 to 3.13). Only where something of the function's own can
+still raise after a ``return`` ran, a ``finally`` or a ``with`` block (whose exit runs
+after it), does the body get a handler as well, whose RAISE_HOOK notes the exception
+leaving it (the last return or exception seen wins, as it does for the caller)::
+
+        except BaseException:
+            if @call:
+                <RAISE_HOOK>(@call)
+            raise
+
+An ``except`` clause is 13 nodes of a rewritten function's 74 (python-stdnum), read by
+``compile`` at every import; most functions have neither ``finally`` nor ``with``.
 
 ``@call`` holds ``None``, a function (the open gate) or a list of four: it is tested for
 truth, one node where ``is not None`` takes four. Every added node is read again by
@@ -179,26 +188,32 @@ class _Nodes:
 
 
 _STATEMENT_LISTS = ("body", "orelse", "finalbody")
+# Statements whose code runs after a ``return`` inside them (a context manager's exit;
+# ``try`` only with a ``finally``): it may raise, or return, instead.
+_RUN_AFTER_RETURN = (ast.With, ast.AsyncWith)
 
 
-def _route_returns(statements: list) -> list:
+def _route_returns(statements: list, after_return: list) -> list:
     """``statements`` with every ``return`` of the function's own scope going through
     RETURN_HOOK; a value that is neither a name nor a constant is computed first into
     VALUE_LOCAL (once: its code is not copied). Statements only are visited (a ``return``
     is one), never the expressions that make up most of a body; a nested function or
-    class is left alone: its returns are its own."""
+    class is left alone: its returns are its own. The statements whose code can run after
+    a ``return`` (``finally``, ``with``) are added to ``after_return``."""
     routed: list = []
     for statement in statements:
         if type(statement) is ast.Return:
             routed.extend(_returned(statement))
             continue
         if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if isinstance(statement, _RUN_AFTER_RETURN) or getattr(statement, "finalbody", None):
+                after_return.append(statement)
             for field in _STATEMENT_LISTS:
                 inner = getattr(statement, field, None)
                 if inner:
-                    setattr(statement, field, _route_returns(inner))
+                    setattr(statement, field, _route_returns(inner, after_return))
             for part in getattr(statement, "handlers", None) or getattr(statement, "cases", None) or ():
-                part.body = _route_returns(part.body)
+                part.body = _route_returns(part.body, after_return)
         routed.append(statement)
     return routed
 
@@ -218,7 +233,8 @@ def record_inside(node: ast.FunctionDef, key: str) -> None:
         and isinstance(node.body[0].value.value, str) else 0
     # (On the ``def`` line: it runs at import anyway, no line of the body moves.)
     nodes = _Nodes(node)
-    body = _route_returns(node.body[position:]) or [nodes.make(ast.Pass)]
+    after_return: list = []
+    body = _route_returns(node.body[position:], after_return) or [nodes.make(ast.Pass)]
     if not isinstance(body[-1], (ast.Return, ast.Raise)):
         body.append(nodes.returning(nodes.constant(None)))  # falling off the end returns None
     opened = nodes.make(ast.Assign, targets=[nodes.name(CALL_LOCAL, store=True)],
@@ -226,7 +242,8 @@ def record_inside(node: ast.FunctionDef, key: str) -> None:
     entered = nodes.when_recording(nodes.make(
         ast.Assign, targets=[nodes.name(CALL_LOCAL, store=True)], type_comment=None,
         value=nodes.hook(ENTER_HOOK, nodes.name(CALL_LOCAL), *nodes.parameters(node.args))))
-    handled = nodes.make(ast.ExceptHandler, type=nodes.name("BaseException"), name=None,
-                         body=[nodes.told(RAISE_HOOK), nodes.make(ast.Raise, exc=None, cause=None)])
-    guarded = nodes.make(ast.Try, body=body, handlers=[handled], orelse=[], finalbody=[nodes.told(LEAVE_HOOK)])
+    handlers = [nodes.make(ast.ExceptHandler, type=nodes.name("BaseException"), name=None,
+                           body=[nodes.told(RAISE_HOOK), nodes.make(ast.Raise, exc=None, cause=None)])] \
+        if after_return else []
+    guarded = nodes.make(ast.Try, body=body, handlers=handlers, orelse=[], finalbody=[nodes.told(LEAVE_HOOK)])
     node.body[position:] = [opened, entered, guarded]

@@ -50,7 +50,7 @@ from typing import Iterator, NamedTuple, Optional, Union
 
 from cleanup_trace import inline
 
-TRANSFORM_VERSION = 23
+TRANSFORM_VERSION = 24
 # Private-looking (a leading underscore, a dunder) so that code listing a module's public
 # names skips it, and containing "@" so that no user name can clash. Deleted again at the
 # end of the module body: only the module's own ``def`` statements need it.
@@ -120,6 +120,13 @@ TRACEBACK_CALLS = frozenset({"traceback.format_exception", "traceback.print_exce
                              "traceback.TracebackException", "traceback.TracebackException.from_exception",
                              "inspect.getinnerframes"})
 _EXCEPTION_READING_CALLS = HANDLED_EXCEPTION_CALLS | TRACEBACK_CALLS
+# A bare ``raise`` outside the function's own ``except`` blocks raises the exception its
+# caller handles (``def reraise(): raise``): told at every call's start, when the call
+# started inside a handler (replay has none: the raise would be a RuntimeError).
+RERAISE = "a bare raise"
+HANDLED_EXCEPTION_READS = HANDLED_EXCEPTION_CALLS | {RERAISE}
+# (where the text shows one: ``raise`` ending its statement)
+_BARE_RAISE = re.compile(r"raise[ \t]*(?:[\r\n;#]|\Z)")
 # What a function drawing from a counter kept at module or class level tells
 # ``CLOCK_HOOK`` when it starts, followed by the counter's name.
 SHARED_COUNTER = "next() of the shared counter "
@@ -301,6 +308,7 @@ def _hint_offsets(text: str, imported: dict[str, str], shared: SharedState = _NO
     offsets += [match.start() for match in attributes.finditer(text)]
     if any(word in text for word in words):  # (most modules show none of them)
         offsets += _word_offsets(word_pattern, text)
+    offsets += _word_offsets(_BARE_RAISE, text)
     return sorted(offsets)
 
 
@@ -461,6 +469,7 @@ class _Findings:
         # ``return f"<{name} {id(self)}>"`` (tenacity's ``RetryCallState.__repr__``): an
         # address in the result, not a test of one (``id(x) in seen``)
         self.returns_an_address = False
+        self.reraises = False  # a bare ``raise`` outside its own handlers
         if not walk:  # its lines show no hint: nothing to find
             return
         pending: list = [(node, False)]  # (node, inside a handler of the function's own)
@@ -479,6 +488,8 @@ class _Findings:
                 self.returns_an_address = _holds_an_address(inner.value)
             elif isinstance(inner, ast.Call):
                 self._look_at(inner, imported, handling)
+            elif type(inner) is ast.Raise and inner.exc is None and not handling:
+                self.reraises = True
             elif type(inner) is ast.Name:
                 if inner.id in thread_locals and not self.thread_local:
                     self.thread_local = inner.id
@@ -674,6 +685,9 @@ class _Instrumenter:
         if findings.counter_drawn:
             _report_history_at_entry(node, findings.counter_drawn)
             self.clock_reads.append((qualname, findings.counter_drawn))
+        if findings.reraises:
+            _report_history_at_entry(node, RERAISE)
+            self.clock_reads.append((qualname, RERAISE))
         if findings.thread_local_changed:
             source = f"{THREAD_LOCAL_CHANGE}{self.module_name}:{findings.thread_local_changed}"
         elif findings.thread_local:

@@ -63,7 +63,7 @@ from cleanup_trace.effects import (SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_c
                                     module_importing, writes)
 from cleanup_trace.compare import (has_own_eq, instance_dict, namespace_of, object_state, same_text,
                                    slot_descriptors)
-from cleanup_trace.rewrite import (CLOCK_HOOK, CURRENT_DIRECTORY_CALLS, HANDLED_EXCEPTION_CALLS, HELPER_NAME,
+from cleanup_trace.rewrite import (CLOCK_HOOK, CURRENT_DIRECTORY_CALLS, HANDLED_EXCEPTION_READS, HELPER_NAME,
                                    RELATIVE_PATH, SHARED_COUNTER, THREAD_LOCAL, STDIN_READ, THREAD_LOCAL_CHANGE,
                                    TRACEBACK_ATTRIBUTE, TRACEBACK_CALLS)
 from cleanup_trace._log import log
@@ -1978,7 +1978,7 @@ def _volatile_reason(source: str) -> tuple[str, str]:
             f"{source[len(_RELATIVE_READ):]!r}: where the run was, replay runs elsewhere"
     if source.startswith(_WRITTEN_FILE_READ):
         return "reads a file written during the run", f"{source[len(_WRITTEN_FILE_READ):]}: a test's file, gone or changed when it replays"
-    if source in HANDLED_EXCEPTION_CALLS:
+    if source in HANDLED_EXCEPTION_READS:
         return "reads the exception its caller handles", f"through {source}: replay has no exception being handled"
     if source == TRACEBACK_ATTRIBUTE or source in TRACEBACK_CALLS:
         return "reads a traceback", \
@@ -2017,7 +2017,7 @@ def clock_read(function: Any, source: str) -> Any:
             else:
                 # The exception its caller handles: only the calls that started inside a
                 # handler depend on it (a call that raised and handled it itself replays).
-                _tell_running("volatile", source, handling_only=source in HANDLED_EXCEPTION_CALLS)
+                _tell_running("volatile", source, handling_only=source in HANDLED_EXCEPTION_READS)
         except Exception:  # never in the way of the user's call
             pass
     return function
@@ -2272,7 +2272,7 @@ def _inline_enter(function: Callable, positional: tuple, rest: tuple, keywords: 
     if snapshot is None:
         return None
     _running_calls().append(snapshot)
-    return [record, snapshot, None, None]  # (record, snapshot, returned, raised)
+    return [record, snapshot, None, _NO_RETURN_YET]  # (record, snapshot, returned, raised)
 
 
 def _inline_return(call: list, value: Any) -> Any:
@@ -2282,12 +2282,21 @@ def _inline_return(call: list, value: Any) -> Any:
 
 
 def _inline_raise(call: list) -> None:
-    """RAISE_HOOK: an exception leaves the recorded call (it is re-raised as it is)."""
+    """RAISE_HOOK: an exception leaves the recorded call (it is re-raised as it is).
+    Only in a body whose ``finally`` or ``with`` can raise after a return (see inline)."""
     call[3] = sys.exc_info()[1]
 
 
+# ``raised`` of a call no return has ended yet; also "no outcome" to ``_call_ended``
+# (not an ``Exception``), should the way out be neither a return nor an exception.
+_NO_RETURN_YET = object()
+
+
 def _inline_leave(call: list) -> None:
-    """LEAVE_HOOK: the recorded call ends, from the ``finally`` of its body."""
+    """LEAVE_HOOK: the recorded call ends, from the ``finally`` of its body. One that
+    reached no RETURN_HOOK raised: the exception is the one on its way out."""
+    if call[3] is _NO_RETURN_YET:
+        call[3] = sys.exc_info()[1] or _NO_RETURN_YET
     _call_ended(*call)
 
 

@@ -6,13 +6,17 @@ import collections
 import copy
 import datetime
 import functools
+import hashlib
 import json
 import operator
 import re
+import struct
 import sys
 import textwrap
+import threading
 import types
 import xml.etree.ElementTree as ElementTree
+import zlib
 
 import pytest
 from hypothesis import given, settings
@@ -678,3 +682,18 @@ def test_a_cached_function_no_name_leads_to_is_refused_before_any_decoding() -> 
         fast([local])
     with pytest.raises(serialise.Unserialisable, match="not found by its module and name"):
         serialise.encode([local])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ElementTree.TreeBuilder(), lambda: ElementTree.XMLParser(),
+    lambda: threading.RLock(), lambda: zlib.compressobj(), lambda: hashlib.md5(), lambda: struct.Struct("i"),
+], ids=["tree-builder", "xml-parser", "rlock", "compressor", "hash", "struct"])
+def test_a_c_object_that_cannot_be_pickled_is_its_class_alone_both_ways(make) -> None:
+    """Its reduction fails ("cannot pickle"), and it has nothing else to go on: jsonpickle
+    stores its class alone. So does the fast path, instead of declining the whole value
+    (markdown's ``HTMLExtractor`` holds a tree builder: each of its values went through
+    jsonpickle again)."""
+    obj = make()
+    value = {"held": [obj, obj], "next to it": shapes.Plain(value=1)}
+    assert as_text(slow(value)) == as_text(fast(value))
+    assert {"py/object": flatten_fast._importable_name(type(obj))} == fast(value)["held"][0]

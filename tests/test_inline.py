@@ -101,6 +101,39 @@ def interrupts():
     raise KeyboardInterrupt
 
 
+def raises_its_own(x):  # (no finally, no with: no handler of the tool's in its body)
+    raise ValueError(x)
+
+
+def raises_the_handled_one():  # (what its caller is handling)
+    raise
+
+
+def handles_inside(x):
+    try:
+        raise KeyError(x)
+    except KeyError:
+        pass
+    return x
+
+
+class ExitRaises:
+    def __init__(self, x):
+        self.x = x
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.x:
+            raise LookupError(self.x)
+
+
+def with_exit_raising(x):
+    with ExitRaises(x):
+        return x
+
+
 def uses_locals(x):
     y = x + 1
     return sorted(locals())
@@ -151,6 +184,15 @@ def main():
         interrupts()
     except KeyboardInterrupt:
         print("interrupted")
+    try:
+        raise TypeError("the caller's")
+    except TypeError:  # (each call below runs while its caller handles an exception)
+        for call in (lambda: raises_its_own(3), raises_the_handled_one, lambda: handles_inside(5),
+                     lambda: with_exit_raising(0), lambda: with_exit_raising(7)):
+            try:
+                print("while handling", call())
+            except Exception as error:
+                print("while handling, raised", type(error).__name__, error)
     print("locals", uses_locals(1))  # (reads its namespace whole: keeps a wrapper)
     shape = Shape.triangle()
     print("shape", shape.grow().sides, shape.grow(by=2).sides, Shape.name(4), shape.even)
@@ -210,6 +252,15 @@ def test_the_recorded_call_is_the_one_the_caller_wrote(pytester: pytest.Pytester
     assert {"returned": 0} in outcomes["finally_raises"] and len(outcomes["finally_raises"]) == 2
     assert "KeyError" in json.dumps(outcomes["finally_raises"])
     assert [{"returned": "none"}] == outcomes["continue_in_finally"]
+    # Called while their caller handles a TypeError: what left each call, not that one.
+    outcomes = {qualname: json.dumps([case["outcome"] for case in cases(lib, qualname)]
+                                     if list(lib.glob(f"{qualname}-*.json")) else [])
+                for qualname in ("raises_its_own", "raises_the_handled_one", "handles_inside", "with_exit_raising")}
+    assert "ValueError" in outcomes["raises_its_own"] and "TypeError" not in outcomes["raises_its_own"]
+    # (its bare raise re-raises what its caller handles: replay has nothing to re-raise)
+    assert "[]" == outcomes["raises_the_handled_one"]
+    assert [{"returned": 5}] == json.loads(outcomes["handles_inside"])
+    assert {"returned": 0} in json.loads(outcomes["with_exit_raising"]) and "LookupError" in outcomes["with_exit_raising"]
     assert not list(lib.glob("interrupts-*.json"))  # (KeyboardInterrupt: not an outcome)
 
 

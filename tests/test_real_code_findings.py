@@ -748,6 +748,11 @@ def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester,
     ("import sys\ndef f(g):\n    try:\n        g()\n    except Exception:\n        return sys.exc_info()\n", ""),
     # A finally block reached without an exception reads its caller's.
     ("import sys\ndef f(g):\n    try:\n        g()\n    finally:\n        print(sys.exc_info())\n", "sys.exc_info"),
+    # A bare raise re-raises the exception being handled: its caller's, outside its own handlers.
+    ("def f():\n    raise\n", "a bare raise"),
+    ("def f(g):\n    if g:  # x\n        raise  # again\n    return g\n", "a bare raise"),
+    ("def f(g):\n    try:\n        g()\n    except KeyError:\n        raise\n", ""),
+    ("def f(g):\n    raise ValueError(g)\n", ""),
     # The traceback of an exception the function did not catch itself: a stored one has none.
     ("import inspect\ndef f(error):\n    return inspect.getinnerframes(error.__traceback__)\n",
      "__traceback__ + inspect.getinnerframes"),

@@ -54,10 +54,6 @@ INLINE_BODY = """\
 {indent}    @cleanup_trace_call = __cleanup_trace@enter__(@cleanup_trace_call, (x,), (), None, None)
 {indent}try:
 {indent}    return __cleanup_trace@return__(@cleanup_trace_call, {value}) if @cleanup_trace_call else {value}
-{indent}except BaseException:
-{indent}    if @cleanup_trace_call:
-{indent}        __cleanup_trace@raise__(@cleanup_trace_call)
-{indent}    raise
 {indent}finally:
 {indent}    if @cleanup_trace_call:
 {indent}        __cleanup_trace@leave__(@cleanup_trace_call)"""
