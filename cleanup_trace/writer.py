@@ -183,11 +183,24 @@ def atomic_write(path: Path, text: str) -> None:
     _replace(temporary, path)
 
 
+# Folders this process made or found (a module's folder holds all its functions' files:
+# ``mkdir`` for each one raised and caught FileExistsError, and asked whether it is a
+# folder). One removed since is made again when the first write into it fails.
+_folders_made: set = set()
+
+
 def claim(folder: Path, stem: str, text: str) -> Optional[Path]:
     """Create the next free ``stem-NN.json`` holding ``text``; ``None`` if all ten exist."""
-    folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f".{stem}.{os.getpid()}.{threading.get_ident()}.tmp"
-    _write_new(str(temporary), text.encode("utf-8"))
+    data = text.encode("utf-8")
+    if folder not in _folders_made:
+        folder.mkdir(parents=True, exist_ok=True)
+        _folders_made.add(folder)
+    try:
+        _write_new(str(temporary), data)
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_new(str(temporary), data)
     try:
         for index in range(MAX_FILES):
             target = folder / f"{stem}-{index:02d}.json"

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cleanup_trace import writer
 from cleanup_trace.writer import DataWriter
 
 HEADER = {"format": 1, "module": "app", "qualname": "f", "role": "", "async": False, "generator": False}
@@ -170,3 +172,15 @@ def test_a_test_patching_the_json_module_never_sees_the_tool(tmp_path: Path) -> 
     assert not fake.called
     assert [1, 2] == [case["outcome"]["returned"] for path in sorted(tmp_path.rglob("*.json"))
                       for case in json.loads(path.read_text())["cases"]]
+
+
+def test_a_data_folder_removed_during_the_run_is_made_again(tmp_path: Path) -> None:
+    """The writer remembers the folders it made (no ``mkdir`` per file); one removed
+    since (a test cleaning up) is made again, and the file is written."""
+    folder = tmp_path / "test-data" / "lib"
+    first = writer.claim(folder, "f", "{}\n")
+    assert first == folder / "f-00.json" and first.read_text() == "{}\n"
+    shutil.rmtree(folder)
+    again = writer.claim(folder, "g", "[]\n")
+    assert again == folder / "g-00.json" and again.read_text() == "[]\n"
+    assert [again.name] == [path.name for path in folder.iterdir()]  # (no temporary left)
