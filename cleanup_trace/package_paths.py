@@ -15,6 +15,7 @@ import re
 import sys
 from typing import Any, Callable, Optional
 
+from cleanup_trace._identity import identity
 from cleanup_trace.filters import TEST_DIRECTORY_NAMES
 
 LOADER = "cleanup_trace.package_paths.load"
@@ -53,6 +54,10 @@ class PackagePaths:
     def __init__(self, instrumented: Callable[[Any], bool]) -> None:
         self._instrumented = instrumented
         self._modules_seen = -1
+        # Each module looked at, by name: its id and the package directory it gave (or ""): a
+        # module imported during the run made every module be looked at again (a test
+        # suite imports hundreds, one by one, between recorded calls).
+        self._looked_at: dict[str, tuple] = {}
         self.prefixes: tuple[str, ...] = ()  # each directory followed by a separator
         self._packages: dict[str, str] = {}  # directory -> package name
         # What every one of those paths starts with: most texts are told apart by it alone.
@@ -61,19 +66,32 @@ class PackagePaths:
     def refresh(self) -> tuple[str, ...]:
         if len(sys.modules) != self._modules_seen:
             self._modules_seen = len(sys.modules)
+            looked_at = self._looked_at
+            modules = list(sys.modules.items())
+            if len(looked_at) > 2 * len(modules):  # (modules removed since: forgotten)
+                looked_at.clear()
             found = {}
-            for name, module in list(sys.modules.items()):
-                path = getattr(module, "__path__", None)
-                origin = getattr(module, "__file__", None)
-                if path is None or not origin or not self._instrumented(module):
-                    continue
-                found[os.path.dirname(os.path.abspath(origin))] = name
+            for name, module in modules:
+                seen = looked_at.get(name)
+                # (its identity, not the module: one removed must not stay alive here)
+                if seen is None or seen[0] != identity(module):
+                    seen = looked_at[name] = (identity(module), self._directory_of(module))
+                if seen[1]:
+                    found[seen[1]] = name
             outermost = {directory: name for directory, name in found.items()
                          if not any(directory.startswith(other + os.sep) for other in found)}
             self._packages = outermost
             self.prefixes = tuple(directory + os.sep for directory in outermost)
             self.lead = os.path.commonprefix(list(outermost))
         return self.prefixes
+
+    def _directory_of(self, module: Any) -> str:
+        """The directory of an instrumented package, "" for any other module."""
+        path = getattr(module, "__path__", None)
+        origin = getattr(module, "__file__", None)
+        if path is None or not origin or not self._instrumented(module):
+            return ""
+        return os.path.dirname(os.path.abspath(origin))
 
     def holds(self, text: str) -> bool:
         """Is ``text`` a path inside (or of) one of the packages, not in a test directory

@@ -164,7 +164,7 @@ def parametrize_stg_tests(metafunc: pytest.Metafunc, data_directory: Optional[Pa
 
 @pytest.hookimpl(trylast=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    from cleanup_trace.replay import ASYNC_TEST, SYNC_TEST
+    from cleanup_trace.scaffold import ASYNC_TEST, SYNC_TEST
 
     if metafunc.function.__name__ in (SYNC_TEST, ASYNC_TEST):
         parametrize_stg_tests(metafunc)

@@ -25,8 +25,8 @@ from cleanup_trace.compare import differences, object_state, same_text
 from cleanup_trace.package_paths import localised
 from cleanup_trace.effects import REFUSED_AT_REPLAY, SETTING_TYPES, bytecode_cache, during_an_import
 
-SYNC_TEST = "test_pytest_cleanup_sync_test_cases"
-ASYNC_TEST = "test_pytest_cleanup_async_test_cases"
+from cleanup_trace.scaffold import ASYNC_TEST, SYNC_TEST  # noqa: F401 (also read from here)
+
 ARGNAMES = ("fn", "args", "kwargs", "expected")
 
 

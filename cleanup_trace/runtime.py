@@ -53,7 +53,7 @@ import threading
 import time
 import types
 import weakref
-from typing import Any, Callable, Iterator, Optional, Protocol
+from typing import Any, Callable, Iterator, NamedTuple, Optional, Protocol
 
 from cleanup_trace._wrapt import wrapt
 
@@ -1699,7 +1699,7 @@ def _method_watches(instance: Any, names: list, by_module: dict) -> list:
 
 
 def _foreign_watches(module_namespace: dict, names: list, depth: int = 2) -> list:
-    known = _foreign_callables.get(module_namespace.get("__name__"), {})
+    known = _noted_callables(module_namespace.get("__name__"))
     watches = [(module_namespace, attribute, (known[attribute],)) for attribute in names if attribute in known]
     if depth:
         # Its submodules the code names (``urllib.request.urlopen``, ``os.path.exists``):
@@ -1725,7 +1725,23 @@ _BUILTINS_AT_START = {name: (_identity(_BUILTINS_NAMESPACE[name]),) for name in 
 # their simple settings (a module of options without a function: dpath's
 # ``options.ALLOW_EMPTY_STRING_KEYS``, which a test class turns on for its tests). The
 # standard library's data attributes (``sys.stdout``) change by design: not watched.
-_foreign_callables: dict[str, dict[str, int]] = {}
+# Until a watch first looks at a module, it holds a copy of the module's namespace as it
+# was (see _AsNoted): recording starts by noting every standard module imported (190 in a
+# bare pytest process), and sorting their 20,000 attributes took a third of the start.
+_foreign_callables: dict[str, Any] = {}
+
+
+class _AsNoted(NamedTuple):
+    """A module's namespace copied when it was noted, sorted when first looked at."""
+
+    namespace: dict
+    settings: tuple
+
+    def callables(self) -> dict:
+        settings = self.settings
+        return {attribute: _identity(value) for attribute, value in self.namespace.items()
+                if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type))
+                or (type(value) in settings and not attribute.startswith("__"))}
 
 
 def _note_foreign_module(module: types.ModuleType) -> None:
@@ -1733,10 +1749,15 @@ def _note_foreign_module(module: types.ModuleType) -> None:
     if not isinstance(name, str) or name in _foreign_callables or name.startswith("cleanup_trace"):
         return
     settings = () if filters.is_standard_library(name) else SETTING_TYPES
-    _foreign_callables[name] = {
-        attribute: _identity(value) for attribute, value in list(vars(module).items())
-        if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type))
-        or (type(value) in settings and not attribute.startswith("__"))}
+    _foreign_callables[name] = _AsNoted(dict(vars(module)), settings)
+
+
+def _noted_callables(name: Optional[str]) -> dict:
+    """``{attribute: id}`` of a noted module's functions, classes (and settings) as noted."""
+    known = _foreign_callables.get(name)  # type: ignore[arg-type]
+    if type(known) is _AsNoted:
+        known = _foreign_callables[name] = known.callables()  # type: ignore[index]
+    return known or {}
 
 
 def _too_deep() -> None:

@@ -9,6 +9,12 @@ from pathlib import Path
 TEST_FILE = "test_pytestcleanup_cases.py"
 REPLAY_CONFTEST = "conftest-pytestcleanup-replay.py"
 RECORD_CONFTEST = "conftest-pytestcleanup-record.py"
+# The generated tests (TEST_SOURCE), which the plugin parametrizes from the data files.
+# Here, not in replay: the plugin asks every test function of every run whether it is one
+# of them, and replay's import (the serialiser, jsonpickle) cost each plain pytest run
+# with the tool installed 20 ms.
+SYNC_TEST = "test_pytest_cleanup_sync_test_cases"
+ASYNC_TEST = "test_pytest_cleanup_async_test_cases"
 
 TEST_SOURCE = '''"""Replays the calls recorded by cleanup_trace: see the {data_dir} directory."""
 from cleanup_trace import assert_return_values

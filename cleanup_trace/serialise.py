@@ -784,9 +784,22 @@ def load_held(module: str, qualname: str, attribute: str) -> Any:
 
 
 def _is_user_module(module: Any) -> bool:
+    loader = getattr(module_attribute(module, "__spec__"), "loader", None)
+    return isinstance(loader, _INSTRUMENTING_LOADER or _instrumenting_loader())
+
+
+# (imported at first use, not with this module: a replay imports no import hook; asked
+# once per module and per function stored, an ``import`` statement each time cost more
+# than the answer)
+_INSTRUMENTING_LOADER: Any = None
+
+
+def _instrumenting_loader() -> type:
+    global _INSTRUMENTING_LOADER
     from cleanup_trace.importhook import InstrumentingLoader
 
-    return isinstance(getattr(module_attribute(module, "__spec__"), "loader", None), InstrumentingLoader)
+    _INSTRUMENTING_LOADER = InstrumentingLoader
+    return InstrumentingLoader
 
 
 def _from_user_code(function: Any) -> bool:

@@ -46,6 +46,21 @@ def test_help_lists_the_option(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*--cleanup-record*"])
 
 
+def test_a_plain_run_loads_neither_replay_nor_the_serialiser(pytester: pytest.Pytester,
+                                                              clean_env: pytest.MonkeyPatch) -> None:
+    """Installed, the plugin asks each test function whether it is a generated replay test:
+    a run that neither records nor replays must not pay for importing replay, the
+    serialiser and jsonpickle for that (20 ms of every pytest run)."""
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    pytester.makeconftest(
+        "import sys\n"
+        "def pytest_sessionfinish(session):\n"
+        "    heavy = ('cleanup_trace.replay', 'cleanup_trace.serialise', 'jsonpickle')\n"
+        "    print('LOADED', [name for name in heavy if name in sys.modules])\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.stdout.fnmatch_lines(["*LOADED []*", "*1 passed*"])
+
+
 def test_bad_variable_is_a_usage_error(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     """A malformed PYTESTCLEANUP_* value stops pytest with one clear line."""
     clean_env.setenv("PYTESTCLEANUP_SERIALISATION_DEPTH", "deep")

@@ -1,0 +1,38 @@
+"""Where the packages of yours are: found again only for the modules imported since."""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import pytest
+
+from cleanup_trace.package_paths import PackagePaths
+
+
+@pytest.fixture
+def two_packages(tmp_path, monkeypatch):
+    for name in ("pkg_one", "pkg_two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in ("pkg_one", "pkg_two"):
+        sys.modules.pop(name, None)
+
+
+def test_a_package_imported_later_is_found_and_only_it_is_looked_at(two_packages) -> None:
+    asked: list = []
+    paths = PackagePaths(lambda module: asked.append(module.__name__) or module.__name__.startswith("pkg_"))
+    importlib.import_module("pkg_one")
+    assert (str(two_packages / "pkg_one") + os.sep,) == paths.refresh()
+    asked.clear()
+    importlib.import_module("pkg_two")
+    assert {str(two_packages / name) + os.sep for name in ("pkg_one", "pkg_two")} == set(paths.refresh())
+    assert ["pkg_two"] == asked  # (every other package was looked at before)
+    # Imported afresh (a test clearing sys.modules): another module, looked at again.
+    del sys.modules["pkg_one"]
+    assert (str(two_packages / "pkg_two") + os.sep,) == paths.refresh()
+    asked.clear()
+    importlib.import_module("pkg_one")
+    assert 2 == len(paths.refresh()) and ["pkg_one"] == asked
