@@ -1725,9 +1725,10 @@ _BUILTINS_AT_START = {name: (_identity(_BUILTINS_NAMESPACE[name]),) for name in 
 # their simple settings (a module of options without a function: dpath's
 # ``options.ALLOW_EMPTY_STRING_KEYS``, which a test class turns on for its tests). The
 # standard library's data attributes (``sys.stdout``) change by design: not watched.
-# Until a watch first looks at a module, it holds a copy of the module's namespace as it
-# was (see _AsNoted): recording starts by noting every standard module imported (190 in a
-# bare pytest process), and sorting their 20,000 attributes took a third of the start.
+# Until a watch first looks at a standard module, it holds a copy of the module's
+# namespace as it was (see _AsNoted): recording starts by noting every standard module
+# imported (190 in a bare pytest process), and sorting their 20,000 attributes took a
+# fifth of the start.
 _foreign_callables: dict[str, Any] = {}
 
 
@@ -1748,8 +1749,12 @@ def _note_foreign_module(module: types.ModuleType) -> None:
     name = getattr(module, "__name__", None)
     if not isinstance(name, str) or name in _foreign_callables or name.startswith("cleanup_trace"):
         return
-    settings = () if filters.is_standard_library(name) else SETTING_TYPES
-    _foreign_callables[name] = _AsNoted(dict(vars(module)), settings)
+    if filters.is_standard_library(name):
+        _foreign_callables[name] = _AsNoted(dict(vars(module)), ())
+    else:
+        # (at once: its namespace may hold functions of yours, which a copy would keep,
+        # and a function held here looks like a user's to detaching, see _other_holders)
+        _foreign_callables[name] = _AsNoted(dict(vars(module)), SETTING_TYPES).callables()
 
 
 def _noted_callables(name: Optional[str]) -> dict:

@@ -127,3 +127,26 @@ def test_a_function_imported_by_name_elsewhere_is_put_back_in_every_module_holdi
     clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
     result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", "test_lib.py")
     result.assert_outcomes(passed=2)
+
+
+def test_a_module_another_of_yours_holds_as_a_global_still_gets_its_plain_functions_back(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """``import lib`` in another module of yours: the tool notes that module's functions
+    (a test may patch them) by identity only. A copy of its namespace would hold each of
+    them once more, and a function held elsewhere keeps its wrapper (see detach)."""
+    user = "import lib\n\n\ndef use(x):\n    return list(lib.kept(x)) + list(lib.taken(x))\n"
+    script = textwrap.dedent('''
+        import types
+        from cleanup_trace import Recorder
+
+        with Recorder():
+            import user, lib
+            for value in range(3):
+                user.use(value)
+        print("after:", type(lib.kept) is types.FunctionType, type(lib.taken) is types.FunctionType)
+    ''')
+    pytester.makepyfile(lib=textwrap.dedent(LIB), user=user, script=script)
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["after: True True"])
