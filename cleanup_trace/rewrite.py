@@ -221,6 +221,28 @@ def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
                 pending.extend(reversed(inner))
 
 
+_IMPORT_WORD = re.compile(r"import\b")
+
+
+def _statements_on(tree: ast.Module, lines: list[int]) -> Iterator[ast.AST]:
+    """:func:`_statements`, but inside a top-level statement only where its lines hold one
+    of ``lines`` (sorted): most of a module's statements are in functions that import
+    nothing (python-stdnum: half of them)."""
+    pending: list = list(reversed(tree.body))
+    while pending:
+        node = pending.pop()
+        yield node
+        first = getattr(node, "lineno", None)
+        if first is not None:  # (a match case has no location: looked into)
+            at = bisect.bisect_left(lines, first)
+            if at == len(lines) or lines[at] > (node.end_lineno or first):
+                continue
+        for field in ("cases", "handlers", "finalbody", "orelse", "body"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list):
+                pending.extend(reversed(inner))
+
+
 def rebound_globals(tree: ast.Module, text: str) -> list[str]:
     """Names the module's functions declare ``global``: rebinding them is its own doing."""
     # (most modules: no walk at all; ``in`` first: the pattern tried at every character
@@ -348,18 +370,21 @@ def _decorator_name(node: ast.expr) -> str:
     return ".".join(reversed(parts))
 
 
-def imported_names(tree: ast.Module) -> dict[str, str]:
+def imported_names(tree: ast.Module, text: Optional[str] = None) -> dict[str, str]:
     """What each name bound by an import in ``tree`` stands for: ``{"dt": "datetime",
     "now": "time.time"}`` for ``import datetime as dt`` and ``from time import time as now``
     (and for ``now = time.time`` at module level).
 
     Only statements are visited (imports are statements, wherever they sit), never the
-    expressions that make up most of a tree. Relative imports are left out (they are the
-    module's own package, never a clock).
+    expressions that make up most of a tree; given the module's ``text``, only the
+    top-level ones and those inside a statement whose lines show the word ``import``.
+    Relative imports are left out (they are the module's own package, never a clock).
     """
     names: dict[str, str] = {}
     module_level = set(map(id, tree.body))
-    for node in _statements(tree):  # in source order: later imports win
+    statements = _statements(tree) if text is None else \
+        _statements_on(tree, _line_numbers(text, _word_offsets(_IMPORT_WORD, text)))
+    for node in statements:  # in source order: later imports win
         if type(node) is ast.Assign and id(node) in module_level and len(node.targets) == 1 \
                 and type(node.targets[0]) is ast.Name and isinstance(node.value, (ast.Name, ast.Attribute)):
             # ``_now = datetime.now  # hook point for unit tests`` (webob): the alias
@@ -751,7 +776,7 @@ def rewrite_module(source: str | bytes, filename: str, module_name: str,
     text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
     if OPT_OUT_MARKER in text:
         return tree, []
-    imported = imported_names(tree)
+    imported = imported_names(tree, text)
     shared = shared_state(tree, text, imported)
     hits = _hint_offsets(text, imported, shared)
     inline_hits = _word_offsets(inline.HINT, text) \

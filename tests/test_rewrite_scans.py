@@ -82,3 +82,29 @@ def test_the_collector_is_held_off_while_a_module_is_compiled_and_back_after() -
             gc.enable()
     finally:
         gc.callbacks.remove(note)
+
+
+def test_imported_names_found_from_the_import_lines_are_those_of_the_whole_walk() -> None:
+    """Given the module's text, the import scan looks inside a statement only where its
+    lines show ``import``: the same names as walking every statement, on the standard
+    library's modules (imports in functions, branches, handlers, ``try``, ``with``...)."""
+    import ast
+    import os
+    import sysconfig
+
+    directory = sysconfig.get_paths()["stdlib"]
+    files = sorted(name for name in os.listdir(directory) if name.endswith(".py"))
+    assert len(files) > 100
+    inner_imports = 0
+    for name in files:
+        with open(os.path.join(directory, name), "rb") as handle:
+            source = handle.read()
+        text = source.decode("utf-8", "replace")
+        tree = ast.parse(source)
+        everywhere = rewrite.imported_names(tree)
+        assert everywhere == rewrite.imported_names(tree, text), name
+        inner_imports += any(isinstance(node, (ast.Import, ast.ImportFrom)) for statement in tree.body
+                             if isinstance(statement, (ast.FunctionDef, ast.ClassDef)) for node in ast.walk(statement))
+    assert inner_imports > 50  # (the test is about imports inside functions and classes)
+    text = "import os\ndef f():\n    if os:\n        from time import time as now\n    return now()\n"
+    assert {"os": "os", "now": "time.time"} == rewrite.imported_names(ast.parse(text), text)
