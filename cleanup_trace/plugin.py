@@ -19,6 +19,7 @@ import cleanup_trace
 cleanup_trace._skip_assertion_rewriting()
 
 from cleanup_trace.config import ConfigError, Settings, describe_options  # noqa: E402
+from cleanup_trace.scaffold import ASYNC_TEST, SYNC_TEST  # noqa: E402
 
 settings_key = pytest.StashKey[Settings]()
 cases_key = pytest.StashKey[dict]()
@@ -164,8 +165,6 @@ def parametrize_stg_tests(metafunc: pytest.Metafunc, data_directory: Optional[Pa
 
 @pytest.hookimpl(trylast=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    from cleanup_trace.scaffold import ASYNC_TEST, SYNC_TEST
-
     if metafunc.function.__name__ in (SYNC_TEST, ASYNC_TEST):
         parametrize_stg_tests(metafunc)
 

@@ -25,8 +25,6 @@ from cleanup_trace.compare import differences, object_state, same_text
 from cleanup_trace.package_paths import localised
 from cleanup_trace.effects import REFUSED_AT_REPLAY, SETTING_TYPES, bytecode_cache, during_an_import
 
-from cleanup_trace.scaffold import ASYNC_TEST, SYNC_TEST  # noqa: F401 (also read from here)
-
 ARGNAMES = ("fn", "args", "kwargs", "expected")
 
 

@@ -207,33 +207,18 @@ def _line_numbers(text: str, offsets: list[int]) -> list[int]:
     return lines
 
 
-def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
+def _statements(tree: ast.Module, lines: Optional[list[int]] = None) -> Iterator[ast.stmt]:
     """Every statement of ``tree`` in source order, wherever it sits (function and class
     bodies, branches, handlers, match cases), never the expressions that make up most of
-    a tree."""
-    pending: list = list(reversed(tree.body))
-    while pending:
-        node = pending.pop()
-        yield node
-        for field in ("cases", "handlers", "finalbody", "orelse", "body"):
-            inner = getattr(node, field, None)
-            if isinstance(inner, list):
-                pending.extend(reversed(inner))
-
-
-_IMPORT_WORD = re.compile(r"import\b")
-
-
-def _statements_on(tree: ast.Module, lines: list[int]) -> Iterator[ast.AST]:
-    """:func:`_statements`, but inside a top-level statement only where its lines hold one
-    of ``lines`` (sorted): most of a module's statements are in functions that import
-    nothing (python-stdnum: half of them)."""
+    a tree. Given ``lines`` (sorted), only the top-level statements and those inside a
+    statement whose lines hold one of them: most of a module's statements are in
+    functions that import nothing (python-stdnum: half of them)."""
     pending: list = list(reversed(tree.body))
     while pending:
         node = pending.pop()
         yield node
         first = getattr(node, "lineno", None)
-        if first is not None:  # (a match case has no location: looked into)
+        if lines is not None and first is not None:  # (a match case has no location: looked into)
             at = bisect.bisect_left(lines, first)
             if at == len(lines) or lines[at] > (node.end_lineno or first):
                 continue
@@ -241,6 +226,9 @@ def _statements_on(tree: ast.Module, lines: list[int]) -> Iterator[ast.AST]:
             inner = getattr(node, field, None)
             if isinstance(inner, list):
                 pending.extend(reversed(inner))
+
+
+_IMPORT_WORD = re.compile(r"import\b")
 
 
 def rebound_globals(tree: ast.Module, text: str) -> list[str]:
@@ -382,9 +370,8 @@ def imported_names(tree: ast.Module, text: Optional[str] = None) -> dict[str, st
     """
     names: dict[str, str] = {}
     module_level = set(map(id, tree.body))
-    statements = _statements(tree) if text is None else \
-        _statements_on(tree, _line_numbers(text, _word_offsets(_IMPORT_WORD, text)))
-    for node in statements:  # in source order: later imports win
+    lines = None if text is None else _line_numbers(text, _word_offsets(_IMPORT_WORD, text))
+    for node in _statements(tree, lines):  # in source order: later imports win
         if type(node) is ast.Assign and id(node) in module_level and len(node.targets) == 1 \
                 and type(node.targets[0]) is ast.Name and isinstance(node.value, (ast.Name, ast.Attribute)):
             # ``_now = datetime.now  # hook point for unit tests`` (webob): the alias

@@ -1733,16 +1733,16 @@ _foreign_callables: dict[str, Any] = {}
 
 
 class _AsNoted(NamedTuple):
-    """A module's namespace copied when it was noted, sorted when first looked at."""
+    """A standard module's namespace, copied when it was noted (sorted when first looked at)."""
 
     namespace: dict
-    settings: tuple
 
-    def callables(self) -> dict:
-        settings = self.settings
-        return {attribute: _identity(value) for attribute, value in self.namespace.items()
-                if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type))
-                or (type(value) in settings and not attribute.startswith("__"))}
+
+def _callables(namespace: dict, settings: tuple) -> dict:
+    """``{attribute: id}`` of a namespace's functions and classes (and settings)."""
+    return {attribute: _identity(value) for attribute, value in namespace.items()
+            if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type))
+            or (type(value) in settings and not attribute.startswith("__"))}
 
 
 def _note_foreign_module(module: types.ModuleType) -> None:
@@ -1750,18 +1750,18 @@ def _note_foreign_module(module: types.ModuleType) -> None:
     if not isinstance(name, str) or name in _foreign_callables or name.startswith("cleanup_trace"):
         return
     if filters.is_standard_library(name):
-        _foreign_callables[name] = _AsNoted(dict(vars(module)), ())
+        _foreign_callables[name] = _AsNoted(dict(vars(module)))
     else:
         # (at once: its namespace may hold functions of yours, which a copy would keep,
         # and a function held here looks like a user's to detaching, see _other_holders)
-        _foreign_callables[name] = _AsNoted(dict(vars(module)), SETTING_TYPES).callables()
+        _foreign_callables[name] = _callables(dict(vars(module)), SETTING_TYPES)
 
 
 def _noted_callables(name: Optional[str]) -> dict:
     """``{attribute: id}`` of a noted module's functions, classes (and settings) as noted."""
     known = _foreign_callables.get(name)  # type: ignore[arg-type]
-    if type(known) is _AsNoted:
-        known = _foreign_callables[name] = known.callables()  # type: ignore[index]
+    if type(known) is _AsNoted:  # (the standard library's data attributes change by design: not watched)
+        known = _foreign_callables[name] = _callables(known.namespace, ())  # type: ignore[index]
     return known or {}
 
 

@@ -20,13 +20,13 @@ TEST_SOURCE = '''"""Replays the calls recorded by cleanup_trace: see the {data_d
 from cleanup_trace import assert_return_values
 
 
-def test_pytest_cleanup_sync_test_cases(fn, args, kwargs, expected):
+def {sync_test}(fn, args, kwargs, expected):
     """See {data_dir} for the test cases (one per recorded call)."""
     actual = fn(*args, **kwargs)
     assert_return_values(actual, expected)
 
 
-async def test_pytest_cleanup_async_test_cases(fn, args, kwargs, expected):
+async def {async_test}(fn, args, kwargs, expected):
     """See {data_dir} for the test cases; runs with or without pytest-asyncio."""
     actual = await fn(*args, **kwargs)
     assert_return_values(actual, expected)
@@ -65,7 +65,7 @@ def write_scaffold(test_directory: Path, data_dir_name: str) -> dict[str, str]:
     """Write the three files that are missing; return ``{path: "written" | "kept"}``."""
     test_directory.mkdir(parents=True, exist_ok=True)
     results = {}
-    for name, text in ((TEST_FILE, TEST_SOURCE.format(data_dir=data_dir_name)),
+    for name, text in ((TEST_FILE, TEST_SOURCE.format(data_dir=data_dir_name, sync_test=SYNC_TEST, async_test=ASYNC_TEST)),
                        (REPLAY_CONFTEST, REPLAY_SOURCE), (RECORD_CONFTEST, RECORD_SOURCE)):
         path = test_directory / name
         try:
