@@ -31,8 +31,11 @@ def test_a_package_imported_later_is_found_and_only_it_is_looked_at(two_packages
     assert {str(two_packages / name) + os.sep for name in ("pkg_one", "pkg_two")} == set(paths.refresh())
     assert ["pkg_two"] == asked  # (every other package was looked at before)
     # Imported afresh (a test clearing sys.modules): another module, looked at again.
-    del sys.modules["pkg_one"]
+    # (the old module held meanwhile: freed, its address could go to the new one, which
+    # would then pass for it; same name, same file: the same directory all the same)
+    old = sys.modules.pop("pkg_one")
     assert (str(two_packages / "pkg_two") + os.sep,) == paths.refresh()
     asked.clear()
     importlib.import_module("pkg_one")
     assert 2 == len(paths.refresh()) and ["pkg_one"] == asked
+    assert old is not sys.modules["pkg_one"]
