@@ -90,8 +90,9 @@ def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> None:
 
 
 def pytest_runtest_logfinish(nodeid: str, location: tuple) -> None:
-    # Between tests: the recorded cases of the last seconds reach their files (a session
-    # killed outright, a timeout plugin's os._exit, loses no more than those).
+    # Between tests: the cases recorded since the last flush reach their files, once
+    # FLUSH_INTERVAL_SECONDS have passed (a session killed outright, a timeout plugin's
+    # os._exit, loses no more than those).
     recording = sys.modules.get("cleanup_trace.recorder")  # never imported by a session not recording
     recorder = recording.Recorder.current() if recording is not None else None
     if recorder is not None and recorder.active:

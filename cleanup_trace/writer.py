@@ -250,7 +250,7 @@ class DataWriter:
     """The recorder's sink for cases: dedupes against earlier files and writes each
     accepted case at once (a killed process keeps them), or once told to :meth:`defer`,
     at :meth:`flush` (a pytest session: between tests every few seconds, and at its end;
-    a session killed outright loses the cases of its last seconds)."""
+    a session killed outright loses the cases accepted since the last flush)."""
 
     def __init__(self, directory: Path, filesize_limit_bytes: int) -> None:
         self.directory = directory

@@ -132,6 +132,30 @@ def test_the_tools_modules_are_not_assertion_rewritten(pytester: pytest.Pytester
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize("interval, written_between_tests", [(None, False), (0.0, True)])
+def test_cases_reach_their_files_between_tests_once_the_interval_passed(
+        pytester: pytest.Pytester, app: Path, interval: object, written_between_tests: bool) -> None:
+    """A session writes its files between tests once FLUSH_INTERVAL_SECONDS passed since
+    the last write (a short suite: only at its end, each file once), and at its end."""
+    setting = "" if interval is None else f"cleanup_trace.recorder.FLUSH_INTERVAL_SECONDS = {interval}"
+    (app / "tests" / "conftest.py").write_text(f"import cleanup_trace.recorder\n{setting}\n")
+    (app / "tests" / "test_order.py").write_text(textwrap.dedent(f"""
+        from pathlib import Path
+
+        import app
+
+        def test_first():
+            assert app.fib(5) == 5
+
+        def test_second():
+            written = (Path(__file__).parent / "test-data" / "app" / "fib-00.json").exists()
+            assert written is {written_between_tests}
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert ["tests/test-data/app/fib-00.json"] == data_files(app)
+
+
 @pytest.mark.usefixtures("debug_log")
 def test_tool_log_lines_reach_the_real_stderr_under_capture(pytester: pytest.Pytester, app: Path) -> None:
     """pytest captures fd 2 for every test: the tool's log lines must not vanish with the
