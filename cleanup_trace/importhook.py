@@ -99,6 +99,9 @@ not_instrumented: list = []
 # (``PYTHONDONTWRITEBYTECODE``). The rewrite reads nothing but the source and the names.
 _made_in_process: dict = {}
 
+# The helper rewriting the recording's modules ahead, while recording (see prewarm).
+_prewarmed: Optional[Any] = None
+
 
 class InstrumentingLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> Any:
@@ -127,7 +130,9 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
             if code is not None:
                 return code
         try:
-            code = rewrite.compile_instrumented(source(), source_path, fullname)
+            code = _prewarmed.code_for(source_path, fullname, source_hash) if _prewarmed is not None else None
+            if code is None:
+                code = rewrite.compile_instrumented(source(), source_path, fullname)
         except Exception as error:
             if not isinstance(error, SyntaxError):
                 not_instrumented.append(fullname)
@@ -219,8 +224,14 @@ def _rewritten_by_pytest(spec: Any) -> bool:
     return origin.endswith(".py") and not filters.looks_like_test_code(os.path.normcase(os.path.realpath(origin)))
 
 
-def install(module_filter: ModuleFilter) -> InstrumentingFinder:
-    """Put a finder first on ``sys.meta_path`` (one at a time)."""
+def install(module_filter: ModuleFilter, prewarmed: Optional[Any] = None) -> InstrumentingFinder:
+    """Put a finder first on ``sys.meta_path`` (one at a time); ``prewarmed``: a
+    :class:`cleanup_trace.prewarm.Prewarm` whose code the loader takes first."""
+    global _prewarmed
+    if prewarmed is not None:
+        if _prewarmed is not None:
+            _prewarmed.close()
+        _prewarmed = prewarmed
     for finder in sys.meta_path:
         if isinstance(finder, InstrumentingFinder):
             finder.filter = module_filter
@@ -231,7 +242,11 @@ def install(module_filter: ModuleFilter) -> InstrumentingFinder:
 
 
 def uninstall() -> None:
+    global _prewarmed
     sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, InstrumentingFinder)]
+    if _prewarmed is not None:
+        prewarmed, _prewarmed = _prewarmed, None
+        prewarmed.close()
 
 
 def already_imported(module_filter: ModuleFilter) -> list[str]:

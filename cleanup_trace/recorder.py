@@ -100,7 +100,7 @@ class Recorder:
                 return
             _log.claim_stderr()
             filters.set_recording_root(self.filter.project_root)
-            self._finder = importhook.install(self.filter)
+            self._finder = importhook.install(self.filter, self._prewarm())
             never = self.filter.never_included()
             if never:
                 log.warning("modules.never_instrumented", modules=",".join(never),
@@ -123,6 +123,15 @@ class Recorder:
                 atexit.register(self._at_exit)
                 if hasattr(os, "register_at_fork"):
                     os.register_at_fork(after_in_child=self._after_fork_in_child)
+
+    def _prewarm(self) -> Any:
+        """A helper rewriting the included modules ahead (see prewarm), when it may pay:
+        not in every process of a staging run."""
+        if self.started_with_the_process:
+            return None
+        from cleanup_trace import prewarm
+
+        return prewarm.start(self.filter)
 
     def stop(self, force: bool = False, report: bool = True) -> None:
         with self._lock:

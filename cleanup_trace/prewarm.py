@@ -1,0 +1,288 @@
+"""Your modules rewritten ahead, by a helper process on another core, while pytest starts.
+
+Rewriting a module (parse, instrument, compile: :mod:`cleanup_trace.rewrite`) costs
+several times what Python's own compile of it does, at every import of a recording run
+that cannot cache bytecode (``PYTHONDONTWRITEBYTECODE``, a fresh checkout, a read-only
+tree): python-stdnum's 338 modules take about half a second, a sixth of its plain suite.
+The rewrite reads nothing but the source, its path and the module's name, so another
+process can do it: one is started when recording starts, given the modules of the
+packages the recording includes, in the order pytest collects them (names sorted,
+depth first), and it sends each one's code back as it goes. The import hook takes a
+module's code from it when it is there and made from the same source (its hash), waits
+for the one the helper is working on, and rewrites any other itself, as without it.
+
+* Only where it can pay and cannot be seen: a POSIX system (``/bin/sh``), two CPUs or
+  more for this process, not an xdist worker (the workers use the cores), not a
+  process that the start-up hook made record (every Python process of a staging run).
+* The helper is started through ``/bin/sh`` in the background (``... &``), so it is not
+  a child of your process: a test's ``os.wait()`` never gets it, nor does a ``SIGCHLD``
+  handler. It runs with ``-S`` (no ``.pth`` file: neither the tool's start-up hook nor
+  coverage's runs in it), in a session of its own (a Ctrl-C of the terminal is not sent
+  to it), and stops when its work is done or your process is gone.
+* Its records go to an anonymous file shared with it (nothing to clean up on disk):
+  first the list of modules, written here, then one record per module, which this side
+  reads with ``os.pread`` (the file's offset is the helper's to move).
+"""
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import json
+import marshal
+import os
+import re
+import shlex
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Optional
+
+from cleanup_trace import importhook
+from cleanup_trace._log import log
+from cleanup_trace.filters import ModuleFilter
+from cleanup_trace.prewarm_helper import DONE, HELLO, MADE, RECORD, helper_stamp, write_all
+
+# Fewer modules than this are not worth a process (~40 ms of the other core to start).
+MINIMUM_MODULES = 8
+# A helper that stopped answering is not waited for longer than this, once.
+_LONGEST_WAIT = 0.5
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def supported() -> bool:
+    """Can a helper run here at all (a POSIX system with ``/bin/sh``)?"""
+    return os.name == "posix" and os.path.exists("/bin/sh") and hasattr(os, "pread")
+
+
+def eligible() -> Optional[str]:
+    """Why no helper is started here (``None``: one may be)."""
+    if not supported():
+        return "not a POSIX system with /bin/sh"
+    if _usable_cpus() < 2:
+        return "one CPU"
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return "an xdist worker"
+    return None
+
+
+def _walk(directory: str, package: str, found: list) -> None:
+    """``(path, module name)`` of the source modules under ``directory``, entries sorted by
+    name and each directory walked where it sorts, as pytest collects them."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if entry.is_dir(follow_symlinks=False):
+            if name.isidentifier() and os.path.isfile(os.path.join(entry.path, "__init__.py")):
+                _walk(entry.path, f"{package}.{name}", found)
+        elif name.endswith(".py") and entry.is_file():
+            stem = name[:-3]
+            if stem == "__init__":
+                found.append((entry.path, package))
+            elif stem.isidentifier():
+                found.append((entry.path, f"{package}.{stem}"))
+
+
+def _top_level_names(module_filter: ModuleFilter) -> list[str]:
+    """The packages named by the include patterns (``stdnum*``: ``stdnum``), or the
+    project's own packages when no pattern is given."""
+    names: list[str] = []
+    if module_filter.include:
+        for pattern in module_filter.include:
+            top_level = re.split(r"[*?\[.]", pattern, maxsplit=1)[0]
+            if top_level.isidentifier() and top_level not in names:
+                names.append(top_level)
+        return names
+    for base in (module_filter.project_root, os.path.join(module_filter.project_root, "src")):
+        try:
+            entries = sorted(os.scandir(base), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.isidentifier() and entry.is_dir() and entry.name not in names \
+                    and os.path.isfile(os.path.join(entry.path, "__init__.py")):
+                names.append(entry.name)
+    return names
+
+
+def modules_to_rewrite(module_filter: ModuleFilter, imported: Any = None) -> list[tuple[str, str]]:
+    """``(path, module name)`` of the source modules the import hook would rewrite, in
+    the included packages, not imported yet and without valid cached code on disk."""
+    imported = sys.modules if imported is None else imported
+    found: list = []
+    for top_level in _top_level_names(module_filter):
+        early = module_filter.decide_by_name(top_level)
+        if early is not None and not early.include:
+            continue
+        try:
+            # (a top-level name: nothing is imported to find it)
+            spec = importlib.util.find_spec(top_level)
+        except (ImportError, ValueError):
+            continue
+        if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader:
+            continue
+        if spec.submodule_search_locations:
+            for directory in spec.submodule_search_locations:
+                _walk(directory, top_level, found)
+        elif spec.origin and spec.origin.endswith(".py"):
+            found.append((spec.origin, top_level))
+    wanted = []
+    for path, name in found:
+        if name in imported or not module_filter.decide(name, path).include:
+            continue
+        cached = importhook.cache_path(path)
+        if cached is not None and not sys.dont_write_bytecode and os.path.exists(cached):
+            continue  # (read from the disk cache, most likely valid)
+        wanted.append((path, name))
+    return wanted
+
+
+class Prewarm:
+    """The import hook's side of one helper: the code it made, read as it comes."""
+
+    def __init__(self, shared: Any, modules: list, records_at: int, helper: int) -> None:
+        self._shared = shared  # the anonymous file (kept open: the helper writes into it)
+        self._fd = shared.fileno()
+        self._index = {module: index for index, module in enumerate(modules)}
+        self._offset = records_at
+        self._ready: dict = {}  # index -> (status, source hash, marshalled code)
+        self._next = 0  # the module the helper works on (all before it are reported)
+        self._done = False
+        self._stamped = False
+        self.helper = helper
+        self.taken = 0  # modules whose code came from the helper
+        self.waited = 0.0
+
+    def code_for(self, path: str, fullname: str, source_hash: Callable[[], bytes]) -> Any:
+        """The helper's code for this module, if it made it from this source; else None
+        (never raises: the import hook rewrites the module itself then)."""
+        try:
+            return self._code_for(path, fullname, source_hash)
+        except Exception as error:
+            self._done = True
+            log.debug("prewarm.failed", module=fullname, error=f"{type(error).__name__}: {error}")
+            return None
+
+    def _code_for(self, path: str, fullname: str, source_hash: Callable[[], bytes]) -> Any:
+        index = self._index.get((path, fullname))
+        if index is None:
+            return None
+        self._read()
+        found = self._ready.pop(index, None)
+        if found is None and index == self._next and not self._done:
+            started = time.monotonic()
+            while found is None and not self._done and self._helper_alive():
+                if time.monotonic() - started > _LONGEST_WAIT:
+                    self._done = True  # stuck: not waited for again
+                    break
+                time.sleep(0.0002)
+                self._read()
+                found = self._ready.pop(index, None)
+            self.waited += time.monotonic() - started
+        if found is None:
+            return None
+        status, hashed, data = found
+        if status != MADE or hashed != source_hash():
+            return None
+        try:
+            code = marshal.loads(data)
+        except Exception:  # (never expected: the same interpreter made it)
+            return None
+        self.taken += 1
+        return code
+
+    def _read(self) -> None:
+        while not self._done:
+            head = os.pread(self._fd, RECORD.size, self._offset)
+            if len(head) < RECORD.size:
+                return
+            index, status, hashed, length = RECORD.unpack(head)
+            body = os.pread(self._fd, length, self._offset + RECORD.size) if length else b""
+            if len(body) < length:
+                return  # (being written)
+            self._offset += RECORD.size + length
+            if status == HELLO:
+                self._stamped = body == helper_stamp()
+                if not self._stamped:
+                    self._done = True  # another interpreter: nothing it makes is usable here
+                continue
+            if status == DONE or not self._stamped:
+                self._done = True
+                return
+            self._ready[index] = (status, hashed, body)
+            self._next = index + 1
+
+    def _helper_alive(self) -> bool:
+        try:
+            os.kill(self.helper, 0)
+        except ProcessLookupError:
+            self._done = True
+            return False
+        except OSError:
+            pass
+        return True
+
+    def close(self) -> None:
+        """Stop the helper if it still works (recording stopped) and forget its code."""
+        log.debug("prewarm.finished", modules=len(self._index), taken=self.taken,
+                  waited_ms=round(self.waited * 1000, 1))
+        if not self._done:
+            self._read()
+        if not self._done:
+            try:
+                os.kill(self.helper, 15)  # SIGTERM
+            except OSError:
+                pass
+        self._done = True
+        self._ready.clear()
+        try:
+            self._shared.close()
+        except OSError:
+            pass
+
+
+def _helper_command(fd: int) -> str:
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = (f"import sys; sys.path.insert(0, {package_parent!r}); "
+              f"from cleanup_trace.prewarm_helper import serve; serve({fd}, {os.getpid()})")
+    optimize = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
+    command = shlex.join([sys.executable, "-S", *optimize, "-c", script])
+    return f"{command} </dev/null >/dev/null 2>&1 & echo $!"
+
+
+def start(module_filter: ModuleFilter) -> Optional[Prewarm]:
+    """Start a helper for the modules the recording will rewrite; ``None`` if none is
+    worth it here (or starting one failed: logged)."""
+    reason = eligible()
+    if reason is not None:
+        return None
+    try:
+        modules = modules_to_rewrite(module_filter)
+        if len(modules) < MINIMUM_MODULES:
+            return None
+        shared = tempfile.TemporaryFile()
+        listing = json.dumps(modules).encode("utf-8")
+        write_all(shared.fileno(), struct.pack("<I", len(listing)) + listing)
+        try:
+            shell = subprocess.Popen(["/bin/sh", "-c", _helper_command(shared.fileno())], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     pass_fds=(shared.fileno(),), start_new_session=True)
+            answer, _ = shell.communicate(timeout=10)
+            helper = int(answer.split()[-1])
+        except Exception:
+            shared.close()
+            raise
+        return Prewarm(shared, modules, 4 + len(listing), helper)
+    except Exception as error:  # never in the way of a recording
+        log.debug("prewarm.not_started", error=f"{type(error).__name__}: {error}")
+        return None

@@ -1,0 +1,61 @@
+"""The helper process of :mod:`cleanup_trace.prewarm`: rewrites the listed modules.
+
+It runs with ``python -S`` (no site-packages): it imports only the standard library and
+:mod:`cleanup_trace.rewrite`, which needs nothing else.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import marshal
+import os
+import struct
+import sys
+
+# index of the module in the list, status, its source's hash, length of what follows
+RECORD = struct.Struct("<IB8sI")
+MADE, FAILED, DONE, HELLO = 0, 1, 2, 3
+NO_HASH = bytes(8)
+
+
+def helper_stamp() -> bytes:
+    """What must be the same in both processes for the helper's code to be usable."""
+    return importlib.util.MAGIC_NUMBER + bytes([sys.flags.optimize, 0, 0, 0])
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def serve(fd: int, parent: int) -> None:
+    """The helper: rewrite the listed modules in order, one record each, then stop."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from cleanup_trace import rewrite
+
+        size = struct.unpack("<I", os.pread(fd, 4, 0))[0]
+        modules = json.loads(os.pread(fd, size, 4).decode("utf-8"))
+        write_all(fd, RECORD.pack(0, HELLO, NO_HASH, 8) + helper_stamp())
+        for index, (path, name) in enumerate(modules):
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                break  # nobody to read the rest
+            except OSError:
+                pass
+            try:
+                with open(path, "rb") as handle:
+                    source = handle.read()
+                hashed = importlib.util.source_hash(source)
+                data = marshal.dumps(rewrite.compile_instrumented(source, path, name))
+                status = MADE
+            except Exception:  # the importing side rewrites it, and reports why it failed
+                hashed, data, status = NO_HASH, b"", FAILED
+            write_all(fd, RECORD.pack(index, status, hashed, len(data)) + data)
+        write_all(fd, RECORD.pack(0, DONE, NO_HASH, 0))
+    finally:
+        os._exit(0)

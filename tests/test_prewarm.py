@@ -1,0 +1,213 @@
+"""The helper process rewriting the recording's modules ahead (cleanup_trace.prewarm)."""
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from cleanup_trace import inline, prewarm, rewrite
+from cleanup_trace.filters import ModuleFilter
+
+pytestmark = pytest.mark.skipif(not prewarm.supported(), reason="the helper needs a POSIX system with /bin/sh")
+
+MODULE = '''
+def double_{n}(value):
+    if value is None:
+        return None
+    return value * 2
+'''
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``shop`` (ten modules, a subpackage, its tests) on ``sys.path``, imported by nobody."""
+    root = tmp_path / "project"
+    (root / "shop" / "sub").mkdir(parents=True)
+    (root / "shop" / "tests").mkdir()
+    (root / "shop" / "__init__.py").write_text("")
+    (root / "shop" / "sub" / "__init__.py").write_text("")
+    (root / "shop" / "tests" / "__init__.py").write_text("")
+    (root / "shop" / "tests" / "test_it.py").write_text("def test_it():\n    pass\n")
+    for n in range(6):
+        (root / "shop" / f"m{n}.py").write_text(MODULE.format(n=n))
+    (root / "shop" / "sub" / "deep.py").write_text(MODULE.format(n=9))
+    (root / "shop" / "zlast.py").write_text(MODULE.format(n=7))
+    (root / "shop" / "data.txt").write_text("not a module")
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(prewarm, "_usable_cpus", lambda: 2)  # (a one-CPU runner tests it all the same)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # (nor is this suite's worker one)
+    return root
+
+
+def listed(package: Path) -> list[tuple[str, str]]:
+    return prewarm.modules_to_rewrite(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
+
+
+def test_the_modules_listed_are_the_included_ones_in_the_order_pytest_collects_them(package: Path) -> None:
+    names = [name for _, name in listed(package)]
+    # (entries sorted by name, a package walked where it sorts; its tests are test code)
+    assert names == ["shop", "shop.m0", "shop.m1", "shop.m2", "shop.m3", "shop.m4", "shop.m5", "shop.sub",
+                     "shop.sub.deep", "shop.zlast"]
+    assert all(Path(path).is_file() for path, _ in listed(package))
+    assert "shop.m0" not in [name for _, name in prewarm.modules_to_rewrite(
+        ModuleFilter(("shop*",), ("*",), project_root=str(package)), imported={"shop.m0": None})]
+
+
+def test_without_a_pattern_the_projects_own_packages_are_listed(package: Path) -> None:
+    names = [name for _, name in prewarm.modules_to_rewrite(ModuleFilter(project_root=str(package)))]
+    assert names[:2] == ["shop", "shop.m0"] and "shop.tests.test_it" not in names
+
+
+def wait_for_helper(warm: prewarm.Prewarm, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not warm._done and time.monotonic() < deadline:
+        warm._read()
+        time.sleep(0.01)
+    assert warm._done, "the helper did not finish"
+
+
+def test_the_helper_makes_the_code_a_rewrite_here_makes(package: Path) -> None:
+    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
+    assert warm is not None
+    try:
+        wait_for_helper(warm)
+        for path, name in listed(package):
+            source = Path(path).read_bytes()
+            code = warm.code_for(path, name, lambda: __import__("importlib.util").util.source_hash(source))
+            assert code == rewrite.compile_instrumented(source, path, name), name
+            assert code.co_filename == path
+        assert warm.taken == 10
+        assert warm.code_for("/nowhere/shop/m0.py", "shop.m0", lambda: b"") is None  # not its file
+    finally:
+        warm.close()
+
+
+def test_code_of_a_source_changed_since_is_not_taken(package: Path) -> None:
+    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
+    assert warm is not None
+    try:
+        wait_for_helper(warm)
+        path, name = listed(package)[3]
+        assert warm.code_for(path, name, lambda: b"another!") is None
+        assert warm.taken == 0
+    finally:
+        warm.close()
+
+
+def test_the_helper_is_no_child_of_the_recording_process(package: Path) -> None:
+    """A test's ``os.wait()`` must not get it (nor a SIGCHLD handler hear it end)."""
+    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
+    assert warm is not None
+    try:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(-1, os.WNOHANG)
+        assert warm.helper != os.getpid()
+    finally:
+        warm.close()
+
+
+def test_a_helper_still_working_when_recording_stops_is_stopped(package: Path, tmp_path: Path) -> None:
+    for n in range(40):  # (enough work to be still at it)
+        (package / "shop" / f"more{n:02d}.py").write_text(MODULE.format(n=n) * 50)
+    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
+    assert warm is not None
+    warm.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(warm.helper, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail("the helper still runs")
+
+
+def test_the_import_hook_takes_the_helpers_code_and_waits_for_the_one_in_the_making(
+        package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanup_trace import importhook
+
+    made: list = []
+    real = rewrite.compile_instrumented
+    monkeypatch.setattr(rewrite, "compile_instrumented", lambda *args: made.append(args[2]) or real(*args))
+    monkeypatch.setattr(importhook, "_made_in_process", {})
+    module_filter = ModuleFilter(("shop*",), ("*",), project_root=str(package))
+    warm = prewarm.start(module_filter)
+    assert warm is not None
+    importhook.install(module_filter, warm)
+    try:
+        import shop  # (at once: the first module the helper makes, waited for)
+
+        assert made == [] and warm.taken == 1
+        wait_for_helper(warm)
+        import shop.sub.deep
+
+        assert shop.sub.deep.double_9(None) is None and shop.sub.deep.double_9(2) == 4
+        assert type(shop.sub.deep.__loader__) is importhook.InstrumentingLoader
+        assert made == [] and warm.taken == 3  # shop, shop.sub, shop.sub.deep
+        assert inline.OPEN_HOOK in shop.sub.deep.double_9.__code__.co_names  # records in its body
+    finally:
+        importhook.uninstall()
+        for name in [name for name in sys.modules if name == "shop" or name.startswith("shop.")]:
+            del sys.modules[name]
+
+
+def test_no_helper_where_it_cannot_pay(package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prewarm, "_usable_cpus", lambda: 1)
+    assert prewarm.eligible() == "one CPU"
+    assert prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package))) is None
+    monkeypatch.setattr(prewarm, "_usable_cpus", lambda: 2)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    assert prewarm.eligible() == "an xdist worker"
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    assert prewarm.start(ModuleFilter(("nothing_here*",), ("*",), project_root=str(package))) is None
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """The suite of a package of ten modules, recorded with the helper (the modules taken
+    from it, the log says) and without it (a plugin asks for more modules than there
+    are): the same data files, byte for byte."""
+    shop = pytester.path / "shop"
+    shop.mkdir()
+    (shop / "__init__.py").write_text("")
+    for n in range(10):
+        (shop / f"m{n}.py").write_text(MODULE.format(n=n))
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_shop.py").write_text(textwrap.dedent("""
+        import importlib
+
+        import pytest
+
+        @pytest.mark.parametrize("n", range(10))
+        def test_double(n):
+            module = importlib.import_module(f"shop.m{n}")
+            assert getattr(module, f"double_{n}")(n) == 2 * n
+    """))
+    clean_env.setenv("PYTHONPATH", str(pytester.path), prepend=os.pathsep)
+    clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "shop*")
+    clean_env.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    clean_env.delenv("PYTEST_XDIST_WORKER", raising=False)  # (the session recorded is no worker)
+    written = {}
+    for helper in (True, False):
+        clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / f"data-{helper}"))
+        # (a plugin given with -p is imported before recording starts, a conftest is not)
+        (pytester.path / "no_helper.py").write_text("import cleanup_trace.prewarm\n"
+                                                    "cleanup_trace.prewarm.MINIMUM_MODULES = 1000\n")
+        plugins = () if helper else ("-p", "no_helper")
+        result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", *plugins, "tests")
+        result.assert_outcomes(passed=10)
+        finished = [line for line in result.errlines if "prewarm.finished" in line]
+        if helper and prewarm._usable_cpus() >= 2:
+            assert len(finished) == 1 and "modules=11" in finished[0] and "taken=0" not in finished[0], finished
+        else:
+            assert finished == []
+        folder = pytester.path / f"data-{helper}"
+        written[helper] = {path.relative_to(folder): path.read_bytes() for path in sorted(folder.rglob("*.json"))}
+    assert len(written[True]) == 10 and written[True] == written[False]
