@@ -225,11 +225,13 @@ class ModuleFilter:
             self._project_names[top_level] = known
         return known
 
-    def decide(self, name: str, origin: str | None) -> Decision:
+    def decide(self, name: str, origin: str | None, real: str | None = None) -> Decision:
+        """``real``: ``origin``'s normalised real path, when known (a walk of a package
+        resolves each directory once, not each file's every component)."""
         decision = self.decide_by_name(name)
         if decision is not None:
             if decision.include and origin and self._included_with_its_package(name) \
-                    and is_test_file(os.path.normcase(os.path.realpath(origin)), self._real_root):
+                    and is_test_file(real or os.path.normcase(os.path.realpath(origin)), self._real_root):
                 # ``h11*`` names the library, and with it the suite it ships inside
                 # (``h11/tests/helpers.py``): test code all the same, which replay, run
                 # on the installed library, often cannot import.
@@ -238,7 +240,7 @@ class ModuleFilter:
             return decision
         if not origin:
             return Decision(False, "has no source file")
-        real = os.path.normcase(os.path.realpath(origin))
+        real = real or os.path.normcase(os.path.realpath(origin))
         if real.startswith(_TOOL_DIRECTORY + os.sep):
             # (the ``sitecustomize`` fallback of the start-up hook, by its own name)
             return Decision(False, "is part of cleanup_trace")

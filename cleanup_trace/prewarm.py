@@ -20,8 +20,11 @@ for the one the helper is working on, and rewrites any other itself, as without 
   coverage's runs in it), in a session of its own (a Ctrl-C of the terminal is not sent
   to it), and stops when its work is done or your process is gone.
 * Its records go to an anonymous file shared with it (nothing to clean up on disk):
-  first the list of modules, written here, then one record per module, which this side
-  reads with ``os.pread`` (the file's offset is the helper's to move).
+  first the list of modules and a byte per module, written here, then one record per
+  module, which this side reads with ``os.pread`` (the file's offset is the helper's to
+  move). A module imported before the helper reached it is rewritten here, and its byte
+  set (``os.pwrite``): the helper passes over it. (No pipe: writing to one whose reader
+  is gone kills a program that restored the default ``SIGPIPE`` handler.)
 """
 from __future__ import annotations
 
@@ -32,22 +35,33 @@ import marshal
 import os
 import re
 import shlex
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any, Callable, Optional
 
 from cleanup_trace import importhook
 from cleanup_trace._log import log
 from cleanup_trace.filters import ModuleFilter
-from cleanup_trace.prewarm_helper import DONE, HELLO, MADE, RECORD, helper_stamp, write_all
+from cleanup_trace.prewarm_helper import DONE, HELLO, MADE, RECORD, SKIPPED, helper_stamp, write_all
+
+# The functions the import side calls, as the tool found them: a test patching one
+# (``mock.patch("time.sleep")``) while it imports a module must neither see the tool's
+# calls nor answer them.
+_pread, _pwrite, _kill, _sleep, _monotonic = os.pread, os.pwrite, os.kill, time.sleep, time.monotonic
 
 # Fewer modules than this are not worth a process (~40 ms of the other core to start).
 MINIMUM_MODULES = 8
-# A helper that stopped answering is not waited for longer than this, once.
-_LONGEST_WAIT = 0.5
+# A helper that stopped answering is not waited for longer than this, once. (Waiting
+# for the module it is making never takes longer than making it here: it started first.)
+_LONGEST_WAIT = 1.0
+# A package of more modules than this (a framework a suite uses a corner of) is given to
+# the helper up to there: its code waits here until imported, or until recording stops.
+MAXIMUM_MODULES = 2000
 
 
 def _usable_cpus() -> int:
@@ -74,23 +88,26 @@ def eligible() -> Optional[str]:
 
 
 def _walk(directory: str, package: str, found: list) -> None:
-    """``(path, module name)`` of the source modules under ``directory``, entries sorted by
-    name and each directory walked where it sorts, as pytest collects them."""
+    """``(path, module name, normalised real path)`` of the source modules under
+    ``directory``, entries sorted by name and each directory walked where it sorts, as
+    pytest collects them."""
     try:
         entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except OSError:
         return
+    real_directory = os.path.normcase(os.path.realpath(directory))
     for entry in entries:
         name = entry.name
         if entry.is_dir(follow_symlinks=False):
             if name.isidentifier() and os.path.isfile(os.path.join(entry.path, "__init__.py")):
                 _walk(entry.path, f"{package}.{name}", found)
-        elif name.endswith(".py") and entry.is_file():
+        elif name.endswith(".py") and entry.is_file(follow_symlinks=False):
             stem = name[:-3]
+            real = os.path.join(real_directory, os.path.normcase(name))
             if stem == "__init__":
-                found.append((entry.path, package))
+                found.append((entry.path, package, real))
             elif stem.isidentifier():
-                found.append((entry.path, f"{package}.{stem}"))
+                found.append((entry.path, f"{package}.{stem}", real))
 
 
 def _top_level_names(module_filter: ModuleFilter) -> list[str]:
@@ -135,13 +152,13 @@ def modules_to_rewrite(module_filter: ModuleFilter, imported: Any = None) -> lis
             for directory in spec.submodule_search_locations:
                 _walk(directory, top_level, found)
         elif spec.origin and spec.origin.endswith(".py"):
-            found.append((spec.origin, top_level))
+            found.append((spec.origin, top_level, None))
     wanted = []
-    for path, name in found:
-        if name in imported or not module_filter.decide(name, path).include:
+    for path, name, real in found:
+        if name in imported or not module_filter.decide(name, path, real).include:
             continue
-        cached = importhook.cache_path(path)
-        if cached is not None and not sys.dont_write_bytecode and os.path.exists(cached):
+        cached = importhook.cache_path(path) if not sys.dont_write_bytecode else None
+        if cached is not None and os.path.exists(cached):
             continue  # (read from the disk cache, most likely valid)
         wanted.append((path, name))
     return wanted
@@ -150,24 +167,29 @@ def modules_to_rewrite(module_filter: ModuleFilter, imported: Any = None) -> lis
 class Prewarm:
     """The import hook's side of one helper: the code it made, read as it comes."""
 
-    def __init__(self, shared: Any, modules: list, records_at: int, helper: int) -> None:
+    def __init__(self, shared: Any, modules: list, flags_at: int, helper: int) -> None:
         self._shared = shared  # the anonymous file (kept open: the helper writes into it)
         self._fd = shared.fileno()
         self._index = {module: index for index, module in enumerate(modules)}
-        self._offset = records_at
+        self._flags_at = flags_at
+        self._offset = flags_at + len(modules)
         self._ready: dict = {}  # index -> (status, source hash, marshalled code)
         self._next = 0  # the module the helper works on (all before it are reported)
         self._done = False
         self._stamped = False
         self.helper = helper
+        self._owner = os.getpid()  # (a fork child of the recording leaves the helper alone)
+        self._lock = threading.Lock()  # (modules imported by several threads at once)
         self.taken = 0  # modules whose code came from the helper
+        self.passed_over = 0  # modules it left, made here first
         self.waited = 0.0
 
     def code_for(self, path: str, fullname: str, source_hash: Callable[[], bytes]) -> Any:
         """The helper's code for this module, if it made it from this source; else None
         (never raises: the import hook rewrites the module itself then)."""
         try:
-            return self._code_for(path, fullname, source_hash)
+            with self._lock:
+                return self._code_for(path, fullname, source_hash)
         except Exception as error:
             self._done = True
             log.debug("prewarm.failed", module=fullname, error=f"{type(error).__name__}: {error}")
@@ -179,17 +201,24 @@ class Prewarm:
             return None
         self._read()
         found = self._ready.pop(index, None)
-        if found is None and index == self._next and not self._done:
-            started = time.monotonic()
-            while found is None and not self._done and self._helper_alive():
-                if time.monotonic() - started > _LONGEST_WAIT:
+        # Waited for: the module the helper is making, once it runs (before, its start
+        # takes longer than the rewrite here).
+        if found is None and index == self._next and self._stamped and not self._done:
+            started = _monotonic()
+            rounds = 0
+            # (alive asked every 25 rounds, ~5 ms: os.kill is an audit event the tool hears)
+            while found is None and not self._done and (rounds % 25 or self._helper_alive()):
+                if _monotonic() - started > _LONGEST_WAIT:
                     self._done = True  # stuck: not waited for again
                     break
-                time.sleep(0.0002)
+                _sleep(0.0002)
+                rounds += 1
                 self._read()
                 found = self._ready.pop(index, None)
-            self.waited += time.monotonic() - started
+            self.waited += _monotonic() - started
         if found is None:
+            if index >= self._next and not self._done:
+                _pwrite(self._fd, b"\1", self._flags_at + index)  # made here: the helper passes
             return None
         status, hashed, data = found
         if status != MADE or hashed != source_hash():
@@ -203,11 +232,11 @@ class Prewarm:
 
     def _read(self) -> None:
         while not self._done:
-            head = os.pread(self._fd, RECORD.size, self._offset)
+            head = _pread(self._fd, RECORD.size, self._offset)
             if len(head) < RECORD.size:
                 return
             index, status, hashed, length = RECORD.unpack(head)
-            body = os.pread(self._fd, length, self._offset + RECORD.size) if length else b""
+            body = _pread(self._fd, length, self._offset + RECORD.size) if length else b""
             if len(body) < length:
                 return  # (being written)
             self._offset += RECORD.size + length
@@ -219,12 +248,15 @@ class Prewarm:
             if status == DONE or not self._stamped:
                 self._done = True
                 return
-            self._ready[index] = (status, hashed, body)
+            if status == SKIPPED:
+                self.passed_over += 1
+            else:
+                self._ready[index] = (status, hashed, body)
             self._next = index + 1
 
     def _helper_alive(self) -> bool:
         try:
-            os.kill(self.helper, 0)
+            _kill(self.helper, 0)
         except ProcessLookupError:
             self._done = True
             return False
@@ -234,13 +266,13 @@ class Prewarm:
 
     def close(self) -> None:
         """Stop the helper if it still works (recording stopped) and forget its code."""
-        log.debug("prewarm.finished", modules=len(self._index), taken=self.taken,
+        log.debug("prewarm.finished", modules=len(self._index), taken=self.taken, passed_over=self.passed_over,
                   waited_ms=round(self.waited * 1000, 1))
         if not self._done:
             self._read()
-        if not self._done:
+        if not self._done and os.getpid() == self._owner:
             try:
-                os.kill(self.helper, 15)  # SIGTERM
+                _kill(self.helper, signal.SIGTERM)
             except OSError:
                 pass
         self._done = True
@@ -263,16 +295,15 @@ def _helper_command(fd: int) -> str:
 def start(module_filter: ModuleFilter) -> Optional[Prewarm]:
     """Start a helper for the modules the recording will rewrite; ``None`` if none is
     worth it here (or starting one failed: logged)."""
-    reason = eligible()
-    if reason is not None:
+    if eligible() is not None or not sys.executable:
         return None
     try:
-        modules = modules_to_rewrite(module_filter)
+        modules = modules_to_rewrite(module_filter)[:MAXIMUM_MODULES]
         if len(modules) < MINIMUM_MODULES:
             return None
         shared = tempfile.TemporaryFile()
         listing = json.dumps(modules).encode("utf-8")
-        write_all(shared.fileno(), struct.pack("<I", len(listing)) + listing)
+        write_all(shared.fileno(), struct.pack("<I", len(listing)) + listing + bytes(len(modules)))
         try:
             shell = subprocess.Popen(["/bin/sh", "-c", _helper_command(shared.fileno())], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

@@ -14,7 +14,7 @@ import sys
 
 # index of the module in the list, status, its source's hash, length of what follows
 RECORD = struct.Struct("<IB8sI")
-MADE, FAILED, DONE, HELLO = 0, 1, 2, 3
+MADE, FAILED, DONE, HELLO, SKIPPED = 0, 1, 2, 3, 4
 NO_HASH = bytes(8)
 
 
@@ -39,6 +39,7 @@ def serve(fd: int, parent: int) -> None:
 
         size = struct.unpack("<I", os.pread(fd, 4, 0))[0]
         modules = json.loads(os.pread(fd, size, 4).decode("utf-8"))
+        flags_at = 4 + size  # one byte per module, set by the importing side: made there
         write_all(fd, RECORD.pack(0, HELLO, NO_HASH, 8) + helper_stamp())
         for index, (path, name) in enumerate(modules):
             try:
@@ -47,6 +48,9 @@ def serve(fd: int, parent: int) -> None:
                 break  # nobody to read the rest
             except OSError:
                 pass
+            if os.pread(fd, 1, flags_at + index) != b"\0":
+                write_all(fd, RECORD.pack(index, SKIPPED, NO_HASH, 0))
+                continue
             try:
                 with open(path, "rb") as handle:
                     source = handle.read()

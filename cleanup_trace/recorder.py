@@ -131,7 +131,8 @@ class Recorder:
             return None
         from cleanup_trace import prewarm
 
-        return prewarm.start(self.filter)
+        with runtime.tool_work():  # (its files and process are not the program's doing)
+            return prewarm.start(self.filter)
 
     def stop(self, force: bool = False, report: bool = True) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -132,6 +133,8 @@ def test_the_import_hook_takes_the_helpers_code_and_waits_for_the_one_in_the_mak
         package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cleanup_trace import importhook
 
+    # (shop.m0, the second module listed, takes the helper a while to make)
+    (package / "shop" / "m0.py").write_text("".join(MODULE.format(n=n) for n in range(1500)))
     made: list = []
     real = rewrite.compile_instrumented
     monkeypatch.setattr(rewrite, "compile_instrumented", lambda *args: made.append(args[2]) or real(*args))
@@ -141,16 +144,29 @@ def test_the_import_hook_takes_the_helpers_code_and_waits_for_the_one_in_the_mak
     assert warm is not None
     importhook.install(module_filter, warm)
     try:
-        import shop  # (at once: the first module the helper makes, waited for)
+        # Before the helper runs, a module is rewritten here (its start takes longer),
+        # and the helper passes over it.
+        import shop
 
-        assert made == [] and warm.taken == 1
+        assert made == ["shop"] and warm.taken == 0
+        while not warm._stamped:
+            warm._read()
+            time.sleep(0.001)
+        # The helper is making shop.m0: waited for (a test's patch of time.sleep or
+        # os.kill sees none of the waiting).
+        with mock.patch("time.sleep") as sleep, mock.patch("os.kill") as kill:
+            import shop.m0
+        assert made == ["shop"] and warm.taken == 1 and warm.waited > 0
+        sleep.assert_not_called()
+        kill.assert_not_called()
+        assert shop.m0.double_1499(2) == 4
         wait_for_helper(warm)
         import shop.sub.deep
 
         assert shop.sub.deep.double_9(None) is None and shop.sub.deep.double_9(2) == 4
         assert type(shop.sub.deep.__loader__) is importhook.InstrumentingLoader
-        assert made == [] and warm.taken == 3  # shop, shop.sub, shop.sub.deep
         assert inline.OPEN_HOOK in shop.sub.deep.double_9.__code__.co_names  # records in its body
+        assert made == ["shop"] and warm.taken == 3 and warm.passed_over == 1  # shop.sub, shop.sub.deep
     finally:
         importhook.uninstall()
         for name in [name for name in sys.modules if name == "shop" or name.startswith("shop.")]:
