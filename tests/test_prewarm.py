@@ -41,6 +41,7 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     monkeypatch.setattr(prewarm, "_usable_cpus", lambda: 2)  # (a one-CPU runner tests it all the same)
+    monkeypatch.setattr(prewarm, "MINIMUM_SOURCE_BYTES", 0)  # (a few small modules: worth it here)
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # (nor is this suite's worker one)
     return root
 
@@ -182,14 +183,16 @@ def test_no_helper_where_it_cannot_pay(package: Path, monkeypatch: pytest.Monkey
     assert prewarm.eligible() == "an xdist worker"
     monkeypatch.delenv("PYTEST_XDIST_WORKER")
     assert prewarm.start(ModuleFilter(("nothing_here*",), ("*",), project_root=str(package))) is None
+    monkeypatch.setattr(prewarm, "MINIMUM_SOURCE_BYTES", 64 * 1024)
+    assert prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package))) is None  # 1 kB of source
 
 
 @pytest.mark.usefixtures("debug_log")
 def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     """The suite of a package of ten modules, recorded with the helper (the modules taken
-    from it, the log says) and without it (a plugin asks for more modules than there
-    are): the same data files, byte for byte."""
+    from it, the log says) and without it (a plugin asks for more source than there is):
+    the same data files, byte for byte."""
     shop = pytester.path / "shop"
     shop.mkdir()
     (shop / "__init__.py").write_text("")
@@ -213,10 +216,11 @@ def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
     written = {}
     for helper in (True, False):
         clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / f"data-{helper}"))
-        # (a plugin given with -p is imported before recording starts, a conftest is not)
-        (pytester.path / "no_helper.py").write_text("import cleanup_trace.prewarm\n"
-                                                    "cleanup_trace.prewarm.MINIMUM_MODULES = 1000\n")
-        plugins = () if helper else ("-p", "no_helper")
+        # (a plugin given with -p is imported before recording starts, a conftest is not;
+        # ten small modules are less source than a helper is started for)
+        (pytester.path / "set_helper.py").write_text(
+            f"import cleanup_trace.prewarm\ncleanup_trace.prewarm.MINIMUM_SOURCE_BYTES = {0 if helper else 10 ** 12}\n")
+        plugins = ("-p", "set_helper")
         result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", *plugins, "tests")
         result.assert_outcomes(passed=10)
         finished = [line for line in result.errlines if "prewarm.finished" in line]
