@@ -135,7 +135,7 @@ def test_the_import_hook_takes_the_helpers_code_and_waits_for_the_one_in_the_mak
     from cleanup_trace import importhook
 
     # (shop.m0, the second module listed, takes the helper a while to make)
-    (package / "shop" / "m0.py").write_text("".join(MODULE.format(n=n) for n in range(1500)))
+    (package / "shop" / "m0.py").write_text("".join(MODULE.format(n=n) for n in range(600)))
     made: list = []
     real = rewrite.compile_instrumented
     monkeypatch.setattr(rewrite, "compile_instrumented", lambda *args: made.append(args[2]) or real(*args))
@@ -160,7 +160,7 @@ def test_the_import_hook_takes_the_helpers_code_and_waits_for_the_one_in_the_mak
         assert made == ["shop"] and warm.taken == 1 and warm.waited > 0
         sleep.assert_not_called()
         kill.assert_not_called()
-        assert shop.m0.double_1499(2) == 4
+        assert shop.m0.double_599(2) == 4
         wait_for_helper(warm)
         import shop.sub.deep
 
