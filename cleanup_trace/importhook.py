@@ -130,7 +130,8 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
             if code is not None:
                 return code
         try:
-            code = _prewarmed.code_for(source_path, fullname, source_hash) if _prewarmed is not None else None
+            prewarmed = _prewarmed  # (once: another thread may stop recording meanwhile)
+            code = prewarmed.code_for(source_path, fullname, source_hash) if prewarmed is not None else None
             if code is None:
                 code = rewrite.compile_instrumented(source(), source_path, fullname)
         except Exception as error:

@@ -60,6 +60,9 @@ def _start_recording(config: pytest.Config) -> None:
     from cleanup_trace.recorder import Recorder
 
     recorder = Recorder(config.stash[settings_key])
+    # An xdist controller runs no test (its workers do, on the cores a helper would take).
+    options = config.known_args_namespace
+    recorder.rewrite_ahead = not (getattr(options, "numprocesses", None) or getattr(options, "dist", "no") != "no")
     recorder.start()
     # (Options are parsed after the initial conftests: the early namespace has it then.)
     basetemp = config.getoption("basetemp", None) or getattr(config.known_args_namespace, "basetemp", None)

@@ -35,7 +35,6 @@ import marshal
 import os
 import re
 import shlex
-import signal
 import struct
 import subprocess
 import sys
@@ -52,7 +51,9 @@ from cleanup_trace.prewarm_helper import DONE, HELLO, MADE, RECORD, SKIPPED, hel
 # The functions the import side calls, as the tool found them: a test patching one
 # (``mock.patch("time.sleep")``) while it imports a module must neither see the tool's
 # calls nor answer them.
-_pread, _pwrite, _kill, _sleep, _monotonic = os.pread, os.pwrite, os.kill, time.sleep, time.monotonic
+_pread, _pwrite, _kill = os.pread, os.pwrite, os.kill
+# (in a tuple: freezegun replaces every module attribute holding time.monotonic)
+_CLOCK = (time.monotonic, time.sleep)
 
 # Less source than this is not worth a process (~40 ms of the other core to start, a few
 # of this one): 64 kB take the rewrite about 30 ms (python-stdnum: 963 kB in 0.5 s).
@@ -85,6 +86,8 @@ def eligible() -> Optional[str]:
         return "one CPU"
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return "an xdist worker"
+    if os.getpid() == 1:
+        return "process 1 (a container's): the helper would be its child"
     return None
 
 
@@ -168,68 +171,87 @@ def modules_to_rewrite(module_filter: ModuleFilter, imported: Any = None) -> lis
 class Prewarm:
     """The import hook's side of one helper: the code it made, read as it comes."""
 
-    def __init__(self, shared: Any, modules: list, flags_at: int, helper: int) -> None:
-        self._shared = shared  # the anonymous file (kept open: the helper writes into it)
-        self._fd = shared.fileno()
+    def __init__(self, shared: int, modules: list, flags_at: int, helper: int) -> None:
+        # The anonymous file's descriptor (kept open: the helper writes into it; a plain
+        # descriptor, which no finaliser warns about if recording is never stopped).
+        self._fd = shared
         self._index = {module: index for index, module in enumerate(modules)}
-        self._flags_at = flags_at
-        self._offset = flags_at + len(modules)
-        self._ready: dict = {}  # index -> (status, source hash, marshalled code)
+        self._flags_at = flags_at  # one byte per module, then the stop byte
+        self._stop_at = flags_at + len(modules)
+        self._offset = self._stop_at + 1
+        self._ready: dict = {}  # index -> (status, source hash, where its code is, its length)
         self._next = 0  # the module the helper works on (all before it are reported)
-        self._done = False
+        self._done = False  # nothing more to read from it, nor to wait for
+        self._unusable = False  # nothing it gave is taken any more
         self._stamped = False
         self.helper = helper
-        self._owner = os.getpid()  # (a fork child of the recording leaves the helper alone)
+        self._owner = os.getpid()  # (a fork child of the recording does without it)
         self._lock = threading.Lock()  # (modules imported by several threads at once)
+        self._inside = threading.local()  # (an import made during a wait: a signal handler's)
         self.taken = 0  # modules whose code came from the helper
         self.passed_over = 0  # modules it left, made here first
         self.waited = 0.0
 
     def code_for(self, path: str, fullname: str, source_hash: Callable[[], bytes]) -> Any:
         """The helper's code for this module, if it made it from this source; else None
-        (never raises: the import hook rewrites the module itself then)."""
+        (never raises, never waits long: the import hook rewrites the module itself)."""
+        if self._unusable or os.getpid() != self._owner or getattr(self._inside, "active", False):
+            # (a fork child: the shared file's descriptor may be another file of its own by
+            # now, a daemon closing them all and opening its own)
+            return None
+        self._inside.active = True
         try:
-            with self._lock:
-                return self._code_for(path, fullname, source_hash)
+            if not self._lock.acquire(timeout=_LONGEST_WAIT):
+                return None
+            try:
+                found = self._found(path, fullname)
+            finally:
+                self._lock.release()
+            if found is None:
+                return None
+            status, hashed, data = found
+            if status != MADE or hashed != source_hash():
+                return None
+            code = marshal.loads(data)
+            self.taken += 1
+            return code
         except Exception as error:
-            self._done = True
+            self._give_up()
+            self._unusable = True
             log.debug("prewarm.failed", module=fullname, error=f"{type(error).__name__}: {error}")
             return None
+        finally:
+            self._inside.active = False
 
-    def _code_for(self, path: str, fullname: str, source_hash: Callable[[], bytes]) -> Any:
+    def _found(self, path: str, fullname: str) -> Optional[tuple]:
+        """``(status, source hash, code)`` the helper gave for this module, or None (the
+        module it is making, once it runs, waited for: before, its start takes longer than
+        the rewrite here)."""
         index = self._index.get((path, fullname))
         if index is None:
             return None
         self._read()
         found = self._ready.pop(index, None)
-        # Waited for: the module the helper is making, once it runs (before, its start
-        # takes longer than the rewrite here).
         if found is None and index == self._next and self._stamped and not self._done:
-            started = _monotonic()
+            started = _CLOCK[0]()
             rounds = 0
             # (alive asked every 25 rounds, ~5 ms: os.kill is an audit event the tool hears)
             while found is None and not self._done and (rounds % 25 or self._helper_alive()):
-                if _monotonic() - started > _LONGEST_WAIT:
-                    self._done = True  # stuck: not waited for again
+                if _CLOCK[0]() - started > _LONGEST_WAIT:
+                    self._give_up()  # stuck: not waited for again
                     break
-                _sleep(0.0002)
+                _CLOCK[1](0.0002)
                 rounds += 1
                 self._read()
                 found = self._ready.pop(index, None)
-            self.waited += _monotonic() - started
+            self.waited += _CLOCK[0]() - started
         if found is None:
             if index >= self._next and not self._done:
                 _pwrite(self._fd, b"\1", self._flags_at + index)  # made here: the helper passes
             return None
-        status, hashed, data = found
-        if status != MADE or hashed != source_hash():
-            return None
-        try:
-            code = marshal.loads(data)
-        except Exception:  # (never expected: the same interpreter made it)
-            return None
-        self.taken += 1
-        return code
+        status, hashed, at, length = found
+        data = _pread(self._fd, length, at) if length else b""
+        return (status, hashed, data) if len(data) == length else None
 
     def _read(self) -> None:
         while not self._done:
@@ -237,22 +259,27 @@ class Prewarm:
             if len(head) < RECORD.size:
                 return
             index, status, hashed, length = RECORD.unpack(head)
-            body = _pread(self._fd, length, self._offset + RECORD.size) if length else b""
-            if len(body) < length:
-                return  # (being written)
-            self._offset += RECORD.size + length
+            body_at = self._offset + RECORD.size
             if status == HELLO:
-                self._stamped = body == helper_stamp()
+                stamp = _pread(self._fd, length, body_at)
+                if len(stamp) < length:
+                    return  # (being written)
+                self._offset = body_at + length
+                self._stamped = stamp == helper_stamp()
                 if not self._stamped:
-                    self._done = True  # another interpreter: nothing it makes is usable here
+                    self._give_up()  # another interpreter: nothing it makes is usable here
+                    self._unusable = True
                 continue
-            if status == DONE or not self._stamped:
+            if status == DONE or not self._stamped or index != self._next:
                 self._done = True
                 return
+            if length and len(_pread(self._fd, 1, body_at + length - 1)) < 1:
+                return  # (being written)
+            self._offset = body_at + length
             if status == SKIPPED:
                 self.passed_over += 1
             else:
-                self._ready[index] = (status, hashed, body)
+                self._ready[index] = (status, hashed, body_at, length)  # (read when imported)
             self._next = index + 1
 
     def _helper_alive(self) -> bool:
@@ -265,23 +292,32 @@ class Prewarm:
             pass
         return True
 
-    def close(self) -> None:
-        """Stop the helper if it still works (recording stopped) and forget its code."""
-        log.debug("prewarm.finished", modules=len(self._index), taken=self.taken, passed_over=self.passed_over,
-                  waited_ms=round(self.waited * 1000, 1))
-        if not self._done:
-            self._read()
+    def _give_up(self) -> None:
+        """Use the helper no more, and tell it to stop (by the stop byte it reads before
+        each module, never a signal: its process id may be another's by now)."""
         if not self._done and os.getpid() == self._owner:
             try:
-                _kill(self.helper, signal.SIGTERM)
+                _pwrite(self._fd, b"\1", self._stop_at)
             except OSError:
                 pass
         self._done = True
-        self._ready.clear()
+
+    def close(self) -> None:
+        """Stop the helper if it still works (recording stopped) and forget its code."""
+        if os.getpid() != self._owner:
+            return
+        log.debug("prewarm.finished", modules=len(self._index), taken=self.taken, passed_over=self.passed_over,
+                  waited_ms=round(self.waited * 1000, 1))
+        acquired = self._lock.acquire(timeout=_LONGEST_WAIT)
         try:
-            self._shared.close()
+            self._give_up()
+            self._ready.clear()
+            os.close(self._fd)
         except OSError:
             pass
+        finally:
+            if acquired:
+                self._lock.release()
 
 
 def _size(path: str) -> int:
@@ -295,8 +331,9 @@ def _helper_command(fd: int) -> str:
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     script = (f"import sys; sys.path.insert(0, {package_parent!r}); "
               f"from cleanup_trace.prewarm_helper import serve; serve({fd}, {os.getpid()})")
-    optimize = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
-    command = shlex.join([sys.executable, "-S", *optimize, "-c", script])
+    flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
+    flags += ["-B"] if sys.flags.dont_write_bytecode else []
+    command = shlex.join([sys.executable, "-S", *flags, "-c", script])
     return f"{command} </dev/null >/dev/null 2>&1 & echo $!"
 
 
@@ -309,17 +346,26 @@ def start(module_filter: ModuleFilter) -> Optional[Prewarm]:
         modules = modules_to_rewrite(module_filter)[:MAXIMUM_MODULES]
         if not modules or sum(_size(path) for path, _ in modules) < MINIMUM_SOURCE_BYTES:
             return None
-        shared = tempfile.TemporaryFile()
+        with tempfile.TemporaryFile() as handle:
+            shared = os.dup(handle.fileno())  # (not inheritable: no program you start gets it)
         listing = json.dumps(modules).encode("utf-8")
-        write_all(shared.fileno(), struct.pack("<I", len(listing)) + listing + bytes(len(modules)))
+        # (the list, a byte per module and the stop byte, then the helper's records)
+        write_all(shared, struct.pack("<I", len(listing)) + listing + bytes(len(modules) + 1))
         try:
-            shell = subprocess.Popen(["/bin/sh", "-c", _helper_command(shared.fileno())], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     pass_fds=(shared.fileno(),), start_new_session=True)
-            answer, _ = shell.communicate(timeout=10)
+            # (from "/": the helper's ``sys.path`` starts with its working directory, where a
+            # module of the project named as a standard one must not be found)
+            shell = subprocess.Popen(["/bin/sh", "-c", _helper_command(shared)], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/",
+                                     pass_fds=(shared,), start_new_session=True)
+            try:
+                answer, _ = shell.communicate(timeout=10)
+            except BaseException:
+                shell.kill()
+                shell.wait()
+                raise
             helper = int(answer.split()[-1])
         except Exception:
-            shared.close()
+            os.close(shared)
             raise
         return Prewarm(shared, modules, 4 + len(listing), helper)
     except Exception as error:  # never in the way of a recording

@@ -11,6 +11,7 @@ import marshal
 import os
 import struct
 import sys
+import warnings
 
 # index of the module in the list, status, its source's hash, length of what follows
 RECORD = struct.Struct("<IB8sI")
@@ -40,6 +41,7 @@ def serve(fd: int, parent: int) -> None:
         size = struct.unpack("<I", os.pread(fd, 4, 0))[0]
         modules = json.loads(os.pread(fd, size, 4).decode("utf-8"))
         flags_at = 4 + size  # one byte per module, set by the importing side: made there
+        stop_at = flags_at + len(modules)  # set by the importing side: stop
         write_all(fd, RECORD.pack(0, HELLO, NO_HASH, 8) + helper_stamp())
         for index, (path, name) in enumerate(modules):
             try:
@@ -48,6 +50,8 @@ def serve(fd: int, parent: int) -> None:
                 break  # nobody to read the rest
             except OSError:
                 pass
+            if os.pread(fd, 1, stop_at) != b"\0":
+                break
             if os.pread(fd, 1, flags_at + index) != b"\0":
                 write_all(fd, RECORD.pack(index, SKIPPED, NO_HASH, 0))
                 continue
@@ -55,8 +59,14 @@ def serve(fd: int, parent: int) -> None:
                 with open(path, "rb") as handle:
                     source = handle.read()
                 hashed = importlib.util.source_hash(source)
-                data = marshal.dumps(rewrite.compile_instrumented(source, path, name))
-                status = MADE
+                with warnings.catch_warnings(record=True) as warned:
+                    warnings.simplefilter("always")
+                    code = rewrite.compile_instrumented(source, path, name)
+                if warned:
+                    # (``"\\d"``: compiling warns, and the import must warn as without the
+                    # tool, under the program's own filters: made there)
+                    raise SyntaxWarning(str(warned[0].message))
+                data, status = marshal.dumps(code), MADE
             except Exception:  # the importing side rewrites it, and reports why it failed
                 hashed, data, status = NO_HASH, b"", FAILED
             write_all(fd, RECORD.pack(index, status, hashed, len(data)) + data)

@@ -73,6 +73,8 @@ class Recorder:
         # Started by the start-up hook: every Python process of the environment records,
         # the helper a test runs too, whose standard error the test may read.
         self.started_with_the_process = False
+        # A helper process may rewrite the included modules ahead (see prewarm).
+        self.rewrite_ahead = True
 
     @classmethod
     def _reset_for_tests(cls) -> None:
@@ -127,7 +129,7 @@ class Recorder:
     def _prewarm(self) -> Any:
         """A helper rewriting the included modules ahead (see prewarm), when it may pay:
         not in every process of a staging run."""
-        if self.started_with_the_process:
+        if self.started_with_the_process or not self.rewrite_ahead:
             return None
         from cleanup_trace import prewarm
 

@@ -231,3 +231,58 @@ def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
         folder = pytester.path / f"data-{helper}"
         written[helper] = {path.relative_to(folder): path.read_bytes() for path in sorted(folder.rglob("*.json"))}
     assert len(written[True]) == 10 and written[True] == written[False]
+
+
+def test_a_module_whose_compiling_warns_is_left_to_the_import(package: Path) -> None:
+    """``"\\d"`` warns when compiled: the import compiles it, under the program's filters
+    (``-W error`` makes it a SyntaxError there, as without the tool)."""
+    (package / "shop" / "m2.py").write_text('PATTERN = "\\\\d+"\n' + MODULE.format(n=2))
+    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
+    assert warm is not None
+    try:
+        wait_for_helper(warm)
+        path, name = next(module for module in listed(package) if module[1] == "shop.m2")
+        assert warm.code_for(path, name, lambda: b"") is None
+        other, other_name = next(module for module in listed(package) if module[1] == "shop.m3")
+        source = Path(other).read_bytes()
+        assert warm.code_for(other, other_name, lambda: __import__("importlib.util").util.source_hash(source))
+    finally:
+        warm.close()
+
+
+def test_an_import_during_the_wait_is_not_waited_for(package: Path) -> None:
+    """A signal handler importing a module while the import side waits for the helper
+    (or a fork child of the recording): rewritten there, never waiting on the first."""
+    import signal
+
+    (package / "shop" / "m0.py").write_text("".join(MODULE.format(n=n) for n in range(600)))
+    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
+    assert warm is not None
+    modules = listed(package)
+    nested: list = []
+
+    def handler(signum: int, frame: object) -> None:
+        path, name = modules[5]
+        nested.append(warm.code_for(path, name, lambda: b""))
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    try:
+        while not warm._stamped:
+            warm._read()
+            time.sleep(0.001)
+        warm.code_for(*modules[0], lambda: b"")  # (the first: passed over or made by now)
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        path, name = modules[1]
+        source = Path(path).read_bytes()
+        started = time.monotonic()
+        assert warm.code_for(path, name, lambda: __import__("importlib.util").util.source_hash(source)) is not None
+        # (the nested call neither waited for the helper nor for the first call's lock)
+        assert nested == [None] and 0.02 < warm.waited and time.monotonic() - started < 0.8
+        child = os.fork()
+        if child == 0:  # (the child's imports do without the helper)
+            os._exit(0 if warm.code_for(*modules[2], lambda: b"") is None else 1)
+        assert os.waitpid(child, 0)[1] == 0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        warm.close()
