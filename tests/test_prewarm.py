@@ -231,6 +231,13 @@ def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
         folder = pytester.path / f"data-{helper}"
         written[helper] = {path.relative_to(folder): path.read_bytes() for path in sorted(folder.rglob("*.json"))}
     assert len(written[True]) == 10 and written[True] == written[False]
+    # Under xdist neither the controller (it runs no test) nor a worker starts one.
+    (pytester.path / "set_helper.py").write_text("import cleanup_trace.prewarm\n"
+                                                "cleanup_trace.prewarm.MINIMUM_SOURCE_BYTES = 0\n")
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", "-p", "set_helper",
+                                           "-n", "2", "tests")
+    result.assert_outcomes(passed=10)
+    assert not [line for line in result.errlines + result.outlines if "prewarm.finished" in line]
 
 
 def test_a_module_whose_compiling_warns_is_left_to_the_import(package: Path) -> None:
