@@ -1,11 +1,14 @@
 """The helper process rewriting the recording's modules ahead (cleanup_trace.prewarm)."""
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 from unittest import mock
 
 import pytest
@@ -50,6 +53,21 @@ def listed(package: Path) -> list[tuple[str, str]]:
     return prewarm.modules_to_rewrite(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
 
 
+def source_hash(path: str) -> Callable[[], bytes]:
+    return lambda: importlib.util.source_hash(Path(path).read_bytes())
+
+
+@contextlib.contextmanager
+def started(package: Path) -> Iterator[prewarm.Prewarm]:
+    """A helper for ``shop``, closed afterwards."""
+    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
+    assert warm is not None
+    try:
+        yield warm
+    finally:
+        warm.close()
+
+
 def test_the_modules_listed_are_the_included_ones_in_the_order_pytest_collects_them(package: Path) -> None:
     names = [name for _, name in listed(package)]
     # (entries sorted by name, a package walked where it sorts; its tests are test code)
@@ -74,43 +92,30 @@ def wait_for_helper(warm: prewarm.Prewarm, seconds: float = 20.0) -> None:
 
 
 def test_the_helper_makes_the_code_a_rewrite_here_makes(package: Path) -> None:
-    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
-    assert warm is not None
-    try:
+    with started(package) as warm:
         wait_for_helper(warm)
         for path, name in listed(package):
-            source = Path(path).read_bytes()
-            code = warm.code_for(path, name, lambda: __import__("importlib.util").util.source_hash(source))
-            assert code == rewrite.compile_instrumented(source, path, name), name
+            code = warm.code_for(path, name, source_hash(path))
+            assert code == rewrite.compile_instrumented(Path(path).read_bytes(), path, name), name
             assert code.co_filename == path
         assert warm.taken == 10
         assert warm.code_for("/nowhere/shop/m0.py", "shop.m0", lambda: b"") is None  # not its file
-    finally:
-        warm.close()
 
 
 def test_code_of_a_source_changed_since_is_not_taken(package: Path) -> None:
-    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
-    assert warm is not None
-    try:
+    with started(package) as warm:
         wait_for_helper(warm)
         path, name = listed(package)[3]
         assert warm.code_for(path, name, lambda: b"another!") is None
         assert warm.taken == 0
-    finally:
-        warm.close()
 
 
 def test_the_helper_is_no_child_of_the_recording_process(package: Path) -> None:
     """A test's ``os.wait()`` must not get it (nor a SIGCHLD handler hear it end)."""
-    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
-    assert warm is not None
-    try:
+    with started(package) as warm:
         with pytest.raises(ChildProcessError):
             os.waitpid(-1, os.WNOHANG)
         assert warm.helper != os.getpid()
-    finally:
-        warm.close()
 
 
 def test_a_helper_still_working_when_recording_stops_is_stopped(package: Path, tmp_path: Path) -> None:
@@ -243,18 +248,12 @@ def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
 def test_a_module_whose_compiling_warns_is_left_to_the_import(package: Path) -> None:
     """``"\\d"`` warns when compiled: the import compiles it, under the program's filters
     (``-W error`` makes it a SyntaxError there, as without the tool)."""
-    (package / "shop" / "m2.py").write_text('PATTERN = "\\\\d+"\n' + MODULE.format(n=2))
-    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
-    assert warm is not None
-    try:
+    (package / "shop" / "m2.py").write_text('PATTERN = "\\d+"\n' + MODULE.format(n=2))  # (a "\\d" in it)
+    modules = dict((name, path) for path, name in listed(package))
+    with started(package) as warm:
         wait_for_helper(warm)
-        path, name = next(module for module in listed(package) if module[1] == "shop.m2")
-        assert warm.code_for(path, name, lambda: b"") is None
-        other, other_name = next(module for module in listed(package) if module[1] == "shop.m3")
-        source = Path(other).read_bytes()
-        assert warm.code_for(other, other_name, lambda: __import__("importlib.util").util.source_hash(source))
-    finally:
-        warm.close()
+        assert warm.code_for(modules["shop.m2"], "shop.m2", source_hash(modules["shop.m2"])) is None
+        assert warm.code_for(modules["shop.m3"], "shop.m3", source_hash(modules["shop.m3"])) is not None
 
 
 def test_an_import_during_the_wait_is_not_waited_for(package: Path) -> None:
@@ -282,7 +281,7 @@ def test_an_import_during_the_wait_is_not_waited_for(package: Path) -> None:
         path, name = modules[1]
         source = Path(path).read_bytes()
         started = time.monotonic()
-        assert warm.code_for(path, name, lambda: __import__("importlib.util").util.source_hash(source)) is not None
+        assert warm.code_for(path, name, source_hash(path)) is not None
         # (the nested call neither waited for the helper nor for the first call's lock)
         assert nested == [None] and 0.02 < warm.waited and time.monotonic() - started < 0.8
         child = os.fork()
