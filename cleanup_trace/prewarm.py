@@ -11,14 +11,19 @@ depth first), and it sends each one's code back as it goes. The import hook take
 module's code from it when it is there and made from the same source (its hash), waits
 for the one the helper is working on, and rewrites any other itself, as without it.
 
-* Only where it can pay and cannot be seen: a POSIX system (``/bin/sh``), two CPUs or
-  more for this process, not an xdist worker (the workers use the cores), not a
-  process that the start-up hook made record (every Python process of a staging run).
+* Only where it can pay and cannot be seen: 64 kB of source or more, a POSIX system
+  (``/bin/sh``), two CPUs or more for this process, not under xdist (the workers use
+  the cores), not process 1 (the helper would be its child), not a process that the
+  start-up hook made record (every Python process of a staging run).
 * The helper is started through ``/bin/sh`` in the background (``... &``), so it is not
   a child of your process: a test's ``os.wait()`` never gets it, nor does a ``SIGCHLD``
   handler. It runs with ``-S`` (no ``.pth`` file: neither the tool's start-up hook nor
-  coverage's runs in it), in a session of its own (a Ctrl-C of the terminal is not sent
-  to it), and stops when its work is done or your process is gone.
+  coverage's runs in it), from ``/``, in a session of its own (a Ctrl-C of the terminal
+  is not sent to it), and stops when its work is done, when told (a byte of the shared
+  file: never a signal, its process id may be another's by then) or when your process
+  is gone. A module whose compiling warns is left to the import, under your filters.
+* An import made during a wait for the helper (a signal handler's) and every import of
+  a fork child of your process do without it.
 * Its records go to an anonymous file shared with it (nothing to clean up on disk):
   first the list of modules and a byte per module, written here, then one record per
   module, which this side reads with ``os.pread`` (the file's offset is the helper's to

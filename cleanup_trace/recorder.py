@@ -38,6 +38,7 @@ def header_for(function: runtime.FunctionRecord) -> dict:
 # loses the cases of its last 20 s at most.
 FLUSH_INTERVAL_SECONDS = 20.0
 
+
 class Recorder:
     _instance: Optional["Recorder"] = None
     _instance_lock = threading.Lock()
