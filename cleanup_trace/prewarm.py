@@ -35,12 +35,10 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import json
 import marshal
 import os
 import re
 import shlex
-import struct
 import subprocess
 import sys
 import tempfile
@@ -51,7 +49,8 @@ from typing import Any, Callable, Optional
 from cleanup_trace import importhook
 from cleanup_trace._log import log
 from cleanup_trace.filters import ModuleFilter
-from cleanup_trace.prewarm_helper import DONE, HELLO, MADE, RECORD, SKIPPED, helper_stamp, write_all
+from cleanup_trace.prewarm_helper import (DONE, HELLO, MADE, RECORD, SKIPPED, Layout, file_start, helper_stamp,
+                                          write_all)
 
 # The functions the import side calls, as the tool found them: a test patching one
 # (``mock.patch("time.sleep")``) while it imports a module must neither see the tool's
@@ -67,7 +66,7 @@ MINIMUM_SOURCE_BYTES = 64 * 1024
 # for the module it is making never takes longer than making it here: it started first.)
 _LONGEST_WAIT = 1.0
 # A package of more modules than this (a framework a suite uses a corner of) is given to
-# the helper up to there: its code waits here until imported, or until recording stops.
+# the helper up to there: what it makes waits in the shared file until imported.
 MAXIMUM_MODULES = 2000
 
 
@@ -176,14 +175,12 @@ def modules_to_rewrite(module_filter: ModuleFilter, imported: Any = None) -> lis
 class Prewarm:
     """The import hook's side of one helper: the code it made, read as it comes."""
 
-    def __init__(self, shared: int, modules: list, flags_at: int, helper: int) -> None:
+    def __init__(self, shared: int, modules: list, where: Layout, helper: int) -> None:
         # The anonymous file's descriptor (kept open: the helper writes into it; a plain
         # descriptor, which no finaliser warns about if recording is never stopped).
         self._fd = shared
         self._index = {module: index for index, module in enumerate(modules)}
-        self._flags_at = flags_at  # one byte per module, then the stop byte
-        self._stop_at = flags_at + len(modules)
-        self._offset = self._stop_at + 1
+        self._flags_at, self._stop_at, self._offset = where
         self._ready: dict = {}  # index -> (status, source hash, where its code is, its length)
         self._next = 0  # the module the helper works on (all before it are reported)
         self._done = False  # nothing more to read from it, nor to wait for
@@ -353,9 +350,8 @@ def start(module_filter: ModuleFilter) -> Optional[Prewarm]:
             return None
         with tempfile.TemporaryFile() as handle:
             shared = os.dup(handle.fileno())  # (not inheritable: no program you start gets it)
-        listing = json.dumps(modules).encode("utf-8")
-        # (the list, a byte per module and the stop byte, then the helper's records)
-        write_all(shared, struct.pack("<I", len(listing)) + listing + bytes(len(modules) + 1))
+        start_of_file, where = file_start(modules)
+        write_all(shared, start_of_file)
         try:
             # (from "/": the helper's ``sys.path`` starts with its working directory, where a
             # module of the project named as a standard one must not be found)
@@ -372,7 +368,7 @@ def start(module_filter: ModuleFilter) -> Optional[Prewarm]:
         except Exception:
             os.close(shared)
             raise
-        return Prewarm(shared, modules, 4 + len(listing), helper)
+        return Prewarm(shared, modules, where, helper)
     except Exception as error:  # never in the way of a recording
         log.debug("prewarm.not_started", error=f"{type(error).__name__}: {error}")
         return None

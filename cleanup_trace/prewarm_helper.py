@@ -12,11 +12,36 @@ import os
 import struct
 import sys
 import warnings
+from typing import NamedTuple
 
 # index of the module in the list, status, its source's hash, length of what follows
 RECORD = struct.Struct("<IB8sI")
 MADE, FAILED, DONE, HELLO, SKIPPED = 0, 1, 2, 3, 4
 NO_HASH = bytes(8)
+
+
+class Layout(NamedTuple):
+    """Where things are in the shared file: the list of modules (its length first), a
+    byte per module (set by the importing side: made there), the stop byte (set by it:
+    stop), then the helper's records."""
+
+    flags_at: int
+    stop_at: int
+    records_at: int
+
+
+_LENGTH = struct.Struct("<I")
+
+
+def layout(listing_size: int, modules: int) -> Layout:
+    flags_at = _LENGTH.size + listing_size
+    return Layout(flags_at, flags_at + modules, flags_at + modules + 1)
+
+
+def file_start(modules: list) -> tuple[bytes, Layout]:
+    """What the importing side writes first, and where it puts things."""
+    listing = json.dumps(modules).encode("utf-8")
+    return _LENGTH.pack(len(listing)) + listing + bytes(len(modules) + 1), layout(len(listing), len(modules))
 
 
 def helper_stamp() -> bytes:
@@ -38,10 +63,9 @@ def serve(fd: int, parent: int) -> None:
     try:
         from cleanup_trace import rewrite
 
-        size = struct.unpack("<I", os.pread(fd, 4, 0))[0]
-        modules = json.loads(os.pread(fd, size, 4).decode("utf-8"))
-        flags_at = 4 + size  # one byte per module, set by the importing side: made there
-        stop_at = flags_at + len(modules)  # set by the importing side: stop
+        size = _LENGTH.unpack(os.pread(fd, _LENGTH.size, 0))[0]
+        modules = json.loads(os.pread(fd, size, _LENGTH.size).decode("utf-8"))
+        flags_at, stop_at, _ = layout(size, len(modules))
         write_all(fd, RECORD.pack(0, HELLO, NO_HASH, 8) + helper_stamp())
         for index, (path, name) in enumerate(modules):
             try:
