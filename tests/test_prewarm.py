@@ -192,6 +192,20 @@ def test_no_helper_where_it_cannot_pay(package: Path, monkeypatch: pytest.Monkey
     assert prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package))) is None  # 1 kB of source
 
 
+# A plugin's hook: once collected, wait for the helper (if one started) to finish.
+WAIT_FOR_THE_HELPER = textwrap.dedent("""
+    import time
+    from cleanup_trace import importhook
+
+    def pytest_collection_finish(session):
+        warm = importhook._prewarmed
+        deadline = time.monotonic() + 60
+        while warm is not None and not warm._done and time.monotonic() < deadline:
+            warm._read()
+            time.sleep(0.01)
+""")
+
+
 @pytest.mark.usefixtures("debug_log")
 def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
@@ -222,9 +236,11 @@ def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
     for helper in (True, False):
         clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / f"data-{helper}"))
         # (a plugin given with -p is imported before recording starts, a conftest is not;
-        # ten small modules are less source than a helper is started for)
+        # ten small modules are less source than a helper is started for; the tests wait
+        # for the helper to finish, which a loaded machine may start after they ran)
         (pytester.path / "set_helper.py").write_text(
-            f"import cleanup_trace.prewarm\ncleanup_trace.prewarm.MINIMUM_SOURCE_BYTES = {0 if helper else 10 ** 12}\n")
+            f"import cleanup_trace.prewarm\ncleanup_trace.prewarm.MINIMUM_SOURCE_BYTES = {0 if helper else 10 ** 12}\n"
+            + WAIT_FOR_THE_HELPER)
         plugins = ("-p", "set_helper")
         result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", *plugins, "tests")
         result.assert_outcomes(passed=10)
