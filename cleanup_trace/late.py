@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dis
 import functools
+import importlib.util
 import inspect
 import os
 import sys
@@ -48,17 +49,34 @@ _done: set = set()
 _PROPERTY_ROLES = (("fget", ""), ("fset", "setter"), ("fdel", "deleter"))
 
 
-def instrument_in_place(names: list) -> list:
-    """Instrument the modules ``names`` (imported, included, not rewritten); return those done."""
+def sources(names: list) -> list:
+    """``(file, name)`` of the modules ``names`` whose source :func:`instrument_in_place`
+    will rewrite, for a helper to rewrite them meanwhile (see prewarm)."""
+    found = []
+    for name in names:
+        module = sys.modules.get(name)
+        if module is not None and id(module) not in _done and _holds_its_own_code(module, name):
+            found.append((_source_file(module), name))
+    return found
+
+
+def _source_file(module: types.ModuleType) -> str:
+    return getattr(getattr(module, "__spec__", None), "origin", None) or module.__file__
+
+
+def instrument_in_place(names: list, helper: Any = None) -> list:
+    """Instrument the modules ``names`` (imported, included, not rewritten); return those
+    done. ``helper``: a :class:`cleanup_trace.prewarm.Prewarm` given :func:`sources`
+    first, which rewrites them from the first on, while this goes from the last back."""
     replaced: dict = {}  # id(plain function) -> (plain function, its wrapper)
     finished = []
-    for name in names:
+    for name in (reversed(names) if helper is not None else names):
         module = sys.modules.get(name)
         if module is None or id(module) in _done:
             continue
         _done.add(id(module))
         try:
-            decorate = _instrument_module(name, module, replaced)
+            decorate = _instrument_module(name, module, replaced, helper)
         except Exception as error:  # the module stays as it is: its calls go unrecorded
             log.warning("module.not_instrumented", module=name, error=f"{type(error).__name__}: {error}")
             continue
@@ -72,15 +90,18 @@ def instrument_in_place(names: list) -> list:
     return [name for name, _, _ in finished]
 
 
-def _instrument_module(name: str, module: types.ModuleType, replaced: dict) -> Optional[Callable]:
+def _instrument_module(name: str, module: types.ModuleType, replaced: dict,
+                       helper: Any = None) -> Optional[Callable]:
     """Wrap the module's functions where they are; its decorator, or None if none was."""
     if not _holds_its_own_code(module, name):
         return None
-    filename = getattr(getattr(module, "__spec__", None), "origin", None) or module.__file__
+    filename = _source_file(module)
     with open(filename, "rb") as handle:
         source = handle.read()
+    made = helper.parts_for(filename, name, lambda: importlib.util.source_hash(source)) \
+        if helper is not None else None
     with rewrite.collector_paused():
-        qualnames, rebound, identities, keys, rewritten = _rewritten(source, filename, name)
+        qualnames, rebound, identities, keys, rewritten = _rewritten(source, filename, name, made)
     if not qualnames:
         return None
     # The bodies as imported: a function whose code differs (the file changed since)
@@ -119,16 +140,14 @@ def _holds_its_own_code(module: types.ModuleType, name: str) -> bool:
     return False
 
 
-def _rewritten(source: bytes, filename: str, name: str) -> tuple:
+def _rewritten(source: bytes, filename: str, name: str, made: Optional[tuple] = None) -> tuple:
     """The instrumented qualnames, the instrumenter's arguments, the inline keys and the
-    rewritten bodies (the tree is freed as this returns: see ``rewrite.collector_paused``)."""
-    tree, qualnames = rewrite.rewrite_module(source, filename, name)
-    if not qualnames:
-        return qualnames, (), (), frozenset(), {}
-    rebound, identities = rewrite.instrumenter_arguments(tree)
-    keys = rewrite.inline_keys(tree)
-    return qualnames, rebound, identities, keys, \
-        bodies.function_bodies(compile(tree, filename, "exec", dont_inherit=True))
+    rewritten bodies; ``made``: what :func:`rewrite.instrumented_parts` gave for this
+    source (the helper's), else made here."""
+    code, qualnames, rebound, identities, keys = made or rewrite.instrumented_parts(source, filename, name)
+    if code is None:
+        return (), (), (), frozenset(), {}
+    return list(qualnames), tuple(rebound), tuple(identities), frozenset(keys), bodies.function_bodies(code)
 
 
 def _owner(module: types.ModuleType, path: str, module_name: str) -> Optional[type]:

@@ -175,11 +175,14 @@ def modules_to_rewrite(module_filter: ModuleFilter, imported: Any = None) -> lis
 class Prewarm:
     """The import hook's side of one helper: the code it made, read as it comes."""
 
-    def __init__(self, shared: int, modules: list, where: Layout, helper: int) -> None:
+    def __init__(self, shared: int, modules: list, where: Layout, helper: int, in_place: int = 0) -> None:
         # The anonymous file's descriptor (kept open: the helper writes into it; a plain
         # descriptor, which no finaliser warns about if recording is never stopped).
         self._fd = shared
-        self._index = {module: index for index, module in enumerate(modules)}
+        # The first ``in_place`` modules are imported already (see parts_for), the others
+        # for the import hook.
+        self._in_place = {tuple(module[:2]): index for index, module in enumerate(modules[:in_place])}
+        self._index = {tuple(module[:2]): index for index, module in enumerate(modules) if index >= in_place}
         self._flags_at, self._stop_at, self._offset = where
         self._ready: dict = {}  # index -> (status, source hash, where its code is, its length)
         self._next = 0  # the module the helper works on (all before it are reported)
@@ -197,6 +200,18 @@ class Prewarm:
     def code_for(self, path: str, fullname: str, source_hash: Callable[[], bytes]) -> Any:
         """The helper's code for this module, if it made it from this source; else None
         (never raises, never waits long: the import hook rewrites the module itself)."""
+        return self._made(self._index.get((path, fullname)), fullname, source_hash)
+
+    def parts_for(self, path: str, fullname: str, source_hash: Callable[[], bytes]) -> Optional[tuple]:
+        """What :func:`rewrite.instrumented_parts` gives for this module imported before
+        recording, if the helper made it from this source; else None (made here). Asked
+        from the last such module back while the helper goes from the first: they meet
+        half way."""
+        return self._made(self._in_place.get((path, fullname)), fullname, source_hash)
+
+    def _made(self, index: Optional[int], fullname: str, source_hash: Callable[[], bytes]) -> Any:
+        if index is None:
+            return None
         if self._unusable or os.getpid() != self._owner or getattr(self._inside, "active", False):
             # (a fork child: the shared file's descriptor may be another file of its own by
             # now, a daemon closing them all and opening its own)
@@ -206,7 +221,7 @@ class Prewarm:
             if not self._lock.acquire(timeout=_LONGEST_WAIT):
                 return None
             try:
-                found = self._found(path, fullname)
+                found = self._found(index)
             finally:
                 self._lock.release()
             if found is None:
@@ -225,13 +240,10 @@ class Prewarm:
         finally:
             self._inside.active = False
 
-    def _found(self, path: str, fullname: str) -> Optional[tuple]:
+    def _found(self, index: int) -> Optional[tuple]:
         """``(status, source hash, code)`` the helper gave for this module, or None (the
         module it is making, once it runs, waited for: before, its start takes longer than
         the rewrite here)."""
-        index = self._index.get((path, fullname))
-        if index is None:
-            return None
         self._read()
         found = self._ready.pop(index, None)
         if found is None and index == self._next and self._stamped and not self._done:
@@ -308,7 +320,8 @@ class Prewarm:
         """Stop the helper if it still works (recording stopped) and forget its code."""
         if os.getpid() != self._owner:
             return
-        log.debug("prewarm.finished", modules=len(self._index), taken=self.taken, passed_over=self.passed_over,
+        log.debug("prewarm.finished", modules=len(self._index) + len(self._in_place), taken=self.taken,
+                  passed_over=self.passed_over,
                   waited_ms=round(self.waited * 1000, 1))
         acquired = self._lock.acquire(timeout=_LONGEST_WAIT)
         try:
@@ -339,14 +352,17 @@ def _helper_command(fd: int) -> str:
     return f"{command} </dev/null >/dev/null 2>&1 & echo $!"
 
 
-def start(module_filter: ModuleFilter) -> Optional[Prewarm]:
-    """Start a helper for the modules the recording will rewrite; ``None`` if none is
-    worth it here (or starting one failed: logged)."""
+def start(module_filter: ModuleFilter, in_place: list = ()) -> Optional[Prewarm]:
+    """Start a helper for the modules the recording will rewrite, and first for
+    ``in_place``, ``(path, name)`` of modules imported before it (see late); ``None``
+    if none is worth it here (or starting one failed: logged)."""
     if eligible() is not None or not sys.executable:
         return None
     try:
-        modules = modules_to_rewrite(module_filter)[:MAXIMUM_MODULES]
-        if not modules or sum(_size(path) for path, _ in modules) < MINIMUM_SOURCE_BYTES:
+        modules = [[path, name, 1] for path, name in in_place] + \
+            [[path, name] for path, name in modules_to_rewrite(module_filter)]
+        modules = modules[:MAXIMUM_MODULES]
+        if not modules or sum(_size(module[0]) for module in modules) < MINIMUM_SOURCE_BYTES:
             return None
         with tempfile.TemporaryFile() as handle:
             shared = os.dup(handle.fileno())  # (not inheritable: no program you start gets it)
@@ -368,7 +384,7 @@ def start(module_filter: ModuleFilter) -> Optional[Prewarm]:
         except Exception:
             os.close(shared)
             raise
-        return Prewarm(shared, modules, where, helper)
+        return Prewarm(shared, modules, where, helper, len(in_place))
     except Exception as error:  # never in the way of a recording
         log.debug("prewarm.not_started", error=f"{type(error).__name__}: {error}")
         return None

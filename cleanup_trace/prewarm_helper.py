@@ -67,7 +67,7 @@ def serve(fd: int, parent: int) -> None:
         modules = json.loads(os.pread(fd, size, _LENGTH.size).decode("utf-8"))
         flags_at, stop_at, _ = layout(size, len(modules))
         write_all(fd, RECORD.pack(0, HELLO, NO_HASH, 8) + helper_stamp())
-        for index, (path, name) in enumerate(modules):
+        for index, (path, name, *in_place) in enumerate(modules):
             try:
                 os.kill(parent, 0)
             except ProcessLookupError:
@@ -85,12 +85,14 @@ def serve(fd: int, parent: int) -> None:
                 hashed = importlib.util.source_hash(source)
                 with warnings.catch_warnings(record=True) as warned:
                     warnings.simplefilter("always")
-                    code = rewrite.compile_instrumented(source, path, name)
+                    # (a module imported before recording: all it needs, see late)
+                    made = rewrite.instrumented_parts(source, path, name) if in_place else \
+                        rewrite.compile_instrumented(source, path, name)
                 if warned:
                     # (``"\\d"``: compiling warns, and the import must warn as without the
                     # tool, under the program's own filters: made there)
                     raise SyntaxWarning(str(warned[0].message))
-                data, status = marshal.dumps(code), MADE
+                data, status = marshal.dumps(made), MADE
             except Exception:  # the importing side rewrites it, and reports why it failed
                 hashed, data, status = NO_HASH, b"", FAILED
             write_all(fd, RECORD.pack(index, status, hashed, len(data)) + data)

@@ -103,18 +103,19 @@ class Recorder:
                 return
             _log.claim_stderr()
             filters.set_recording_root(self.filter.project_root)
-            self._finder = importhook.install(self.filter, self._prewarm())
+            late = importhook.already_imported(self.filter)
+            helper = self._prewarm(instrument_late.sources(late))
+            self._finder = importhook.install(self.filter, helper)
             never = self.filter.never_included()
             if never:
                 log.warning("modules.never_instrumented", modules=",".join(never),
                             reason="PYTESTCLEANUP_INCLUDE_MODULES names them, but the tool or pytest runs on them: "
                                    "they are never instrumented")
-            late = importhook.already_imported(self.filter)
             runtime.start(self, self.settings.test_case_count_per_function, self.settings.serialisation_depth,
                           self.settings.value_limit)
             if late:
                 # After runtime.start: the wrappers made now are open from their first call.
-                in_place = instrument_late.instrument_in_place(late)
+                in_place = instrument_late.instrument_in_place(late, helper)
                 self.instrumented_in_place = sorted(set(self.instrumented_in_place) | set(in_place))
                 if in_place:
                     log.info("modules.instrumented_in_place", modules=",".join(in_place),
@@ -127,15 +128,15 @@ class Recorder:
                 if hasattr(os, "register_at_fork"):
                     os.register_at_fork(after_in_child=self._after_fork_in_child)
 
-    def _prewarm(self) -> Any:
-        """A helper rewriting the included modules ahead (see prewarm), when it may pay:
-        not in every process of a staging run."""
+    def _prewarm(self, in_place: list) -> Any:
+        """A helper rewriting the included modules ahead (see prewarm), first those
+        ``in_place`` (see late), when it may pay: not in every process of a staging run."""
         if self.started_with_the_process or not self.rewrite_ahead:
             return None
         from cleanup_trace import prewarm
 
         with runtime.tool_work():  # (its files and process are not the program's doing)
-            return prewarm.start(self.filter)
+            return prewarm.start(self.filter, in_place)
 
     def stop(self, force: bool = False, report: bool = True) -> None:
         with self._lock:

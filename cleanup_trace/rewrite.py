@@ -859,3 +859,22 @@ def _compiled(source: str | bytes, filename: str, module_name: str):
     # the tree alive would walk it all and keep it a generation longer)
     tree, _ = rewrite_module(source, filename, module_name)
     return compile(tree, filename, "exec", dont_inherit=True)
+
+
+def instrumented_parts(source: str | bytes, filename: str, module_name: str) -> tuple:
+    """What a module imported before recording needs to be instrumented in place (see
+    :mod:`cleanup_trace.late`): ``(code, qualnames, rebound, identities, inline keys)``,
+    all of which ``marshal`` can carry (the helper of :mod:`cleanup_trace.prewarm`
+    makes them too); ``code`` is None when no function is instrumented."""
+    with collector_paused():
+        return _parts(source, filename, module_name)
+
+
+def _parts(source: str | bytes, filename: str, module_name: str) -> tuple:
+    tree, qualnames = rewrite_module(source, filename, module_name)
+    if not qualnames:
+        return None, (), (), (), ()
+    rebound, identities = instrumenter_arguments(tree)
+    keys = tuple(sorted(inline_keys(tree)))
+    return compile(tree, filename, "exec", dont_inherit=True), tuple(qualnames), tuple(rebound), \
+        tuple(identities), keys
