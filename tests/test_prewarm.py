@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import subprocess
 import sys
 import textwrap
 import time
@@ -219,54 +218,6 @@ def test_modules_imported_before_recording_are_made_by_the_helper_from_the_first
     finally:
         for name in [name for name in sys.modules if name == "shop" or name.startswith("shop.")]:
             del sys.modules[name]
-
-
-def test_a_recorder_told_so_instruments_modules_imported_before_it_when_asked(package: Path) -> None:
-    """Under pytest the recorder instruments in place once the tests are collected (the
-    plugin asks it then), the helper rewriting those modules meanwhile: before, calls are
-    not recorded; a recording stopped before leaves them as they are; asked again, or
-    after stopping, it does nothing. Without a helper it instruments them at start."""
-    script = textwrap.dedent("""
-        import sys
-        from cleanup_trace import Recorder, inline, prewarm
-        from cleanup_trace.config import Settings
-
-        prewarm._usable_cpus = lambda: 2
-        prewarm.MINIMUM_SOURCE_BYTES = int(sys.argv[1])
-        import shop.m0
-
-        def recording():
-            return inline.OPEN_HOOK in shop.m0.double_0.__code__.co_names
-
-        recorder = Recorder(Settings.from_env())
-        recorder.in_place_after_collection = True
-        recorder.start()
-        print("at start:", recording())
-        recorder.instrument_in_place()
-        print("asked:", recording(), recorder.instrumented_in_place)
-        recorder.instrument_in_place()
-        recorder.stop()
-        recorder.start()
-        recorder.stop()
-        recorder.instrument_in_place()
-        print("stopped first:", recording(), recorder.instrumented_in_place)
-    """)
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(package), *sys.path]),
-                       PYTESTCLEANUP_INCLUDE_MODULES="shop*", PYTESTCLEANUP_TEST_DIRECTORY=str(package / "data"))
-    environment.pop("PYTEST_XDIST_WORKER", None)
-    ran = subprocess.run([sys.executable, "-B", "-c", script, "0"], cwd=package, env=environment,
-                         capture_output=True, text=True, timeout=120)
-    assert ran.stdout.splitlines() == ["at start: False", "asked: True ['shop.m0']",
-                                       "stopped first: True ['shop.m0']"], ran.stderr
-    # No helper (more source asked than there is): at start, as with ``with Recorder():``.
-    ran = subprocess.run([sys.executable, "-B", "-c", script, str(10 ** 12)], cwd=package, env=environment,
-                         capture_output=True, text=True, timeout=120)
-    assert ran.stdout.splitlines()[0] == "at start: True", ran.stderr
-    # A recording stopped before the tests were collected leaves them as they are.
-    stopped = script.replace('print("at start:", recording())', "recorder.stop()")
-    ran = subprocess.run([sys.executable, "-B", "-c", stopped, "0"], cwd=package, env=environment,
-                         capture_output=True, text=True, timeout=120)
-    assert ran.stdout.splitlines()[0] == "asked: False []", ran.stderr
 
 
 def test_no_helper_where_it_cannot_pay(package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
