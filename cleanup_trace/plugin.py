@@ -63,7 +63,6 @@ def _start_recording(config: pytest.Config) -> None:
     # An xdist controller runs no test (its workers do, on the cores a helper would take).
     options = config.known_args_namespace
     recorder.rewrite_ahead = not (getattr(options, "numprocesses", None) or getattr(options, "dist", "no") != "no")
-    recorder.in_place_after_collection = True  # (see pytest_collection_finish)
     recorder.start()
     # (Options are parsed after the initial conftests: the early namespace has it then.)
     basetemp = config.getoption("basetemp", None) or getattr(config.known_args_namespace, "basetemp", None)
@@ -91,17 +90,6 @@ def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> None:
         from cleanup_trace.filters import note_collected_test_file
 
         note_collected_test_file(str(module_path))
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    # Modules imported before recording started are instrumented in place now, before
-    # the first test: a helper rewrote them while pytest collected (see Recorder).
-    if session.config.stash.get(recording_key, False):
-        from cleanup_trace.recorder import Recorder
-
-        recorder = Recorder.current()
-        if recorder is not None:
-            recorder.instrument_in_place()
 
 
 def pytest_runtest_logfinish(nodeid: str, location: tuple) -> None:

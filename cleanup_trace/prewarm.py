@@ -11,12 +11,10 @@ depth first), and it sends each one's code back as it goes. The import hook take
 module's code from it when it is there and made from the same source (its hash), waits
 for the one the helper is working on, and rewrites any other itself, as without it.
 
-* Modules imported before recording, which it instruments in place (see
-  :mod:`cleanup_trace.late`), are listed first: the helper rewrites them from the first
-  on, the recording from the last back, and they meet half way (bleach's 24, which
-  pytest imports for its ``filterwarnings`` setting: 206 ms of the start, 127 ms so);
-  a pytest session does its part once the tests are collected (30 ms: the helper made
-  most of them meanwhile).
+* Modules imported before recording, which it instruments in place when it starts
+  (see :mod:`cleanup_trace.late`), are listed first: the helper rewrites them from the
+  first on, the start from the last back, and they meet half way (bleach's 24, which
+  pytest imports for its ``filterwarnings`` setting: 206 ms of the start, 127 ms so).
 * Only where it can pay and cannot be seen: 64 kB of source or more, a POSIX system
   (``/bin/sh``), two CPUs or more for this process, not under xdist (the workers use
   the cores), not process 1 (the helper would be its child), not a process that the

@@ -76,10 +76,6 @@ class Recorder:
         self.started_with_the_process = False
         # A helper process may rewrite the included modules ahead (see prewarm).
         self.rewrite_ahead = True
-        # pytest: modules imported before recording are instrumented in place once
-        # collected (see instrument_in_place), while a helper rewrites them meanwhile.
-        self.in_place_after_collection = False
-        self._in_place_pending: Optional[tuple] = None
 
     @classmethod
     def _reset_for_tests(cls) -> None:
@@ -119,32 +115,18 @@ class Recorder:
                           self.settings.value_limit)
             if late:
                 # After runtime.start: the wrappers made now are open from their first call.
-                self._in_place_pending = (late, helper)
-                if helper is None or not self.in_place_after_collection:
-                    self.instrument_in_place()
+                in_place = instrument_late.instrument_in_place(late, helper)
+                self.instrumented_in_place = sorted(set(self.instrumented_in_place) | set(in_place))
+                if in_place:
+                    log.info("modules.instrumented_in_place", modules=",".join(in_place),
+                             reason="imported before recording started: their functions were wrapped where "
+                                    "they are; references taken before (bound methods, registries) are not "
+                                    "recorded")
             if not self._atexit_registered:
                 self._atexit_registered = True
                 atexit.register(self._at_exit)
                 if hasattr(os, "register_at_fork"):
                     os.register_at_fork(after_in_child=self._after_fork_in_child)
-
-    def instrument_in_place(self) -> None:
-        """Instrument the modules imported before recording started (see late), if not
-        done yet. Under pytest, once the tests are collected: the helper rewrites them
-        while pytest collects (bleach's 24, imported for its ``filterwarnings`` setting,
-        took the start 127 ms, most of which the collection's 160 ms now hide). Calls
-        made before, at collection, are not recorded, as calls made before recording."""
-        with self._lock:
-            pending, self._in_place_pending = self._in_place_pending, None
-            if pending is None or not self.active:
-                return
-            in_place = instrument_late.instrument_in_place(*pending)
-            self.instrumented_in_place = sorted(set(self.instrumented_in_place) | set(in_place))
-        if in_place:
-            log.info("modules.instrumented_in_place", modules=",".join(in_place),
-                     reason="imported before recording started: their functions were wrapped where "
-                            "they are; references taken before (bound methods, registries) are not "
-                            "recorded")
 
     def _prewarm(self, in_place: list) -> Any:
         """A helper rewriting the included modules ahead (see prewarm), first those
@@ -163,7 +145,6 @@ class Recorder:
             self._depth = 0 if force else self._depth - 1
             if self._depth > 0:
                 return
-            self._in_place_pending = None  # (never collected: nothing ran to record)
             runtime.stop()
             importhook.uninstall()
             filters.set_recording_root(None)
