@@ -51,12 +51,20 @@ _PROPERTY_ROLES = (("fget", ""), ("fset", "setter"), ("fdel", "deleter"))
 
 def sources(names: list) -> list:
     """``(file, name)`` of the modules ``names`` whose source :func:`instrument_in_place`
-    will rewrite, for a helper to rewrite them meanwhile (see prewarm)."""
+    will rewrite (a module under two names once, by the first), for a helper to rewrite
+    them meanwhile (see prewarm)."""
     found = []
+    seen = set(_done)
     for name in names:
         module = sys.modules.get(name)
-        if module is not None and id(module) not in _done and _holds_its_own_code(module, name):
-            found.append((_source_file(module), name))
+        if module is None or id(module) in seen:
+            continue
+        seen.add(id(module))
+        try:
+            if _holds_its_own_code(module, name):
+                found.append((_source_file(module), name))
+        except Exception:  # (an object in sys.modules without a namespace: left to instrument_in_place)
+            continue
     return found
 
 
@@ -67,16 +75,17 @@ def _source_file(module: types.ModuleType) -> str:
 def instrument_in_place(names: list, helper: Any = None) -> list:
     """Instrument the modules ``names`` (imported, included, not rewritten); return those
     done. ``helper``: a :class:`cleanup_trace.prewarm.Prewarm` given :func:`sources`
-    first, which rewrites them from the first on, while this goes from the last back."""
+    first (see _made_from_both_ends)."""
     replaced: dict = {}  # id(plain function) -> (plain function, its wrapper)
     finished = []
-    for name in (reversed(names) if helper is not None else names):
+    made = _made_from_both_ends(names, helper) if helper is not None else {}
+    for name in names:
         module = sys.modules.get(name)
         if module is None or id(module) in _done:
             continue
         _done.add(id(module))
         try:
-            decorate = _instrument_module(name, module, replaced, helper)
+            decorate = _instrument_module(name, module, replaced, made.get(name))
         except Exception as error:  # the module stays as it is: its calls go unrecorded
             log.warning("module.not_instrumented", module=name, error=f"{type(error).__name__}: {error}")
             continue
@@ -90,18 +99,38 @@ def instrument_in_place(names: list, helper: Any = None) -> list:
     return [name for name, _, _ in finished]
 
 
+def _made_from_both_ends(names: list, helper: Any) -> dict:
+    """name -> (its source, :func:`rewrite.instrumented_parts` of it), made by the helper
+    from the first module on and here from the last back, until they meet (a module
+    made here is one the helper passes over). The modules are then instrumented in
+    their order, as without a helper."""
+    made = {}
+    for path, name in reversed(sources(names)):
+        try:
+            with open(path, "rb") as handle:
+                source = handle.read()
+            parts = helper.parts_for(path, name, lambda: importlib.util.source_hash(source))
+            made[name] = (source, parts or rewrite.instrumented_parts(source, path, name))
+        except Exception:  # (made again by the instrumenting, which reports why it fails)
+            continue
+    return made
+
+
 def _instrument_module(name: str, module: types.ModuleType, replaced: dict,
-                       helper: Any = None) -> Optional[Callable]:
-    """Wrap the module's functions where they are; its decorator, or None if none was."""
+                       made: Optional[tuple] = None) -> Optional[Callable]:
+    """Wrap the module's functions where they are; its decorator, or None if none was.
+    ``made``: its source and the parts of its rewrite, made already."""
     if not _holds_its_own_code(module, name):
         return None
     filename = _source_file(module)
-    with open(filename, "rb") as handle:
-        source = handle.read()
-    made = helper.parts_for(filename, name, lambda: importlib.util.source_hash(source)) \
-        if helper is not None else None
+    if made is None:
+        with open(filename, "rb") as handle:
+            source = handle.read()
+        parts = None
+    else:
+        source, parts = made
     with rewrite.collector_paused():
-        qualnames, rebound, identities, keys, rewritten = _rewritten(source, filename, name, made)
+        qualnames, rebound, identities, keys, rewritten = _rewritten(source, filename, name, parts)
     if not qualnames:
         return None
     # The bodies as imported: a function whose code differs (the file changed since)

@@ -104,7 +104,7 @@ class Recorder:
             _log.claim_stderr()
             filters.set_recording_root(self.filter.project_root)
             late = importhook.already_imported(self.filter)
-            helper = self._prewarm(instrument_late.sources(late))
+            helper = self._prewarm(late)
             self._finder = importhook.install(self.filter, helper)
             never = self.filter.never_included()
             if never:
@@ -128,15 +128,18 @@ class Recorder:
                 if hasattr(os, "register_at_fork"):
                     os.register_at_fork(after_in_child=self._after_fork_in_child)
 
-    def _prewarm(self, in_place: list) -> Any:
-        """A helper rewriting the included modules ahead (see prewarm), first those
-        ``in_place`` (see late), when it may pay: not in every process of a staging run."""
+    def _prewarm(self, late: list) -> Any:
+        """A helper rewriting the included modules ahead (see prewarm), first the
+        modules ``late`` to instrument in place (see late), when it may pay: not in
+        every process of a staging run."""
         if self.started_with_the_process or not self.rewrite_ahead:
             return None
         from cleanup_trace import prewarm
 
+        if prewarm.eligible() is not None:
+            return None
         with runtime.tool_work():  # (its files and process are not the program's doing)
-            return prewarm.start(self.filter, in_place)
+            return prewarm.start(self.filter, instrument_late.sources(late))
 
     def stop(self, force: bool = False, report: bool = True) -> None:
         with self._lock:
