@@ -38,13 +38,26 @@ import inspect
 import os
 import sys
 import types
+import weakref
 from typing import Any, Callable, Optional
 
 from cleanup_trace import bodies, inline, locate, rewrite, runtime
 from cleanup_trace._log import log
 
-# Modules already instrumented in place (by id: a module may be replaced in sys.modules).
-_done: set = set()
+# Modules already instrumented in place: the objects (a module may be replaced in
+# sys.modules), weakly (the id of a module gone may be a new module's).
+_done: weakref.WeakSet = weakref.WeakSet()
+
+
+def _is_done(module: Any) -> bool:
+    return module in _done  # (False for an object that takes no weak reference)
+
+
+def _mark_done(module: Any) -> None:
+    try:
+        _done.add(module)
+    except TypeError:  # (not a module: its instrumenting fails, and says so)
+        pass
 
 _PROPERTY_ROLES = (("fget", ""), ("fset", "setter"), ("fdel", "deleter"))
 
@@ -54,12 +67,12 @@ def sources(names: list) -> list:
     will rewrite (a module under two names once, by the first), for a helper to rewrite
     them meanwhile (see prewarm)."""
     found = []
-    seen = set(_done)
+    seen = set()
     for name in names:
         module = sys.modules.get(name)
-        if module is None or id(module) in seen:
+        if module is None or id(module) in seen or _is_done(module):
             continue
-        seen.add(id(module))
+        seen.add(id(module))  # (all alive meanwhile: held by sys.modules)
         try:
             if _holds_its_own_code(module, name):
                 found.append((_source_file(module), name))
@@ -81,9 +94,9 @@ def instrument_in_place(names: list, helper: Any = None) -> list:
     made = _made_from_both_ends(names, helper) if helper is not None else {}
     for name in names:
         module = sys.modules.get(name)
-        if module is None or id(module) in _done:
+        if module is None or _is_done(module):
             continue
-        _done.add(id(module))
+        _mark_done(module)
         try:
             decorate = _instrument_module(name, module, replaced, made.get(name))
         except Exception as error:  # the module stays as it is: its calls go unrecorded
