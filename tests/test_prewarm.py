@@ -102,6 +102,14 @@ def gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return opened
 
 
+def wait_for_hello(warm: prewarm.Prewarm, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not warm._stamped and time.monotonic() < deadline:
+        warm._read()
+        time.sleep(0.001)
+    assert warm._stamped, "the helper did not start"
+
+
 def wait_for_helper(warm: prewarm.Prewarm, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while not warm._done and time.monotonic() < deadline:
@@ -174,9 +182,7 @@ def test_the_import_hook_takes_the_helpers_code_and_waits_for_the_one_in_the_mak
 
         assert made == ["shop"] and warm.taken == 0
         gate.touch()
-        while not warm._stamped:
-            warm._read()
-            time.sleep(0.001)
+        wait_for_hello(warm)
         # The helper is making shop.m0: waited for (a test's patch of time.sleep or
         # os.kill sees none of the waiting).
         with mock.patch("time.sleep") as sleep, mock.patch("os.kill") as kill:
@@ -388,9 +394,7 @@ def test_an_import_during_the_wait_is_not_waited_for(package: Path) -> None:
 
     previous = signal.signal(signal.SIGALRM, handler)
     try:
-        while not warm._stamped:
-            warm._read()
-            time.sleep(0.001)
+        wait_for_hello(warm)
         warm.code_for(*modules[0], lambda: b"")  # (the first: passed over or made by now)
         signal.setitimer(signal.ITIMER_REAL, 0.02)
         path, name = modules[1]
