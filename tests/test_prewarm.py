@@ -102,20 +102,21 @@ def gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return opened
 
 
-def wait_for_hello(warm: prewarm.Prewarm, seconds: float = 20.0) -> None:
+def wait_for(warm: prewarm.Prewarm, what: str, seconds: float = 20.0) -> None:
+    """Until the helper has said hello (``"_stamped"``) or finished (``"_done"``)."""
     deadline = time.monotonic() + seconds
-    while not warm._stamped and time.monotonic() < deadline:
+    while not getattr(warm, what) and time.monotonic() < deadline:
         warm._read()
         time.sleep(0.001)
-    assert warm._stamped, "the helper did not start"
+    assert getattr(warm, what), f"the helper did not get there: {what}"
 
 
-def wait_for_helper(warm: prewarm.Prewarm, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not warm._done and time.monotonic() < deadline:
-        warm._read()
-        time.sleep(0.01)
-    assert warm._done, "the helper did not finish"
+def wait_for_hello(warm: prewarm.Prewarm) -> None:
+    wait_for(warm, "_stamped")
+
+
+def wait_for_helper(warm: prewarm.Prewarm) -> None:
+    wait_for(warm, "_done")
 
 
 def test_the_helper_makes_the_code_a_rewrite_here_makes(package: Path) -> None:
