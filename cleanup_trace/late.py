@@ -19,6 +19,11 @@ what the rewritten module would have done at import:
 * the module's globals are noted as the module defined them (a patched global is told
   apart as with a module imported under the hook).
 
+Where the helper process of :mod:`cleanup_trace.prewarm` runs, it makes the rewrites
+of these modules from the first on while the recording's start makes them from the
+last back (see ``_made_from_both_ends``); they are instrumented in their order all the
+same.
+
 Whether a function's code is still the file's is told by compiling the file as it is now,
 or, for a file last changed before the process started (known on Linux), by the shape of
 its functions (parameters, names, constants, lines): an edit keeping all of those, in a
@@ -113,12 +118,17 @@ def instrument_in_place(names: list, helper: Any = None) -> list:
 
 
 def _made_from_both_ends(names: list, helper: Any) -> dict:
-    """name -> (its source, :func:`rewrite.instrumented_parts` of it), made by the helper
-    from the first module on and here from the last back, until they meet (a module
-    made here is one the helper passes over). The modules are then instrumented in
-    their order, as without a helper."""
+    """name -> (its source, :func:`rewrite.instrumented_parts` of it) for the modules of
+    ``names`` the helper was given (:func:`sources`), made by the helper from the first
+    on and here from the last back, until they meet (a module made here is one the
+    helper passes over). The modules are then instrumented in their order, as without
+    a helper."""
+    wanted = set(names)
     made = {}
-    for path, name in reversed(sources(names)):
+    for path, name in reversed(helper.in_place):
+        module = sys.modules.get(name)
+        if name not in wanted or module is None or _is_done(module):
+            continue
         try:
             with open(path, "rb") as handle:
                 source = handle.read()

@@ -179,14 +179,14 @@ def modules_to_rewrite(module_filter: ModuleFilter, imported: Any = None) -> lis
 class Prewarm:
     """The import hook's side of one helper: the code it made, read as it comes."""
 
-    def __init__(self, shared: int, modules: list, where: Layout, helper: int, in_place: int = 0) -> None:
+    def __init__(self, shared: int, modules: list, where: Layout, helper: int) -> None:
         # The anonymous file's descriptor (kept open: the helper writes into it; a plain
         # descriptor, which no finaliser warns about if recording is never stopped).
         self._fd = shared
-        # The first ``in_place`` modules are imported already (see parts_for), the others
-        # for the import hook.
-        self._in_place = {tuple(module[:2]): index for index, module in enumerate(modules[:in_place])}
-        self._index = {tuple(module[:2]): index for index, module in enumerate(modules) if index >= in_place}
+        # ``[path, name, 1]``: imported already, to instrument in place (see parts_for);
+        # ``[path, name]``: for the import hook. (In the listing's order.)
+        self._in_place = {(module[0], module[1]): index for index, module in enumerate(modules) if len(module) > 2}
+        self._index = {(module[0], module[1]): index for index, module in enumerate(modules) if len(module) == 2}
         self._flags_at, self._stop_at, self._offset = where
         self._ready: dict = {}  # index -> (status, source hash, where its code is, its length)
         self._next = 0  # the module the helper works on (all before it are reported)
@@ -205,6 +205,11 @@ class Prewarm:
         """The helper's code for this module, if it made it from this source; else None
         (never raises, never waits long: the import hook rewrites the module itself)."""
         return self._made(self._index.get((path, fullname)), fullname, source_hash)
+
+    @property
+    def in_place(self) -> list:
+        """``(path, name)`` of the modules given to instrument in place, in order."""
+        return list(self._in_place)
 
     def parts_for(self, path: str, fullname: str, source_hash: Callable[[], bytes]) -> Optional[tuple]:
         """What :func:`rewrite.instrumented_parts` gives for this module imported before
@@ -233,9 +238,9 @@ class Prewarm:
             status, hashed, data = found
             if status != MADE or hashed != source_hash():
                 return None
-            code = marshal.loads(data)
+            made = marshal.loads(data)  # (a code object, or parts_for's tuple)
             self.taken += 1
-            return code
+            return made
         except Exception as error:
             self._give_up()
             self._unusable = True
@@ -388,7 +393,7 @@ def start(module_filter: ModuleFilter, in_place: list = ()) -> Optional[Prewarm]
         except Exception:
             os.close(shared)
             raise
-        return Prewarm(shared, modules, where, helper, len(in_place))
+        return Prewarm(shared, modules, where, helper)
     except Exception as error:  # never in the way of a recording
         log.debug("prewarm.not_started", error=f"{type(error).__name__}: {error}")
         return None
