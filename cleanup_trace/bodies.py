@@ -41,6 +41,7 @@ def _walk(code: types.CodeType, prefix: str) -> Iterator[tuple]:
 _GATE_CALL = frozenset(dis.opmap[name] for name in ("LOAD_CONST", "CALL_FUNCTION", "PRECALL", "CALL")
                        if name in dis.opmap)
 _LOAD_CONST, _NOP, _LOAD_GLOBAL = dis.opmap["LOAD_CONST"], dis.opmap["NOP"], dis.opmap["LOAD_GLOBAL"]
+_JUMP_FORWARD = dis.opmap["JUMP_FORWARD"]
 _EXTENDED_ARG, _CACHE = dis.opmap["EXTENDED_ARG"], dis.opmap.get("CACHE", -1)
 _STORES = {dis.opmap[name]: shift for name, shift in (("STORE_FAST", 0), ("STORE_FAST_LOAD_FAST", 4),
                                                       ("STORE_FAST_STORE_FAST", 4)) if name in dis.opmap}
@@ -60,8 +61,8 @@ def _first_instructions(code: types.CodeType) -> list:
 def without_gate_call(code: types.CodeType) -> Optional[types.CodeType]:
     """``code`` (a body recording inside, see :mod:`cleanup_trace.inline`) with
     ``@call = OPEN_HOOK(key)`` made ``@call = None``: the instructions of the call become
-    one ``LOAD_CONST None`` and ``NOP``s, so no offset moves (jumps, the exception table
-    and the line table stay as they are). ``None`` when the code does not start as the
+    one ``LOAD_CONST None`` and a jump over ``NOP``s, so no offset moves (jumps, the
+    exception table and the line table stay as they are). ``None`` when the code does not start as the
     transformer writes it: then nothing is changed."""
     instructions = _first_instructions(code)
     names = code.co_names
@@ -88,8 +89,20 @@ def without_gate_call(code: types.CodeType) -> Optional[types.CodeType]:
         constants += (None,)
     first = instructions[start][0]
     replaced = bytearray(code.co_code)
-    replaced[first:store_offset] = bytes((_LOAD_CONST, none_index)) + bytes((_NOP, 0)) * ((store_offset - first - 2) // 2)
+    replaced[first:store_offset] = bytes((_LOAD_CONST, none_index)) + _skip(store_offset - first - 2)
     return code.replace(co_code=bytes(replaced), co_consts=constants)
+
+
+def _skip(size: int) -> bytes:
+    """``size`` bytes of code that run as nothing: one forward jump over ``NOP``s (the
+    call's instructions and inline caches, 13 code units on 3.11: every call of a function
+    whose recording is over ran them all, twice its own cost for a small function)."""
+    nops = bytes((_NOP, 0)) * (size // 2)
+    if size < 6:
+        return nops  # (one NOP or two: no slower than the jump)
+    # The jump's argument counts bytes on 3.9, code units from 3.10 on, after the jump.
+    over = size - 2 if sys.version_info < (3, 10) else size // 2 - 1
+    return bytes((_JUMP_FORWARD, over)) + nops[2:] if over < 256 else nops
 
 
 __all__ = ["function_bodies", "without_gate_call"]
