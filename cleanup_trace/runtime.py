@@ -558,7 +558,7 @@ class _Live:
     """The part of a function's recording state needed only once it is called."""
 
     __slots__ = ("attempts", "fingerprints", "cases", "reported", "lock", "refused_in_a_row", "calls_without_news",
-                 "tries_without_news", "checkable")
+                 "tries_without_news", "checkable", "clean_under")
 
     def __init__(self) -> None:
         self.attempts = 0
@@ -571,6 +571,9 @@ class _Live:
         self.cases: set[str] = set()
         self.reported: set[str] = set()
         self.lock = threading.Lock()
+        # The outermost recorded call (its snapshot) running in this thread when this
+        # function's globals were last found as its module made them (see _snapshot).
+        self.clean_under: Optional[dict] = None
 
 
 class FunctionRecord:
@@ -840,6 +843,13 @@ class FunctionRecord:
                 # tomlkit's and markdown's recording time).
                 _state.stats["skipped: duplicate call"] += 1
                 return None
+            # A repeated call inside the same outermost recorded call as a look that
+            # found its globals unpatched: a test patches between the calls it makes, not
+            # inside one (tomlkit: 13,000 looks, most of them in the same few calls).
+            outer = _guard.calls[0] if repeated and _guard.calls and not _async_calls.get() else None
+            if outer is not None and live.clean_under is outer and _check_due(live, fingerprint) is None:
+                _state.stats["skipped: duplicate call"] += 1
+                return None
             if not repeated and self.accepted >= _state.budget and (
                     not (_guard.calls or _async_calls.get()) or self._watched_by_running()):
                 # Budget full, new arguments, no recorded call running to be told of a
@@ -856,6 +866,8 @@ class FunctionRecord:
                 _tell_running("patched", patched)
                 self._skip_patched(patched)
                 return None
+            if outer is not None:
+                live.clean_under = outer
             if repeated:
                 check = self._consistency_probe(live, fingerprint, full_args, kwargs)
                 if check is None:

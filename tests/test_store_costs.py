@@ -683,6 +683,59 @@ def test_what_a_callee_reads_is_looked_at_once_for_every_watch_that_follows_it(
     result.stdout.fnmatch_lines(["second: [[3]] helper looked at: 1", "plain again: function helper"])
 
 
+
+REPEATED_INSIDE_LIB = """
+RATE = 2
+
+
+def scaled(n):
+    return n * RATE
+
+
+def total(numbers):
+    return sum(scaled(n) for n in numbers)
+"""
+
+REPEATED_INSIDE_SCRIPT = """
+import json, pathlib
+from cleanup_trace import Recorder, runtime
+
+looks = []
+original = runtime.FunctionRecord._patched_global
+
+
+def counting(record):
+    looks.append(record.qualname)
+    return original(record)
+
+
+runtime.FunctionRecord._patched_global = counting
+with Recorder():
+    import inside
+    for _ in range(5):
+        inside.scaled(1)         # recorded, then compared with its case (CONSISTENCY_CHECKS)
+    looks.clear()
+    inside.total([1] * 50)       # scaled(1) repeated 50 times inside one recorded call
+    print("looks inside one call:", looks.count("scaled"))
+    inside.RATE = 10             # (a test's patch, between two calls)
+    inside.total([1] * 3)        # told by the first repeated call: not recorded
+    inside.RATE = 2
+    inside.total([1] * 4)
+cases = json.loads(pathlib.Path("tests/test-data/inside/total-00.json").read_text())["cases"]
+print("total:", [len(case["call"]["args"][0]) for case in cases])
+"""
+
+
+def test_a_repeated_call_looks_at_its_globals_once_inside_one_recorded_call(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """A repeated call inside a recorded call looks at its globals to tell that call of a
+    patch; a test patches between the calls it makes, so one look per outermost recorded
+    call is enough (tomlkit's suite looked 13,000 times, mostly inside the same calls),
+    and a patch made before the next one is still told."""
+    result = run_script(pytester, clean_env, inside=REPEATED_INSIDE_LIB, script=REPEATED_INSIDE_SCRIPT)
+    result.stdout.fnmatch_lines(["looks inside one call: 1", "total: [50, 4]"])
+
+
 PATCHED_CLASS_LIB = """
 class RawText:
     pass
