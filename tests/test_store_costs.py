@@ -598,7 +598,8 @@ def outer(n):
     return total
 '''
 
-CALLEE_SCRIPT = '''
+# The qualnames of the functions whose globals are looked at, in ``looked``.
+LOOKS_COUNTED = '''
 from cleanup_trace import Recorder, runtime
 
 looked = []
@@ -611,6 +612,9 @@ def counting(self):
 
 
 runtime.FunctionRecord._patched_global = counting
+'''
+
+CALLEE_SCRIPT = LOOKS_COUNTED + '''
 with Recorder():
     import callees
     for n in range(5):
@@ -696,27 +700,16 @@ def total(numbers):
     return sum(scaled(n) for n in numbers)
 """
 
-REPEATED_INSIDE_SCRIPT = """
+REPEATED_INSIDE_SCRIPT = LOOKS_COUNTED + """
 import json, pathlib
-from cleanup_trace import Recorder, runtime
 
-looks = []
-original = runtime.FunctionRecord._patched_global
-
-
-def counting(record):
-    looks.append(record.qualname)
-    return original(record)
-
-
-runtime.FunctionRecord._patched_global = counting
 with Recorder():
     import inside
     for _ in range(5):
         inside.scaled(1)         # recorded, then compared with its case (CONSISTENCY_CHECKS)
-    looks.clear()
+    looked.clear()
     inside.total([1] * 50)       # scaled(1) repeated 50 times inside one recorded call
-    print("looks inside one call:", looks.count("scaled"))
+    print("looks inside one call:", looked.count("scaled"))
     inside.RATE = 10             # (a test's patch, between two calls)
     inside.total([1] * 3)        # told by the first repeated call: not recorded
     inside.RATE = 2
