@@ -62,8 +62,8 @@ def without_gate_call(code: types.CodeType) -> Optional[types.CodeType]:
     """``code`` (a body recording inside, see :mod:`cleanup_trace.inline`) with
     ``@call = OPEN_HOOK(key)`` made ``@call = None``: the instructions of the call become
     one ``LOAD_CONST None`` and a jump over ``NOP``s, so no offset moves (jumps, the
-    exception table and the line table stay as they are). ``None`` when the code does not start as the
-    transformer writes it: then nothing is changed."""
+    exception table and the line table stay as they are). ``None`` when the code does
+    not start as the transformer writes it: then nothing is changed."""
     instructions = _first_instructions(code)
     names = code.co_names
     start = next((index for index, (_, opcode, argument) in enumerate(instructions[:6])
@@ -95,8 +95,8 @@ def without_gate_call(code: types.CodeType) -> Optional[types.CodeType]:
 
 def _skip(size: int) -> bytes:
     """``size`` bytes of code that run as nothing: one forward jump over ``NOP``s (the
-    call's instructions and inline caches, 13 code units on 3.11: every call of a function
-    whose recording is over ran them all, twice its own cost for a small function)."""
+    call's instructions and inline caches, 13 code units on 3.11, 9 on 3.12 and 3.13: every
+    call of a function whose recording is over ran them all, twice the cost of a small one)."""
     nops = bytes((_NOP, 0)) * (size // 2)
     if size < 6:
         return nops  # (one NOP or two: no slower than the jump)
