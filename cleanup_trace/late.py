@@ -152,8 +152,7 @@ def _instrument_module(name: str, module: types.ModuleType, replaced: dict,
         parts = None
     else:
         source, parts = made
-    with rewrite.collector_paused():
-        qualnames, rebound, identities, keys, rewritten = _rewritten(source, filename, name, parts)
+    qualnames, rebound, identities, keys, rewritten = _rewritten(source, filename, name, parts)
     if not qualnames:
         return None
     # The bodies as imported: a function whose code differs (the file changed since)
@@ -195,7 +194,8 @@ def _holds_its_own_code(module: types.ModuleType, name: str) -> bool:
 def _rewritten(source: bytes, filename: str, name: str, made: Optional[tuple] = None) -> tuple:
     """The instrumented qualnames, the instrumenter's arguments, the inline keys and the
     rewritten bodies; ``made``: what :func:`rewrite.instrumented_parts` gave for this
-    source (the helper's), else made here."""
+    source (the helper's), else made here (with the collector held off while its tree
+    lives: no tree is made from the helper's parts)."""
     code, qualnames, rebound, identities, keys = made or rewrite.instrumented_parts(source, filename, name)
     if code is None:
         return (), (), (), frozenset(), {}

@@ -242,8 +242,7 @@ class Prewarm:
             self.taken += 1
             return made
         except Exception as error:
-            self._give_up()
-            self._unusable = True
+            self._give_up(unusable=True)
             log.debug("prewarm.failed", module=fullname, error=f"{type(error).__name__}: {error}")
             return None
         finally:
@@ -290,8 +289,7 @@ class Prewarm:
                 self._offset = body_at + length
                 self._stamped = stamp == helper_stamp()
                 if not self._stamped:
-                    self._give_up()  # another interpreter: nothing it makes is usable here
-                    self._unusable = True
+                    self._give_up(unusable=True)  # another interpreter: nothing it makes is usable here
                 continue
             if status == DONE or not self._stamped or index != self._next:
                 self._done = True
@@ -315,9 +313,11 @@ class Prewarm:
             pass
         return True
 
-    def _give_up(self) -> None:
+    def _give_up(self, unusable: bool = False) -> None:
         """Use the helper no more, and tell it to stop (by the stop byte it reads before
-        each module, never a signal: its process id may be another's by now)."""
+        each module, never a signal: its process id may be another's by now).
+        ``unusable``: what it gave already is not taken either."""
+        self._unusable = self._unusable or unusable
         if not self._done and os.getpid() == self._owner:
             try:
                 _pwrite(self._fd, b"\1", self._stop_at)
