@@ -68,6 +68,10 @@ _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray,
 _REDUCING_BASES = (str, int, float, dict, list)
 _plans: dict = {}  # class -> (plan, name); emptied past _PLANS_KEPT (classes made at run time)
 _PLANS_KEPT = 4096
+# Classes whose objects :meth:`Flattener.flatten` found to be none of the kinds it tells
+# apart before an instance (a type hint, a class, a method, a function...): their objects
+# skip those nine tests (see _ordinary). Bounded as _plans is.
+_ordinary_classes: set = set()
 
 
 # Type hints given as values (``list[int]``, ``typing.Optional[str]``, ``int | None``,
@@ -482,6 +486,17 @@ def _sorting_keys() -> bool:
     return any(kwargs.get("sort_keys", False) for _, kwargs in options.values())
 
 
+def _ordinary(kind: type) -> bool:
+    """Are all objects of ``kind`` none of the kinds ``flatten`` tells apart before an
+    instance, as one of them was? What those tests ask of an object, its class answers,
+    unless a class of it defines ``__class__`` (a proxy, which ``isinstance`` believes) or
+    it is a typing construct (told by the object)."""
+    if len(_ordinary_classes) >= _PLANS_KEPT:
+        _ordinary_classes.clear()  # (it holds the classes: a program making classes would grow it)
+    return kind not in _HINT_TYPES and kind.__module__ != "typing" and not issubclass(kind, type) \
+        and all("__class__" not in namespace_of(klass) for klass in kind.__mro__[:-1])
+
+
 class Flattener:
     """One value's flattening: jsonpickle's ``Pickler(keys=True, make_refs=True)`` state."""
 
@@ -531,6 +546,8 @@ class Flattener:
                 if kind is list:
                     return self._flat_items(value)
                 return self._items(value, {})
+            if kind in _ordinary_classes:  # (most objects of a value: none of the kinds below)
+                return self._instance(value, kind)
             if kind is tuple:
                 return {"py/tuple": self._flat_items(value)}
             if kind is set:
@@ -588,6 +605,8 @@ class Flattener:
                     raise Declined("cached function")
                 self.ids[_identity(value)] = len(self.ids)
                 return form
+            if _ordinary(kind):
+                _ordinary_classes.add(kind)
             return self._instance(value, kind)
         finally:
             self.depth -= 1

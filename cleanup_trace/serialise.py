@@ -831,14 +831,18 @@ _NEVER_STATELESS = (type, types.ModuleType, types.FunctionType, dict, list, set,
 # an encode meets. Bounded: it holds the classes.
 _stateless_plans: dict = {}
 _BUILTINS = vars(builtins)
-_NEVER = (False, False)
+_NEVER = (False, False, False)
+_NEVER_LOCAL = (False, False, True)
+_OBJECT_PLAN = (True, True, False)  # (``object()``: always stateless)
 
 
-def _stateless_plan(kind: type) -> tuple[bool, bool]:
-    """``(stateless without an instance dict, stateless with an empty one)`` for objects
-    of ``kind``: what its classes declare, the same for every object of it."""
+def _stateless_plan(kind: type) -> tuple:
+    """``(stateless without an instance dict, stateless with an empty one, of a local
+    class)`` for objects of ``kind``: what its classes declare, the same for every object
+    of it (:meth:`_Sentinels.reference` asks it of every object an encode meets)."""
+    local = "<locals>" in kind.__qualname__ and not issubclass(kind, (type, types.FunctionType))
     if kind.__module__ == "builtins" or issubclass(kind, _NEVER_STATELESS):
-        plan = _NEVER
+        plan = _NEVER_LOCAL if local else _NEVER
     else:
         # No instance dict: stateless only when every class declares empty ``__slots__``.
         # A value type made in C (``timedelta(hours=1)``) keeps its state out of sight: a
@@ -846,7 +850,8 @@ def _stateless_plan(kind: type) -> tuple[bool, bool]:
         # it back could never fail). An empty one: when no class declares a slot.
         plan = (all("__slots__" in namespace_of(klass) and not namespace_of(klass)["__slots__"]
                     for klass in kind.__mro__[:-1]),
-                not any(getattr(klass, "__slots__", ()) for klass in kind.__mro__))
+                not any(getattr(klass, "__slots__", ()) for klass in kind.__mro__),
+                local)
     if len(_stateless_plans) >= 4096:
         _stateless_plans.clear()
     _stateless_plans[kind] = plan
@@ -888,7 +893,7 @@ class _Sentinels:
         plan = _stateless_plans.get(kind)
         if plan is None:
             plan = _stateless_plan(kind)
-        if plan is _NEVER:
+        if plan[0] is plan[1] is False:  # (_NEVER, _NEVER_LOCAL)
             return False
         state = instance_dict(value)
         if state is None:
@@ -922,35 +927,48 @@ class _Sentinels:
             if not name.startswith("__") and keep(value):
                 self.by_id[_identity(value)] = (module_name, name)
 
-    def _bound_in_builtins(self, obj: Any) -> Optional[str]:
-        """The builtin name of ``help`` and its kind: instances of a library's class
-        (``_sitebuiltins._Helper``) that code compares with ``is`` (pure_eval tells a
-        builtin name still holding its builtin apart)."""
+    def _builtins_indexed(self) -> dict:
+        """The objects ``site`` binds in builtins (``help``, ``exit``, ``copyright``...),
+        instances of a library's class (``_sitebuiltins._Helper``) that code compares with
+        ``is`` (pure_eval tells a builtin name still holding its builtin apart): id -> name."""
         namespace = _BUILTINS
         if len(namespace) != self.builtins_seen:
             self.builtins_seen = len(namespace)
             self.in_builtins = {_identity(value): name for name, value in list(namespace.items())
                                 if not name.startswith("__") and type(value).__module__ != "builtins"
                                 and not isinstance(value, (type, types.ModuleType, types.FunctionType))}
-        name = self.in_builtins.get(_identity(obj))
-        return name if name is not None and namespace.get(name) is obj else None
+        return self.in_builtins
 
     def reference(self, obj: Any) -> Any:
-        """``(module, name)`` when ``obj`` is such a module-level object, else ``None``."""
-        builtin = self._bound_in_builtins(obj)
-        if builtin is not None:
+        """``(module, name)`` when ``obj`` is such a module-level object, else ``None``.
+
+        Asked of every object an encode meets (a fifth of markdown's encoding time when it
+        was five calls): one call, what the class decides looked up once per class."""
+        identity = _identity(obj)
+        builtin = (self.in_builtins if len(_BUILTINS) == self.builtins_seen
+                   else self._builtins_indexed()).get(identity)
+        if builtin is not None and _BUILTINS.get(builtin) is obj:
             return ("builtins", builtin)
-        if not self.stateless(obj):
+        kind = type(obj)
+        plan = _stateless_plans.get(kind) if kind is not object else _OBJECT_PLAN
+        if plan is None:
+            plan = _stateless_plan(kind)
+        if plan[0] is plan[1] is False:
+            stateless = False
+        else:
+            state = instance_dict(obj)
+            stateless = plan[0] if state is None else not state and plan[1]
+        if not stateless:
             # Of your modules: one its code uses by identity, or of a class made inside a
             # function, while as the module left it (the runtime noted it then).
             found = module_object_reference(obj)
-            if found is None and of_a_local_class(obj):
+            if found is None and plan[2]:
                 found = self._library_sentinel(obj)
             return found
-        found = self.by_id.get(_identity(obj))
+        found = self.by_id.get(identity)
         if found is None:
             self._index()
-            found = self.by_id.get(_identity(obj))
+            found = self.by_id.get(identity)
         if found is None or module_attribute(sys.modules.get(found[0]), found[1]) is not obj:
             # (ids are reused once an object is gone: checked it is still the one.) Not
             # bound at module level: a class-level one, noted by the runtime?

@@ -15,6 +15,7 @@ import sys
 import textwrap
 import threading
 import types
+import typing
 import xml.etree.ElementTree as ElementTree
 import zlib
 
@@ -598,6 +599,38 @@ def test_plans_are_kept_for_a_bounded_number_of_classes(monkeypatch) -> None:
         finally:
             delattr(shapes, made.__name__)
         assert len(flatten_fast._plans) <= 3
+
+
+def test_classes_told_plain_are_kept_for_a_bounded_number_too(monkeypatch) -> None:
+    monkeypatch.setattr(flatten_fast, "_PLANS_KEPT", 3)
+    monkeypatch.setattr(flatten_fast, "_ordinary_classes", set())
+    for index in range(10):
+        made = type(f"Made{index}", (shapes.Plain,), {"__module__": shapes.__name__})
+        setattr(shapes, made.__name__, made)
+        try:
+            fast(made(n=index))
+        finally:
+            delattr(shapes, made.__name__)
+        assert made in flatten_fast._ordinary_classes  # (its next objects skip the tests)
+        assert len(flatten_fast._ordinary_classes) <= 3
+
+
+class _ClaimsToBeAFunction:
+    """A proxy's way: ``isinstance`` believes ``__class__``, whatever ``type()`` says."""
+
+    @property
+    def __class__(self):
+        return types.FunctionType
+
+
+def test_an_object_whose_class_claims_another_is_asked_each_time_not_told_by_its_class() -> None:
+    assert not flatten_fast._ordinary(_ClaimsToBeAFunction)
+    assert not flatten_fast._ordinary(typing.List[int].__class__)  # (a typing construct: told by the object)
+    assert flatten_fast._ordinary(shapes.Plain)
+    for _ in range(2):
+        with pytest.raises(flatten_fast.Declined):  # (a function to the tests: left to jsonpickle)
+            fast(_ClaimsToBeAFunction())
+    assert _ClaimsToBeAFunction not in flatten_fast._ordinary_classes
 
 
 def test_a_name_decoded_again_leads_to_what_it_names_now(monkeypatch):
