@@ -634,7 +634,9 @@ class Flattener:
             raise
 
     def _new_instance(self, obj: Any, kind: type) -> Any:
-        self.refuse_class(kind)
+        plan = _plans.get(kind)
+        if plan is None:  # (a class refused is never planned: asked again at its next object)
+            self.refuse_class(kind)
         reference = self.module_reference(obj)
         if reference is not None:
             return {"py/reduce": [{"py/function": self.global_loader}, {"py/tuple": list(reference)}]}
@@ -644,7 +646,6 @@ class Flattener:
             text = str(obj)
             if self.package_paths.holds(text):
                 return package_path_form(self.package_paths, text, kind)
-        plan = _plans.get(kind)
         if plan is None:
             if len(_plans) >= _PLANS_KEPT:
                 _plans.clear()  # (it holds the classes: a program making classes would grow it)
