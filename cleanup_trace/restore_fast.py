@@ -45,6 +45,36 @@ class MissingClass(Exception):
     """A class or function named by the form cannot be imported (jsonpickle's wording)."""
 
 
+_CONTAINERS = (dict, list)  # (what ``restore`` decodes; anything else is itself)
+# (class, name) -> what decoding an object of it asks of the class, the same every time:
+# (a handler or no class, a list subclass, one whose ``append`` is list's, has a
+# ``__setstate__``, a tuple subclass). Emptied when jsonpickle's handlers change, and past
+# _PATHS_KEPT (it holds the classes).
+_object_plans: dict = {}
+_object_plans_version: list = [None]
+
+
+def _forget_plans_if_handlers_changed() -> None:
+    """Once per decoding: a jsonpickle handler registered or removed since the plans were
+    made empties them."""
+    registry = _jp_handlers.registry
+    handlers, bases = getattr(registry, "_handlers", None), getattr(registry, "_base_handlers", None)
+    version = (len(handlers), len(bases)) if type(handlers) is dict and type(bases) is dict else None
+    if version != _object_plans_version[0] or version is None or len(_object_plans) >= _PATHS_KEPT:
+        _object_plans.clear()  # (a registry of another shape: no plan outlives one decoding)
+        _object_plans_version[0] = version
+
+
+def _object_plan(cls: Any, name: str) -> tuple:
+    is_type = isinstance(cls, type)
+    is_list = is_type and issubclass(cls, list)
+    plan = _object_plans[(cls, name)] = (
+        _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or not is_type,
+        is_list, is_list and cls.append is list.append, hasattr(cls, "__setstate__"),
+        is_type and issubclass(cls, tuple))
+    return plan
+
+
 class Restorer:
     """One value's decoding: jsonpickle's ``Unpickler(keys=True, safe=False,
     on_missing="error")`` state."""
@@ -171,19 +201,22 @@ class Restorer:
         cls = _load(name)
         if cls is None:
             raise _jp_errors.ClassNotFoundError(f"Unpickler.restore_object could not find {name}!")
+        plan = _object_plans.get((cls, name))
+        if plan is None:
+            plan = _object_plan(cls, name)
+        handled, is_list, appends_as_list, sets_state, is_tuple = plan
         # Items of a list of yours are put back by its ``append`` (after its attributes):
         # list's own only, here.
-        items = "py/seq" in data and isinstance(cls, type) and issubclass(cls, list)
+        items = is_list and "py/seq" in data
         # Slots beside an instance dict: the state (dict, slots), set back as jsonpickle does.
         state = data.get("py/state")
         slots_and_dict = type(state) is dict and len(state) == 1 and type(state.get("py/tuple")) is list \
-            and len(state["py/tuple"]) == 2 and not hasattr(cls, "__setstate__")
+            and len(state["py/tuple"]) == 2 and not sets_state
         # A class made in C with a state of its own (xml.etree's Element): its __setstate__.
-        set_state = state is not None and not slots_and_dict and hasattr(cls, "__setstate__")
-        if _jp_handlers.get(cls, _jp_handlers.get(name)) is not None or "default_factory" in data \
-                or not isinstance(cls, type) or "py/newargsex" in data or "py/initargs" in data \
-                or (state is not None and not issubclass(cls, tuple) and not slots_and_dict and not set_state) \
-                or ("py/seq" in data and not issubclass(cls, tuple) and not (items and cls.append is list.append)):
+        set_state = state is not None and not slots_and_dict and sets_state
+        if handled or "default_factory" in data or "py/newargsex" in data or "py/initargs" in data \
+                or (state is not None and not is_tuple and not slots_and_dict and not set_state) \
+                or ("py/seq" in data and not is_tuple and not (items and appends_as_list)):
             raise Declined(name)
         proxy = _Proxy()
         self._number(proxy)
@@ -205,7 +238,7 @@ class Restorer:
                 continue
             if not isinstance(key, str) or key.startswith(_JSON_KEY):
                 raise Declined(name)
-            self._set_attribute(instance, key, self.restore(item))
+            self._set_attribute(instance, key, self.restore(item) if type(item) in _CONTAINERS else item)
         if items:
             for item in data["py/seq"]:  # (a proxy among them stays one, as jsonpickle leaves it)
                 list.append(instance, self.restore(item))
@@ -366,6 +399,7 @@ def restore(data: Any, failure: Any = None) -> Any:
     When decoding raises, the class of the innermost object whose decoding it came out
     of, if known, is appended to ``failure`` (a list).
     """
+    _forget_plans_if_handlers_changed()
     restorer = Restorer()
     try:
         return restorer.restore_value(data)

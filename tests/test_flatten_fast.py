@@ -633,6 +633,30 @@ def test_an_object_whose_class_claims_another_is_asked_each_time_not_told_by_its
     assert _ClaimsToBeAFunction not in flatten_fast._ordinary_classes
 
 
+def test_a_handler_registered_after_its_class_was_decoded_is_heeded() -> None:
+    """What decoding an object asks of its class is asked once, until jsonpickle's
+    handlers change: then jsonpickle decodes what a handler of the user's now handles."""
+    import jsonpickle.handlers
+
+    form = fast(shapes.Plain(n=1))
+    assert restore_fast.restore(form).n == 1
+
+    class PlainHandler(jsonpickle.handlers.BaseHandler):
+        def flatten(self, obj, data):
+            return data
+
+        def restore(self, data):
+            return shapes.Plain(n=2)
+
+    jsonpickle.handlers.register(shapes.Plain, PlainHandler)
+    try:
+        with pytest.raises(restore_fast.Declined):
+            restore_fast.restore(form)
+    finally:
+        jsonpickle.handlers.unregister(shapes.Plain)
+    assert restore_fast.restore(form).n == 1
+
+
 def test_a_name_decoded_again_leads_to_what_it_names_now(monkeypatch):
     """Decoding remembers where a name led; a class replaced since is found, not the old one."""
     module = types.ModuleType("cleanup_trace_moving_classes")
