@@ -247,16 +247,21 @@ def _named(kind: type) -> Any:
 _FOUND_BY_NAME: dict = {}
 
 
-def _class_value_elsewhere(cls: type) -> bool:
-    """Is ``cls``, given as a value, stored by a name that now leads to another object?"""
+def _class_value_not_found(cls: type) -> Optional[str]:
+    """Why ``cls``, given as a value (stored by its name), would not decode as itself:
+    its name leads to another object, or to nothing (a class a doctest defines carries
+    its module's name: boltons' ``MySet``); ``None`` when found, or not judged."""
     if cls in _FOUND_BY_NAME or "<locals>" in cls.__qualname__:
-        return False
+        return None
     found = _named(cls)
     if found is cls:
         if len(_FOUND_BY_NAME) >= 4096:
             _FOUND_BY_NAME.clear()
         _FOUND_BY_NAME[cls] = True
-    return found is not None and found is not cls and found is not _NOT_FOUND
+        return None
+    if found is None:
+        return None
+    return "its name leads to nothing" if found is _NOT_FOUND else "its name leads to another object"
 
 
 class TooLarge(Unserialisable):
@@ -654,10 +659,12 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     classes.add(kind)
                 if function_like:
                     _refuse_test_module(item)  # a class given as a value too (stored by name)
-                    if isinstance(item, type) and _class_value_elsewhere(item):
+                    not_found = _class_value_not_found(item) if isinstance(item, type) else None
+                    if not_found:
+                        # (Refused here, not by the decoding check: a class value that does
+                        # not decode says nothing of the other classes given as values.)
                         raise Unserialisable(f"class {item.__module__}.{item.__qualname__} was made at run time: "
-                                             "its name leads to another object", holders_to_blame=False,
-                                             differing_class=item)
+                                             f"{not_found}", holders_to_blame=False, differing_class=item)
                     if kind is types.MethodType:
                         if flatten_fast.bound_method_name(item) is None:
                             raise _method_not_found(item)

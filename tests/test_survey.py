@@ -736,6 +736,19 @@ def test_classes_made_at_run_time_under_another_class_s_name_are_refused(user_mo
     assert {made} == serialise.survey([made, made()], limit=100).classes
 
 
+def test_a_class_value_its_name_finds_nothing_for_is_refused_unencoded(user_module) -> None:
+    """A class a doctest defines carries its module's name, and the module does not hold
+    it (boltons' ``MySet`` given to ``partial_ordering``): refused by the survey, which
+    says why, rather than by the decoding check, whose failure would put every class
+    given as a value back under check."""
+    made = type("DoctestSet", (set,), {"__module__": USER_MODULE})
+    with pytest.raises(serialise.Unserialisable, match=r"class survey_app\.DoctestSet was made at run time: its "
+                                                       r"name leads to nothing"):
+        serialise.survey([made], limit=100)
+    user_module.DoctestSet = made  # (found once its module holds it)
+    assert serialise.survey([made], limit=100).kinds == {type}
+
+
 def test_a_module_level_object_of_such_a_class_is_stored_by_name(monkeypatch) -> None:
     """Not refused: it is stored as a reference to where the module binds it."""
     sentinel = FromAPrivateModule()
