@@ -870,6 +870,16 @@ class FunctionRecord:
                 _tell_running("patched", patched)
                 self._skip_patched(patched)
                 return None
+            grown = _grown_container(self._globals_read)
+            if grown is not None:
+                # A registry of its module filled since the import (configargparse's
+                # ``init_argument_parser`` raising for a name a test made before): its
+                # outcome, and its callers', belong to what ran before. For the moment:
+                # a test may empty it again.
+                source = _GROWN_STATE + grown
+                _tell_running("volatile", source)
+                self._pass_over(*_volatile_reason(source))
+                return None
             if outer is not None:
                 live.clean_under = outer
             if repeated:
@@ -955,7 +965,9 @@ class FunctionRecord:
         watched = self._globals_read
         if watched is None:
             watched = _Watched(*_globals_named(self.raw, self.owner))
-            watched.sized = _namespaces_named(self.raw, self.owner)
+            watched.containers = _containers_named(self.raw)
+            watched.sized = _namespaces_named(self.raw, self.owner) + tuple(
+                (label, _container_objects[index]) for label, index in watched.containers)
             self._globals_read = watched
         return watched.first_changed()
 
@@ -1011,7 +1023,7 @@ class FunctionRecord:
                 # A setter (``Parser.set_default_whitespace``), or a call reaching one:
                 # replayed, it would change the setting for every case after it.
                 _tell_running("side_effect", f"changes {changed}")
-                if "check" not in snapshot:
+                if "check" not in snapshot and not self._skipped_as_an_import_s_effect(outcome, raised, returned):
                     self.skip("changes its module's state", f"{changed}: replaying the call would change it too")
                 return
             if "check" in snapshot:
@@ -1025,16 +1037,8 @@ class FunctionRecord:
                 self.skip("side effects outside the process",
                           f"{snapshot['side_effect']}: replaying the call would repeat it")
                 return
-            if outcome is None and raised is None and returned is None and not self.role \
-                    and not self.qualname.rpartition(".")[2].startswith("__"):
-                importing = _module_importing() or module_importing()
-                if importing is not None:
-                    # A registration (pathspec's ``register_pattern``) made by a module's
-                    # body, yours or a library's (humanfriendly's ``define_aliases`` for
-                    # ``capturer``): replay runs after the import, whose call did it.
-                    self.skip("called for its effect during an import",
-                              f"while {importing} was importing: replay runs after the import")
-                    return
+            if self._skipped_as_an_import_s_effect(outcome, raised, returned):
+                return
             if outcome is None:
                 outcome = self._outcome(returned, raised)
                 if outcome is None:
@@ -1055,6 +1059,22 @@ class FunctionRecord:
             self.fail(error)
         finally:
             _guard.busy = False
+
+    def _skipped_as_an_import_s_effect(self, outcome: Optional[dict], raised: Optional[BaseException],
+                                       returned: Any) -> bool:
+        """Skip a call returning ``None`` made while a module imports: a registration
+        (pathspec's ``register_pattern``) made by a module's body, yours or a library's
+        (humanfriendly's ``define_aliases`` for ``capturer``). Replay runs after the
+        import, whose call did it."""
+        if outcome is not None or raised is not None or returned is not None or self.role \
+                or self.qualname.rpartition(".")[2].startswith("__"):
+            return False
+        importing = _module_importing() or module_importing()
+        if importing is None:
+            return False
+        self.skip("called for its effect during an import", f"while {importing} was importing: replay runs after "
+                                                             "the import")
+        return True
 
     def store(self, value: Any, what: str) -> Any:
         """``value`` serialised and checked to decode as itself, or ``_REFUSED`` (one skip)."""
@@ -1355,11 +1375,12 @@ class _Watched:
     C-level test that none of the names that must stay absent is there (an attribute a
     test's ``mock.patch`` would set on a module-level object of yours)."""
 
-    __slots__ = ("grouped", "absent", "others", "followed", "sized")
+    __slots__ = ("grouped", "absent", "others", "followed", "sized", "containers")
 
     def __init__(self, entries: tuple, followed: frozenset = frozenset()) -> None:
         self.followed = followed  # ids of the function and of the callees whose globals these are
         self.sized: tuple = ()  # (label, namespace) whose size a stored call must leave as it was
+        self.containers: tuple = ()  # (label, index in _container_objects) of the module containers it names
         groups: dict = {}
         absent: dict = {}
         self.others = []  # a name that may be absent or hold an object, or one of several objects
@@ -1495,12 +1516,12 @@ def _namespaces_named(function: Any, owner: "ModuleInstrumenter") -> tuple:
         kind = type(value)
         if issubclass(kind, type):
             if type.__getattribute__(value, "__module__") == owner.module:
-                found.append((f"{owner.module}.{name}", _class_namespace(value)))
+                found.append((f"{owner.module}.{name} (an attribute added or removed)", _class_namespace(value)))
         elif issubclass(kind, types.ModuleType):
             inner = object.__getattribute__(value, "__dict__")
             module_name = inner.get("__name__")
             if inner is not namespace and isinstance(module_name, str) and module_name.partition(".")[0] == package:
-                found.append((module_name, inner))
+                found.append((f"{module_name} (an attribute added or removed)", inner))
     return tuple(found)
 
 
@@ -1510,7 +1531,68 @@ def _namespace_resized(watched: Optional[_Watched], sizes: tuple) -> Optional[st
         return None
     for (label, namespace), size in zip(watched.sized, sizes):
         if len(namespace) != size:
-            return f"{label} (an attribute added or removed)"
+            return label
+    return None
+
+
+def _containers_named(function: Any) -> tuple:
+    """``(label, index)`` of the dicts, lists and sets of its module that ``function``'s
+    code reads (see _module_containers, _names_read): a registry (configargparse's
+    ``_parsers``, whose ``init_argument_parser`` raises for a name made before), a call
+    adding to it changes its module's state, and a call reading it once filled since the
+    import reads what a replay, importing afresh, does not have. A log only appended to
+    (``SEEN.append(n)``) is none: what the call gives does not depend on it."""
+    namespace = function.__globals__
+    if _identity(namespace) not in _container_namespaces:
+        return ()
+    module = namespace.get("__name__", "?")
+    named = {name: index for name in _code_names(function)
+             for index in (_module_containers.get((_identity(namespace), name)),)
+             if index is not None and namespace.get(name) is _container_objects[index]}
+    if not named:
+        return ()
+    return tuple((f"{module}.{name} (items added or removed)", named[name])
+                 for name in sorted(_names_read(function, frozenset(named))))
+
+
+# Methods that change a container without telling anything of what it held (their result,
+# ``None``, is what a log's ``append`` gives): a name used only through them is not read.
+_WRITE_ONLY_METHODS = frozenset({"append", "appendleft", "extend", "extendleft", "add", "update", "insert"})
+
+
+def _names_read(function: Any, names: frozenset) -> set:
+    """Those of ``names`` (globals) that ``function``'s code (nested code included) uses
+    other than by calling one of _WRITE_ONLY_METHODS on them."""
+    import dis  # (only for functions naming a container of their module, once each)
+
+    read: set = set()
+    pending = [getattr(function, "__code__", None)]
+    while pending:
+        code = pending.pop()
+        if code is None or names.isdisjoint(code.co_names):
+            continue
+        instructions = list(dis.get_instructions(code))
+        for position, instruction in enumerate(instructions):
+            if instruction.opname != "LOAD_GLOBAL" or instruction.argval not in names:
+                continue
+            following = instructions[position + 1] if position + 1 < len(instructions) else None
+            if following is None or following.opname not in ("LOAD_METHOD", "LOAD_ATTR") \
+                    or following.argval not in _WRITE_ONLY_METHODS:
+                read.add(instruction.argval)
+        pending.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    return read
+
+
+def _grown_container(watched: Optional[_Watched]) -> Optional[str]:
+    """The first module container ``watched`` names that holds more or fewer items than
+    when your modules finished importing, described; or None."""
+    if watched is None:
+        return None
+    for label, index in watched.containers:
+        value = _container_objects[index]
+        if len(value) != _container_lengths[index]:
+            return f"{label.partition(' ')[0]} holds {len(value)} items, {_container_lengths[index]} " \
+                   "when your modules finished importing"
     return None
 
 
@@ -2005,6 +2087,7 @@ def _tell_running(mark: str, what: str, handling_only: bool = False) -> None:
 
 _RECURSION_LIMIT = "the recursion limit"
 _IMPORT_FAILED = "import failed: "
+_GROWN_STATE = "module state changed since import: "
 
 
 def _volatile_reason(source: str) -> tuple[str, str]:
@@ -2012,6 +2095,9 @@ def _volatile_reason(source: str) -> tuple[str, str]:
     if source == _RECURSION_LIMIT:
         return "met the recursion limit", ("where the interpreter's limit is met depends on the stack the call "
                                            "started from: replay starts from another")
+    if source.startswith(_GROWN_STATE):
+        return "reads its module's state changed since import", (f"{source[len(_GROWN_STATE):]}: a replay "
+                                                                 "imports your modules afresh")
     if source.startswith(_IMPORT_FAILED):
         return "an import failed", (f"of {source[len(_IMPORT_FAILED):]}: what imports depends on the run "
                                     "(sys.path, what is installed, modules a test blocked)")

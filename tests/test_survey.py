@@ -683,6 +683,24 @@ def test_classes_not_found_by_their_name_are_refused_unencoded(user_module) -> N
     assert {ReducedByAFactory} == serialise.survey([ReducedByAFactory()], limit=100).classes
 
 
+def test_objects_of_a_module_run_from_its_file_unregistered_are_refused(tmp_path, monkeypatch) -> None:
+    """arpeggio's tests run its examples from their files (``spec_from_file_location``,
+    ``exec_module``), their directory put on sys.path: the decoding check would import
+    the module anew (the class found is another), and a replay does not find it."""
+    (tmp_path / "cleanup_trace_example_calc.py").write_text("class CalcVisitor:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cleanup_trace_example_calc",
+                                                  tmp_path / "cleanup_trace_example_calc.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(serialise.Unserialisable, match=r"cleanup_trace_example_calc\.CalcVisitor objects are of a "
+                                                       r"module that is not imported"):
+        serialise.survey([module.CalcVisitor()], limit=100)
+    assert "cleanup_trace_example_calc" not in sys.modules
+
+
 def _local_classes():
     class Local:  # (html5lib's TreeBuilder, made by ``getETreeBuilder``)
         def __init__(self):
