@@ -209,9 +209,9 @@ def _why_not_rebuilt(kind: type) -> Optional[str]:
         try:
             import importlib.util
 
-            # Found, it was run from its file without being registered (arpeggio's tests
-            # run its examples so, from a directory they put on sys.path): decoding would
-            # import it anew, and a replay would not find it.
+            # Found, it was run from its file without being registered
+            # (``spec_from_file_location``, ``exec_module``): decoding would import it anew
+            # into the user's process, its class another object.
             return _UNIMPORTED if importlib.util.find_spec(module_name) is not None else _LOST
         except Exception:  # (ValueError: a module without a spec)
             return None

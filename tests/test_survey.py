@@ -684,9 +684,9 @@ def test_classes_not_found_by_their_name_are_refused_unencoded(user_module) -> N
 
 
 def test_objects_of_a_module_run_from_its_file_unregistered_are_refused(tmp_path, monkeypatch) -> None:
-    """arpeggio's tests run its examples from their files (``spec_from_file_location``,
-    ``exec_module``), their directory put on sys.path: the decoding check would import
-    the module anew (the class found is another), and a replay does not find it."""
+    """A module run from its file (``spec_from_file_location``, ``exec_module``), its
+    directory on sys.path: the decoding check would import the module anew into the
+    process (the class found is another)."""
     (tmp_path / "cleanup_trace_example_calc.py").write_text("class CalcVisitor:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import importlib.util
