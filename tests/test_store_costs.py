@@ -205,7 +205,8 @@ def last(observed, n):
     return sorted(observed)[-n:]
 '''
 
-OBSERVED_SCRIPT = '''
+# (a script's start: every decoding check counted in ``checked``)
+COUNTING_CHECKS = '''
 from cleanup_trace import Recorder, serialise
 
 checked = []
@@ -217,6 +218,9 @@ def counting(value, data):
     return original(value, data)
 
 
+'''
+
+OBSERVED_SCRIPT = COUNTING_CHECKS + '''
 serialise.check_round_trip = counting
 with Recorder():
     import observed, observed_types
@@ -412,18 +416,7 @@ def test_a_failure_puts_back_under_check_only_the_class_at_fault(
     result.stdout.fnmatch_lines(["box checks: 0", "leaky and fragile checks: 6", f"growing checks: {growing_checks}"])
 
 
-PER_FUNCTION_SCRIPT = """
-from cleanup_trace import Recorder, serialise
-
-checked = []
-original = serialise.check_round_trip
-
-
-def counting(value, data):
-    checked.append(value)
-    return original(value, data)
-
-
+PER_FUNCTION_SCRIPT = COUNTING_CHECKS + """
 def checks(function, first):
     checked.clear()
     for n in range(first, first + 3):
