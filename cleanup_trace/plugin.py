@@ -92,6 +92,15 @@ def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> None:
         note_collected_test_file(str(module_path))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The directories pytest put on sys.path for what it collected: a replay's run has
+    # them too (a class of a module found through one is stored as any other).
+    if session.config.stash.get(recording_key, False):
+        from cleanup_trace import runtime
+
+        runtime.note_search_path()
+
+
 def pytest_runtest_logfinish(nodeid: str, location: tuple) -> None:
     # Between tests: the cases recorded since the last flush reach their files, once
     # FLUSH_INTERVAL_SECONDS have passed (a session killed outright, a timeout plugin's

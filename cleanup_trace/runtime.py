@@ -132,6 +132,7 @@ def _load_serialiser() -> None:
     from cleanup_trace import serialise as module
 
     module.module_object_reference = _module_object_reference
+    module.found_on_added_path = _found_on_added_path
     serialise = module
 
 
@@ -335,6 +336,7 @@ class _State:
         self.environ_at_start: dict = {}
         self.environ_touched = False
         self.argv_at_start: Any = None
+        self.search_path: set = set()  # (see note_search_path)
         self.temporary: Optional[re.Pattern] = None  # see _transient_path_in
         self.temporary_given: list[str] = []
         self.written_files: set[str] = set()  # opened for writing while recording
@@ -368,6 +370,33 @@ def _temporary_directories(*directories: str) -> Optional["re.Pattern[str]"]:
     patterns = [rf"(?:{system})[/\\](?:pytest-of-|tmp[\w-]{{8}}(?:[/\\]|$))"] if system else []
     patterns += [rf"(?:{alternatives(directory)})[/\\]" for directory in directories]
     return re.compile("|".join(patterns)) if patterns else None
+
+
+def note_search_path() -> None:
+    """The directories on sys.path now are ones a replay has too: those at recording start,
+    and (the pytest plugin calls this once its collection is over) those pytest put there
+    for the conftests and test files it collected, which a replay's run collects too."""
+    _state.search_path.update(_real_directory(entry) for entry in list(sys.path) if isinstance(entry, str))
+
+
+def _real_directory(entry: str) -> str:
+    return os.path.realpath(os.path.abspath(entry or os.curdir))
+
+
+def _found_on_added_path(module_name: str) -> Optional[str]:
+    """The directory a module was imported from when it is no directory of
+    :func:`note_search_path` (a test put it on sys.path: arpeggio's ``test_examples``
+    adds each of its ``examples/`` directories), else None. Not judged (None): a module
+    not imported from a file of its own (built in, frozen, a zip archive, a namespace)."""
+    top = sys.modules.get(module_name.partition(".")[0])
+    spec = getattr(top, "__spec__", None)
+    origin = getattr(spec, "origin", None)
+    if not isinstance(origin, str) or not getattr(spec, "has_location", False) or not os.path.isfile(origin):
+        return None
+    directory = os.path.dirname(origin)
+    if spec.submodule_search_locations is not None:  # a package: the directory holding it
+        directory = os.path.dirname(directory)
+    return None if _real_directory(directory) in _state.search_path else directory
 
 
 def note_temporary_directory(directory: str) -> None:
@@ -3054,6 +3083,8 @@ def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> N
     _state.environ_touched = False
     _state.written_files = set()
     _state.argv_at_start = list(getattr(sys, "argv", ()))
+    _state.search_path = set()
+    note_search_path()
     _state.budget = budget
     _state.max_depth = max_depth
     _state.value_limit = value_limit

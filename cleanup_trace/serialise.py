@@ -172,8 +172,10 @@ def _not_rebuilt(kind: type) -> str:
         reason = _why_not_rebuilt(kind)
         if reason is None:
             return ""  # not known yet (its module is importing): the decoder tells
-        if reason is _ELSEWHERE or reason is _UNIMPORTED:
-            return reason  # (not kept: a test may have patched the name for a while, the module be imported)
+        if reason is _ELSEWHERE or reason is _UNIMPORTED or reason.startswith(_ADDED_PATH):
+            # (not kept: a test may have patched the name for a while, the module be
+            # imported, pytest's collection be still putting directories on sys.path)
+            return reason
         if len(_NOT_REBUILT) >= 4096:
             _NOT_REBUILT.clear()
         _NOT_REBUILT[kind] = reason
@@ -215,6 +217,9 @@ def _why_not_rebuilt(kind: type) -> Optional[str]:
             return _UNIMPORTED if importlib.util.find_spec(module_name) is not None else _LOST
         except Exception:  # (ValueError: a module without a spec)
             return None
+    added = found_on_added_path(module_name)
+    if added is not None:
+        return f"{_ADDED_PATH}{added} ({module_name}), which the run added: a replay does not have it"
     found = _named(kind)
     return None if found is None else "" if found is kind else _LOST if found is _NOT_FOUND else _ELSEWHERE
 
@@ -226,6 +231,7 @@ _LOCAL = "are of a class made inside a function: no name finds it again"
 _ELSEWHERE = "are stored by a name that leads to another class"
 _NOT_FOUND = object()
 _UNIMPORTED = "are of a module that is not imported: decoding them would import it"
+_ADDED_PATH = "are of a module imported through the sys.path entry "
 
 
 def _named(kind: type) -> Any:
@@ -1019,6 +1025,12 @@ def with_package_dirs_marked(text: str) -> str:
 def inside_your_packages(path: str) -> bool:
     """Is ``path`` inside (or of) a package the tool instruments? (stored relative to it)"""
     return bool(_package_paths.refresh()) and _package_paths.holds(path)
+
+
+def found_on_added_path(module_name: str) -> Optional[str]:
+    """The directory ``module_name`` was imported from when a replay would not have it on
+    sys.path (the runtime's replaces this when it loads this module), else None."""
+    return None
 
 
 def module_object_reference(obj: Any) -> Any:

@@ -2307,6 +2307,46 @@ def test_a_registry_of_its_module_filled_by_a_call_is_not_replayed_from_another_
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2, skipped=1)
 
 
+EXAMPLES_TEST = '''
+import os
+import sys
+
+import shapes
+import visitors
+
+
+def test_examples():
+    # (arpeggio's test_examples: each example's directory put on sys.path, then imported)
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "examples", "calc"))
+    import calc
+
+    assert visitors.visit(calc.CalcVisitor(), 1) == "CalcVisitor:1"
+    assert visitors.visit(shapes.Shape(2), 2) == "Shape:2"
+'''
+
+
+def test_an_object_of_a_module_found_through_a_directory_a_test_added_is_not_stored(
+        pytester: pytest.Pytester, app: Path, clean_env: pytest.MonkeyPatch) -> None:
+    """arpeggio's test puts its examples' directories on sys.path and imports them: their
+    visitors, stored by class name, did not decode in the replay, which has no such
+    directory (3 of its 153 cases). A directory a conftest puts there is one the replay's
+    run has too."""
+    (app / "visitors.py").write_text("def visit(visitor, node):\n    return f'{type(visitor).__name__}:{node}'\n")
+    (app / "examples" / "calc").mkdir(parents=True)
+    (app / "examples" / "calc" / "calc.py").write_text("class CalcVisitor:\n    pass\n")
+    (app / "helpers").mkdir()
+    (app / "helpers" / "shapes.py").write_text("class Shape:\n    def __init__(self, n):\n        self.n = n\n")
+    (app / "tests" / "conftest.py").write_text(
+        "import pathlib, sys\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent.parent / 'helpers'))\n")
+    (app / "tests" / "test_examples.py").write_text(textwrap.dedent(EXAMPLES_TEST))
+    _recorded_session(pytester, passed=1)
+    assert [[{"py/object": "shapes.Shape", "n": 2}, 2]] == [case["call"]["args"]
+                                                           for case in _cases(app, "visitors", "visit")]
+    (app / "tests" / "test_examples.py").unlink()
+    run_tool(pytester)  # (Shape.__init__'s case too)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2, skipped=1)
+
+
 OPTIONAL_APP = '''
 def zone_names(source):
     import json  # (stands for an optional dependency a test may block)
