@@ -1598,7 +1598,10 @@ def _names_read(function: Any, names: frozenset) -> set:
     pending = [getattr(function, "__code__", None)]
     while pending:
         code = pending.pop()
-        if code is None or names.isdisjoint(code.co_names):
+        if code is None:
+            continue
+        pending.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+        if names.isdisjoint(code.co_names):
             continue
         instructions = list(dis.get_instructions(code))
         for position, instruction in enumerate(instructions):
@@ -1608,7 +1611,6 @@ def _names_read(function: Any, names: frozenset) -> set:
             if following is None or following.opname not in ("LOAD_METHOD", "LOAD_ATTR") \
                     or following.argval not in _WRITE_ONLY_METHODS:
                 read.add(instruction.argval)
-        pending.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
     return read
 
 

@@ -2307,6 +2307,36 @@ def test_a_registry_of_its_module_filled_by_a_call_is_not_replayed_from_another_
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2, skipped=1)
 
 
+READER_SOURCE = """
+LOG = []
+CACHE = {}
+NAMES = set()
+
+
+def f(x):
+    LOG.append(x)
+    NAMES.add(x)
+
+    def inner():
+        return CACHE.get(x)  # (read by a closure: read by f)
+    return inner
+
+
+def g(x):
+    return lambda: CACHE[x]  # (g's own code names none of them)
+"""
+
+
+def test_a_container_only_appended_to_is_not_read() -> None:
+    """A log (``SEEN.append(n)``) tells the call nothing; a look-up does, in nested code too."""
+    from cleanup_trace import runtime
+
+    namespace: dict = {}
+    exec(compile(READER_SOURCE, "<readers>", "exec"), namespace)
+    assert runtime._names_read(namespace["f"], frozenset({"LOG", "CACHE", "NAMES"})) == {"CACHE"}
+    assert runtime._names_read(namespace["g"], frozenset({"LOG", "CACHE", "NAMES"})) == {"CACHE"}
+
+
 EXAMPLES_TEST = '''
 import os
 import sys
