@@ -1595,12 +1595,7 @@ def _names_read(function: Any, names: frozenset) -> set:
     import dis  # (only for functions naming a container of their module, once each)
 
     read: set = set()
-    pending = [getattr(function, "__code__", None)]
-    while pending:
-        code = pending.pop()
-        if code is None:
-            continue
-        pending.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    for code in _code_objects(function):
         if names.isdisjoint(code.co_names):
             continue
         instructions = list(dis.get_instructions(code))
@@ -1720,16 +1715,22 @@ def _instrumenters_by_module() -> dict:
     return _by_module[1]
 
 
-def _code_names(function: Any) -> set:
-    """The names ``function``'s code (nested code included) loads."""
-    names: set = set()
+def _code_objects(function: Any) -> Iterator[types.CodeType]:
+    """``function``'s code and the code nested in it (its lambdas, closures, classes)."""
     pending = [getattr(function, "__code__", None)]
     while pending:
         code = pending.pop()
         if code is None:
             continue
-        names.update(code.co_names)
+        yield code
         pending.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+
+
+def _code_names(function: Any) -> set:
+    """The names ``function``'s code (nested code included) loads."""
+    names: set = set()
+    for code in _code_objects(function):
+        names.update(code.co_names)
     return names
 
 
