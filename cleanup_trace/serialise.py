@@ -259,9 +259,13 @@ _FOUND_BY_NAME: dict = {}
 def _class_value_not_found(cls: type) -> Optional[str]:
     """Why ``cls``, given as a value (stored by its name), would not decode as itself:
     its name leads to another object, or to nothing (a class a doctest defines carries
-    its module's name: boltons' ``MySet``); ``None`` when found, or not judged."""
-    if cls in _FOUND_BY_NAME or "<locals>" in cls.__qualname__:
+    its module's name: boltons' ``MySet``; one made inside a function: environs'
+    ``_make_subcast_field`` returns its ``SubcastField``); ``None`` when found, or not
+    judged."""
+    if cls in _FOUND_BY_NAME:
         return None
+    if "<locals>" in cls.__qualname__:
+        return "it is made inside a function, no name finds it again"
     found = _named(cls)
     if found is cls:
         if len(_FOUND_BY_NAME) >= 4096:
@@ -688,6 +692,16 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     reordered = reordered or (set(map(type, keys)) != _TEXT_ONLY and _text_key_after_another(keys))
                     stack.extend(keys)
                     stack.extend(_held_values(dict.values(item), kinds, kind))
+                elif iterate is set.__iter__ or iterate is frozenset.__iter__:
+                    # (found by hash as a dict's keys are: pyleri's ``get_expecting`` returns
+                    # a set of its grammar elements, which a replay compares with ``==``)
+                    members = list(iterate(item))
+                    for member in members:
+                        if _keyed_by_identity(member):
+                            raise Unserialisable(
+                                f"a set of {type(member).__module__}.{type(member).__qualname__} objects, which "
+                                "compare by identity: decoded, its items are new objects")
+                    stack.extend(members)
                 elif iterate is not None:
                     stack.extend(iterate(item))
                 attributes = instance_dict(item)  # (its descriptor found once per class)

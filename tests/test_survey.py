@@ -639,6 +639,16 @@ def test_a_dict_keyed_by_objects_compared_by_identity_is_refused() -> None:
     serialise.survey({Point: 1, len: 2, None: 3, (1, "a"): 4, 2.5: 5}, limit=100)  # stored as themselves
 
 
+def test_a_set_of_objects_compared_by_identity_is_refused() -> None:
+    """Found by hash as a dict's keys are: decoded, such items are new objects, and the set
+    equals no other (pyleri's ``get_expecting`` returns a set of its grammar elements)."""
+    with pytest.raises(serialise.Unserialisable, match="a set of survey_app.Point objects, which compare"):
+        serialise.survey({"expecting": {Point(1, 2), Point(3, 4)}}, limit=100)
+    with pytest.raises(serialise.Unserialisable, match="a set of survey_app.Point objects"):
+        serialise.survey([frozenset({Point(1, 2)})], limit=100)
+    serialise.survey([{Point, len, None, (1, "a"), 2.5}], limit=100)  # stored as themselves
+
+
 class Unbound:
     """A class its module does not bind under its name (made by a factory, renamed)."""
 
@@ -765,6 +775,15 @@ def test_a_class_value_its_name_finds_nothing_for_is_refused_unencoded(user_modu
         serialise.survey([made], limit=100)
     user_module.DoctestSet = made  # (found once its module holds it)
     assert serialise.survey([made], limit=100).kinds == {type}
+
+
+def test_a_class_made_inside_a_function_given_as_a_value_is_refused() -> None:
+    """environs' ``_make_subcast_field`` returns the class it makes: stored by a
+    ``<locals>`` name, which no decoding finds."""
+    local, _ = _local_classes()
+    with pytest.raises(serialise.Unserialisable, match=r"class survey_app\._local_classes\.<locals>\.Local was made "
+                                                       r"at run time: it is made inside a function"):
+        serialise.survey({"returned": local}, limit=100)
 
 
 def test_a_module_level_object_of_such_a_class_is_stored_by_name(monkeypatch) -> None:
