@@ -82,7 +82,7 @@ _TOOL_DIRECTORY = os.path.normcase(os.path.realpath(os.path.dirname(os.path.absp
 
 
 @functools.lru_cache(maxsize=64)
-def _real_directory(path: str) -> str:
+def real_directory(path: str) -> str:
     # (asked with the current directory for every module a recording looks at: a
     # realpath is one lstat per component, and the answer for one name does not change)
     return os.path.normcase(os.path.realpath(path))
@@ -95,7 +95,7 @@ _recording_root: list = []
 
 
 def set_recording_root(root: str | None) -> None:
-    _recording_root[:] = [] if root is None else [_real_directory(root)]
+    _recording_root[:] = [] if root is None else [real_directory(root)]
 
 
 # Files pytest collected as test modules, by normalised real path: whatever their name
@@ -139,7 +139,7 @@ def looks_like_test_code(origin: str, project_root: str | None = None) -> bool:
     if base == "conftest.py" or (base.startswith("test_") and base.endswith(".py")) or base.endswith("_test.py"):
         return True
     root = project_root if project_root is not None else \
-        _recording_root[0] if _recording_root else _real_directory(os.getcwd())
+        _recording_root[0] if _recording_root else real_directory(os.getcwd())
     path = os.path.normcase(origin)
     if path.startswith(root + os.sep):
         directories = path[len(root) + 1:].split(os.sep)[:-1]
@@ -154,7 +154,7 @@ class ModuleFilter:
     def __init__(self, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
                  allow_all: bool = False, project_root: str | None = None) -> None:
         self.project_root = project_root if project_root is not None else os.getcwd()
-        self._real_root = _real_directory(self.project_root)  # once: decide() runs per import
+        self._real_root = real_directory(self.project_root)  # once: decide() runs per import
         self._project_names: dict[str, bool] = {}
         self.include = tuple(include)
         self.exclude = tuple(exclude)

@@ -491,8 +491,6 @@ def _ordinary(kind: type) -> bool:
     instance, as one of them was? What those tests ask of an object, its class answers,
     unless a class of it defines ``__class__`` (a proxy, which ``isinstance`` believes) or
     it is a typing construct (told by the object)."""
-    if len(_ordinary_classes) >= _PLANS_KEPT:
-        _ordinary_classes.clear()  # (it holds the classes: a program making classes would grow it)
     return kind not in _HINT_TYPES and kind.__module__ != "typing" and not issubclass(kind, type) \
         and all("__class__" not in namespace_of(klass) for klass in kind.__mro__[:-1])
 
@@ -606,6 +604,8 @@ class Flattener:
                 self.ids[_identity(value)] = len(self.ids)
                 return form
             if _ordinary(kind):
+                if len(_ordinary_classes) >= _PLANS_KEPT:
+                    _ordinary_classes.clear()  # (it holds the classes: a program making classes would grow it)
                 _ordinary_classes.add(kind)
             return self._instance(value, kind)
         finally:

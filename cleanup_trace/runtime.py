@@ -41,7 +41,6 @@ import collections
 import contextlib
 import contextvars
 import datetime
-import dis
 import gc
 import itertools
 import operator
@@ -377,11 +376,8 @@ def note_search_path() -> None:
     """The directories on sys.path now are ones a replay has too: those at recording start,
     and (the pytest plugin calls this once its collection is over) those pytest put there
     for the conftests and test files it collected, which a replay's run collects too."""
-    _state.search_path.update(_real_directory(entry) for entry in list(sys.path) if isinstance(entry, str))
-
-
-def _real_directory(entry: str) -> str:
-    return os.path.realpath(os.path.abspath(entry or os.curdir))
+    _state.search_path.update(filters.real_directory(os.path.abspath(entry or os.curdir))
+                              for entry in list(sys.path) if isinstance(entry, str))
 
 
 def _found_on_added_path(module_name: str) -> Optional[str]:
@@ -397,7 +393,7 @@ def _found_on_added_path(module_name: str) -> Optional[str]:
     directory = os.path.dirname(origin)
     if spec.submodule_search_locations is not None:  # a package: the directory holding it
         directory = os.path.dirname(directory)
-    return None if _real_directory(directory) in _state.search_path else directory
+    return None if filters.real_directory(directory) in _state.search_path else directory
 
 
 def note_temporary_directory(directory: str) -> None:
@@ -900,7 +896,8 @@ class FunctionRecord:
                 _tell_running("patched", patched)
                 self._skip_patched(patched)
                 return None
-            grown = _grown_container(self._globals_read)
+            watched = self._globals_read  # (made by _patched_global, unless its module is importing)
+            grown = _grown_container(watched.containers) if watched is not None and watched.containers else None
             if grown is not None:
                 # A registry of its module filled since the import (configargparse's
                 # ``init_argument_parser`` raising for a name a test made before): its
@@ -951,7 +948,6 @@ class FunctionRecord:
             # environment variables or the command line (a test patching sys.argv for a
             # main()) differ from the start of recording replay with them.
             snapshot = {"call": data, "random": random_state.taken(), "fingerprint": fingerprint, "record": self}
-            watched = self._globals_read
             if watched is not None and watched.sized:
                 snapshot["sizes"] = tuple(len(namespace) for _, namespace in watched.sized)
             names = _module_names_in(full_args, kwargs)
@@ -997,7 +993,7 @@ class FunctionRecord:
             watched = _Watched(*_globals_named(self.raw, self.owner))
             watched.containers = _containers_named(self.raw)
             watched.sized = _namespaces_named(self.raw, self.owner) + tuple(
-                (label, _container_objects[index]) for label, index in watched.containers)
+                (f"{label} (items added or removed)", _container_objects[index]) for label, index in watched.containers)
             self._globals_read = watched
         return watched.first_changed()
 
@@ -1410,7 +1406,7 @@ class _Watched:
     def __init__(self, entries: tuple, followed: frozenset = frozenset()) -> None:
         self.followed = followed  # ids of the function and of the callees whose globals these are
         self.sized: tuple = ()  # (label, namespace) whose size a stored call must leave as it was
-        self.containers: tuple = ()  # (label, index in _container_objects) of the module containers it names
+        self.containers: tuple = ()  # (module.name, index in _container_objects) of the module containers it reads
         groups: dict = {}
         absent: dict = {}
         self.others = []  # a name that may be absent or hold an object, or one of several objects
@@ -1520,17 +1516,32 @@ def _rebuilt_through_grown_state(reducers: list) -> Optional[str]:
         if namespace is None or _identity(namespace) not in _container_namespaces or _identity(function) in looked_at:
             continue
         looked_at.add(_identity(function))
-        for name in _code_names(function):
-            index = _module_containers.get((_identity(namespace), name))
-            if index is None:
-                continue
-            value = namespace.get(name)
-            if value is _container_objects[index] and len(value) != _container_lengths[index]:
-                module = namespace.get("__name__", "?")
-                return (f"rebuilt by {module}.{function.__qualname__}, which reads {module}.{name}: it holds "
-                        f"{len(value)} items, {_container_lengths[index]} when your modules finished importing "
+        module = namespace.get("__name__", "?")
+        for name, index in _containers_among(namespace, _code_names(function)).items():
+            grown = _grown(f"{module}.{name}", index)
+            if grown is not None:
+                return (f"rebuilt by {module}.{function.__qualname__}, which reads {grown} "
                         "(filled since, by what ran: a replay would not find them)")
     return None
+
+
+def _containers_among(namespace: dict, names: Any) -> dict:
+    """name -> index (see _module_containers) of those of ``names`` that ``namespace``
+    binds to one of its containers, still the one noted."""
+    found = {}
+    for name in names:
+        index = _module_containers.get((_identity(namespace), name))
+        if index is not None and namespace.get(name) is _container_objects[index]:
+            found[name] = index
+    return found
+
+
+def _grown(label: str, index: int) -> Optional[str]:
+    """``label: it holds N items, M when ...`` for a container whose length is not the one
+    your modules' imports left, else None."""
+    length, imported = len(_container_objects[index]), _container_lengths[index]
+    return None if length == imported else \
+        f"{label}: it holds {length} items, {imported} when your modules finished importing"
 
 
 def _namespaces_named(function: Any, owner: "ModuleInstrumenter") -> tuple:
@@ -1567,7 +1578,7 @@ def _namespace_resized(watched: Optional[_Watched], sizes: tuple) -> Optional[st
 
 def _containers_named(function: Any) -> tuple:
     """``(label, index)`` of the dicts, lists and sets of its module that ``function``'s
-    code reads (see _module_containers, _names_read): a registry (configargparse's
+    code reads (see _module_containers, bodies.names_read): a registry (configargparse's
     ``_parsers``, whose ``init_argument_parser`` raises for a name made before), a call
     adding to it changes its module's state, and a call reading it once filled since the
     import reads what a replay, importing afresh, does not have. A log only appended to
@@ -1575,82 +1586,21 @@ def _containers_named(function: Any) -> tuple:
     namespace = function.__globals__
     if _identity(namespace) not in _container_namespaces:
         return ()
-    module = namespace.get("__name__", "?")
-    named = {name: index for name in _code_names(function)
-             for index in (_module_containers.get((_identity(namespace), name)),)
-             if index is not None and namespace.get(name) is _container_objects[index]}
+    named = _containers_among(namespace, _code_names(function))
     if not named:
         return ()
-    return tuple((f"{module}.{name} (items added or removed)", named[name])
-                 for name in sorted(_names_read(function, frozenset(named))))
+    module = namespace.get("__name__", "?")
+    return tuple((f"{module}.{name}", named[name])
+                 for name in sorted(bodies.names_read(_code_objects(function), frozenset(named))))
 
 
-# Methods that change a container without telling anything of what it held (their result,
-# ``None``, is what a log's ``append`` gives): a name used only through them is not read.
-_WRITE_ONLY_METHODS = frozenset({"append", "appendleft", "extend", "extendleft", "add", "update", "insert"})
-
-
-def _names_read(function: Any, names: frozenset) -> set:
-    """Those of ``names`` (globals) that ``function``'s code (nested code included) uses
-    other than by calling one of _WRITE_ONLY_METHODS on them."""
-    read: set = set()
-    for code in _code_objects(function):
-        if names.isdisjoint(code.co_names):
-            continue
-        instructions = _instructions(code)
-        for position, (operation, argument) in enumerate(instructions):
-            if operation != _LOAD_GLOBAL:
-                continue
-            name = code.co_names[argument >> _GLOBAL_SHIFT]
-            if name not in names:
-                continue
-            operation, argument = instructions[position + 1] if position + 1 < len(instructions) else (None, 0)
-            attribute = code.co_names[argument >> _ATTRIBUTE_SHIFT] if operation == _LOAD_ATTR else \
-                code.co_names[argument] if operation == _LOAD_METHOD else None
-            if attribute not in _WRITE_ONLY_METHODS:
-                read.add(name)
-    return read
-
-
-# The bytecode as ``_names_read`` reads it, without ``dis.get_instructions`` (0.5 ms a
-# function: bleach's 47 functions naming a table of their module took 24 ms).
-_EXTENDED_ARG = dis.EXTENDED_ARG
-_CACHE = dis.opmap.get("CACHE", -1)  # (3.11+: the inline caches following an instruction)
-_LOAD_GLOBAL, _LOAD_ATTR = dis.opmap["LOAD_GLOBAL"], dis.opmap["LOAD_ATTR"]
-_LOAD_METHOD = dis.opmap.get("LOAD_METHOD", -1)  # (a pseudo-instruction from 3.12: never in code)
-if _LOAD_METHOD >= 256:
-    _LOAD_METHOD = -1
-_GLOBAL_SHIFT = 1 if sys.version_info >= (3, 11) else 0  # (its lowest bit: push a NULL first)
-_ATTRIBUTE_SHIFT = 1 if sys.version_info >= (3, 12) else 0  # (its lowest bit: load a method)
-
-
-def _instructions(code: types.CodeType) -> list:
-    """``(operation, argument)`` of each instruction of ``code``, its ``EXTENDED_ARG``
-    prefixes applied, its inline caches left out."""
-    raw = code.co_code
-    found = []
-    extended = 0
-    for offset in range(0, len(raw), 2):
-        operation, argument = raw[offset], raw[offset + 1] | extended
-        if operation == _EXTENDED_ARG:
-            extended = argument << 8
-            continue
-        extended = 0
-        if operation != _CACHE:
-            found.append((operation, argument))
-    return found
-
-
-def _grown_container(watched: Optional[_Watched]) -> Optional[str]:
-    """The first module container ``watched`` names that holds more or fewer items than
-    when your modules finished importing, described; or None."""
-    if watched is None:
-        return None
-    for label, index in watched.containers:
-        value = _container_objects[index]
-        if len(value) != _container_lengths[index]:
-            return f"{label.partition(' ')[0]} holds {len(value)} items, {_container_lengths[index]} " \
-                   "when your modules finished importing"
+def _grown_container(containers: tuple) -> Optional[str]:
+    """The first of ``containers`` (see _containers_named) that holds more or fewer items
+    than when your modules finished importing, described; or None."""
+    for label, index in containers:
+        grown = _grown(label, index)
+        if grown is not None:
+            return grown
     return None
 
 

@@ -2329,12 +2329,12 @@ def g(x):
 
 def test_a_container_only_appended_to_is_not_read() -> None:
     """A log (``SEEN.append(n)``) tells the call nothing; a look-up does, in nested code too."""
-    from cleanup_trace import runtime
+    from cleanup_trace import bodies, runtime
 
     namespace: dict = {}
     exec(compile(READER_SOURCE, "<readers>", "exec"), namespace)
-    assert runtime._names_read(namespace["f"], frozenset({"LOG", "CACHE", "NAMES"})) == {"CACHE"}
-    assert runtime._names_read(namespace["g"], frozenset({"LOG", "CACHE", "NAMES"})) == {"CACHE"}
+    for function in (namespace["f"], namespace["g"]):
+        assert bodies.names_read(runtime._code_objects(function), frozenset({"LOG", "CACHE", "NAMES"})) == {"CACHE"}
 
 
 EXAMPLES_TEST = '''
