@@ -897,7 +897,10 @@ class FunctionRecord:
                 self._skip_patched(patched)
                 return None
             watched = self._globals_read  # (made by _patched_global, unless its module is importing)
-            grown = _grown_container(watched.containers) if watched is not None and watched.containers else None
+            grown = None
+            if watched is not None:
+                if watched.containers:
+                    grown = _grown_container(watched.containers)
             if grown is not None:
                 # A registry of its module filled since the import (configargparse's
                 # ``init_argument_parser`` raising for a name a test made before): its
@@ -950,6 +953,8 @@ class FunctionRecord:
             snapshot = {"call": data, "random": random_state.taken(), "fingerprint": fingerprint, "record": self}
             if watched is not None and watched.sized:
                 snapshot["sizes"] = tuple(len(namespace) for _, namespace in watched.sized)
+            if watched is not None and watched.instances:
+                snapshot["digests"] = tuple(_state_digest(_instance_objects[index]) for _, index in watched.instances)
             names = _module_names_in(full_args, kwargs)
             if names:
                 snapshot["module_names"] = names  # looked up once the call has imported them
@@ -992,6 +997,7 @@ class FunctionRecord:
         if watched is None:
             watched = _Watched(*_globals_named(self.raw, self.owner))
             watched.containers = _containers_named(self.raw)
+            watched.instances = _instances_named(self.raw)
             watched.sized = _namespaces_named(self.raw, self.owner) + tuple(
                 (f"{label} (items added or removed)", _container_objects[index]) for label, index in watched.containers)
             self._globals_read = watched
@@ -1045,10 +1051,12 @@ class FunctionRecord:
             changed = self._patched_global()  # it was not, when the call started
             if changed is None and "sizes" in snapshot:
                 changed = _namespace_resized(self._globals_read, snapshot["sizes"])
+            if changed is None and "digests" in snapshot:
+                changed = _changed_instance(self._globals_read.instances, snapshot["digests"])
             if changed is not None:
                 # A setter (``Parser.set_default_whitespace``), or a call reaching one:
                 # replayed, it would change the setting for every case after it.
-                _tell_running("side_effect", f"changes {changed}")
+                _tell_running("side_effect", _CHANGES_STATE + changed)
                 if "check" not in snapshot and not self._skipped_as_an_import_s_effect(outcome, raised, returned):
                     self.skip("changes its module's state", f"{changed}: replaying the call would change it too")
                 return
@@ -1059,9 +1067,13 @@ class FunctionRecord:
             if test_module:
                 self.skip("names a test module", f"{test_module} is imported from the tests: replay does not have it")
                 return
-            if snapshot.get("side_effect"):
-                self.skip("side effects outside the process",
-                          f"{snapshot['side_effect']}: replaying the call would repeat it")
+            side_effect = snapshot.get("side_effect")
+            if side_effect:
+                if side_effect.startswith(_CHANGES_STATE):
+                    self.skip("changes its module's state", f"through a call that {side_effect}: replaying the "
+                                                            "call would change it too")
+                else:
+                    self.skip("side effects outside the process", f"{side_effect}: replaying the call would repeat it")
                 return
             if self._skipped_as_an_import_s_effect(outcome, raised, returned):
                 return
@@ -1401,12 +1413,13 @@ class _Watched:
     C-level test that none of the names that must stay absent is there (an attribute a
     test's ``mock.patch`` would set on a module-level object of yours)."""
 
-    __slots__ = ("grouped", "absent", "others", "followed", "sized", "containers")
+    __slots__ = ("grouped", "absent", "others", "followed", "sized", "containers", "instances")
 
     def __init__(self, entries: tuple, followed: frozenset = frozenset()) -> None:
         self.followed = followed  # ids of the function and of the callees whose globals these are
         self.sized: tuple = ()  # (label, namespace) whose size a stored call must leave as it was
         self.containers: tuple = ()  # (module.name, index in _container_objects) of the module containers it reads
+        self.instances: tuple = ()  # (module.name, index in _instance_objects) of the objects of your classes it reads
         groups: dict = {}
         absent: dict = {}
         self.others = []  # a name that may be absent or hold an object, or one of several objects
@@ -1487,19 +1500,50 @@ _container_lengths: list = []
 _CONTAINER_TYPES = (dict, list, set)
 
 
+# Objects of your classes bound at module level (python-ulid's ``default_generator``,
+# whose policy keeps the last timestamp and randomness it gave, to give the next ULID of
+# the same millisecond the randomness after): (id(namespace), name) -> their index in the
+# list. A stored call of a function reading one that changes its state is not kept, as a
+# setter: what it gave depends on the state the calls before left, and replayed it would
+# change it for the cases after. (A call that only reads one changed since the import is
+# kept: a ULID made from bytes names the generator in a branch it did not take, and all
+# of ``ULID()``'s callers would be passed over with it.)
+_module_instances: dict = {}
+_instance_namespaces: set = set()
+_instance_objects: list = []
+
+
 def _note_module_containers(namespace: dict) -> None:
-    """Note the module's containers, and measure every one noted so far: what the import
-    of a module of yours left in another one's registry counts as imported."""
+    """Note the module's containers and objects of your classes, and measure every one
+    noted so far: what the import of a module of yours left in another one's registry
+    counts as imported."""
+    yours = _instrumenters_by_module()
     for name, value in list(namespace.items()):
-        if type(value) in _CONTAINER_TYPES and not name.startswith("__"):
-            index = _module_containers.get((_identity(namespace), name))
-            if index is None:
-                _module_containers[(_identity(namespace), name)] = len(_container_objects)
-                _container_namespaces.add(_identity(namespace))
-                _container_objects.append(value)
-            else:
-                _container_objects[index] = value
+        if name.startswith("__"):
+            continue
+        kind = type(value)
+        if kind in _CONTAINER_TYPES:
+            _note_in(_module_containers, _container_namespaces, _container_objects, namespace, name, value)
+        elif _a_class_of_yours(kind, yours):
+            _note_in(_module_instances, _instance_namespaces, _instance_objects, namespace, name, value)
     _container_lengths[:] = map(len, _container_objects)
+
+
+def _a_class_of_yours(kind: type, yours: dict) -> bool:
+    """Is ``kind`` a class (not a metaclass) a module of yours defines? Told by its own
+    dict: no user code runs."""
+    module = namespace_of(kind).get("__module__")
+    return type(module) is str and module in yours and not issubclass(kind, type)
+
+
+def _note_in(table: dict, namespaces: set, objects: list, namespace: dict, name: str, value: Any) -> None:
+    index = table.get((_identity(namespace), name))
+    if index is None:
+        table[(_identity(namespace), name)] = len(objects)
+        namespaces.add(_identity(namespace))
+        objects.append(value)
+    else:
+        objects[index] = value
 
 
 def _rebuilt_through_grown_state(reducers: list) -> Optional[str]:
@@ -1525,13 +1569,14 @@ def _rebuilt_through_grown_state(reducers: list) -> Optional[str]:
     return None
 
 
-def _containers_among(namespace: dict, names: Any) -> dict:
+def _containers_among(namespace: dict, names: Any, table: dict = _module_containers,
+                      objects: list = _container_objects) -> dict:
     """name -> index (see _module_containers) of those of ``names`` that ``namespace``
-    binds to one of its containers, still the one noted."""
+    binds to one of its containers (or ``objects``), still the one noted."""
     found = {}
     for name in names:
-        index = _module_containers.get((_identity(namespace), name))
-        if index is not None and namespace.get(name) is _container_objects[index]:
+        index = table.get((_identity(namespace), name))
+        if index is not None and namespace.get(name) is objects[index]:
             found[name] = index
     return found
 
@@ -1592,6 +1637,31 @@ def _containers_named(function: Any) -> tuple:
     module = namespace.get("__name__", "?")
     return tuple((f"{module}.{name}", named[name])
                  for name in sorted(bodies.names_read(_code_objects(function), frozenset(named))))
+
+
+def _instances_named(function: Any) -> tuple:
+    """``(label, index)`` of the objects of your classes bound in its module (see
+    _module_instances) that ``function``'s code reads."""
+    namespace = function.__globals__
+    if _identity(namespace) not in _instance_namespaces:
+        return ()
+    named = _containers_among(namespace, _code_names(function), _module_instances, _instance_objects)
+    if not named:
+        return ()
+    module = namespace.get("__name__", "?")
+    return tuple((f"{module}.{name}", named[name])
+                 for name in sorted(bodies.names_read(_code_objects(function), frozenset(named))))
+
+
+def _changed_instance(instances: tuple, digests: tuple) -> Optional[str]:
+    """``module.name (its state)`` for the first of ``instances`` (see _instances_named)
+    whose state digest is not the one in ``digests`` (taken when the call started); or
+    None. A call changing it (a ULID generated: the policy keeps its randomness) gives
+    what the state before it decides, and replayed would change it for the cases after."""
+    for (label, index), digest in zip(instances, digests):
+        if digest is not None and _state_digest(_instance_objects[index]) != digest:
+            return f"{label} (its state)"
+    return None
 
 
 def _grown_container(containers: tuple) -> Optional[str]:
@@ -2102,6 +2172,7 @@ def _tell_running(mark: str, what: str, handling_only: bool = False) -> None:
 _RECURSION_LIMIT = "the recursion limit"
 _IMPORT_FAILED = "import failed: "
 _GROWN_STATE = "module state changed since import: "
+_CHANGES_STATE = "changes "  # (told by a setter to its callers: see finish)
 
 
 def _volatile_reason(source: str) -> tuple[str, str]:
