@@ -174,12 +174,12 @@ class Recorder:
             return known
         module = locate.find_module(function.module)
         result: Optional[bool]
-        if module is not None and locate.reaches(module, function.qualname, function.role, function.raw):
-            result = True
-        elif module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+            # (asked before its name: colander's ``URL_REGEX = _make_url_regex_src()``
+            # is followed by ``del _make_url_regex_src``, a helper replay cannot find)
             result = None
         else:
-            result = False
+            result = locate.reaches(module, function.qualname, function.role, function.raw)
         if result is not None:
             self._reachable[function.key] = result
         return result

@@ -2380,6 +2380,50 @@ def test_a_call_changing_an_object_of_its_module_is_not_kept(
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=11, skipped=1)
 
 
+DELETED_HELPER_APP = '''
+def _make_pattern(word):
+    return f"^{word}$"
+
+
+PATTERN = _make_pattern("url")
+del _make_pattern  # (colander's ``_make_url_regex_src``)
+
+
+def _kept(word):
+    return word.upper()
+
+
+TITLE = _kept("colander")
+
+
+def matches(text):
+    return text == PATTERN[1:-1]
+'''
+
+
+def test_a_function_its_module_deletes_after_calling_it_is_not_stored(
+        pytester: pytest.Pytester, app: Path, clean_env: pytest.MonkeyPatch) -> None:
+    """colander calls a helper to build a module constant, then deletes it: its case,
+    taken while the module was importing and the helper still had its name, failed to
+    replay ("colander._make_url_regex_src no longer exists"). Whether replay finds a
+    function is decided once its module finished importing."""
+    (app / "patterns.py").write_text(textwrap.dedent(DELETED_HELPER_APP))
+    (app / "tests" / "test_patterns.py").write_text(textwrap.dedent("""
+        import patterns
+
+        def test_patterns():
+            assert patterns.matches("url")
+            assert patterns._kept("x") == "X"
+    """))
+    result = _recorded_session(pytester, passed=1)
+    result.stdout.fnmatch_lines(["*skipped cases: *not importable by its qualified name: 1*"])
+    assert not (app / "tests" / "test-data" / "patterns" / "_make_pattern-00.json").exists()
+    assert [["x"], ["colander"]] == [case["call"]["args"] for case in _cases(app, "patterns", "_kept")]
+    (app / "tests" / "test_patterns.py").unlink()
+    run_tool(pytester)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3, skipped=1)
+
+
 READER_SOURCE = """
 LOG = []
 CACHE = {}
