@@ -99,9 +99,9 @@ DETACH_ATTEMPTS = 8
 # Storing checks that a value decodes back equal to itself, which costs as much as the
 # encode. Values made only of types whose values came back equal this many times, and
 # never failed to for the function storing them, skip the check (see
-# FunctionRecord._untrust; functions stored by value never do: what each one
-# holds differs; one stored by name is no type of the value, it decodes as itself; a
-# bound method is judged as its object's type is). Measured on tomlkit, glom, jinja2,
+# FunctionRecord._untrust; a function stored by value counts as its code, with what
+# its cells hold: serialise._trust_key; one stored by name is no type of the value, it
+# decodes as itself; a bound method is judged as its object's type is). Measured on tomlkit, glom, jinja2,
 # click, boltons, toolz, pyparsing, marshmallow and voluptuous: no check failed on such
 # a value.
 TRUSTED_AFTER_ROUND_TRIPS = 5
@@ -1232,7 +1232,9 @@ class FunctionRecord:
         constructor calls): an object missing the attributes it is about to be given says
         nothing of whole ones. Whole instances still earn trust by coming back equal.
         """
-        if isinstance(culprit, type):  # (a reduction's callable may be a function: not known then)
+        if isinstance(culprit, type) and culprit is not types.FunctionType:
+            # (a reduction's callable may be a function: not known then; a function stored
+            # by value counts as its code, which the culprit does not say)
             kinds = frozenset({culprit})
         if self.half_built and type(value) is dict and value.get("args"):
             kinds = kinds - {type(value["args"][0])}

@@ -635,7 +635,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 seen.add(identity)
                 stored_by_name = kind is types.FunctionType and _importable(item)
                 if not stored_by_name:  # (a function stored by name decodes as itself: nothing to check)
-                    kinds.add(kind)
+                    kinds.add(_trust_key(item) if kind is types.FunctionType else kind)
                 if kind is types.BuiltinFunctionType:
                     if item in _VOLATILE_CALLABLES:
                         raise HoldsAClock(getattr(item, "__qualname__", repr(item)))
@@ -720,6 +720,17 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
         plain = builtin = False
         kinds.add(None)  # not known: never trusted
     return Survey(classes, plain, builtin, frozenset(kinds), reordered)
+
+
+def _trust_key(function: types.FunctionType) -> Any:
+    """What a function stored by value counts as among a value's types (see the
+    runtime's TRUSTED_AFTER_ROUND_TRIPS): its code, when it comes from a file. The same
+    code holds the same kinds of things (a parser combinator's closure: parsy's ``Parser``
+    values, checked at each of 214 stores); what its cells hold counts as well. Code made
+    at run time (``exec``: a namedtuple's ``__new__``) counts as any function, never
+    trusted: its objects are many and new, each would be kept."""
+    code = function.__code__
+    return types.FunctionType if code.co_filename.startswith("<") else code
 
 
 def _held_values(values: Any, kinds: set, holder: type) -> Any:
