@@ -954,7 +954,7 @@ class FunctionRecord:
             if watched is not None and watched.sized:
                 snapshot["sizes"] = tuple(len(namespace) for _, namespace in watched.sized)
             if watched is not None and watched.instances:
-                snapshot["digests"] = tuple(_state_digest(_instance_objects[index]) for _, index in watched.instances)
+                snapshot["digests"] = _instance_digests(watched)
             names = _module_names_in(full_args, kwargs)
             if names:
                 snapshot["module_names"] = names  # looked up once the call has imported them
@@ -1052,7 +1052,7 @@ class FunctionRecord:
             if changed is None and "sizes" in snapshot:
                 changed = _namespace_resized(self._globals_read, snapshot["sizes"])
             if changed is None and "digests" in snapshot:
-                changed = _changed_instance(self._globals_read.instances, snapshot["digests"])
+                changed = _changed_instance(snapshot["digests"])
             if changed is not None:
                 # A setter (``Parser.set_default_whitespace``), or a call reaching one:
                 # replayed, it would change the setting for every case after it.
@@ -1655,13 +1655,25 @@ def _instances_named(function: Any) -> tuple:
                  for name in sorted(bodies.names_read(_code_objects(function), frozenset(named))))
 
 
-def _changed_instance(instances: tuple, digests: tuple) -> Optional[str]:
-    """``module.name (its state)`` for the first of ``instances`` (see _instances_named)
-    whose state digest is not the one in ``digests`` (taken when the call started); or
-    None. A call changing it (a ULID generated: the policy keeps its randomness) gives
-    what the state before it decides, and replayed would change it for the cases after."""
-    for (label, index), digest in zip(instances, digests):
-        if digest is not None and _state_digest(_instance_objects[index]) != digest:
+def _instance_digests(watched: _Watched) -> tuple:
+    """``(label, index, digest)`` of each of the objects of your classes that ``watched``'s
+    function reads (see _instances_named), as they are now. One past the digest's limit is
+    not watched any more, by this function: walking it to the limit at every call would
+    cost more than what it tells."""
+    measured = tuple((label, index, _state_digest(_instance_objects[index])) for label, index in watched.instances)
+    if any(digest is None for _, _, digest in measured):
+        measured = tuple(entry for entry in measured if entry[2] is not None)
+        watched.instances = tuple((label, index) for label, index, _ in measured)
+    return measured
+
+
+def _changed_instance(measured: tuple) -> Optional[str]:
+    """``module.name (its state)`` for the first of the objects ``measured`` (see
+    _instance_digests) when a call started whose state digest is another now; or None.
+    A call changing it (a ULID generated: the policy keeps its randomness) gives what the
+    state before it decides, and replayed would change it for the cases after."""
+    for label, index, digest in measured:
+        if _state_digest(_instance_objects[index]) != digest:
             return f"{label} (its state)"
     return None
 
