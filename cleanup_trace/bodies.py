@@ -85,6 +85,21 @@ def names_read(codes: Iterable[types.CodeType], names: frozenset) -> set:
     return read
 
 
+_REBINDING = frozenset(dis.opmap[name] for name in ("STORE_GLOBAL", "DELETE_GLOBAL"))
+
+
+def names_rebound(codes: Iterable[types.CodeType]) -> set:
+    """The globals ``codes`` (a function's and its nested code) assign or delete
+    (``global _stdtrans; _stdtrans = t.gettext``)."""
+    rebound: set = set()
+    for code in codes:
+        if not code.co_names:
+            continue
+        rebound.update(code.co_names[argument] for operation, argument in _instructions(code)
+                       if operation in _REBINDING)
+    return rebound
+
+
 def _instructions(code: types.CodeType) -> list:
     """``(operation, argument)`` of each instruction of ``code``, its ``EXTENDED_ARG``
     prefixes applied, its inline caches left out (without ``dis.get_instructions``: 0.5 ms
@@ -158,4 +173,4 @@ def _skip(size: int) -> bytes:
     return bytes((_JUMP_FORWARD, over)) + nops[2:] if over < 256 else nops
 
 
-__all__ = ["function_bodies", "without_gate_call", "names_read", "WRITE_ONLY_METHODS"]
+__all__ = ["function_bodies", "without_gate_call", "names_read", "names_rebound", "WRITE_ONLY_METHODS"]

@@ -901,6 +901,8 @@ class FunctionRecord:
             if watched is not None:
                 if watched.containers:
                     grown = _grown_container(watched.containers)
+                if grown is None and watched.rebound_reads:
+                    grown = _bound_since_import(watched.rebound_reads, self.owner)
             if grown is not None:
                 # A registry of its module filled since the import (configargparse's
                 # ``init_argument_parser`` raising for a name a test made before): its
@@ -955,6 +957,9 @@ class FunctionRecord:
                 snapshot["sizes"] = tuple(len(namespace) for _, namespace in watched.sized)
             if watched is not None and watched.instances:
                 snapshot["digests"] = _instance_digests(watched)
+            if watched is not None and watched.rebinds:
+                # (the objects, not their ids: one the call unbinds may be freed, its id reused)
+                snapshot["bound"] = tuple(namespace.get(name, _NO_VALUE) for namespace, name in watched.rebinds)
             names = _module_names_in(full_args, kwargs)
             if names:
                 snapshot["module_names"] = names  # looked up once the call has imported them
@@ -998,6 +1003,8 @@ class FunctionRecord:
             watched = _Watched(*_globals_named(self.raw, self.owner))
             watched.containers = _containers_named(self.raw)
             watched.instances = _instances_named(self.raw)
+            watched.rebinds = _rebinds(self.raw, self.owner)
+            watched.rebound_reads = _rebound_reads(self.raw, self.owner)
             watched.sized = _namespaces_named(self.raw, self.owner) + tuple(
                 (f"{label} (items added or removed)", _container_objects[index]) for label, index in watched.containers)
             self._globals_read = watched
@@ -1053,12 +1060,17 @@ class FunctionRecord:
                 changed = _namespace_resized(self._globals_read, snapshot["sizes"])
             if changed is None and "digests" in snapshot:
                 changed = _changed_instance(snapshot["digests"])
+            if changed is None and "bound" in snapshot:
+                changed = _rebound_by_the_call(self._globals_read, snapshot)
             if changed is not None:
                 # A setter (``Parser.set_default_whitespace``), or a call reaching one:
                 # replayed, it would change the setting for every case after it.
                 _tell_running("side_effect", _CHANGES_STATE + changed)
                 if "check" not in snapshot and not self._skipped_as_an_import_s_effect(outcome, raised, returned):
                     self.skip("changes its module's state", f"{changed}: replaying the call would change it too")
+                    if snapshot.get("lazily"):
+                        # (the same call again finds it made: that one may be stored)
+                        self.live.fingerprints.discard(snapshot["fingerprint"])
                 return
             if "check" in snapshot:
                 self._check_consistency(snapshot["check"], returned, raised)
@@ -1415,13 +1427,16 @@ class _Watched:
     C-level test that none of the names that must stay absent is there (an attribute a
     test's ``mock.patch`` would set on a module-level object of yours)."""
 
-    __slots__ = ("grouped", "absent", "others", "followed", "sized", "containers", "instances")
+    __slots__ = ("grouped", "absent", "others", "followed", "sized", "containers", "instances", "rebinds",
+                 "rebound_reads")
 
     def __init__(self, entries: tuple, followed: frozenset = frozenset()) -> None:
         self.followed = followed  # ids of the function and of the callees whose globals these are
         self.sized: tuple = ()  # (label, namespace) whose size a stored call must leave as it was
         self.containers: tuple = ()  # (module.name, index in _container_objects) of the module containers it reads
         self.instances: tuple = ()  # (module.name, index in _instance_objects) of the objects of your classes it reads
+        self.rebinds: tuple = ()  # (namespace, name) of its module's globals it assigns (``global x``)
+        self.rebound_reads: tuple = ()  # names its module's functions assign that it reads
         groups: dict = {}
         absent: dict = {}
         self.others = []  # a name that may be absent or hold an object, or one of several objects
@@ -1653,6 +1668,101 @@ def _instances_named(function: Any) -> tuple:
     module = namespace.get("__name__", "?")
     return tuple((f"{module}.{name}", named[name])
                  for name in sorted(bodies.names_read(_code_objects(function), frozenset(named))))
+
+
+def _rebinds(function: Any, owner: "ModuleInstrumenter") -> tuple:
+    """``(namespace, name)`` of the globals of its module that ``function``'s code assigns
+    or deletes (``global _stdtrans``: formencode's ``set_stdtranslation``, which a test
+    calls to switch the language of every message). Such names are not watched as
+    patches (the module changes them itself); a call that binds another object to one
+    changes its module's state, as a setter does."""
+    if not owner.rebound:
+        return ()
+    names = bodies.names_rebound(_code_objects(function)) & owner.rebound
+    return tuple((function.__globals__, name) for name in sorted(names))
+
+
+def _rebound_by_the_call(watched: Optional[_Watched], snapshot: dict) -> Optional[str]:
+    """``module.name (rebound)`` for the first global of ``watched.rebinds`` that holds
+    another object than ``snapshot["bound"]`` (what they held when the call started);
+    or None.
+
+    A name that held None and that the call reads too is made lazily (bleach's vendored
+    ``splittype``: ``if _typeprog is None: _typeprog = re.compile(...)``): the call still
+    changed it (``snapshot["lazily"]``), but what it holds now is what any call would
+    make of it, and the calls reading it are not told it changed (see
+    _bound_since_import). Until a call binds it again: then it is state."""
+    if watched is None:
+        return None
+    for (namespace, name), before in zip(watched.rebinds, snapshot["bound"]):
+        if namespace.get(name, _NO_VALUE) is not before:
+            key = (_identity(namespace), name)
+            if before is None and name in watched.rebound_reads and key not in _bound_again:
+                _made_lazily.add(key)
+                snapshot["lazily"] = True
+            elif key in _made_lazily:
+                _made_lazily.discard(key)
+                _bound_again.add(key)
+            return f"{namespace.get('__name__', '?')}.{name} (rebound)"
+    return None
+
+
+_NOT_HELD = object()
+# Globals a function made lazily from None (see _rebound_by_the_call), and those bound
+# again after: (id(namespace), name).
+_made_lazily: set = set()
+_bound_again: set = set()
+
+
+def _rebound_reads(function: Any, owner: "ModuleInstrumenter") -> tuple:
+    """The names of its module's globals that its functions assign (``global x``) and
+    that ``function``'s code reads."""
+    if not owner.rebound:
+        return ()
+    return tuple(sorted(bodies.names_read(_code_objects(function), owner.rebound)))
+
+
+def _bound_since_import(names: tuple, owner: "ModuleInstrumenter") -> Optional[str]:
+    """``module.name: ...`` for the first of ``names`` (globals its module's functions
+    assign) holding what its module's import did not leave there: a language set by
+    formencode's ``set_stdtranslation(languages=["de"])``, which a test sets back with
+    ``set_stdtranslation()`` (another object, the same translation: compared by
+    :func:`_binding_digest`). None when all hold what they held, or a global made lazily."""
+    namespace = owner.namespace
+    at_import = owner.rebound_at_import
+    if namespace is None or at_import is None:
+        return None
+    for name in names:
+        if (_identity(namespace), name) in _made_lazily:
+            continue
+        value = namespace.get(name, _NO_VALUE)
+        imported = at_import.get(name, (_NO_VALUE, None))
+        if value is imported[0]:
+            continue
+        digest = _binding_digest(value)
+        if digest is None or digest != imported[1]:
+            return f"{owner.module}.{name}: bound to another value since your modules finished importing"
+    return None
+
+
+def _binding_digest(value: Any) -> Optional[tuple]:
+    """:func:`_state_digest` of what a global holds, a function or bound method told by
+    its code and what it holds (``lambda key: table.get(key)`` over another table; the
+    ``gettext`` of another translation object). None past the limit."""
+    kind = type(value)
+    if kind is types.MethodType:
+        held = _state_digest(value.__self__)
+        return None if held is None else (kind, _identity(value.__func__), held)
+    if kind is types.FunctionType:
+        contents = []
+        for cell in value.__closure__ or ():
+            try:
+                contents.append(cell.cell_contents)
+            except ValueError:  # (an empty cell)
+                contents.append(_NO_VALUE)
+        held = _state_digest([contents, value.__defaults__, value.__kwdefaults__])
+        return None if held is None else (kind, _identity(value.__code__), held)
+    return _state_digest(value)
 
 
 def _instance_digests(watched: _Watched) -> tuple:
@@ -2576,6 +2686,10 @@ class ModuleInstrumenter:
         self.roles: dict[Callable, str] = {}  # property setters and deleters only
         self.records: dict[Callable, FunctionRecord] = {}
         self.rebound = frozenset(rebound)  # names its functions declare ``global``
+        # Its namespace, and what those names held when its body finished: name ->
+        # (the object, its _binding_digest).
+        self.namespace: Optional[dict] = None
+        self.rebound_at_import: Optional[dict] = None
         # Its namespace when its body finished, as identities: a reference held here
         # would look like a user's to the detaching check. (A replaced value stays alive
         # while patched, kept by monkeypatch or mock to restore it: its id is not reused.)
@@ -2602,6 +2716,12 @@ class ModuleInstrumenter:
             # A wrapper and its plain function are one global: the tool swaps them itself.
             self.baseline = {name: (_identity(value), _identity(value.__wrapped__)) if type(value) is RecordingWrapper
                              else (_identity(value),) for name, value in namespace.items()}
+            if self.rebound:
+                self.namespace = namespace
+                # (a wrapper of yours is not held: the detaching check counts who holds it)
+                self.rebound_at_import = {
+                    name: (namespace[name] if type(namespace[name]) is not RecordingWrapper else _NOT_HELD,
+                           _binding_digest(namespace[name])) for name in self.rebound if name in namespace}
             for class_name, value in namespace.items():
                 if type(value) is types.ModuleType:
                     _note_foreign_module(value)
