@@ -585,7 +585,8 @@ class _Live:
     """The part of a function's recording state needed only once it is called."""
 
     __slots__ = ("attempts", "fingerprints", "cases", "reported", "lock", "refused_in_a_row", "calls_without_news",
-                 "tries_without_news", "checkable", "clean_under", "untrusted")
+                 "tries_without_news", "checkable", "clean_under", "untrusted",
+                 "arguments_checked")
 
     def __init__(self) -> None:
         self.attempts = 0
@@ -604,6 +605,8 @@ class _Live:
         # Types whose values stored for this function failed the decoding check: checked
         # again at its every store (see FunctionRecord._untrust).
         self.untrusted: frozenset = frozenset()
+        # Were arguments it stored checked once? (see _writes_its_own_state)
+        self.arguments_checked = False
 
 
 class FunctionRecord:
@@ -1196,7 +1199,11 @@ class FunctionRecord:
         Its outcome is always checked.
         """
         if not self.half_built:
-            if not _trusted(kinds, self.live.untrusted):
+            live = self.live
+            if not _trusted(kinds, live.untrusted) or (
+                    what == "argument" and not live.arguments_checked and any(map(_writes_its_own_state, kinds))):
+                if what == "argument":
+                    live.arguments_checked = True
                 serialise.check_round_trip(value, data)
                 _state.round_trips.update(kinds)
             return
@@ -3014,6 +3021,31 @@ def _remember_failed_object(error: "serialise.Unserialisable") -> None:
         if len(failed) >= FAILED_OBJECTS_KEPT:
             return
     failed[_identity(holder)] = reference
+
+
+# Classes of yours (or a library's) that write and read their own state: a function's
+# first store of arguments holding one is checked, trusted or not. Such a class may write
+# a state it cannot read back when its object is caught half-way through a change, which
+# only some functions see: pygtrie's ``_OneChild.delete`` is given the parent of a node
+# being removed, whose ``__getstate__`` writes a state its ``__setstate__`` cannot read
+# (five cases stored, none decoding). An object pickled by its dict decodes in any state;
+# a check of every function's first store of anything cost tomlkit 100 ms, markdown 190;
+# its first of arguments holding such objects, tomlkit 161 more checks (436, not 275;
+# of its return values too, 250 more).
+_OWN_STATE_METHODS = ("__setstate__", "__reduce__", "__reduce_ex__")
+_own_state_classes: dict = {}
+
+
+def _writes_its_own_state(kind: Any) -> bool:
+    found = _own_state_classes.get(kind)
+    if found is None:
+        found = isinstance(kind, type) and not _from_the_standard_library(kind) and any(
+            name in namespace_of(klass) for klass in kind.__mro__[:-1] if not _from_the_standard_library(klass)
+            for name in _OWN_STATE_METHODS)
+        if len(_own_state_classes) >= 4096:
+            _own_state_classes.clear()
+        _own_state_classes[kind] = found
+    return found
 
 
 def _from_the_standard_library(klass: type) -> bool:
