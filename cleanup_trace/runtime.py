@@ -101,9 +101,9 @@ DETACH_ATTEMPTS = 8
 # never failed to for the function storing them, skip the check (see
 # FunctionRecord._untrust; a function stored by value counts as its code, with what
 # its cells hold: serialise._trust_key; one stored by name is no type of the value, it
-# decodes as itself; a bound method is judged as its object's type is). Measured on tomlkit, glom, jinja2,
-# click, boltons, toolz, pyparsing, marshmallow and voluptuous: no check failed on such
-# a value.
+# decodes as itself; a bound method is judged as its object's type is). Measured on
+# tomlkit, glom, jinja2, click, boltons, toolz, pyparsing, marshmallow and voluptuous:
+# no check failed on such a value.
 TRUSTED_AFTER_ROUND_TRIPS = 5
 _NEVER_TRUSTED = frozenset({types.FunctionType, None})
 _STRUCTURAL = frozenset({tuple, set, frozenset})  # (their items are judged by their own types)
@@ -1538,9 +1538,9 @@ _instance_objects: list = []
 
 
 def _note_module_containers(namespace: dict) -> None:
-    """Note the module's containers and objects of your classes, and measure every one
-    noted so far: what the import of a module of yours left in another one's registry
-    counts as imported."""
+    """Note the module's containers and objects of your classes, and measure every
+    container noted so far: what the import of a module of yours left in another one's
+    registry counts as imported."""
     yours = _instrumenters_by_module()
     for name, value in list(namespace.items()):
         if name.startswith("__"):
@@ -1714,7 +1714,6 @@ def _rebound_by_the_call(watched: Optional[_Watched], snapshot: dict) -> Optiona
     return None
 
 
-_NOT_HELD = object()
 # Globals a function made lazily from None (see _rebound_by_the_call), and those bound
 # again after: (id(namespace), name).
 _made_lazily: set = set()
@@ -2674,6 +2673,9 @@ class RecordingWrapper(_PicklingMixin, wrapt.FunctionWrapper):
         if instance is None:
             return self
         return _bind(self, instance)
+
+
+_NOT_HELD = object()  # (in rebound_at_import: a wrapper of yours, compared by its digest only)
 
 
 class ModuleInstrumenter:
