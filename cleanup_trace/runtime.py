@@ -867,8 +867,8 @@ class FunctionRecord:
                 return None
             # Called from an except block or not: one reads its caller's exception (see
             # clock_read), the other may not; as many cases as the same arguments.
-            fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None,
-                           sys.exc_info()[1] is not None)
+            handling = sys.exc_info()[1] is not None
+            fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None, handling)
             repeated = fingerprint in live.fingerprints
             if repeated and not (_guard.calls or _async_calls.get()) and _check_due(live, fingerprint) is None:
                 # Nothing is stored and no recorded call is running to be told of a patch:
@@ -918,7 +918,7 @@ class FunctionRecord:
             if outer is not None:
                 live.clean_under = outer
             if repeated:
-                check = self._consistency_probe(live, fingerprint, full_args, kwargs)
+                check = self._consistency_probe(live, fingerprint, full_args, kwargs, handling)
                 if check is None:
                     _state.stats["skipped: duplicate call"] += 1
                 return check
@@ -966,7 +966,7 @@ class FunctionRecord:
             names = _module_names_in(full_args, kwargs)
             if names:
                 snapshot["module_names"] = names  # looked up once the call has imported them
-            if fingerprint[2]:
+            if handling:
                 snapshot["handling"] = True  # called from an except block (see clock_read)
             if _state.environ_touched:
                 changed = _environ_changes()
@@ -1291,7 +1291,8 @@ class FunctionRecord:
             self.skip("exception message unavailable", _qualified_type_name(klass))
         return outcome
 
-    def _consistency_probe(self, live: _Live, fingerprint: Any, full_args: tuple, kwargs: dict) -> Optional[dict]:
+    def _consistency_probe(self, live: _Live, fingerprint: tuple, full_args: tuple, kwargs: dict,
+                           handling: bool) -> Optional[dict]:
         """A repeated call of a recorded plain case: run it watched, to compare outcomes."""
         entry = _check_due(live, fingerprint)
         if entry is None:
@@ -1306,7 +1307,7 @@ class FunctionRecord:
         if text != entry[0]:
             return None  # alike by fingerprint only: other arguments
         entry[2] += 1
-        return {"check": entry, "handling": True} if fingerprint[2] else {"check": entry}
+        return {"check": entry, "handling": True} if handling else {"check": entry}
 
     def _check_consistency(self, entry: list, returned: Any, raised: Optional[BaseException]) -> None:
         if isinstance(raised, RecursionError):

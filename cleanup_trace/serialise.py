@@ -743,17 +743,34 @@ def _held_values(values: Any, kinds: set, holder: type) -> Any:
     ``callback`` is its table's method, cost 70 encodes and failed decodes). Else it never
     skips the decoding check (``None``: a type never trusted), which tells.
     """
-    if types.MethodType not in set(map(type, values)):
+    held = set(map(type, values))
+    weak = next((kind for kind in held if issubclass(kind, _WEAK_REFERENCES)), None)
+    if weak is not None and _stored_as_they_are(holder):
+        # (pypubsub's topics hold their listeners by weak reference: 48 encodes of them,
+        # each decoded to fail, "could not find weakref.ReferenceType")
+        raise Unserialisable(f"holds a weak reference ({weak.__module__}.{weak.__qualname__}) in "
+                             f"{'a dict' if holder is dict else 'an object of ' + holder.__qualname__}: "
+                             "it does not decode", holders_to_blame=False)
+    if types.MethodType not in held:
         return values
     method = next(value for value in values if type(value) is types.MethodType)
-    if holder is dict or not _defined_below_object(holder, "__getstate__", "__reduce__", "__reduce_ex__",
-                                                    "__setstate__"):
+    if _stored_as_they_are(holder):
         raise Unserialisable(f"holds the bound method {getattr(method.__func__, '__qualname__', '?')} in "
                              f"{'a dict' if holder is dict else 'an object of ' + holder.__qualname__}: "
                              "jsonpickle leaves such a method out, the value would decode without it",
                              holders_to_blame=False)
     kinds.add(None)
     return [value for value in values if type(value) is not types.MethodType]
+
+
+_WEAK_REFERENCES = (weakref.ReferenceType, weakref.ProxyType, weakref.CallableProxyType)
+
+
+def _stored_as_they_are(holder: type) -> bool:
+    """Are the values of a plain dict, or the attributes of an object of ``holder``,
+    stored as they are (no method of its class says how to store it)?"""
+    return holder is dict or not _defined_below_object(holder, "__getstate__", "__reduce__", "__reduce_ex__",
+                                                       "__setstate__")
 
 
 def _method_not_found(method: types.MethodType) -> Unserialisable:
