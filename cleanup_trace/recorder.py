@@ -118,7 +118,9 @@ class Recorder:
                 in_place = instrument_late.instrument_in_place(late, helper)
                 self.instrumented_in_place = sorted(set(self.instrumented_in_place) | set(in_place))
                 if in_place:
-                    log.info("modules.instrumented_in_place", modules=",".join(in_place),
+                    # (debug: the summary counts them, and an event at the default level
+                    # imports structlog, 25-45 ms, in every run whose conftest imports them)
+                    log.debug("modules.instrumented_in_place", modules=",".join(in_place),
                              reason="imported before recording started: their functions were wrapped where "
                                     "they are; references taken before (bound methods, registries) are not "
                                     "recorded")
