@@ -748,7 +748,9 @@ def _held_values(values: Any, kinds: set, holder: type) -> Any:
     if weak is not None and _stored_as_they_are(holder):
         # (pypubsub's topics hold their listeners by weak reference: 48 encodes of them,
         # each decoded to fail, "could not find weakref.ReferenceType")
-        raise Unserialisable(f"holds a weak reference ({weak.__module__}.{weak.__qualname__}) in "
+        name = "weakref.ref" if weak is weakref.ReferenceType else "weakref.proxy" if weak in _WEAK_PROXIES \
+            else f"{weak.__module__}.{weak.__qualname__}"  # (the builtins' names differ from one Python to another)
+        raise Unserialisable(f"holds a weak reference ({name}) in "
                              f"{'a dict' if holder is dict else 'an object of ' + holder.__qualname__}: "
                              "it does not decode", holders_to_blame=False)
     if types.MethodType not in held:
@@ -763,7 +765,8 @@ def _held_values(values: Any, kinds: set, holder: type) -> Any:
     return [value for value in values if type(value) is not types.MethodType]
 
 
-_WEAK_REFERENCES = (weakref.ReferenceType, weakref.ProxyType, weakref.CallableProxyType)
+_WEAK_PROXIES = (weakref.ProxyType, weakref.CallableProxyType)
+_WEAK_REFERENCES = (weakref.ReferenceType, *_WEAK_PROXIES)
 
 
 def _stored_as_they_are(holder: type) -> bool:
