@@ -280,24 +280,31 @@ def _walk(actual: Any, expected: Any, path: str, seen: set, depth: int, strict: 
                                f"({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})")
         return
     if isinstance(expected, (list, tuple)):
-        if len(actual) != len(expected):
-            yield _about(expected, f"{where}: length {len(actual)} != {len(expected)} "
+        # (the builtin's own length and items: a subclass's __iter__ or __len__ is the
+        # user's code, which may change the object, see the dict branch)
+        base = list if isinstance(expected, list) else tuple
+        length, expected_length = base.__len__(actual), base.__len__(expected)
+        if length != expected_length:
+            yield _about(expected, f"{where}: length {length} != {expected_length} "
                                    f"({_safe_repr(actual, strict)} != {_safe_repr(expected, strict)})")
             return
-        for index, (left, right) in enumerate(zip(actual, expected)):
+        for index, (left, right) in enumerate(zip(base.__iter__(actual), base.__iter__(expected))):
             if left is right or (type(left) is type(right) and type(left) in _PLAIN_LEAVES and left == right):
                 continue  # (see _PLAIN_LEAVES)
             yield from _walk(left, right, f"{path}[{index}]", seen, depth + 1, strict)
         yield from _subclass_state(actual, expected, path, seen, depth, strict)
         return
     if isinstance(expected, dict) and type(expected).__eq__ is dict.__eq__:
-        missing = [k for k in expected if k not in actual]
-        extra = [k for k in actual if k not in expected]
+        # (the dict's own keys: altgraph's priority dictionary iterates destructively, its
+        # ``__iter__`` taking out each item it gives, and storing ``Q`` as an argument
+        # emptied it: the recorded run's shortest path failed)
+        missing = [k for k in dict.keys(expected) if not dict.__contains__(actual, k)]
+        extra = [k for k in dict.keys(actual) if not dict.__contains__(expected, k)]
         if missing or extra:
             yield _about(expected, f"{where}: keys differ (missing {_safe_repr(missing, strict)}, "
                                    f"unexpected {_safe_repr(extra, strict)})")
             return
-        for name in expected:  # dict's own look-up: a subclass's __getitem__ may change it
+        for name in dict.keys(expected):  # dict's own look-up: a subclass's __getitem__ may change it
             left, right = dict.__getitem__(actual, name), dict.__getitem__(expected, name)
             if left is right or (type(left) is type(right) and type(left) in _PLAIN_LEAVES and left == right):
                 continue

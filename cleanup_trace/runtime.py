@@ -957,7 +957,7 @@ class FunctionRecord:
             # main()) differ from the start of recording replay with them.
             snapshot = {"call": data, "random": random_state.taken(), "fingerprint": fingerprint, "record": self}
             if watched is not None and watched.sized:
-                snapshot["sizes"] = tuple(len(namespace) for _, namespace in watched.sized)
+                snapshot["sizes"] = tuple(map(_size, (namespace for _, namespace in watched.sized)))
             if watched is not None and watched.instances:
                 snapshot["digests"] = _instance_digests(watched)
             if watched is not None and watched.rebinds:
@@ -1636,12 +1636,21 @@ def _namespaces_named(function: Any, owner: "ModuleInstrumenter") -> tuple:
     return tuple(found)
 
 
+def _size(namespace: Any) -> int:
+    """How many attributes (or items) ``namespace`` holds, a class's ``__slotnames__``
+    left out: ``copyreg`` caches it on the class when an object of it is first encoded
+    (altgraph's priority dictionary, given to the method being recorded), which is the
+    tool's doing, not the call's."""
+    size = len(namespace)
+    return size - 1 if type(namespace) is types.MappingProxyType and "__slotnames__" in namespace else size
+
+
 def _namespace_resized(watched: Optional[_Watched], sizes: tuple) -> Optional[str]:
     """The first of ``watched.sized`` whose number of attributes is not ``sizes``'."""
     if watched is None:
         return None
     for (label, namespace), size in zip(watched.sized, sizes):
-        if len(namespace) != size:
+        if _size(namespace) != size:
             return label
     return None
 

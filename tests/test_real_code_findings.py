@@ -2554,6 +2554,70 @@ def test_a_trusted_class_writing_its_own_state_is_checked_once_more_per_function
     assert outcomes.get("passed", 0) >= 6 and "failed" not in outcomes and "errors" not in outcomes
 
 
+PRIORITY_APP = '''
+import heapq
+
+
+class Queue(dict):
+    """altgraph's priority dictionary: iterating takes out each item it gives."""
+
+    def __init__(self):
+        self.__heap = []
+        dict.__init__(self)
+
+    def __setitem__(self, key, value):
+        dict.__setitem__(self, key, value)
+        heapq.heappush(self.__heap, (value, key))
+
+    def smallest(self):
+        while self.__heap[0][1] not in self or self[self.__heap[0][1]] != self.__heap[0][0]:
+            heapq.heappop(self.__heap)
+        return self.__heap[0][1]
+
+    def __iter__(self):
+        def taking_out():
+            while len(self) > 0:
+                key = self.smallest()
+                yield key
+                del self[key]
+        return taking_out()
+
+
+def order(weights):
+    queue = Queue()
+    for key, weight in weights.items():
+        queue[key] = weight
+    return [key for key in queue]
+'''
+
+
+def test_storing_a_dict_subclass_never_iterates_it_with_its_own_code(
+        pytester: pytest.Pytester, app: Path, clean_env: pytest.MonkeyPatch) -> None:
+    """altgraph's ``dijkstra`` iterates a priority dictionary whose ``__iter__`` takes out
+    each item it gives: the decoding check compared the stored ``self`` with the user's
+    object through that ``__iter__``, emptied it, and the recorded suite's
+    ``shortest_path`` raised KeyError (one of its 41 tests failed). The check reads a
+    dict's (and a list's) items with the builtin's own methods. The ``__slotnames__``
+    that encoding such an object caches on its class is not a change of the module's
+    state either."""
+    (app / "queues.py").write_text(textwrap.dedent(PRIORITY_APP))
+    (app / "tests" / "test_queues.py").write_text(textwrap.dedent("""
+        import queues
+
+        def test_order():
+            assert queues.order({"b": 2, "a": 1, "c": 3}) == ["a", "b", "c"]
+            assert queues.order({"x": 5, "y": 4}) == ["y", "x"]
+    """))
+    result = _recorded_session(pytester, passed=1)
+    assert "changes its module's state" not in result.stdout.str()
+    assert [[{"b": 2, "a": 1, "c": 3}], [{"x": 5, "y": 4}]] == [
+        case["call"]["args"] for case in _cases(app, "queues", "order")]
+    (app / "tests" / "test_queues.py").unlink()
+    run_tool(pytester)
+    outcomes = pytester.runpytest_subprocess("-p", "no:cacheprovider").parseoutcomes()
+    assert outcomes.get("passed", 0) >= 2 and "failed" not in outcomes and "errors" not in outcomes
+
+
 READER_SOURCE = """
 LOG = []
 CACHE = {}
