@@ -3044,16 +3044,23 @@ def _remember_failed_object(error: "serialise.Unserialisable") -> None:
 # a check of every function's first store of anything cost tomlkit 100 ms, markdown 190;
 # its first of arguments holding such objects, tomlkit 161 more checks (436, not 275;
 # of its return values too, 250 more).
-_OWN_STATE_METHODS = ("__setstate__", "__reduce__", "__reduce_ex__")
+# A list or dict of yours whose items decoding puts back through its own ``append`` or
+# ``__setitem__`` counts too (boltons' ``BarrelList`` keeps its items in ``self.lists``,
+# restored first, and its ``append`` added them again: a trusted class, one case stored
+# that did not replay).
+_OWN_STATE_METHODS = ("__getstate__", "__setstate__", "__reduce__", "__reduce_ex__")
 _own_state_classes: dict = {}
 
 
 def _writes_its_own_state(kind: Any) -> bool:
     found = _own_state_classes.get(kind)
     if found is None:
+        names = _OWN_STATE_METHODS
+        if isinstance(kind, type):
+            names += ("append",) if issubclass(kind, list) else ("__setitem__",) if issubclass(kind, dict) else ()
         found = isinstance(kind, type) and not _from_the_standard_library(kind) and any(
             name in namespace_of(klass) for klass in kind.__mro__[:-1] if not _from_the_standard_library(klass)
-            for name in _OWN_STATE_METHODS)
+            for name in names)
         if len(_own_state_classes) >= 4096:
             _own_state_classes.clear()
         _own_state_classes[kind] = found

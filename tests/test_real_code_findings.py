@@ -2618,6 +2618,56 @@ def test_storing_a_dict_subclass_never_iterates_it_with_its_own_code(
     assert outcomes.get("passed", 0) >= 2 and "failed" not in outcomes and "errors" not in outcomes
 
 
+BARREL_APP = '''
+class Barrel(list):
+    """boltons' BarrelList: a list keeping its items in lists of its own."""
+
+    def __init__(self, items=()):
+        self.lists = [list(items)]
+
+    def append(self, item):
+        self.lists[-1].append(item)
+
+    def __iter__(self):
+        return iter([item for chunk in self.lists for item in chunk])
+
+    def __len__(self):
+        return sum(len(chunk) for chunk in self.lists)
+
+
+def count(barrel, extra=0):
+    return len(barrel) + extra
+
+
+def show(barrel):
+    return f"Barrel({list(barrel)})"
+'''
+
+
+def test_a_list_of_yours_decoded_through_its_own_append_is_checked_once_more_per_function(
+        pytester: pytest.Pytester, app: Path, clean_env: pytest.MonkeyPatch) -> None:
+    """boltons' ``BarrelList`` is stored with its items and its ``lists``; decoded, its
+    ``append`` puts the items back into ``lists`` once more. Trusted after other
+    functions' values came back equal, one ``__repr__`` case was stored that replayed
+    ``BarrelList([1, 2, 1, 2])``. A list (or dict) of yours whose decoding runs its own
+    ``append`` (``__setitem__``) is checked at a function's first arguments."""
+    (app / "barrels.py").write_text(textwrap.dedent(BARREL_APP))
+    (app / "tests" / "test_barrels.py").write_text(textwrap.dedent("""
+        import barrels
+
+        def test_barrels():
+            for n in range(6):  # (empty ones come back equal: the class earns trust)
+                assert barrels.count(barrels.Barrel(), n) == n
+            assert barrels.show(barrels.Barrel([1, 2])) == "Barrel([1, 2])"
+    """))
+    _recorded_session(pytester, passed=1)
+    assert not (app / "tests" / "test-data" / "barrels" / "show-00.json").exists()
+    (app / "tests" / "test_barrels.py").unlink()
+    run_tool(pytester)
+    outcomes = pytester.runpytest_subprocess("-p", "no:cacheprovider").parseoutcomes()
+    assert "failed" not in outcomes and "errors" not in outcomes
+
+
 READER_SOURCE = """
 LOG = []
 CACHE = {}
