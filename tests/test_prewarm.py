@@ -167,8 +167,10 @@ def test_the_import_hook_takes_the_helpers_code_and_waits_for_the_one_in_the_mak
         package: Path, gate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cleanup_trace import importhook
 
-    # (shop.m0, the second module listed, takes the helper a while to make)
-    (package / "shop" / "m0.py").write_text("".join(MODULE.format(n=n) for n in range(600)))
+    # (shop.m0, the second module listed, takes the helper a while to make: 0.4 s here,
+    # so that the import below finds it still in the making even when this process is
+    # not scheduled for a while, two test workers and the helper sharing two cores)
+    (package / "shop" / "m0.py").write_text("".join(MODULE.format(n=n) for n in range(2400)))
     made: list = []
     real = rewrite.compile_instrumented
     monkeypatch.setattr(rewrite, "compile_instrumented", lambda *args: made.append(args[2]) or real(*args))
