@@ -1662,24 +1662,22 @@ def _containers_named(function: Any) -> tuple:
     adding to it changes its module's state, and a call reading it once filled since the
     import reads what a replay, importing afresh, does not have. A log only appended to
     (``SEEN.append(n)``) is none: what the call gives does not depend on it."""
-    namespace = function.__globals__
-    if _identity(namespace) not in _container_namespaces:
-        return ()
-    named = _containers_among(namespace, _code_names(function))
-    if not named:
-        return ()
-    module = namespace.get("__name__", "?")
-    return tuple((f"{module}.{name}", named[name])
-                 for name in sorted(bodies.names_read(_code_objects(function), frozenset(named))))
+    return _noted_values_read(function, _container_namespaces, _module_containers, _container_objects)
 
 
 def _instances_named(function: Any) -> tuple:
     """``(label, index)`` of the objects of your classes bound in its module (see
     _module_instances) that ``function``'s code reads."""
+    return _noted_values_read(function, _instance_namespaces, _module_instances, _instance_objects)
+
+
+def _noted_values_read(function: Any, namespaces: set, table: dict, objects: list) -> tuple:
+    """``(module.name, index)`` of the values of ``function``'s module noted in ``table``
+    (and ``objects``, see _note_in) that its code reads."""
     namespace = function.__globals__
-    if _identity(namespace) not in _instance_namespaces:
+    if _identity(namespace) not in namespaces:
         return ()
-    named = _containers_among(namespace, _code_names(function), _module_instances, _instance_objects)
+    named = _containers_among(namespace, _code_names(function), table, objects)
     if not named:
         return ()
     module = namespace.get("__name__", "?")

@@ -744,7 +744,9 @@ def _held_values(values: Any, kinds: set, holder: type) -> Any:
     skips the decoding check (``None``: a type never trusted), which tells.
     """
     held = set(map(type, values))
-    weak = next((kind for kind in held if issubclass(kind, _WEAK_REFERENCES)), None)
+    # (one C-level test for the weak references of the standard library; a class of
+    # yours deriving from ``weakref.ref`` is left to the decoding check)
+    weak = None if held.isdisjoint(_WEAK_REFERENCES) else next(kind for kind in held if kind in _WEAK_REFERENCES)
     if weak is not None and _stored_as_they_are(holder):
         # (pypubsub's topics hold their listeners by weak reference: 48 encodes of them,
         # each decoded to fail, "could not find weakref.ReferenceType")
@@ -766,7 +768,7 @@ def _held_values(values: Any, kinds: set, holder: type) -> Any:
 
 
 _WEAK_PROXIES = (weakref.ProxyType, weakref.CallableProxyType)
-_WEAK_REFERENCES = (weakref.ReferenceType, *_WEAK_PROXIES)
+_WEAK_REFERENCES = frozenset({weakref.ReferenceType, weakref.KeyedRef, weakref.WeakMethod, *_WEAK_PROXIES})
 
 
 def _stored_as_they_are(holder: type) -> bool:
