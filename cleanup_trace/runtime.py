@@ -297,6 +297,9 @@ class _Guard(threading.local):
     calls: Optional[list] = None
     # The last refused store failed only because one of your modules was importing.
     refused_for_now = False
+    # The last refused store was refused by the survey, for what its value holds (not its
+    # size): see _note_refused_argument.
+    refused_by_survey = False
 
 
 _guard = _Guard()
@@ -322,6 +325,11 @@ class _State:
         # scope, an environment handed to every function of a library fails each time
         # (glom's scope), whether or not other objects of its class stored.
         self.failed_objects: dict = {}
+        # Objects (id -> weak reference) given as the first argument of a call whose
+        # arguments the survey refused, and refused by it on their own: a call given one
+        # again is refused before its arguments are even fingerprinted (see
+        # _note_refused_argument).
+        self.refused_arguments: dict = {}
         # Classes -> how many stored values held them; and how many lasting failures were
         # blamed on each (a class that stored now and then, and keeps failing: below).
         self.stored_classes: collections.Counter = collections.Counter()
@@ -865,6 +873,14 @@ class FunctionRecord:
                 # function: its calls after the patch are recorded as usual.
                 self._pass_over("clock patched", "time.time or datetime.datetime is replaced (freezegun, a mock)")
                 return None
+            refused = _state.refused_arguments
+            if refused and full_args:
+                reference = refused.get(_identity(full_args[0]))
+                if reference is not None and reference() is full_args[0]:
+                    # (before the fingerprint: a method of an object that cannot be stored,
+                    # a parser holding a lock, is called many times over)
+                    _state.stats["skipped: unserialisable argument"] += 1
+                    return None
             # Called from an except block or not: one reads its caller's exception (see
             # clock_read), the other may not; as many cases as the same arguments.
             handling = sys.exc_info()[1] is not None
@@ -950,6 +966,8 @@ class FunctionRecord:
             if data is _REFUSED:
                 if _guard.refused_for_now:
                     live.fingerprints.discard(fingerprint)  # the same call later may store
+                elif _guard.refused_by_survey and full_args and not self.half_built:
+                    _note_refused_argument(full_args[0])
                 return None
             # Functions that draw from the global random generator replay with the state
             # they started from (stored only when the call changed it); calls made while
@@ -1131,7 +1149,7 @@ class FunctionRecord:
 
     def store(self, value: Any, what: str) -> Any:
         """``value`` serialised and checked to decode as itself, or ``_REFUSED`` (one skip)."""
-        _guard.refused_for_now = False
+        _guard.refused_for_now = _guard.refused_by_survey = False
         copy = serialise.plain_copy(value, _state.value_limit)
         if copy is not serialise.NOT_PLAIN:
             return copy  # (text, numbers, lists and dicts of them: nothing to check either)
@@ -1142,9 +1160,11 @@ class FunctionRecord:
             return _REFUSED
         except serialise.Unserialisable as error:
             if not self._refused_for_a_patch(error):
+                _guard.refused_by_survey = not error.while_importing
                 self.skip(f"unserialisable {what}", str(error))
             return _REFUSED
         except serialise.HoldsAClock as error:
+            _guard.refused_by_survey = True
             self.skip("reads the clock or entropy", f"{what} holds {error}")
             return _REFUSED
         if seen.reordered and what == "argument":
@@ -3012,25 +3032,55 @@ FAILURES_BEFORE_REFUSING = 8
 FAILED_OBJECTS_KEPT = 1000
 
 
+def _note_refused_argument(first: Any) -> None:
+    """Refuse from now on, before any fingerprint, the calls given ``first`` as their first
+    argument, if the survey refuses it on its own (a ``self`` of a class made inside a
+    function, or holding a lock, a bound method, a clock): every call given it would be
+    refused, and each paid the fingerprint of its arguments (bleach's html5lib tree
+    builders, cacheout's caches: 8,900 and 1,500 such calls, most of their recording's
+    fingerprints). Only while it is the same object: an object does not change class, and
+    what it holds for good seldom goes."""
+    if type(first) in _NOT_NOTED_ARGUMENTS:
+        return
+    try:
+        serialise.survey(first, _state.value_limit, _state.refused_classes, _state.failed_objects)
+        return
+    except serialise.TooLarge:  # (its size may change)
+        return
+    except (serialise.Unserialisable, serialise.HoldsAClock) as error:
+        if getattr(error, "while_importing", False):
+            return
+    except Exception:
+        return
+    _remember_weakly(_state.refused_arguments, first)
+
+
+_NOT_NOTED_ARGUMENTS = frozenset({str, bytes, int, float, bool, type(None), list, dict, tuple, set, frozenset})
+
+
+def _remember_weakly(table: dict, value: Any) -> None:
+    """``table[id(value)] = weakref.ref(value)``, when ``value`` takes a weak reference (none
+    is kept alive by the tool), within FAILED_OBJECTS_KEPT entries whose objects live."""
+    try:
+        reference = weakref.ref(value)
+    except TypeError:
+        return
+    if len(table) >= FAILED_OBJECTS_KEPT:
+        for key in [key for key, kept in table.items() if kept() is None]:
+            del table[key]
+        if len(table) >= FAILED_OBJECTS_KEPT:
+            return
+    table[_identity(value)] = reference
+
+
 def _remember_failed_object(error: "serialise.Unserialisable") -> None:
     """Refuse up front, from now on, the innermost object not from the standard library
     whose state held what failed (when it takes a weak reference)."""
     if not error.holders_to_blame:
         return
     holder = next((item for item in error.holder_objects if not _from_the_standard_library(type(item))), None)
-    if holder is None:
-        return
-    try:
-        reference = weakref.ref(holder)
-    except TypeError:  # no weak reference: never kept alive by the tool
-        return
-    failed = _state.failed_objects
-    if len(failed) >= FAILED_OBJECTS_KEPT:
-        for key in [key for key, kept in failed.items() if kept() is None]:
-            del failed[key]
-        if len(failed) >= FAILED_OBJECTS_KEPT:
-            return
-    failed[_identity(holder)] = reference
+    if holder is not None:
+        _remember_weakly(_state.failed_objects, holder)
 
 
 # Classes of yours (or a library's) that write and read their own state: a function's

@@ -1044,3 +1044,66 @@ def test_the_records_are_dropped_at_exit_once_recording_is_over(
     result = run_script(pytester, clean_env, points=POINTS_LIB, script=RELEASE_SCRIPT)
     result.stdout.fnmatch_lines(["records once stopped: 2", "records at the very end: 0"])
     assert (pytester.path / "tests" / "test-data" / "points" / "norm-00.json").is_file()
+
+
+GUARDED_LIB = '''
+import threading
+
+
+class Guarded:
+    def __init__(self, items):
+        self.lock = threading.Lock()  # (no lock stores)
+        self.items = list(items)
+        self.count = len(self.items)  # (what tells two of them apart by fingerprint)
+
+    def size(self, extra):
+        return len(self.items) + extra
+
+
+class Bag:
+    def __init__(self, items):
+        self.items = list(items)
+
+    def size(self, extra):
+        return len(self.items) + extra
+'''
+
+GUARDED_SCRIPT = '''
+from cleanup_trace import Recorder, runtime
+
+fingerprinted = []
+original = runtime._fingerprint
+
+
+def counting(value, depth=0):
+    if depth == 0 and value and type(value[0]).__name__ in ("Guarded", "Bag"):
+        fingerprinted.append(type(value[0]).__name__)
+    return original(value, depth)
+
+
+runtime._fingerprint = counting
+with Recorder():
+    import guarded
+    first, second = guarded.Guarded([1]), guarded.Guarded([1, 2])
+    # (the same call over and over: each one a duplicate, fingerprinted, without the note)
+    print(sum(first.size(0) for _ in range(40)), sum(second.size(0) for _ in range(40)))
+    bag = guarded.Bag(range(3000))
+    print(bag.size(0), bag.size(1))  # too large: refused for its size, which may change
+    del bag.items[3:]
+    print(bag.size(2))
+print("fingerprinted:", fingerprinted.count("Guarded"), fingerprinted.count("Bag"))
+print("unserialisable:", runtime.stats()["skipped: unserialisable argument"])
+'''
+
+
+def test_calls_given_an_object_the_survey_refused_are_refused_before_their_fingerprint(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """A method of an object that cannot be stored (it holds a lock) is refused, from its
+    second call on, before its arguments are fingerprinted: as long as it is the same
+    object. An object refused for its size is not: it may shrink. (The constructors'
+    calls are fingerprinted too: a half-built ``self`` is never noted.)"""
+    result = run_script(pytester, clean_env, guarded=GUARDED_LIB, script=GUARDED_SCRIPT)
+    result.stdout.fnmatch_lines(["40 80", "3000 3001", "5", "fingerprinted: 4 4", "unserialisable: 80"])
+    data = pytester.path / "tests" / "test-data" / "guarded"
+    assert [1] == [len(json.loads(path.read_text())["cases"]) for path in data.glob("Bag.size-*.json")]
+    assert not list(data.glob("Guarded.size-*.json"))
