@@ -16,6 +16,7 @@ jsonpickle.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from typing import Any
 
@@ -31,6 +32,7 @@ from cleanup_trace._identity import identity as _identity
 
 _RESERVED = frozenset(_jp_tags.RESERVED)
 _JSON_KEY = _jp_tags.JSON_KEY
+_INT_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)")  # (JSON's integers: no leading zero, no plus)
 _NOT_MADE_BY_FLATTEN_FAST = frozenset({_jp_tags.B85, _jp_tags.ITERATOR, _jp_tags.MODULE, _jp_tags.REPR})
 # The tags jsonpickle's decoder tells a dict by; a dict with none of them is a plain one.
 _TELLING_TAGS = _NOT_MADE_BY_FLATTEN_FAST | {_jp_tags.TUPLE, _jp_tags.SET, _jp_tags.B64, _jp_tags.ID, _jp_tags.OBJECT,
@@ -163,7 +165,10 @@ class Restorer:
         return parent
 
     def _key(self, key: str) -> Any:
-        return self.restore(_jp_backend.json.decode(key[len(_JSON_KEY):]))
+        text = key[len(_JSON_KEY):]
+        if _INT_TEXT.fullmatch(text):  # (as the codec reads it: a graph's int keys took a codec call each)
+            return int(text)
+        return self.restore(_jp_backend.json.decode(text))
 
     def _dict(self, data: dict) -> dict:
         restored: dict = {}
