@@ -6,6 +6,7 @@ state lives in ``config.stash``.
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -34,6 +35,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="record the calls this test run makes into your code as data files "
              "(configured by the PYTESTCLEANUP_* environment variables: see `python -m cleanup_trace --help`)",
     )
+    if _recording_asked(sys.argv[1:] + os.environ.get("PYTEST_ADDOPTS", "").split()):
+        # The helper that rewrites your modules ahead starts now, while pytest loads its
+        # other plugins: started with the recording, it was not ready before the first
+        # conftest's imports (see prewarm.spawn_early). The recording gives it its work,
+        # or tells it to stop.
+        from cleanup_trace import prewarm
+
+        prewarm.spawn_early()
+
+
+def _recording_asked(arguments: list) -> bool:
+    """Does the command line ask to record, other than as an xdist controller (which runs
+    no test: its workers record)?"""
+    return "--cleanup-record" in arguments and not any(
+        argument.startswith(("-n", "--numprocesses", "--dist", "--tx")) for argument in arguments)
 
 
 def _read_settings() -> Settings:

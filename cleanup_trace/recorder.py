@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 from typing import Any, Optional
 
@@ -135,6 +136,10 @@ class Recorder:
         modules ``late`` to instrument in place (see late), when it may pay: not in
         every process of a staging run."""
         if self.started_with_the_process or not self.rewrite_ahead:
+            # (never imported by a process that does not start one: it imports subprocess)
+            started_early = sys.modules.get("cleanup_trace.prewarm")
+            if started_early is not None:
+                started_early.dismiss_early()  # (nothing for it to do)
             return None
         from cleanup_trace import prewarm
 

@@ -48,6 +48,7 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(prewarm, "_usable_cpus", lambda: 2)  # (a one-CPU runner tests it all the same)
     monkeypatch.setattr(prewarm, "MINIMUM_SOURCE_BYTES", 0)  # (a few small modules: worth it here)
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # (nor is this suite's worker one)
+    monkeypatch.setattr(prewarm, "_spawned_early", False)  # (once per process: here, once per test)
     return root
 
 
@@ -128,6 +129,78 @@ def test_the_helper_makes_the_code_a_rewrite_here_makes(package: Path) -> None:
             assert code.co_filename == path
         assert warm.taken == 10
         assert warm.code_for("/nowhere/shop/m0.py", "shop.m0", lambda: b"") is None  # not its file
+
+
+def test_a_module_imported_under_another_spelling_of_its_path_takes_the_helpers_code(package: Path) -> None:
+    """A test putting ``tests/..`` on ``sys.path`` imports the listed files under another
+    path (pyleri's suite: its 21 modules were all rewritten twice). The code is taken,
+    with the file name the import gives, as importing a ``.pyc`` does."""
+    with started(package) as warm:
+        wait_for_helper(warm)
+        path, name = listed(package)[3]
+        spelled = str(Path(path).parent / "tests" / ".." / Path(path).name)
+        code = warm.code_for(spelled, name, source_hash(path))
+        assert code is not None and warm.taken == 1
+        assert code.co_filename == spelled
+        assert {inner.co_filename for inner in code.co_consts if hasattr(inner, "co_filename")} == {spelled}
+
+
+def _helper_gone(helper: int, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(helper, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_helper_started_early_is_given_its_listing_when_recording_starts(package: Path) -> None:
+    """``spawn_early`` (pytest's ``--cleanup-record``, seen as the plugin is imported)
+    starts the process before the listing is known; the recording's start gives it."""
+    prewarm.spawn_early()
+    spawned = prewarm._early
+    assert spawned is not None
+    with started(package) as warm:
+        assert prewarm._early is None  # (taken)
+        wait_for_helper(warm)
+        for path, name in listed(package):
+            assert warm.code_for(path, name, source_hash(path)) is not None, name
+        assert warm.taken == 10
+
+
+def test_a_helper_started_early_stops_when_recording_finds_nothing_for_it(
+        package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prewarm.spawn_early()
+    spawned = prewarm._early
+    assert spawned is not None
+    helper = spawned.helper_id()
+    monkeypatch.setattr(prewarm, "MINIMUM_SOURCE_BYTES", 10 ** 9)
+    assert prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package))) is None
+    assert prewarm._early is None
+    assert _helper_gone(helper), "the helper started early still runs"
+
+
+def test_a_helper_started_early_that_no_recording_takes_stops(package: Path) -> None:
+    prewarm.spawn_early()
+    spawned = prewarm._early
+    assert spawned is not None
+    helper = spawned.helper_id()
+    prewarm.dismiss_early()  # (at exit, or when the recording starts no helper)
+    assert prewarm._early is None
+    assert _helper_gone(helper), "the helper started early still runs"
+    prewarm.spawn_early()  # (pytest run again in this process: the same command line)
+    assert prewarm._early is None
+
+
+def test_the_helper_starts_early_for_a_recording_run_of_pytest_but_not_for_an_xdist_controller() -> None:
+    from cleanup_trace.plugin import _recording_asked
+
+    assert _recording_asked(["tests", "--cleanup-record", "-q"])
+    assert not _recording_asked(["tests", "-q"])
+    assert not _recording_asked(["--cleanup-record", "-n", "2"]) and not _recording_asked(["--cleanup-record", "-n2"])
+    assert not _recording_asked(["--cleanup-record", "--dist=load"])
 
 
 def test_code_of_a_source_changed_since_is_not_taken(package: Path) -> None:
