@@ -325,11 +325,14 @@ class _State:
         # scope, an environment handed to every function of a library fails each time
         # (glom's scope), whether or not other objects of its class stored.
         self.failed_objects: dict = {}
-        # Objects (id -> weak reference) given as the first argument of a call whose
-        # arguments the survey refused, and refused by it on their own: a call given one
-        # again is refused before its arguments are even fingerprinted (see
+        # Objects (id -> (weak reference, why)) given as the first argument of a call
+        # whose arguments the survey refused, and refused by it on their own: a call
+        # given one again is refused before its arguments are even fingerprinted (see
         # _note_refused_argument).
         self.refused_arguments: dict = {}
+        # Their classes, when the survey refuses every object of it but a module's own
+        # (see serialise.never_rebuilt).
+        self.never_rebuilt: set = set()
         # Classes -> how many stored values held them; and how many lasting failures were
         # blamed on each (a class that stored now and then, and keeps failing: below).
         self.stored_classes: collections.Counter = collections.Counter()
@@ -873,14 +876,13 @@ class FunctionRecord:
                 # function: its calls after the patch are recorded as usual.
                 self._pass_over("clock patched", "time.time or datetime.datetime is replaced (freezegun, a mock)")
                 return None
-            refused = _state.refused_arguments
-            if refused and full_args:
-                reference = refused.get(_identity(full_args[0]))
-                if reference is not None and reference() is full_args[0]:
-                    # (before the fingerprint: a method of an object that cannot be stored,
-                    # a parser holding a lock, is called many times over)
-                    _state.stats["skipped: unserialisable argument"] += 1
-                    return None
+            refusal = _refused_up_front(full_args[0]) if full_args else None
+            if refusal is not None:
+                # (before the fingerprint: a method of an object that cannot be stored, a
+                # parser holding a lock, of a class made inside a function, is called many
+                # times over)
+                self._pass_over("unserialisable argument", refusal)
+                return None
             # Called from an except block or not: one reads its caller's exception (see
             # clock_read), the other may not; as many cases as the same arguments.
             handling = sys.exc_info()[1] is not None
@@ -3032,6 +3034,24 @@ FAILURES_BEFORE_REFUSING = 8
 FAILED_OBJECTS_KEPT = 1000
 
 
+def _refused_up_front(first: Any) -> Optional[str]:
+    """Why the survey would refuse ``first`` whatever else the call is given, or None:
+    its class was refused (see _blame_for) or is never rebuilt (made inside a function:
+    unless it is a module's object, stored by name), or it is an object noted by
+    _note_refused_argument."""
+    kind = type(first)
+    if kind in _state.refused_classes:
+        return f"{kind.__module__}.{kind.__qualname__} values did not survive storing before"
+    if kind in _state.never_rebuilt and _module_object_reference(first) is None:
+        return f"{kind.__module__}.{kind.__qualname__} objects {serialise.never_rebuilt(kind)}"
+    refused = _state.refused_arguments
+    if refused:
+        noted = refused.get(_identity(first))
+        if noted is not None and noted[0]() is first:
+            return noted[1]
+    return None
+
+
 def _note_refused_argument(first: Any) -> None:
     """Refuse from now on, before any fingerprint, the calls given ``first`` as their first
     argument, if the survey refuses it on its own (a ``self`` of a class made inside a
@@ -3047,30 +3067,40 @@ def _note_refused_argument(first: Any) -> None:
         return
     except serialise.TooLarge:  # (its size may change)
         return
-    except (serialise.Unserialisable, serialise.HoldsAClock) as error:
-        if getattr(error, "while_importing", False):
+    except serialise.Unserialisable as error:
+        if error.while_importing:
             return
+        reason = str(error)
+    except serialise.HoldsAClock as error:
+        reason = f"holds {error}"
     except Exception:
         return
-    _remember_weakly(_state.refused_arguments, first)
+    kind = type(first)
+    if serialise.never_rebuilt(kind) and _module_object_reference(first) is None:
+        if len(_state.never_rebuilt) >= 4096:
+            _state.never_rebuilt.clear()  # (it holds the classes: a program making classes would grow it)
+        _state.never_rebuilt.add(kind)  # (every object of it: bleach's html5lib tree builders)
+        return
+    _remember_weakly(_state.refused_arguments, first, reason)
 
 
 _NOT_NOTED_ARGUMENTS = frozenset({str, bytes, int, float, bool, type(None), list, dict, tuple, set, frozenset})
 
 
-def _remember_weakly(table: dict, value: Any) -> None:
-    """``table[id(value)] = weakref.ref(value)``, when ``value`` takes a weak reference (none
-    is kept alive by the tool), within FAILED_OBJECTS_KEPT entries whose objects live."""
+def _remember_weakly(table: dict, value: Any, *noted: Any) -> None:
+    """``table[id(value)] = weakref.ref(value)`` (with ``noted``: a tuple of it and them),
+    when ``value`` takes a weak reference (none is kept alive by the tool), within
+    FAILED_OBJECTS_KEPT entries whose objects live."""
     try:
         reference = weakref.ref(value)
     except TypeError:
         return
     if len(table) >= FAILED_OBJECTS_KEPT:
-        for key in [key for key, kept in table.items() if kept() is None]:
+        for key in [key for key, kept in table.items() if (kept[0] if noted else kept)() is None]:
             del table[key]
         if len(table) >= FAILED_OBJECTS_KEPT:
             return
-    table[_identity(value)] = reference
+    table[_identity(value)] = (reference, *noted) if noted else reference
 
 
 def _remember_failed_object(error: "serialise.Unserialisable") -> None:

@@ -182,6 +182,14 @@ def _not_rebuilt(kind: type) -> str:
     return reason
 
 
+def never_rebuilt(kind: type) -> str:
+    """Why ``kind``'s objects are refused for good by :func:`survey` (but a module's own
+    objects, stored by name), or "": a class made inside a function, one with no
+    constructor; not a name a test patched for a while, nor a module still importing."""
+    reason = _not_rebuilt(kind)
+    return reason if reason and kind in _NOT_REBUILT else ""
+
+
 # Told for a class compiled by another library (its objects are not stored).
 COMPILED_ELSEWHERE = ("are made by another library's compiled code and rebuilt by handing a blank object a "
                       "state: decoding one would run that code on a state it did not make, inside your process")

@@ -1060,6 +1060,21 @@ class Guarded:
         return len(self.items) + extra
 
 
+class Base:
+    def __init__(self, n):
+        self.n = n
+
+    def twice(self):
+        return 2 * self.n
+
+
+def local_class():
+    class Local(Base):  # (made inside a function: no name finds it again, none of its objects stores)
+        pass
+
+    return Local
+
+
 class Bag:
     def __init__(self, items):
         self.items = list(items)
@@ -1076,7 +1091,7 @@ original = runtime._fingerprint
 
 
 def counting(value, depth=0):
-    if depth == 0 and value and type(value[0]).__name__ in ("Guarded", "Bag"):
+    if depth == 0 and value and type(value[0]).__name__ in ("Guarded", "Bag", "Local"):
         fingerprinted.append(type(value[0]).__name__)
     return original(value, depth)
 
@@ -1091,7 +1106,9 @@ with Recorder():
     print(bag.size(0), bag.size(1))  # too large: refused for its size, which may change
     del bag.items[3:]
     print(bag.size(2))
-print("fingerprinted:", fingerprinted.count("Guarded"), fingerprinted.count("Bag"))
+    local = guarded.local_class()
+    print(sum(local(n).twice() for n in range(30)))  # (a new object each time: its class tells)
+print("fingerprinted:", fingerprinted.count("Guarded"), fingerprinted.count("Bag"), fingerprinted.count("Local"))
 print("unserialisable:", runtime.stats()["skipped: unserialisable argument"])
 '''
 
@@ -1100,10 +1117,11 @@ def test_calls_given_an_object_the_survey_refused_are_refused_before_their_finge
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
     """A method of an object that cannot be stored (it holds a lock) is refused, from its
     second call on, before its arguments are fingerprinted: as long as it is the same
-    object. An object refused for its size is not: it may shrink. (The constructors'
-    calls are fingerprinted too: a half-built ``self`` is never noted.)"""
+    object, or an object of the same class when the class is what refuses it (made
+    inside a function). An object refused for its size is not: it may shrink. (The
+    constructors' calls are fingerprinted too: a half-built ``self`` is never noted.)"""
     result = run_script(pytester, clean_env, guarded=GUARDED_LIB, script=GUARDED_SCRIPT)
-    result.stdout.fnmatch_lines(["40 80", "3000 3001", "5", "fingerprinted: 4 4", "unserialisable: 80"])
+    result.stdout.fnmatch_lines(["40 80", "3000 3001", "5", "870", "fingerprinted: 4 4 2", "unserialisable: 140"])
     data = pytester.path / "tests" / "test-data" / "guarded"
     assert [1] == [len(json.loads(path.read_text())["cases"]) for path in data.glob("Bag.size-*.json")]
     assert not list(data.glob("Guarded.size-*.json"))
