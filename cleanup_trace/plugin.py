@@ -38,11 +38,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     if _recording_asked(sys.argv[1:] + os.environ.get("PYTEST_ADDOPTS", "").split()):
         # The helper that rewrites your modules ahead starts now, while pytest loads its
         # other plugins: started with the recording, it was not ready before the first
-        # conftest's imports (see prewarm.spawn_early). The recording gives it its work,
-        # or tells it to stop.
-        from cleanup_trace import prewarm
+        # conftest's imports (see Recorder.start_helper).
+        _start_helper_early()
 
-        prewarm.spawn_early()
+
+def _start_helper_early() -> None:
+    try:
+        settings = Settings.from_env()
+    except ConfigError:
+        return  # (said when the recording starts)
+    from cleanup_trace.recorder import Recorder
+
+    Recorder(settings).start_helper()
 
 
 def _recording_asked(arguments: list) -> bool:

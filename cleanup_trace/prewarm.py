@@ -38,7 +38,6 @@ for the one the helper is working on, and rewrites any other itself, as without 
 from __future__ import annotations
 
 import _imp
-import atexit
 import importlib.machinery
 import importlib.util
 import marshal
@@ -55,8 +54,8 @@ from typing import Any, Callable, Optional
 from cleanup_trace import importhook
 from cleanup_trace._log import log
 from cleanup_trace.filters import ModuleFilter
-from cleanup_trace.prewarm_helper import (DONE, HELLO, MADE, NOTHING, RECORD, SKIPPED, Layout, file_start,
-                                          helper_stamp, write_all)
+from cleanup_trace.prewarm_helper import (DONE, HELLO, MADE, RECORD, SKIPPED, Layout, file_start, helper_stamp,
+                                          write_all)
 
 # The functions the import side calls, as the tool found them: a test patching one
 # (``mock.patch("time.sleep")``) while it imports a module must neither see the tool's
@@ -381,130 +380,39 @@ def _helper_command(fd: int) -> str:
     return f"{command} </dev/null >/dev/null 2>&1 & echo $!"
 
 
-class _Spawned:
-    """A helper process started, not yet given its listing: its shared file (empty until
-    then) and the shell that started it (which prints its process id)."""
-
-    def __init__(self, shared: int, shell: subprocess.Popen) -> None:
-        self.shared = shared
-        self.shell = shell
-        self.owner = os.getpid()
-
-    def helper_id(self) -> int:
-        try:
-            answer, _ = self.shell.communicate(timeout=10)
-        except BaseException:
-            self.shell.kill()
-            self.shell.wait()
-            raise
-        return int(answer.split()[-1])
-
-    def dismiss(self) -> None:
-        """Nothing for it to do: it stops (the listing's length says so)."""
-        if os.getpid() != self.owner:
-            return
-        try:
-            _pwrite(self.shared, NOTHING.to_bytes(4, "little"), 0)
-            self.helper_id()  # (the shell, which ended at once, reaped)
-        except Exception:
-            pass
-        finally:
-            try:
-                os.close(self.shared)
-            except OSError:
-                pass
-
-
-def _spawn() -> _Spawned:
-    with tempfile.TemporaryFile() as handle:
-        shared = os.dup(handle.fileno())  # (not inheritable: no program you start gets it)
-    try:
-        # (from "/": the helper's ``sys.path`` starts with its working directory, where a
-        # module of the project named as a standard one must not be found)
-        shell = subprocess.Popen(["/bin/sh", "-c", _helper_command(shared)], stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/",
-                                 pass_fds=(shared,), start_new_session=True)
-    except Exception:
-        os.close(shared)
-        raise
-    return _Spawned(shared, shell)
-
-
-# A helper started before recording (see spawn_early), until a recording takes it.
-_early: Optional[_Spawned] = None
-_spawned_early = False
-
-
-def spawn_early() -> None:
-    """Start a helper now, for a recording about to start (pytest's ``--cleanup-record``,
-    seen when the plugin is imported): Python's start and the helper's imports take it
-    about 40 ms, in which the recording's start and pytest's own (its plugins, its
-    conftest files) go on here. Started at the recording's start, it came too late for a
-    package imported at once by the first conftest or test module (pyleri's 21 modules,
-    73 kB, were all rewritten here: 70 ms). It waits for its listing (see :func:`start`),
-    and stops when told there is none, or when this process is gone."""
-    global _early, _spawned_early
-    # (once per process: pytest run in-process again, by pytester, sees the same command line)
-    if _spawned_early or eligible() is not None or not sys.executable:
-        return
-    _spawned_early = True
-    try:
-        _early = _spawn()
-    except Exception as error:  # never in the way of a recording
-        log.debug("prewarm.not_started", error=f"{type(error).__name__}: {error}")
-        return
-    atexit.register(dismiss_early)
-
-
-def dismiss_early() -> None:
-    """The helper started early, if no recording took it: told to stop."""
-    global _early
-    spawned, _early = _early, None
-    if spawned is not None:
-        spawned.dismiss()
-
-
-def _take_early() -> Optional[_Spawned]:
-    global _early
-    spawned, _early = _early, None
-    return spawned if spawned is not None and spawned.owner == os.getpid() else None
-
-
 def start(module_filter: ModuleFilter, in_place: list = ()) -> Optional[Prewarm]:
     """Start a helper for the modules the recording will rewrite, and first for
     ``in_place``, ``(path, name)`` of modules imported before it (see late); ``None``
-    if none is worth it here (or starting one failed: logged). A helper started early
-    (see :func:`spawn_early`) is given the listing, or told to stop."""
-    spawned = _take_early()
+    if none is worth it here (or starting one failed: logged)."""
+    if eligible() is not None or not sys.executable:
+        return None
     try:
-        if eligible() is not None or not sys.executable:
-            return None
         modules = [[path, name, 1] for path, name in in_place] + \
             [[path, name] for path, name in modules_to_rewrite(module_filter)]
         modules = modules[:MAXIMUM_MODULES]
         if not modules or sum(_size(module[0]) for module in modules) < MINIMUM_SOURCE_BYTES:
             return None
+        with tempfile.TemporaryFile() as handle:
+            shared = os.dup(handle.fileno())  # (not inheritable: no program you start gets it)
         start_of_file, where = file_start(modules)
-        if spawned is None:
-            spawned = _spawn()
-        shared = spawned.shared
-        # (the listing and the bytes after it, then its length: a helper started early
-        # reads the listing once its length is there)
-        write_all_at(shared, start_of_file[4:], 4)
-        write_all_at(shared, start_of_file[:4], 0)
-        warm = Prewarm(shared, modules, where, spawned.helper_id())
-        spawned = None
-        return warm
+        write_all(shared, start_of_file)
+        try:
+            # (from "/": the helper's ``sys.path`` starts with its working directory, where a
+            # module of the project named as a standard one must not be found)
+            shell = subprocess.Popen(["/bin/sh", "-c", _helper_command(shared)], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/",
+                                     pass_fds=(shared,), start_new_session=True)
+            try:
+                answer, _ = shell.communicate(timeout=10)
+            except BaseException:
+                shell.kill()
+                shell.wait()
+                raise
+            helper = int(answer.split()[-1])
+        except Exception:
+            os.close(shared)
+            raise
+        return Prewarm(shared, modules, where, helper)
     except Exception as error:  # never in the way of a recording
         log.debug("prewarm.not_started", error=f"{type(error).__name__}: {error}")
         return None
-    finally:
-        if spawned is not None:
-            spawned.dismiss()
-
-
-def write_all_at(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        written = _pwrite(fd, view, offset)
-        view, offset = view[written:], offset + written

@@ -12,7 +12,7 @@ import os
 import struct
 import sys
 import warnings
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 # index of the module in the list, status, its source's hash, length of what follows
 RECORD = struct.Struct("<IB8sI")
@@ -55,41 +55,6 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-# The listing's length when there is none to come: a helper started early (see
-# prewarm.spawn_early) whose recording found nothing worth it, or never started.
-NOTHING = 0xFFFFFFFF
-# A helper started early waits this long at most for its listing.
-_LONGEST_WAIT_FOR_LISTING = 60.0
-
-
-def _listing_size(fd: int, parent: int) -> Optional[int]:
-    """The length of the listing, once the importing side wrote it (its length last);
-    ``None`` when there is none to come (told so, or the importing process is gone)."""
-    import time
-
-    started = time.monotonic()
-    rounds = 0
-    while True:
-        head = os.pread(fd, _LENGTH.size, 0)
-        if len(head) == _LENGTH.size:
-            size = _LENGTH.unpack(head)[0]
-            if size == NOTHING:
-                return None
-            if size:
-                return size
-        rounds += 1
-        if rounds % 64 == 0:
-            try:
-                os.kill(parent, 0)
-            except ProcessLookupError:
-                return None
-            except OSError:
-                pass
-            if time.monotonic() - started > _LONGEST_WAIT_FOR_LISTING:
-                return None
-        time.sleep(0.0005)
-
-
 def serve(fd: int, parent: int) -> None:
     """The helper: rewrite the listed modules in order, one record each, then stop."""
     import signal
@@ -98,12 +63,9 @@ def serve(fd: int, parent: int) -> None:
     try:
         from cleanup_trace import rewrite
 
-        size = _listing_size(fd, parent)
-        if size is None:
-            return
+        size = _LENGTH.unpack(os.pread(fd, _LENGTH.size, 0))[0]
         modules = json.loads(os.pread(fd, size, _LENGTH.size).decode("utf-8"))
-        flags_at, stop_at, records_at = layout(size, len(modules))
-        os.lseek(fd, records_at, os.SEEK_SET)  # (the listing may have been written with pwrite)
+        flags_at, stop_at, _ = layout(size, len(modules))
         write_all(fd, RECORD.pack(0, HELLO, NO_HASH, 8) + helper_stamp())
         for index, (path, name, *in_place) in enumerate(modules):
             try:

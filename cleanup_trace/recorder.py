@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import sys
 import threading
 from typing import Any, Optional
 
@@ -75,8 +74,10 @@ class Recorder:
         # Started by the start-up hook: every Python process of the environment records,
         # the helper a test runs too, whose standard error the test may read.
         self.started_with_the_process = False
-        # A helper process may rewrite the included modules ahead (see prewarm).
+        # A helper process may rewrite the included modules ahead (see prewarm); one
+        # started before the recording (see start_helper).
         self.rewrite_ahead = True
+        self._helper: Any = None
 
     @classmethod
     def _reset_for_tests(cls) -> None:
@@ -105,7 +106,12 @@ class Recorder:
             _log.claim_stderr()
             filters.set_recording_root(self.filter.project_root)
             late = importhook.already_imported(self.filter)
-            helper = self._prewarm(late)
+            helper, self._helper = self._helper, None
+            if helper is not None and not self.rewrite_ahead:
+                helper.close()  # (an xdist controller after all: its workers record)
+                helper = None
+            if helper is None:
+                helper = self._prewarm(late)
             self._finder = importhook.install(self.filter, helper)
             never = self.filter.never_included()
             if never:
@@ -131,15 +137,31 @@ class Recorder:
                 if hasattr(os, "register_at_fork"):
                     os.register_at_fork(after_in_child=self._after_fork_in_child)
 
+    def start_helper(self) -> None:
+        """Start now the helper rewriting your modules ahead, for the recording about to
+        start (see prewarm): pytest's plugin, when the command line asks to record, as
+        pytest loads its other plugins. Started with the recording, it came too late for
+        a package the first conftest or test module imports at once (pyleri's 21 modules,
+        73 kB: all rewritten here, 70 ms). Modules imported until the recording starts
+        are made by the recording (see late), as they are when the helper passes them."""
+        with self._lock:
+            if self._depth or self._helper is not None:
+                return
+            filters.set_recording_root(self.filter.project_root)
+            self._helper = self._prewarm(importhook.already_imported(self.filter))
+            if self._helper is not None:
+                atexit.register(self._close_unused_helper)
+
+    def _close_unused_helper(self) -> None:
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.close()
+
     def _prewarm(self, late: list) -> Any:
         """A helper rewriting the included modules ahead (see prewarm), first the
         modules ``late`` to instrument in place (see late), when it may pay: not in
         every process of a staging run."""
         if self.started_with_the_process or not self.rewrite_ahead:
-            # (never imported by a process that does not start one: it imports subprocess)
-            started_early = sys.modules.get("cleanup_trace.prewarm")
-            if started_early is not None:
-                started_early.dismiss_early()  # (nothing for it to do)
             return None
         from cleanup_trace import prewarm
 

@@ -48,7 +48,6 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(prewarm, "_usable_cpus", lambda: 2)  # (a one-CPU runner tests it all the same)
     monkeypatch.setattr(prewarm, "MINIMUM_SOURCE_BYTES", 0)  # (a few small modules: worth it here)
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # (nor is this suite's worker one)
-    monkeypatch.setattr(prewarm, "_spawned_early", False)  # (once per process: here, once per test)
     return root
 
 
@@ -145,53 +144,41 @@ def test_a_module_imported_under_another_spelling_of_its_path_takes_the_helpers_
         assert {inner.co_filename for inner in code.co_consts if hasattr(inner, "co_filename")} == {spelled}
 
 
-def _helper_gone(helper: int, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.kill(helper, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.01)
-    return False
+EARLY_HELPER_SCRIPT = textwrap.dedent("""
+    import time
+    from cleanup_trace import importhook, prewarm
+    from cleanup_trace.recorder import Recorder
+
+    prewarm.MINIMUM_SOURCE_BYTES = 0  # (a few small modules: worth it here)
+    prewarm._usable_cpus = lambda: 2  # (a one-CPU runner tests it all the same)
+    recorder = Recorder()
+    recorder.start_helper()  # (pytest's plugin, as pytest loads its plugins)
+    early = recorder._helper
+    print("started early:", early is not None)
+    with recorder:
+        print("the recording's:", importhook._prewarmed is early)
+        deadline = time.monotonic() + 60
+        while not early._done and time.monotonic() < deadline:
+            early._read()
+            time.sleep(0.01)
+        import shop.m3
+        print("taken:", early.taken, shop.m3.double_3(4))
+""")
 
 
-def test_a_helper_started_early_is_given_its_listing_when_recording_starts(package: Path) -> None:
-    """``spawn_early`` (pytest's ``--cleanup-record``, seen as the plugin is imported)
-    starts the process before the listing is known; the recording's start gives it."""
-    prewarm.spawn_early()
-    spawned = prewarm._early
-    assert spawned is not None
-    with started(package) as warm:
-        assert prewarm._early is None  # (taken)
-        wait_for_helper(warm)
-        for path, name in listed(package):
-            assert warm.code_for(path, name, source_hash(path)) is not None, name
-        assert warm.taken == 10
-
-
-def test_a_helper_started_early_stops_when_recording_finds_nothing_for_it(
-        package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    prewarm.spawn_early()
-    spawned = prewarm._early
-    assert spawned is not None
-    helper = spawned.helper_id()
-    monkeypatch.setattr(prewarm, "MINIMUM_SOURCE_BYTES", 10 ** 9)
-    assert prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package))) is None
-    assert prewarm._early is None
-    assert _helper_gone(helper), "the helper started early still runs"
-
-
-def test_a_helper_started_early_that_no_recording_takes_stops(package: Path) -> None:
-    prewarm.spawn_early()
-    spawned = prewarm._early
-    assert spawned is not None
-    helper = spawned.helper_id()
-    prewarm.dismiss_early()  # (at exit, or when the recording starts no helper)
-    assert prewarm._early is None
-    assert _helper_gone(helper), "the helper started early still runs"
-    prewarm.spawn_early()  # (pytest run again in this process: the same command line)
-    assert prewarm._early is None
+def test_a_helper_started_before_recording_is_the_one_the_recording_uses(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch, package: Path) -> None:
+    """pytest's plugin starts the helper as pytest loads its plugins, when the command
+    line asks to record (Recorder.start_helper): the recording takes it."""
+    (pytester.path / "script.py").write_text(EARLY_HELPER_SCRIPT)
+    clean_env.setenv("PYTHONPATH", str(package), prepend=os.pathsep)
+    clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "shop*")
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "data"))
+    clean_env.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    clean_env.delenv("PYTEST_XDIST_WORKER", raising=False)
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["started early: True", "the recording's: True", "taken: 2 8"])  # (shop, shop.m3)
 
 
 def test_the_helper_starts_early_for_a_recording_run_of_pytest_but_not_for_an_xdist_controller() -> None:
