@@ -625,6 +625,16 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                                         "which compare by identity: decoded, its keys are new objects")
                                 stack.append(key)  # a class as a key (a registry by type) is stored too
                 stack.extend(_held_values(item.values(), kinds, dict))
+            elif kind is tuple:
+                # (what the branch below does for one, told without its questions: no tuple
+                # is refused or failed, it holds no attributes; a graph's edges and nodes
+                # are hundreds of them)
+                plain = False
+                identity = _identity(item)
+                if identity not in seen:
+                    seen.add(identity)
+                    kinds.add(tuple)
+                    stack.extend(item)
             else:
                 plain = False
                 if kind is not tuple and kind is not set and kind is not frozenset:
