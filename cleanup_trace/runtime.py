@@ -881,7 +881,7 @@ class FunctionRecord:
                 # (before the fingerprint: a method of an object that cannot be stored, a
                 # parser holding a lock, of a class made inside a function, is called many
                 # times over)
-                self._pass_over("unserialisable argument", refusal)
+                self._pass_over_refused(live, refusal)
                 return None
             # Called from an except block or not: one reads its caller's exception (see
             # clock_read), the other may not; as many cases as the same arguments.
@@ -909,30 +909,9 @@ class FunctionRecord:
                 # them ``compact()`` inside a recorded ``validate()``).
                 _state.stats["skipped: budget"] += 1
                 return None
-            patched = self._patched_global()
-            if patched is not None:
-                # A test replaced a global this function uses (monkeypatch.setattr,
-                # mock.patch): its outcome, and its callers', belong to the patch. Not a
-                # refusal of the function either.
-                _tell_running("patched", patched)
-                self._skip_patched(patched)
+            if self._module_state_changed():
                 return None
             watched = self._globals_read  # (made by _patched_global, unless its module is importing)
-            grown = None
-            if watched is not None:
-                if watched.containers:
-                    grown = _grown_container(watched.containers)
-                if grown is None and watched.rebound_reads:
-                    grown = _bound_since_import(watched.rebound_reads, self.owner)
-            if grown is not None:
-                # A registry of its module filled since the import (configargparse's
-                # ``init_argument_parser`` raising for a name a test made before): its
-                # outcome, and its callers', belong to what ran before. For the moment:
-                # a test may empty it again.
-                source = _GROWN_STATE + grown
-                _tell_running("volatile", source)
-                self._pass_over(*_volatile_reason(source))
-                return None
             if outer is not None:
                 live.clean_under = outer
             if repeated:
@@ -1010,6 +989,52 @@ class FunctionRecord:
             return None
         finally:
             _guard.busy = False
+
+    def _module_state_changed(self) -> bool:
+        """Is a global this function reads patched, or its module's state changed since
+        the import? Then the recorded calls running are told (their outcome belongs to
+        it, see _tell_running), and this call is passed over."""
+        patched = self._patched_global()
+        if patched is not None:
+            # A test replaced a global this function uses (monkeypatch.setattr,
+            # mock.patch): its outcome, and its callers', belong to the patch. Not a
+            # refusal of the function either.
+            _tell_running("patched", patched)
+            self._skip_patched(patched)
+            return True
+        watched = self._globals_read  # (made by _patched_global, unless its module is importing)
+        grown = None
+        if watched is not None:
+            if watched.containers:
+                grown = _grown_container(watched.containers)
+            if grown is None and watched.rebound_reads:
+                grown = _bound_since_import(watched.rebound_reads, self.owner)
+        if grown is not None:
+            # A registry of its module filled since the import (configargparse's
+            # ``init_argument_parser`` raising for a name a test made before): its
+            # outcome, and its callers', belong to what ran before. For the moment:
+            # a test may empty it again.
+            source = _GROWN_STATE + grown
+            _tell_running("volatile", source)
+            self._pass_over(*_volatile_reason(source))
+            return True
+        return False
+
+    def _pass_over_refused(self, live: _Live, refusal: str) -> None:
+        """Pass over a call whose first argument the survey refuses whatever else it is
+        given (see _refused_up_front), without its fingerprint. A recorded call running
+        is still told of a patch this function meets, as by any call (once per outermost
+        call, as for a repeated call; not when every running call watches this
+        function's globals itself)."""
+        running = _guard.calls
+        if running or _async_calls.get():
+            outer = running[0] if running and not _async_calls.get() else None
+            if (outer is None or live.clean_under is not outer) and not self._watched_by_running():
+                if self._module_state_changed():
+                    return
+                if outer is not None:
+                    live.clean_under = outer
+        self._pass_over("unserialisable argument", refusal)
 
     def _running_here(self) -> int:
         """This function's recorded calls running in this thread (sync ones)."""

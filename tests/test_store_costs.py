@@ -1125,3 +1125,50 @@ def test_calls_given_an_object_the_survey_refused_are_refused_before_their_finge
     data = pytester.path / "tests" / "test-data" / "guarded"
     assert [1] == [len(json.loads(path.read_text())["cases"]) for path in data.glob("Bag.size-*.json")]
     assert not list(data.glob("Guarded.size-*.json"))
+
+
+METER_LIB = """
+RATE = 2
+
+
+class Base:
+    def scaled(self, n):
+        return n * RATE
+
+
+def _made():
+    class Local(Base):  # (made inside a function: none of its objects stores)
+        pass
+
+    return Local
+
+
+Local = _made()
+
+
+def total(values):
+    meter = Local()
+    return sum(getattr(meter, "scaled")(value) for value in values)  # (a callee no watch follows)
+"""
+
+METER_SCRIPT = """
+from cleanup_trace import Recorder
+
+with Recorder():
+    import meter
+    print(meter.total([1, 2]), meter.total([4]))
+    meter.RATE = 10  # (a test's monkeypatch)
+    print(meter.total([3]))
+    meter.RATE = 2
+"""
+
+
+def test_a_call_refused_before_its_fingerprint_still_tells_the_recorded_calls_running_of_a_patch(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """``scaled`` is refused up front (its ``self`` is of a class made inside a function);
+    the recorded ``total`` running it is told all the same that ``RATE`` is patched: its
+    outcome belongs to the patch, and is not kept."""
+    run_script(pytester, clean_env, meter=METER_LIB, script=METER_SCRIPT).stdout.fnmatch_lines(["6 8", "30"])
+    data = pytester.path / "tests" / "test-data" / "meter"
+    cases = [case for path in data.glob("total-*.json") for case in json.loads(path.read_text())["cases"]]
+    assert sorted(case["outcome"]["returned"] for case in cases) == [6, 8]
