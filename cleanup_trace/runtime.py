@@ -325,13 +325,8 @@ class _State:
         # scope, an environment handed to every function of a library fails each time
         # (glom's scope), whether or not other objects of its class stored.
         self.failed_objects: dict = {}
-        # Objects (id -> (weak reference, why)) given as the first argument of a call
-        # whose arguments the survey refused, and refused by it on their own: a call
-        # given one again is refused before its arguments are even fingerprinted (see
-        # _note_refused_argument).
-        self.refused_arguments: dict = {}
-        # Their classes, when the survey refuses every object of it but a module's own
-        # (see serialise.never_rebuilt).
+        # Classes of the first arguments the survey refused on their own, when it refuses
+        # every object of the class but a module's own (see _note_refused_argument).
         self.never_rebuilt: set = set()
         # Classes -> how many stored values held them; and how many lasting failures were
         # blamed on each (a class that stored now and then, and keeps failing: below).
@@ -881,7 +876,7 @@ class FunctionRecord:
                 # (before the fingerprint: a method of an object that cannot be stored, a
                 # parser holding a lock, of a class made inside a function, is called many
                 # times over)
-                self._pass_over_refused(live, refusal)
+                self._refuse_up_front(live, refusal)
                 return None
             # Called from an except block or not: one reads its caller's exception (see
             # clock_read), the other may not; as many cases as the same arguments.
@@ -1020,12 +1015,13 @@ class FunctionRecord:
             return True
         return False
 
-    def _pass_over_refused(self, live: _Live, refusal: str) -> None:
-        """Pass over a call whose first argument the survey refuses whatever else it is
-        given (see _refused_up_front), without its fingerprint. A recorded call running
-        is still told of a patch this function meets, as by any call (once per outermost
-        call, as for a repeated call; not when every running call watches this
-        function's globals itself)."""
+    def _refuse_up_front(self, live: _Live, refusal: str) -> None:
+        """Refuse a call whose first argument the survey refuses whatever else it is
+        given (see _refused_up_front), without its fingerprint: a refusal as the
+        survey's (towards giving the function up). A recorded call running is still told
+        of a patch this function meets, as by any call (once per outermost call, as for
+        a repeated call; not when every running call watches this function's globals
+        itself)."""
         running = _guard.calls
         if running or _async_calls.get():
             outer = running[0] if running and not _async_calls.get() else None
@@ -1034,7 +1030,7 @@ class FunctionRecord:
                     return
                 if outer is not None:
                     live.clean_under = outer
-        self._pass_over("unserialisable argument", refusal)
+        self.skip("unserialisable argument", refusal)
 
     def _running_here(self) -> int:
         """This function's recorded calls running in this thread (sync ones)."""
@@ -1191,7 +1187,6 @@ class FunctionRecord:
                 self.skip(f"unserialisable {what}", str(error))
             return _REFUSED
         except serialise.HoldsAClock as error:
-            _guard.refused_by_survey = True
             self.skip("reads the clock or entropy", f"{what} holds {error}")
             return _REFUSED
         if seen.reordered and what == "argument":
@@ -3061,71 +3056,42 @@ FAILED_OBJECTS_KEPT = 1000
 
 def _refused_up_front(first: Any) -> Optional[str]:
     """Why the survey would refuse ``first`` whatever else the call is given, or None:
-    its class was refused (see _blame_for) or is never rebuilt (made inside a function:
-    unless it is a module's object, stored by name), or it is an object noted by
-    _note_refused_argument."""
+    its class was refused (see _blame_for), or is one whose objects the survey refuses
+    but a module's own (see _note_refused_argument)."""
     kind = type(first)
     if kind in _state.refused_classes:
         return f"{kind.__module__}.{kind.__qualname__} values did not survive storing before"
     if kind in _state.never_rebuilt and _module_object_reference(first) is None:
         return f"{kind.__module__}.{kind.__qualname__} objects {serialise.never_rebuilt(kind)}"
-    refused = _state.refused_arguments
-    if refused:
-        noted = refused.get(_identity(first))
-        if noted is not None and noted[0]() is first:
-            return noted[1]
     return None
 
 
 def _note_refused_argument(first: Any) -> None:
-    """Refuse from now on, before any fingerprint, the calls given ``first`` as their first
-    argument, if the survey refuses it on its own (a ``self`` of a class made inside a
-    function, or holding a lock, a bound method, a clock): every call given it would be
-    refused, and each paid the fingerprint of its arguments (bleach's html5lib tree
-    builders, cacheout's caches: 8,900 and 1,500 such calls, most of their recording's
-    fingerprints). Only while it is the same object: an object does not change class, and
-    what it holds for good seldom goes."""
-    if type(first) in _NOT_NOTED_ARGUMENTS:
+    """Refuse from now on, before any fingerprint, the calls whose first argument is an
+    object of the class of ``first``, if the survey refuses ``first`` on its own for its
+    class (made inside a function: no name finds it again; a module's own objects, stored
+    by name, excepted). Each such call paid the fingerprint of its arguments (bleach's
+    html5lib tree builders, classes ``getETreeBuilder`` makes: 6,700 calls, most of its
+    recording's fingerprints). Not for the object alone (one holding a lock or a bound
+    method): a weak reference to it would be seen by the program (its ``__weakref__``,
+    which boltons' ``wrap_trace`` wraps as a method)."""
+    kind = type(first)
+    if kind in _NOT_NOTED_ARGUMENTS or not serialise.never_rebuilt(kind) or _module_object_reference(first) is not None:
         return
     try:
         serialise.survey(first, _state.value_limit, _state.refused_classes, _state.failed_objects)
         return
-    except serialise.TooLarge:  # (its size may change)
-        return
     except serialise.Unserialisable as error:
-        if error.while_importing:
+        if isinstance(error, serialise.TooLarge) or error.while_importing:
             return
-        reason = str(error)
-    except serialise.HoldsAClock as error:
-        reason = f"holds {error}"
     except Exception:
         return
-    kind = type(first)
-    if serialise.never_rebuilt(kind) and _module_object_reference(first) is None:
-        if len(_state.never_rebuilt) >= 4096:
-            _state.never_rebuilt.clear()  # (it holds the classes: a program making classes would grow it)
-        _state.never_rebuilt.add(kind)  # (every object of it: bleach's html5lib tree builders)
-        return
-    _remember_weakly(_state.refused_arguments, first, reason)
+    if len(_state.never_rebuilt) >= 4096:
+        _state.never_rebuilt.clear()  # (it holds the classes: a program making classes would grow it)
+    _state.never_rebuilt.add(kind)
 
 
 _NOT_NOTED_ARGUMENTS = frozenset({str, bytes, int, float, bool, type(None), list, dict, tuple, set, frozenset})
-
-
-def _remember_weakly(table: dict, value: Any, *noted: Any) -> None:
-    """``table[id(value)] = weakref.ref(value)`` (with ``noted``: a tuple of it and them),
-    when ``value`` takes a weak reference (none is kept alive by the tool), within
-    FAILED_OBJECTS_KEPT entries whose objects live."""
-    try:
-        reference = weakref.ref(value)
-    except TypeError:
-        return
-    if len(table) >= FAILED_OBJECTS_KEPT:
-        for key in [key for key, kept in table.items() if (kept[0] if noted else kept)() is None]:
-            del table[key]
-        if len(table) >= FAILED_OBJECTS_KEPT:
-            return
-    table[_identity(value)] = (reference, *noted) if noted else reference
 
 
 def _remember_failed_object(error: "serialise.Unserialisable") -> None:
@@ -3134,8 +3100,19 @@ def _remember_failed_object(error: "serialise.Unserialisable") -> None:
     if not error.holders_to_blame:
         return
     holder = next((item for item in error.holder_objects if not _from_the_standard_library(type(item))), None)
-    if holder is not None:
-        _remember_weakly(_state.failed_objects, holder)
+    if holder is None:
+        return
+    try:
+        reference = weakref.ref(holder)
+    except TypeError:  # no weak reference: never kept alive by the tool
+        return
+    failed = _state.failed_objects
+    if len(failed) >= FAILED_OBJECTS_KEPT:
+        for key in [key for key, kept in failed.items() if kept() is None]:
+            del failed[key]
+        if len(failed) >= FAILED_OBJECTS_KEPT:
+            return
+    failed[_identity(holder)] = reference
 
 
 # Classes of yours (or a library's) that write and read their own state: a function's
