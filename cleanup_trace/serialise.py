@@ -637,7 +637,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     stack.extend(item)
             else:
                 plain = False
-                if kind is not tuple and kind is not set and kind is not frozenset:
+                if kind is not set and kind is not frozenset:
                     builtin = False
                 if kind in refused:
                     raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} values did not survive "
