@@ -321,6 +321,10 @@ class _State:
         # sees its half-built ``self`` at every call.)
         self.blamed: collections.defaultdict = collections.defaultdict(set)
         self.refused_classes: set = set()
+        # The objects themselves (id -> weak reference) that failed so: a registry, a
+        # scope, an environment handed to every function of a library fails each time
+        # (glom's scope), whether or not other objects of its class stored.
+        self.failed_objects: dict = {}
         # Classes of the first arguments the survey refused on their own, when it refuses
         # every object of the class but a module's own (see _note_refused_argument).
         self.never_rebuilt: set = set()
@@ -1172,7 +1176,7 @@ class FunctionRecord:
         if copy is not serialise.NOT_PLAIN:
             return copy  # (text, numbers, lists and dicts of them: nothing to check either)
         try:
-            seen = serialise.survey(value, _state.value_limit, _state.refused_classes)
+            seen = serialise.survey(value, _state.value_limit, _state.refused_classes, _state.failed_objects)
         except serialise.TooLarge as error:
             self.skip(f"{what} too large", str(error))
             return _REFUSED
@@ -1217,6 +1221,7 @@ class FunctionRecord:
             # the class, nor does its success (a whole one may not store).
             if error.lasting and not self.half_built:
                 _blame_for(error, seen.classes, self.key)
+                _remember_failed_object(error)
             self.skip(f"unserialisable {what}", str(error), for_good=not error.while_importing)
             return _REFUSED
         if not self.half_built:
@@ -3045,6 +3050,8 @@ FAILURES_PER_STORE = 4
 FAILURES_BEFORE_REFUSING = 8
 
 
+FAILED_OBJECTS_KEPT = 1000
+
 
 def _refused_up_front(first: Any) -> Optional[str]:
     """Why the survey would refuse ``first`` whatever else the call is given, or None:
@@ -3071,7 +3078,7 @@ def _note_refused_argument(first: Any) -> None:
     if kind in _NOT_NOTED_ARGUMENTS or not serialise.never_rebuilt(kind) or _module_object_reference(first) is not None:
         return
     try:
-        serialise.survey(first, _state.value_limit, _state.refused_classes)
+        serialise.survey(first, _state.value_limit, _state.refused_classes, _state.failed_objects)
         return
     except serialise.Unserialisable as error:
         if isinstance(error, serialise.TooLarge) or error.while_importing:
@@ -3084,6 +3091,27 @@ def _note_refused_argument(first: Any) -> None:
 
 
 _NOT_NOTED_ARGUMENTS = frozenset({str, bytes, int, float, bool, type(None), list, dict, tuple, set, frozenset})
+
+
+def _remember_failed_object(error: "serialise.Unserialisable") -> None:
+    """Refuse up front, from now on, the innermost object not from the standard library
+    whose state held what failed (when it takes a weak reference)."""
+    if not error.holders_to_blame:
+        return
+    holder = next((item for item in error.holder_objects if not _from_the_standard_library(type(item))), None)
+    if holder is None:
+        return
+    try:
+        reference = weakref.ref(holder)
+    except TypeError:  # no weak reference: never kept alive by the tool
+        return
+    failed = _state.failed_objects
+    if len(failed) >= FAILED_OBJECTS_KEPT:
+        for key in [key for key, kept in failed.items() if kept() is None]:
+            del failed[key]
+        if len(failed) >= FAILED_OBJECTS_KEPT:
+            return
+    failed[_identity(holder)] = reference
 
 
 # Classes of yours (or a library's) that write and read their own state: a function's

@@ -555,7 +555,7 @@ def _plain_container(container: Any, kind: type, package_paths: Any, seen: set, 
     return (copies if kind is list else dict(zip(container, copies))), count
 
 
-def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
+def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = None) -> Survey:
     """A cheap walk before the costly encode.
 
     Raises :class:`TooLarge` or :class:`Unserialisable` when the value is not worth
@@ -563,8 +563,7 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
     (items, keys, attributes; a text or bytes once more per 64 characters: a 64 kB text is
     no test data to read, and a recorder keeping it keeps the program's memory) up to
     ``limit``, and stops at a class in ``refused`` (classes that did not survive storing
-    before). (Objects that did not are not remembered: a weak reference to one would be
-    seen by the program, in its ``__weakref__``.)
+    before) or at an object in ``failed`` (id -> weak reference: objects that did not).
     The classes found tell whom to blame when the encode fails.
     The walk reads storage the way pickling does (``list.__iter__``, ``__dict__``), never
     a user's ``__iter__`` or ``__getattr__``.
@@ -644,6 +643,11 @@ def survey(value: Any, limit: int, refused: Any = ()) -> Survey:
                     raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} values did not survive "
                                          "storing before")
                 identity = _identity(item)
+                if failed:
+                    reference = failed.get(identity)
+                    if reference is not None and reference() is item:
+                        raise Unserialisable(f"this {kind.__module__}.{kind.__qualname__} object did not survive "
+                                             "storing before")
                 if identity in seen:
                     continue
                 seen.add(identity)
