@@ -297,9 +297,6 @@ class _Guard(threading.local):
     calls: Optional[list] = None
     # The last refused store failed only because one of your modules was importing.
     refused_for_now = False
-    # The last refused store was refused by the survey, for what its value holds (not its
-    # size): see _note_refused_argument.
-    refused_by_survey = False
 
 
 _guard = _Guard()
@@ -941,8 +938,8 @@ class FunctionRecord:
             if data is _REFUSED:
                 if _guard.refused_for_now:
                     live.fingerprints.discard(fingerprint)  # the same call later may store
-                elif _guard.refused_by_survey and full_args and not self.half_built:
-                    _note_refused_argument(full_args[0])
+                elif full_args and not self.half_built:
+                    _note_refused_argument(full_args[0])  # (its class may be one that never stores)
                 return None
             # Functions that draw from the global random generator replay with the state
             # they started from (stored only when the call changed it); calls made while
@@ -1171,7 +1168,7 @@ class FunctionRecord:
 
     def store(self, value: Any, what: str) -> Any:
         """``value`` serialised and checked to decode as itself, or ``_REFUSED`` (one skip)."""
-        _guard.refused_for_now = _guard.refused_by_survey = False
+        _guard.refused_for_now = False
         copy = serialise.plain_copy(value, _state.value_limit)
         if copy is not serialise.NOT_PLAIN:
             return copy  # (text, numbers, lists and dicts of them: nothing to check either)
@@ -1182,7 +1179,6 @@ class FunctionRecord:
             return _REFUSED
         except serialise.Unserialisable as error:
             if not self._refused_for_a_patch(error):
-                _guard.refused_by_survey = not error.while_importing
                 self.skip(f"unserialisable {what}", str(error))
             return _REFUSED
         except serialise.HoldsAClock as error:
@@ -3075,22 +3071,14 @@ def _note_refused_argument(first: Any) -> None:
     a weak reference to it would be seen by the program (its ``__weakref__``, which
     boltons' ``wrap_trace`` wraps as a method)."""
     kind = type(first)
-    if kind in _NOT_NOTED_ARGUMENTS or not serialise.never_rebuilt(kind) or _module_object_reference(first) is not None:
-        return
-    try:
-        serialise.survey(first, _state.value_limit, _state.refused_classes, _state.failed_objects)
-        return
-    except serialise.Unserialisable as error:
-        if isinstance(error, serialise.TooLarge) or error.while_importing:
-            return
-    except Exception:
+    # (what the survey says of such an object at once, the first item it meets: no need
+    # to walk it again to know)
+    if kind.__module__ == "builtins" or not serialise.never_rebuilt(kind) \
+            or _module_object_reference(first) is not None:
         return
     if len(_state.never_rebuilt) >= 4096:
         _state.never_rebuilt.clear()  # (it holds the classes: a program making classes would grow it)
     _state.never_rebuilt.add(kind)
-
-
-_NOT_NOTED_ARGUMENTS = frozenset({str, bytes, int, float, bool, type(None), list, dict, tuple, set, frozenset})
 
 
 def _remember_failed_object(error: "serialise.Unserialisable") -> None:
