@@ -3,9 +3,30 @@ calls, and whether that can be found. Shared by both decoders (jsonpickle's, thr
 ``serialise``, and ``restore_fast``), which the recorder's checks use."""
 from __future__ import annotations
 
+import datetime
+import uuid
 from typing import Any, Optional
 
+from jsonpickle import handlers
 from jsonpickle.unpickler import loadclass
+
+# Classes (not their subclasses) jsonpickle stores by a handler of its own, with the
+# handler's name: a date, a time or a datetime as the bytes of its reduction in base 64
+# (then its time zone), a UUID as its hex digits. Both fast paths write and read these
+# forms; a handler you register for one of these classes takes them back to jsonpickle.
+_OWN_HANDLERS = {datetime.date: "DatetimeHandler", datetime.datetime: "DatetimeHandler",
+                 datetime.time: "DatetimeHandler", uuid.UUID: "UUIDHandler"}
+
+
+def own_handler(cls: Any, name: str) -> Optional[str]:
+    """The name of jsonpickle's own handler that stores objects of ``cls`` (named
+    ``name``), if it is the one registered for them: ``DatetimeHandler``,
+    ``UUIDHandler``; else ``None``."""
+    handler_name = _OWN_HANDLERS.get(cls)
+    if handler_name is None:
+        return None
+    registered = handlers.get(cls, handlers.get(name))
+    return handler_name if registered is not None and registered is getattr(handlers, handler_name, None) else None
 
 
 def reduction_callable(form: Any) -> Optional[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+import uuid
 from typing import Any
 
 from jsonpickle import backend as _jp_backend
@@ -210,6 +211,10 @@ class Restorer:
         if plan is None:
             plan = _object_plan(cls, name)
         handled, is_list, appends_as_list, sets_state, is_tuple = plan
+        if handled and len(data) == 2:
+            handler = forms.own_handler(cls, name)
+            if handler is not None:
+                return self._handled(data, handler)
         # Items of a list of yours are put back by its ``append`` (after its attributes):
         # list's own only, here.
         items = is_list and "py/seq" in data
@@ -258,6 +263,28 @@ class Restorer:
                     if not isinstance(key, str):
                         raise Declined(name)
                     self._set_attribute(instance, key, value)
+        return instance
+
+    def _handled(self, data: dict, handler: str) -> Any:
+        """What jsonpickle's own handler builds of its form (see forms.own_handler)."""
+        name = data["py/object"]
+        if handler == "UUIDHandler":
+            digits = data.get("hex")
+            if type(digits) is not str:
+                raise Declined(name)
+            return self._number(uuid.UUID(digits))  # (nothing inside: numbered once made)
+        reduction = data.get("__reduce__")
+        if type(reduction) is not list or len(reduction) != 2 or type(reduction[1]) is not list \
+                or not reduction[1] or type(reduction[1][0]) is not str:
+            raise Declined(name)
+        proxy = _Proxy()
+        self._number(proxy)  # (numbered before its parts, as jsonpickle's decoder does)
+        stored_class, arguments = reduction
+        made_by = self.restore(stored_class)
+        instance = made_by.__new__(made_by, _jp_util.b64decode(arguments[0]),
+                                   *[self.restore(item) for item in arguments[1:]])
+        proxy.reset(instance)
+        self._renumber(proxy, instance)
         return instance
 
     def _set_attribute(self, instance: Any, key: str, value: Any) -> None:

@@ -1,6 +1,7 @@
 """The per-class flattening gives exactly jsonpickle's form, or declines the value."""
 from __future__ import annotations
 
+import array
 import ast
 import collections
 import copy
@@ -16,6 +17,7 @@ import textwrap
 import threading
 import types
 import typing
+import uuid
 import xml.etree.ElementTree as ElementTree
 import zlib
 
@@ -301,13 +303,17 @@ def _shared(value):
     return [value, value, {"again": value}]
 
 
+_ZONES = [datetime.timezone.utc, datetime.timezone(datetime.timedelta(hours=-3), "Somewhere")]
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8)
            | st.binary(max_size=8) | st.binary(max_size=4).map(bytearray) | st.sampled_from(list(shapes.Colour) + [len, json.dumps, shapes.helper])
            # classes made in C, their instances without __dict__
            | st.complex_numbers(allow_nan=False) | st.builds(range, st.integers(-3, 3), st.integers(-3, 3))
            | st.frozensets(st.integers(), max_size=3) | st.decimals(allow_nan=False, allow_infinity=False)
            | st.builds(slice, st.integers(), st.integers()) | st.just(operator.itemgetter("a", 1))
-           | st.sampled_from([re.compile("a+", re.IGNORECASE), re.compile(b"[0-9]")]))
+           | st.sampled_from([re.compile("a+", re.IGNORECASE), re.compile(b"[0-9]")])
+           # stored by jsonpickle's own handlers: a time zone inside, shared or not
+           | st.dates() | st.times(timezones=st.none() | st.sampled_from(_ZONES))
+           | st.datetimes(timezones=st.none() | st.sampled_from(_ZONES)) | st.uuids())
 keys = st.text(max_size=4) | st.integers() | st.tuples(st.integers(), st.text(max_size=2)) | st.sampled_from(
     list(shapes.Colour))
 def _shapes(children, unequal_copies: bool):
@@ -447,9 +453,9 @@ def test_what_encode_gives_decodes_to_an_equal_value(value) -> None:
 
 
 @pytest.mark.parametrize("value", [
-    shapes.WithState(2), datetime.datetime(2020, 1, 2), {"py/object": "x"}, {"json://1": 2},
+    shapes.WithState(2), array.array("i", [1, 2]), {"py/object": "x"}, {"json://1": 2},
     _caused(ValueError("x"), KeyError("y")),
-], ids=["getstate", "c-class", "reserved-key", "escaped-key", "exception-with-a-cause"])
+], ids=["getstate", "another-handler", "reserved-key", "escaped-key", "exception-with-a-cause"])
 def test_other_shapes_are_left_to_jsonpickle(value) -> None:
     with pytest.raises(flatten_fast.Declined):
         fast(value)
@@ -655,6 +661,57 @@ def test_a_handler_registered_after_its_class_was_decoded_is_heeded() -> None:
     finally:
         jsonpickle.handlers.unregister(shapes.Plain)
     assert restore_fast.restore(form).n == 1
+
+
+def test_a_handler_of_yours_for_a_date_is_heeded_by_both_fast_paths() -> None:
+    """Dates and UUIDs take jsonpickle's own handlers' forms here; a handler you register
+    for their class instead sends them to jsonpickle, which calls yours, both ways."""
+    import jsonpickle.handlers
+
+    day = datetime.date(2024, 2, 29)
+    form = fast({"day": day})
+    assert restore_fast.restore(form)["day"] == day
+
+    class DayHandler(jsonpickle.handlers.BaseHandler):
+        def flatten(self, obj, data):
+            data["iso"] = obj.isoformat()
+            return data
+
+        def restore(self, data):
+            return datetime.date.fromisoformat(data["iso"])
+
+    jsonpickle.handlers.register(datetime.date, DayHandler)
+    try:
+        with pytest.raises(flatten_fast.Declined):
+            fast(day)
+        with pytest.raises(restore_fast.Declined):
+            restore_fast.restore(form)
+        assert serialise.decode(serialise.encode({"day": day}))["day"] == day
+        assert "iso" in as_text(serialise.encode(day))
+    finally:
+        jsonpickle.handlers.register(datetime.date, jsonpickle.handlers.DatetimeHandler)  # (its own again)
+    assert as_text(fast(day)) == as_text(slow(day))
+    assert restore_fast.restore(form)["day"] == day
+
+
+def test_a_subclass_of_a_date_is_not_taken_for_one() -> None:
+    """jsonpickle's handler is registered for the class itself: a subclass (freezegun's
+    FakeDate, pendulum's) is stored as jsonpickle stores it, not in the handler's form."""
+    class Day(datetime.date):
+        pass
+
+    shapes.Day = Day
+    Day.__module__, Day.__qualname__ = shapes.__name__, "Day"
+    try:
+        value = Day(2024, 2, 29)
+        assert "__reduce__" not in as_text(slow(value))
+        try:
+            flat = fast(value)
+        except flatten_fast.Declined:
+            return
+        assert as_text(flat) == as_text(slow(value))
+    finally:
+        del shapes.Day
 
 
 def test_a_name_decoded_again_leads_to_what_it_names_now(monkeypatch):
