@@ -338,6 +338,8 @@ class _State:
         self.half_built_round_trips: collections.Counter = collections.Counter()
         self.environ_at_start: dict = {}
         self.environ_touched = False
+        self.environ_raw_at_start: Optional[dict] = None  # (os.environ's encoded items)
+        self.environ_seen: Optional[tuple] = None  # (encoded items, changes) at the last look
         self.argv_at_start: Any = None
         self.search_path: set = set()  # (see note_search_path)
         self.temporary: Optional[re.Pattern] = None  # see _transient_path_in
@@ -3202,16 +3204,29 @@ _RUNNER_PREFIXES = ("PYTESTCLEANUP_",)
 
 def _environ_changes() -> dict:
     """Variables set, changed (value) or removed (``None``) since recording started."""
-    start = _state.environ_at_start
-    current = dict(os.environ)
-    changed: dict = {key: value for key, value in current.items() if start.get(key) != value}
-    changed.update((key, None) for key in start if key not in current)
-    for key in list(changed):
-        if key in _RUNNER_VARIABLES or key.startswith(_RUNNER_PREFIXES):
-            del changed[key]
+    # (compared in os.environ's encoded form, and not again while it is as at the last look:
+    # decoding every variable at every stored call was a sixth of formencode's recording,
+    # whose tests leave a variable set)
+    environ = os.environ
+    raw, start = getattr(environ, "_data", None), _state.environ_raw_at_start
+    seen = _state.environ_seen
+    if seen is not None and type(raw) is dict and raw == seen[0]:
+        changed = seen[1]
+    else:
+        if type(raw) is dict and start is not None:
+            decode_key, decode_value = environ.decodekey, environ.decodevalue
+            changed = {decode_key(key): decode_value(value) for key, value in raw.items() if start.get(key) != value}
+            changed.update((decode_key(key), None) for key in start if key not in raw)
+        else:  # (os.environ replaced by a test: compared as it reads)
+            before, current = _state.environ_at_start, dict(environ)
+            changed = {key: value for key, value in current.items() if before.get(key) != value}
+            changed.update((key, None) for key in before if key not in current)
+        changed = {key: value for key, value in sorted(changed.items())
+                   if key not in _RUNNER_VARIABLES and not key.startswith(_RUNNER_PREFIXES)}
+        _state.environ_seen = (dict(raw), changed) if type(raw) is dict else None
     if not changed:
         _state.environ_touched = False  # back as it was: no need to compare again
-    return dict(sorted(changed.items()))
+    return dict(changed)
 
 
 _LISTINGS = frozenset({"os.listdir", "os.scandir"})
@@ -3384,6 +3399,9 @@ def start(sink: Sink, budget: int, max_depth: int, value_limit: int = 1000) -> N
         gc.callbacks.append(_after_collection)
     _state.sink = sink
     _state.environ_at_start = dict(os.environ)
+    raw = getattr(os.environ, "_data", None)
+    _state.environ_raw_at_start = dict(raw) if type(raw) is dict else None
+    _state.environ_seen = None
     for name, module in list(sys.modules.items()):  # what a test may fake later
         if type(module) is types.ModuleType and filters.is_standard_library(name):
             _note_foreign_module(module)

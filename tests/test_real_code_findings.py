@@ -1274,6 +1274,34 @@ def test_pytest_setting_its_current_test_does_not_make_calls_compare_the_environ
         runtime._state.environ_touched = before
 
 
+@pytest.mark.parametrize("encoded", [True, False], ids=["encoded", "as-it-reads"])
+def test_the_environment_compared_again_after_each_change_of_it(monkeypatch: pytest.MonkeyPatch,
+                                                                encoded: bool) -> None:
+    """What a call stores of the environment is what differs from the start of recording
+    now: the comparison made at the last look is kept only while nothing changed. (Compared
+    in os.environ's encoded form, or as it reads without one.)"""
+    from cleanup_trace import runtime
+
+    monkeypatch.delenv("APP_MODE", raising=False)
+    monkeypatch.setenv("APP_GONE", "here at the start")
+    monkeypatch.setattr(runtime._state, "environ_at_start", dict(os.environ))
+    monkeypatch.setattr(runtime._state, "environ_raw_at_start", dict(os.environ._data) if encoded else None)
+    monkeypatch.setattr(runtime._state, "environ_seen", None)
+    monkeypatch.setattr(runtime._state, "environ_touched", True)
+    monkeypatch.setenv("APP_MODE", "fast")
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "tests/test_x.py::test (call)")  # (the runner's: never stored)
+    first = runtime._environ_changes()
+    assert first == {"APP_MODE": "fast"} == runtime._environ_changes()
+    first["APP_MODE"] = "kept by the caller"  # (each call gets a dict of its own)
+    assert runtime._environ_changes() == {"APP_MODE": "fast"}
+    monkeypatch.setenv("APP_MODE", "slow")
+    monkeypatch.delenv("APP_GONE")
+    assert runtime._environ_changes() == {"APP_GONE": None, "APP_MODE": "slow"}
+    monkeypatch.delenv("APP_MODE")
+    monkeypatch.setenv("APP_GONE", "here at the start")
+    assert runtime._environ_changes() == {} and runtime._state.environ_touched is False
+
+
 PATCH_APP = '''
 import rates
 
