@@ -24,6 +24,7 @@ import pathlib
 import re
 import sys
 import types
+import typing
 from typing import Any, Callable, Optional
 
 import jsonpickle
@@ -62,7 +63,7 @@ _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getini
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
 
 _PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ, _SLOTTED, _SLOTS_AND_DICT, \
-    _C_STATE, _ANSWERING, _EXCEPTION, _CLASS_ALONE, _HANDLED = range(16)
+    _C_STATE, _ANSWERING, _EXCEPTION, _CLASS_ALONE, _HANDLED, _OWN_STATE = range(17)
 # Left to jsonpickle and the tool's own paths in serialise, or refused there.
 _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray, int, float, type,
                    types.ModuleType, re.Pattern)
@@ -223,6 +224,8 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     below_object = cls.__mro__[:-1]
     if cls is collections.OrderedDict:
         return _CONTAINER, name  # (stored by its reduction, by jsonpickle too)
+    if gives_its_own_state(cls) and "<locals>" not in name:
+        return _OWN_STATE, name
     if not cls.__dictoffset__:
         # (Every class a class statement with __slots__: a C base, heap type or not, has none.)
         if below_object and all("__slots__" in namespace_of(klass) for klass in below_object):
@@ -280,6 +283,25 @@ def _plan_for(cls: type, obj: Any) -> tuple:
 
 _OWN_PICKLING = ("__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__getnewargs__",
                  "__getnewargs_ex__", "__getinitargs__")
+
+
+# What else sends jsonpickle another way than an own ``__getstate__`` alone.
+_BESIDE_OWN_STATE = tuple(name for name in _OWN_PICKLING if name not in ("__getstate__", "__setstate__")) + (
+    "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude", "__class__")
+
+
+def gives_its_own_state(kind: type) -> bool:
+    """A class of plain Python classes (``typing.Generic`` among them) with a
+    ``__getstate__`` of its own and nothing else of pickling's: jsonpickle stores its
+    objects as ``{"py/object": name, "py/state": <their __getstate__()>}``, when that state
+    is not empty (pygtrie's tries and nodes; a third of its recording was jsonpickle's)."""
+    below_object = kind.__mro__[:-1]
+    if not below_object or issubclass(kind, BaseException):
+        return False
+    namespaces = [namespace_of(klass) for klass in below_object]
+    return all(klass is typing.Generic or of_a_class_statement(klass) for klass in below_object) \
+        and any(isinstance(namespace.get("__getstate__"), types.FunctionType) for namespace in namespaces) \
+        and not any(name in namespace for namespace in namespaces for name in _BESIDE_OWN_STATE)
 
 
 @functools.lru_cache(maxsize=4096)  # (it holds the classes: bounded, like _plans)
@@ -669,7 +691,7 @@ class Flattener:
             return {"py/object": name, "py/state": self.flatten(dict(attributes))}
         if how == _C_NEWARGS:
             return {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__())}
-        if how == _C_STATE:
+        if how == _C_STATE or how == _OWN_STATE:
             state = obj.__getstate__()
             if not state:  # (jsonpickle goes on another way)
                 raise Declined(name)
