@@ -15,7 +15,7 @@ for the one the helper is working on, and rewrites any other itself, as without 
   (see :mod:`cleanup_trace.late`), are listed first: the helper rewrites them from the
   first on, the start from the last back, and they meet half way (bleach's 24, which
   pytest imports for its ``filterwarnings`` setting: 206 ms of the start, 127 ms so).
-* Only where it can pay and cannot be seen: 64 kB of source or more, a POSIX system
+* Only where it can pay and cannot be seen: 16 kB of source or more, a POSIX system
   (``/bin/sh``), two CPUs or more for this process, not under xdist (the workers use
   the cores), not process 1 (the helper would be its child), not a process that the
   start-up hook made record (every Python process of a staging run).
@@ -64,9 +64,11 @@ _pread, _pwrite, _kill = os.pread, os.pwrite, os.kill
 # (in a tuple: freezegun replaces every module attribute holding time.monotonic)
 _CLOCK = (time.monotonic, time.sleep)
 
-# Less source than this is not worth a process (~40 ms of the other core to start, a few
-# of this one): 64 kB take the rewrite about 30 ms (python-stdnum: 963 kB in 0.5 s).
-MINIMUM_SOURCE_BYTES = 64 * 1024
+# Less source than this is not worth a process (~40 ms of the other core to start, 1-2
+# of this one): 16 kB take the rewrite about 8 ms (python-stdnum: 963 kB in 0.5 s).
+# Started as pytest loads its plugins, it is ready for the first import of a package
+# (yamale, 40 kB: 25 -> 12 ms of rewriting in the run, 14 of its 18 modules taken).
+MINIMUM_SOURCE_BYTES = 16 * 1024
 # A helper that stopped answering is not waited for longer than this, once. (Waiting
 # for the module it is making never takes longer than making it here: it started first.)
 _LONGEST_WAIT = 1.0

@@ -351,7 +351,7 @@ def test_no_helper_where_it_cannot_pay(package: Path, monkeypatch: pytest.Monkey
     assert prewarm.eligible() == "an xdist worker"
     monkeypatch.delenv("PYTEST_XDIST_WORKER")
     assert prewarm.start(ModuleFilter(("nothing_here*",), ("*",), project_root=str(package))) is None
-    monkeypatch.setattr(prewarm, "MINIMUM_SOURCE_BYTES", 64 * 1024)
+    monkeypatch.setattr(prewarm, "MINIMUM_SOURCE_BYTES", 16 * 1024)
     assert prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package))) is None  # 1 kB of source
 
 
