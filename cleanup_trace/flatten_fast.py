@@ -678,6 +678,8 @@ class Flattener:
                 _plans.clear()  # (it holds the classes: a program making classes would grow it)
             plan = _plans[kind] = _plan_for(kind, obj)
         how, name = plan
+        if how == _PLAIN or how == _NEWARGS or how == _SEQ:  # (most objects: asked first)
+            return self._with_attributes(obj, how, name)
         if how == _DECLINE:
             raise Declined(name)
         if how == _HANDLED:
@@ -720,19 +722,7 @@ class Flattener:
             if slots:  # (as serialise's pickler stores them; else as any instance: its dict)
                 return {"py/object": name,
                         "py/state": {"py/tuple": [self.flatten(dict(attributes)), self.flatten(slots)]}}
-            how = _PLAIN
-        if how == _PLAIN or how == _NEWARGS or how == _SEQ:
-            # jsonpickle's decoder reads ``default_factory`` as a defaultdict's, and sets
-            # attributes named by strings only.
-            if "default_factory" in attributes or not all(type(key) is str for key in attributes):
-                raise Declined(name)
-            data = {"py/object": name}
-            if how == _NEWARGS:
-                data["py/newargs"] = self.flatten(obj.__getnewargs__())
-            data = self._items(attributes, data)
-            if how == _SEQ:
-                data["py/seq"] = self._flat_items(list.__iter__(obj))
-            return data
+            return self._with_attributes(obj, _PLAIN, name)
         if how == _SLOTTED:  # (set slots, as attributes: a lambda or method held in one left out)
             return self._items(slot_items(obj), {"py/object": name})
         if how == _CONTAINER:
@@ -754,10 +744,27 @@ class Flattener:
             parts[3] = tuple(parts[3])
         if parts[4]:
             parts[4] = tuple(parts[4])
-        flat = [self.flatten(part) for part in parts]
+        flat = self._flat_items(parts)
         while len(flat) > 2 and flat[-1] is None:
             flat.pop()
         return {"py/reduce": flat}
+
+    def _with_attributes(self, obj: Any, how: int, name: str) -> dict:
+        """An object stored by its instance dict, attribute by attribute (after its
+        ``__getnewargs__``, before a list's items: ``how``)."""
+        attributes = getattr(obj, "__dict__", {})  # (none in a C type's instances)
+        # jsonpickle goes another way for these, its decoder reads ``default_factory`` as
+        # a defaultdict's, and it sets attributes named by strings only.
+        if "_jsonpickle_exclude" in attributes or "__reduce__" in attributes or "__reduce_ex__" in attributes \
+                or "default_factory" in attributes or not all(type(key) is str for key in attributes):
+            raise Declined(name)
+        data = {"py/object": name}
+        if how == _NEWARGS:
+            data["py/newargs"] = self.flatten(obj.__getnewargs__())
+        data = self._items(attributes, data)
+        if how == _SEQ:
+            data["py/seq"] = self._flat_items(list.__iter__(obj))
+        return data
 
     def _handled(self, obj: Any, kind: type, name: str) -> dict:
         """As jsonpickle's own handler for the class stores it (see forms.own_handler)."""

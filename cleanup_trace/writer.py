@@ -75,10 +75,16 @@ def _surely_longer(value: object, room: int) -> bool:
         if kind is str:
             total += len(item) + 2
         elif kind is list:
-            total += 1 + len(item)  # "[]" and a comma between items (which count themselves)
+            total += 2 * len(item) or 2  # "[]" and ", " between items (which count themselves)
             stack.extend(item)
         elif kind is dict:
-            total += 1 + 4 * len(item)  # "{}", and '"":' and a comma per key (values count themselves)
+            # "{}", each key with its quotes and ": ", ", " between items (values count
+            # themselves): a tight bound tells after fewer items (a stored object's
+            # "py/object" and attribute names)
+            try:
+                total += (6 * len(item) + sum(map(len, item))) or 2
+            except TypeError:  # (a key other than a text: its quotes and separators only)
+                total += 6 * len(item) or 2
             stack.extend(item.values())
         else:
             total += 1

@@ -127,6 +127,15 @@ def test_the_layout_skips_encoding_only_what_could_not_fit(value, room) -> None:
     assert _pretty_by_encoding_every_level(value, "  ", room) == _pretty(value, "  ", room)
 
 
+@settings(max_examples=1000, deadline=None)
+@given(_LAID_OUT_VALUES)
+def test_no_value_is_surely_longer_than_its_own_text(value) -> None:
+    """The walk adds up a lower bound of the one-line text's length (its keys, quotes and
+    separators counted): never more than the text, whatever its escapes, numbers or keys;
+    else a level that fits would be expanded."""
+    assert not writer._surely_longer(value, len(writer._one_line(value)))
+
+
 _STORED_VALUES = st.recursive(  # (stored forms: JSON, so text keys only)
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=60),
     lambda children: st.lists(children, max_size=12) | st.dictionaries(st.text(max_size=12), children, max_size=6),
