@@ -290,6 +290,9 @@ _BESIDE_OWN_STATE = tuple(name for name in _OWN_PICKLING if name not in ("__gets
     "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude", "__class__")
 
 
+_REDUCED_BY_ITS_DICT = frozenset({"__reduce__", "__reduce_ex__"})
+
+
 def gives_its_own_state(kind: type) -> bool:
     """A class of plain Python classes (``typing.Generic`` among them) with a
     ``__getstate__`` of its own and nothing else of pickling's: jsonpickle stores its
@@ -693,6 +696,8 @@ class Flattener:
             return {"py/object": name, "py/state": self.flatten(dict(attributes))}
         if how == _C_NEWARGS:
             return {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__())}
+        if how == _OWN_STATE and not _REDUCED_BY_ITS_DICT.isdisjoint(getattr(obj, "__dict__", ())):
+            raise Declined(name)  # (jsonpickle asks the instance dict for a reduction first)
         if how == _C_STATE or how == _OWN_STATE:
             state = obj.__getstate__()
             if not state:  # (jsonpickle goes on another way)

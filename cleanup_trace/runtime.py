@@ -3209,21 +3209,23 @@ def _environ_changes() -> dict:
     # whose tests leave a variable set)
     environ = os.environ
     raw, start = getattr(environ, "_data", None), _state.environ_raw_at_start
+    decode_key, decode_value = getattr(environ, "decodekey", None), getattr(environ, "decodevalue", None)
+    if type(raw) is not dict or decode_key is None or decode_value is None:
+        raw = None  # (os.environ replaced by a test: compared as it reads)
     seen = _state.environ_seen
-    if seen is not None and type(raw) is dict and raw == seen[0]:
+    if seen is not None and raw is not None and raw == seen[0]:
         changed = seen[1]
     else:
-        if type(raw) is dict and start is not None:
-            decode_key, decode_value = environ.decodekey, environ.decodevalue
+        if raw is not None and start is not None:
             changed = {decode_key(key): decode_value(value) for key, value in raw.items() if start.get(key) != value}
             changed.update((decode_key(key), None) for key in start if key not in raw)
-        else:  # (os.environ replaced by a test: compared as it reads)
+        else:
             before, current = _state.environ_at_start, dict(environ)
             changed = {key: value for key, value in current.items() if before.get(key) != value}
             changed.update((key, None) for key in before if key not in current)
         changed = {key: value for key, value in sorted(changed.items())
                    if key not in _RUNNER_VARIABLES and not key.startswith(_RUNNER_PREFIXES)}
-        _state.environ_seen = (dict(raw), changed) if type(raw) is dict else None
+        _state.environ_seen = (dict(raw), changed) if raw is not None else None
     if not changed:
         _state.environ_touched = False  # back as it was: no need to compare again
     return dict(changed)

@@ -474,9 +474,10 @@ def test_what_encode_gives_decodes_to_an_equal_value(value) -> None:
 
 
 @pytest.mark.parametrize("value", [
-    shapes.QuietState(2), array.array("i", [1, 2]), {"py/object": "x"}, {"json://1": 2},
-    _caused(ValueError("x"), KeyError("y")),
-], ids=["empty-own-state", "another-handler", "reserved-key", "escaped-key", "exception-with-a-cause"])
+    shapes.QuietState(2), _with(shapes.WithState(2), __reduce__=lambda: (shapes.WithState, (4,))),
+    array.array("i", [1, 2]), {"py/object": "x"}, {"json://1": 2}, _caused(ValueError("x"), KeyError("y")),
+], ids=["empty-own-state", "own-state-reduced-by-its-dict", "another-handler", "reserved-key", "escaped-key",
+        "exception-with-a-cause"])
 def test_other_shapes_are_left_to_jsonpickle(value) -> None:
     with pytest.raises(flatten_fast.Declined):
         fast(value)
