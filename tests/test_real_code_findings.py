@@ -1300,6 +1300,9 @@ def test_the_environment_compared_again_after_each_change_of_it(monkeypatch: pyt
     monkeypatch.delenv("APP_MODE")
     monkeypatch.setenv("APP_GONE", "here at the start")
     assert runtime._environ_changes() == {} and runtime._state.environ_touched is False
+    # A test putting a plain mapping in its place: compared as it reads.
+    monkeypatch.setattr(os, "environ", dict(os.environ, APP_MODE="patched"))
+    assert runtime._environ_changes() == {"APP_MODE": "patched"}
 
 
 PATCH_APP = '''
