@@ -285,12 +285,13 @@ _OWN_PICKLING = ("__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", 
                  "__getnewargs_ex__", "__getinitargs__")
 
 
+# Names in an object's own instance dict that send jsonpickle another way (it asks the
+# object for a reduction first, or leaves attributes out). (Asked of the dict's keys, which
+# look the three up: not a walk of all its attributes.)
+_OTHER_WAYS_IN_ITS_DICT = frozenset({"_jsonpickle_exclude", "__reduce__", "__reduce_ex__"})
 # What else sends jsonpickle another way than an own ``__getstate__`` alone.
 _BESIDE_OWN_STATE = tuple(name for name in _OWN_PICKLING if name not in ("__getstate__", "__setstate__")) + (
     "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude", "__class__")
-
-
-_REDUCED_BY_ITS_DICT = frozenset({"__reduce__", "__reduce_ex__"})
 
 
 def gives_its_own_state(kind: type) -> bool:
@@ -696,8 +697,8 @@ class Flattener:
             return {"py/object": name, "py/state": self.flatten(dict(attributes))}
         if how == _C_NEWARGS:
             return {"py/object": name, "py/newargs": self.flatten(obj.__getnewargs__())}
-        if how == _OWN_STATE and not _REDUCED_BY_ITS_DICT.isdisjoint(getattr(obj, "__dict__", ())):
-            raise Declined(name)  # (jsonpickle asks the instance dict for a reduction first)
+        if how == _OWN_STATE and not getattr(obj, "__dict__", {}).keys().isdisjoint(_OTHER_WAYS_IN_ITS_DICT):
+            raise Declined(name)
         if how == _C_STATE or how == _OWN_STATE:
             state = obj.__getstate__()
             if not state:  # (jsonpickle goes on another way)
@@ -720,7 +721,7 @@ class Flattener:
                 raise Declined(name)
             how = _reduction_plan(obj)
         attributes = getattr(obj, "__dict__", {})  # (none in a C type's instances)
-        if "_jsonpickle_exclude" in attributes or "__reduce__" in attributes or "__reduce_ex__" in attributes:
+        if not attributes.keys().isdisjoint(_OTHER_WAYS_IN_ITS_DICT):
             raise Declined(name)
         if how == _SLOTS_AND_DICT:
             slots = slot_items(obj)
@@ -758,10 +759,10 @@ class Flattener:
         """An object stored by its instance dict, attribute by attribute (after its
         ``__getnewargs__``, before a list's items: ``how``)."""
         attributes = getattr(obj, "__dict__", {})  # (none in a C type's instances)
-        # jsonpickle goes another way for these, its decoder reads ``default_factory`` as
-        # a defaultdict's, and it sets attributes named by strings only.
-        if "_jsonpickle_exclude" in attributes or "__reduce__" in attributes or "__reduce_ex__" in attributes \
-                or "default_factory" in attributes or not all(type(key) is str for key in attributes):
+        # (jsonpickle's decoder reads ``default_factory`` as a defaultdict's, and sets
+        # attributes named by strings only)
+        if not attributes.keys().isdisjoint(_OTHER_WAYS_IN_ITS_DICT) or "default_factory" in attributes \
+                or not all(type(key) is str for key in attributes):
             raise Declined(name)
         data = {"py/object": name}
         if how == _NEWARGS:

@@ -3057,9 +3057,9 @@ def _refused_up_front(first: Any) -> Optional[str]:
     but a module's own (see _note_refused_argument)."""
     kind = type(first)
     if kind in _state.refused_classes:
-        return f"{kind.__module__}.{kind.__qualname__} values did not survive storing before"
+        return serialise.refused_class_reason(kind)
     if kind in _state.never_rebuilt and _module_object_reference(first) is None:
-        return f"{kind.__module__}.{kind.__qualname__} objects {serialise.never_rebuilt(kind)}"
+        return serialise.not_rebuilt_reason(kind, serialise.never_rebuilt(kind))
     return None
 
 

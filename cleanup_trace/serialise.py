@@ -182,6 +182,16 @@ def _not_rebuilt(kind: type) -> str:
     return reason
 
 
+def refused_class_reason(kind: type) -> str:
+    """What the survey says of a value holding an object of a refused class."""
+    return f"{kind.__module__}.{kind.__qualname__} values did not survive storing before"
+
+
+def not_rebuilt_reason(kind: type, reason: str) -> str:
+    """What the survey says of a value holding an object of a class never rebuilt."""
+    return f"{kind.__module__}.{kind.__qualname__} objects {reason}"
+
+
 def never_rebuilt(kind: type) -> str:
     """Why ``kind``'s objects are refused for good by :func:`survey` (but a module's own
     objects, stored by name), or "": a class made inside a function, one with no
@@ -640,8 +650,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 if kind is not set and kind is not frozenset:
                     builtin = False
                 if kind in refused:
-                    raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} values did not survive "
-                                         "storing before")
+                    raise Unserialisable(refused_class_reason(kind))
                 identity = _identity(item)
                 if failed:
                     reference = failed.get(identity)
@@ -685,7 +694,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     _refuse_test_module(kind)  # before paying for an encode that would say so
                     not_rebuilt = _not_rebuilt(kind)
                     if not_rebuilt and module_object_reference(item) is None:
-                        raise Unserialisable(f"{kind.__module__}.{kind.__qualname__} objects {not_rebuilt}",
+                        raise Unserialisable(not_rebuilt_reason(kind, not_rebuilt),
                                              holders_to_blame=False)
                     classes.add(kind)
                 if function_like:
