@@ -30,7 +30,7 @@ from jsonpickle import tags as _jp_tags
 from jsonpickle import unpickler as _jp_unpickler
 from jsonpickle import util as _jp_util
 
-from cleanup_trace import _json, dormant, flatten_fast, forms, function_pickle, package_paths
+from cleanup_trace import _json, dormant, flatten_fast, forms, package_paths
 from cleanup_trace._identity import identity as _identity
 from cleanup_trace.compare import (differences, has_own_eq, instance_dict, namespace_of, slot_descriptors,
                                    slot_items)
@@ -820,6 +820,8 @@ def load_dill(payload: str) -> Any:
 
 def load_pickled(payload: str) -> Any:
     """Inverse of :func:`cleanup_trace.function_pickle.dumps` (local functions, lambdas)."""
+    from cleanup_trace import function_pickle  # (see _pickled)
+
     return function_pickle.loads(base64.b64decode(payload.encode("ascii")))
 
 
@@ -1466,6 +1468,10 @@ def _pickled(obj: types.FunctionType, captured: list) -> tuple[bytes, str]:
     # doctest runs in, with pytest's capture files in it): then only what each function
     # uses is.
     target = obj if all(_in_its_module(function) for function in captured) else _lightened(obj)
+    # (imported at the first function stored by value: it imports the pickle module, 1.3
+    # to 1.8 ms of every recording run's start, which most runs never use)
+    from cleanup_trace import function_pickle
+
     try:
         pickled, modules = function_pickle.dumps(target, _importable, _sentinels.reference)
         loader = PICKLE_LOADER

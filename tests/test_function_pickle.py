@@ -158,3 +158,22 @@ def test_a_sentinel_in_a_closure_stays_itself(factories, monkeypatch) -> None:
     stored = serialise.encode(factories.defaulting())
     assert serialise.PICKLE_LOADER in repr(stored)
     assert serialise.decode(stored)() is factories._MISSING
+
+
+def test_the_pickle_module_is_imported_with_the_first_function_stored_by_value() -> None:
+    """Most recording runs store no function by value: their start does not pay for the
+    pickle module (1.3 to 1.8 ms); the first lambda stored brings it, and decodes."""
+    import subprocess
+
+    program = (
+        "import sys\n"
+        "from cleanup_trace import serialise\n"
+        "assert 'pickle' not in sys.modules, 'imported with the serialiser'\n"
+        "serialise.encode({'a': [1, 'text']})\n"
+        "assert 'pickle' not in sys.modules, 'imported by a plain value'\n"
+        "offset = 3\n"
+        "stored = serialise.encode(lambda x: x + offset)\n"
+        "assert serialise.PICKLE_LOADER in repr(stored)\n"
+        "assert serialise.decode(stored)(4) == 7\n"
+    )
+    subprocess.run([sys.executable, "-c", program], check=True, timeout=60)
