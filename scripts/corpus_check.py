@@ -52,6 +52,12 @@ COUNT_KEYS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed")
 TARGETS = {"replay": 99.0, "quarantine": 2.0, "cost": 1.5}
 STEP_TIMEOUT = 900  # seconds, one subprocess
 SLOW_SUITE = 60  # seconds: a recording run slower than this is not repeated
+# A short suite is timed until this many seconds of runs (both kinds), up to
+# MAX_TIMING_RUNS of each: the ratio of two runs under a second moves by 0.05-0.25 from
+# one sweep to the next on a shared machine (altgraph, 0.3 s: 1.51x, 1.78x, 1.57x of the
+# same code at 3 runs each), more than the difference being measured.
+TIMING_BUDGET = 20.0
+MAX_TIMING_RUNS = 9
 COVERAGERC = """\
 [run]
 branch = False
@@ -132,6 +138,18 @@ def base_env(venv: Path, hypothesis_dir: Path) -> dict:
                VIRTUAL_ENV=str(venv), PYTHONHASHSEED="0", TZ="UTC", LC_ALL="C.UTF-8", LANG="C.UTF-8",
                PYTHONDONTWRITEBYTECODE="1", PIP_DISABLE_PIP_VERSION_CHECK="1", COLUMNS="200")
     return env
+
+
+def another_timing_run(done: int, repeat: int, seconds_spent: float, first_record_seconds: float) -> bool:
+    """Is the suite run once more with and without recording, after ``done`` runs of each
+    that took ``seconds_spent`` in all? ``repeat`` runs at least; a recording run over
+    SLOW_SUITE seconds is run once (one run measures its ratio well); with ``repeat`` of 3
+    or more, a short suite runs until TIMING_BUDGET seconds, MAX_TIMING_RUNS at most."""
+    if first_record_seconds > SLOW_SUITE:
+        return False
+    if done < repeat:
+        return True
+    return repeat >= 3 and done < MAX_TIMING_RUNS and seconds_spent < TIMING_BUDGET
 
 
 def pytest_counts(output: str) -> Optional[dict]:
@@ -322,14 +340,17 @@ class Library:
         # 1 + 6: the suite without and with recording, `repeat` times each, interleaved.
         plain_runs, record_runs = [], []
         data_root = self.work / "replay"  # the test directory of the kept recording
-        for index in range(repeat):
+        index = 0
+        while True:
             plain_runs.append(self.suite(f"suite-plain-{index}", None))
             target = data_root if index == 0 else self.work / f"record-extra-{index}"
             record_runs.append(self.suite(f"suite-record-{index}", target))
             if index:
                 shutil.rmtree(target, ignore_errors=True)
-            if record_runs[0][0].seconds > SLOW_SUITE:
-                break  # slow enough that one run measures the ratio well; keeps a full run short
+            index += 1
+            spent = sum(step.seconds for step, _ in plain_runs + record_runs)
+            if not another_timing_run(index, repeat, spent, record_runs[0][0].seconds):
+                break
         result["timing_runs"] = len(plain_runs)
         plain, plain_outcomes = plain_runs[0]
         record, record_outcomes = record_runs[0]
@@ -607,7 +628,8 @@ def main(argv: Optional[list] = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", metavar="NAME", help="libraries of corpus.tsv (default: all)")
     parser.add_argument("--repeat", type=int, default=int(os.environ.get("CORPUS_CHECK_REPEAT", "3")),
-                        help="runs of the suite with and without recording, for the median times (default 3)")
+                        help="runs of the suite with and without recording, for the median times (default 3; "
+                             "with 3 or more, a short suite runs until 20 s of runs, 9 at most)")
     parser.add_argument("--no-install", action="store_true",
                         help="do not (re)install the repository's cleanup_trace into the venvs")
     parser.add_argument("--details", type=int, default=8, metavar="N",
