@@ -28,6 +28,8 @@ for the one the helper is working on, and rewrites any other itself, as without 
   is gone. A module whose compiling warns is left to the import, under your filters.
 * An import made during a wait for the helper (a signal handler's) and every import of
   a fork child of your process do without it.
+* Started by pytest's plugin, it has a second job once its modules are made: laying out
+  the cases of the data files (see :mod:`cleanup_trace.layout_service`).
 * Its records go to an anonymous file shared with it (nothing to clean up on disk):
   first the list of modules and a byte per module, written here, then one record per
   module, which this side reads with ``os.pread`` (the file's offset is the helper's to
@@ -198,6 +200,7 @@ class Prewarm:
         self._next = 0  # the module the helper works on (all before it are reported)
         self._done = False  # nothing more to read from it, nor to wait for
         self._unusable = False  # nothing it gave is taken any more
+        self.layout: Any = None  # (its second job, if given: a layout_service.LayoutService)
         self._stamped = False
         self.helper = helper
         self._owner = os.getpid()  # (a fork child of the recording does without it)
@@ -372,20 +375,44 @@ def _size(path: str) -> int:
         return 0
 
 
-def _helper_command(fd: int) -> str:
+def detached_command(call: str) -> str:
+    """The shell line starting ``call`` (Python code, this package importable) in a helper
+    process as described above (``-S``, in the background, its process id echoed)."""
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    script = (f"import sys; sys.path.insert(0, {package_parent!r}); "
-              f"from cleanup_trace.prewarm_helper import serve; serve({fd}, {os.getpid()})")
+    script = f"import sys; sys.path.insert(0, {package_parent!r}); {call}"
     flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
     flags += ["-B"] if sys.flags.dont_write_bytecode else []
     command = shlex.join([sys.executable, "-S", *flags, "-c", script])
     return f"{command} </dev/null >/dev/null 2>&1 & echo $!"
 
 
-def start(module_filter: ModuleFilter, in_place: list = ()) -> Optional[Prewarm]:
+def spawn_detached(command: str, fds: tuple) -> int:
+    """Run a :func:`detached_command` through ``/bin/sh`` (from ``/``, in a session of its
+    own, given ``fds``); the helper's process id. The shell, this process's child, is
+    waited for here: the helper is not a child of your process."""
+    # (from "/": the helper's ``sys.path`` starts with its working directory, where a
+    # module of the project named as a standard one must not be found)
+    shell = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, cwd="/", pass_fds=fds, start_new_session=True)
+    try:
+        answer, _ = shell.communicate(timeout=10)
+    except BaseException:
+        shell.kill()
+        shell.wait()
+        raise
+    return int(answer.split()[-1])
+
+
+def _helper_command(fd: int, layout_files: tuple = ()) -> str:
+    return detached_command(f"from cleanup_trace.prewarm_helper import serve; "
+                            f"serve({fd}, {os.getpid()}, {tuple(layout_files)!r})")
+
+
+def start(module_filter: ModuleFilter, in_place: list = (), lay_out: bool = False) -> Optional[Prewarm]:
     """Start a helper for the modules the recording will rewrite, and first for
     ``in_place``, ``(path, name)`` of modules imported before it (see late); ``None``
-    if none is worth it here (or starting one failed: logged)."""
+    if none is worth it here (or starting one failed: logged). ``lay_out``: then it lays
+    out the cases of the data files written at flush (its :attr:`Prewarm.layout`)."""
     if eligible() is not None or not sys.executable:
         return None
     try:
@@ -396,25 +423,25 @@ def start(module_filter: ModuleFilter, in_place: list = ()) -> Optional[Prewarm]
             return None
         with tempfile.TemporaryFile() as handle:
             shared = os.dup(handle.fileno())  # (not inheritable: no program you start gets it)
-        start_of_file, where = file_start(modules)
-        write_all(shared, start_of_file)
+        layout_files: tuple = ()
         try:
-            # (from "/": the helper's ``sys.path`` starts with its working directory, where a
-            # module of the project named as a standard one must not be found)
-            shell = subprocess.Popen(["/bin/sh", "-c", _helper_command(shared)], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/",
-                                     pass_fds=(shared,), start_new_session=True)
-            try:
-                answer, _ = shell.communicate(timeout=10)
-            except BaseException:
-                shell.kill()
-                shell.wait()
-                raise
-            helper = int(answer.split()[-1])
+            start_of_file, where = file_start(modules)
+            write_all(shared, start_of_file)
+            if lay_out:
+                from cleanup_trace import layout_service
+
+                layout_files = layout_service.new_files()
+            helper = spawn_detached(_helper_command(shared, layout_files), (shared, *layout_files))
         except Exception:
-            os.close(shared)
+            for descriptor in (shared, *layout_files):
+                os.close(descriptor)
             raise
-        return Prewarm(shared, modules, where, helper)
+        warm = Prewarm(shared, modules, where, helper)
+        if layout_files:
+            from cleanup_trace.layout_service import LayoutService
+
+            warm.layout = LayoutService(*layout_files, helper)
+        return warm
     except Exception as error:  # never in the way of a recording
         log.debug("prewarm.not_started", error=f"{type(error).__name__}: {error}")
         return None

@@ -55,8 +55,10 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def serve(fd: int, parent: int) -> None:
-    """The helper: rewrite the listed modules in order, one record each, then stop."""
+def serve(fd: int, parent: int, layout_files: tuple = ()) -> None:
+    """The helper: rewrite the listed modules in order, one record each, then stop; or,
+    given ``layout_files`` (the two files of :mod:`cleanup_trace.layout_service`), lay out the
+    cases sent until told to stop."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -68,12 +70,8 @@ def serve(fd: int, parent: int) -> None:
         flags_at, stop_at, _ = layout(size, len(modules))
         write_all(fd, RECORD.pack(0, HELLO, NO_HASH, 8) + helper_stamp())
         for index, (path, name, *in_place) in enumerate(modules):
-            try:
-                os.kill(parent, 0)
-            except ProcessLookupError:
-                break  # nobody to read the rest
-            except OSError:
-                pass
+            if not alive(parent):
+                return  # nobody to read the rest
             if os.pread(fd, 1, stop_at) != b"\0":
                 break
             if os.pread(fd, 1, flags_at + index) != b"\0":
@@ -97,5 +95,20 @@ def serve(fd: int, parent: int) -> None:
                 hashed, data, status = NO_HASH, b"", FAILED
             write_all(fd, RECORD.pack(index, status, hashed, len(data)) + data)
         write_all(fd, RECORD.pack(0, DONE, NO_HASH, 0))
+        if layout_files:
+            from cleanup_trace.layout_helper import lay_out
+
+            lay_out(*layout_files, parent)
     finally:
         os._exit(0)
+
+
+def alive(parent: int) -> bool:
+    """Is the recording process still there?"""
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    return True

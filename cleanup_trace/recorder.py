@@ -78,6 +78,7 @@ class Recorder:
         # started before the recording (see start_helper).
         self.rewrite_ahead = True
         self._helper: Any = None
+        self._layout: Any = None  # (that helper's second job: a layout_service.LayoutService)
 
     @classmethod
     def _reset_for_tests(cls) -> None:
@@ -109,6 +110,7 @@ class Recorder:
             helper, self._helper = self._helper, None
             if helper is not None and not self.rewrite_ahead:
                 helper.close()  # (an xdist controller after all: its workers record)
+                self._close_layout()
                 helper = None
             if helper is None:
                 helper = self._prewarm(late)
@@ -148,16 +150,27 @@ class Recorder:
             if self._depth or self._helper is not None:
                 return
             filters.set_recording_root(self.filter.project_root)
-            self._helper = self._prewarm(importhook.already_imported(self.filter))
+            # (a pytest session writes its files when flushed: the helper lays their
+            # cases out too, once its modules are made; see layout_service)
+            self._helper = self._prewarm(importhook.already_imported(self.filter), lay_out=True)
             if self._helper is not None:
+                self._layout = self._helper.layout
                 atexit.register(self._close_unused_helper)
 
     def _close_unused_helper(self) -> None:
         helper, self._helper = self._helper, None
         if helper is not None:
             helper.close()
+            self._close_layout()
 
-    def _prewarm(self, late: list) -> Any:
+    def _close_layout(self) -> None:
+        layout, self._layout = self._layout, None
+        if self.writer.layout is layout:
+            self.writer.layout = None
+        if layout is not None:
+            layout.close()
+
+    def _prewarm(self, late: list, lay_out: bool = False) -> Any:
         """A helper rewriting the included modules ahead (see prewarm), first the
         modules ``late`` to instrument in place (see late), when it may pay: not in
         every process of a staging run."""
@@ -168,7 +181,7 @@ class Recorder:
         if prewarm.eligible() is not None:
             return None
         with runtime.tool_work():  # (its files and process are not the program's doing)
-            return prewarm.start(self.filter, instrument_late.sources(late))
+            return prewarm.start(self.filter, instrument_late.sources(late), lay_out)
 
     def stop(self, force: bool = False, report: bool = True) -> None:
         with self._lock:
@@ -181,6 +194,7 @@ class Recorder:
             importhook.uninstall()
             filters.set_recording_root(None)
             self.flush()
+            self._close_layout()
             if report:
                 self.report()
 
@@ -193,6 +207,7 @@ class Recorder:
     def _after_fork_in_child(self) -> None:
         self._lock = threading.RLock()
         self.writer.reset_after_fork()
+        self._layout = None  # (the parent's helper: a fork child lays out its own cases)
         self._pending = []
 
     # -- the sink the runtime hands cases to --------------------------------------------
@@ -249,6 +264,8 @@ class Recorder:
         reaches its end even when interrupted; one killed outright loses the cases
         accepted since the last flush."""
         self.writer.defer()
+        if self._layout is not None:
+            self.writer.layout = self._layout  # (the cases laid out by the helper meanwhile)
 
     def flush_due(self) -> None:
         runtime.put_back_waiting()  # (between tests: a good moment, nothing of yours runs)

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from cleanup_trace import _json
 from cleanup_trace._log import log
@@ -121,29 +121,30 @@ def _pretty(value: object, indent: str, room: int, longer: bool = False) -> str:
     return "[\n" + ",\n".join(lines) + f"\n{indent}]"
 
 
-def render_case(case: dict, texts: Optional[dict] = None) -> str:
+def render_case(case: dict, compact_lengths: Optional[dict] = None) -> str:
     """One case as it appears in its file, inside ``"cases": [...]``: one key per line,
     values as :func:`_pretty` lays them out.
 
-    ``texts``: the compact canonical text of each value (``","`` and ``":"`` between
-    items), which the recorder made already. The one-line text takes as many characters
-    and a space after each separator: at most twice as many. A value whose compact text
-    fits in half the room surely fits (most calls: ``{"args": ["GB82 ..."], "kwargs": {}}``),
-    one whose compact text is longer than the room surely does not; neither is walked to
-    tell (that walk and the encoding were a fifth of the cost of recording a small call).
+    ``compact_lengths``: the length of each value's compact canonical text (``","`` and
+    ``":"`` between items), which the recorder made already. The one-line text takes as
+    many characters and a space after each separator: at most twice as many. A value
+    whose compact text fits in half the room surely fits (most calls: ``{"args": ["GB82
+    ..."], "kwargs": {}}``), one whose compact text is longer than the room surely does
+    not; neither is walked to tell (that walk and the encoding were a fifth of the cost
+    of recording a small call).
     """
     indent = "      "
     lines = []
     for key in sorted(case):
         value = case[key]
         room = LINE_WIDTH - len(indent) - len(key) - 4
-        compact = texts.get(key) if texts else None
+        compact = compact_lengths.get(key) if compact_lengths else None
         if compact is None:
             laid_out = _pretty(value, indent, room)
-        elif 2 * len(compact) <= room:
+        elif 2 * compact <= room:
             laid_out = _one_line(value)
         else:
-            laid_out = _pretty(value, indent, room, longer=len(compact) > room)
+            laid_out = _pretty(value, indent, room, longer=compact > room)
         lines.append(f"{indent}{_one_line(key)}: {laid_out}")
     return "    {\n" + ",\n".join(lines) + "\n    }"
 
@@ -246,10 +247,19 @@ class _FunctionFile:
         self.path: Optional[Path] = None
         self.refused_size = False
         self.unwritten = 0  # cases accepted since the file was last written (deferred writes)
+        self.laid_out_elsewhere = 0  # items of ``rendered`` still a layout_service.Pending
+
+    def rendered_size(self) -> int:
+        """The length of its cases' layouts, more than it for those still being laid out."""
+        if not self.laid_out_elsewhere:
+            return sum(map(len, self.rendered))
+        return sum(len(item) if type(item) is str else item.bound if item.text is None else len(item.text)
+                   for item in self.rendered)
 
     def forget_last(self) -> None:
         self.existing.discard(self.texts.pop())
-        self.rendered.pop()
+        if type(self.rendered.pop()) is not str:
+            self.laid_out_elsewhere -= 1
 
 
 class DataWriter:
@@ -267,6 +277,8 @@ class DataWriter:
         self.cases_written = 0
         self.deferred = False
         self._flushed_at = time.monotonic()
+        # Lays out the deferred cases in a helper process (see layout_service), if given.
+        self.layout: Any = None
 
     def defer(self) -> None:
         """Write at :meth:`flush` instead of at every accepted case: one write per file
@@ -281,6 +293,7 @@ class DataWriter:
         self.written = set()
         self.cases_written = 0
         self.deferred = False
+        self.layout = None  # (the parent's helper)
 
     def flush_due(self, interval: float) -> None:
         """:meth:`flush` if the last one is ``interval`` seconds old."""
@@ -291,9 +304,21 @@ class DataWriter:
         """Write the files holding deferred cases."""
         self._flushed_at = time.monotonic()
         with self._lock:
-            for (module, stem), state in self._files.items():
-                if state.unwritten:
-                    self._write(module, stem, state, render_rendered(state.header, state.rendered))
+            due = [(key, state) for key, state in self._files.items() if state.unwritten]
+            self._laid_out([state for _, state in due])
+            for (module, stem), state in due:
+                self._write(module, stem, state, render_rendered(state.header, state.rendered))
+
+    def _laid_out(self, states: list) -> None:
+        """Every case of these files laid out (see layout_service): their ``rendered``
+        holds texts only."""
+        states = [state for state in states if state.laid_out_elsewhere]
+        if not states:
+            return
+        self.layout.resolve([item for state in states for item in state.rendered if type(item) is not str])
+        for state in states:
+            state.rendered = [item if type(item) is str else item.text for item in state.rendered]
+            state.laid_out_elsewhere = 0
 
     def _drop_unwritten(self, state: _FunctionFile) -> None:
         self.cases_written -= state.unwritten
@@ -310,6 +335,7 @@ class DataWriter:
                 return 0
             removed = len(state.texts)
             state.texts, state.rendered = [], []
+            state.laid_out_elsewhere = 0
             state.unwritten = 0
             if state.path is not None:
                 try:
@@ -350,12 +376,20 @@ class DataWriter:
             if text in state.existing:
                 return "already in an earlier data file"
             state.texts.append(text)
-            state.rendered.append(render_case(case, texts))
+            lengths = {name: len(value) for name, value in texts.items()} if texts else None
+            laid_out = self.layout.send(case, lengths) if self.deferred and self.layout is not None \
+                and lengths is not None else None
+            if laid_out is None:
+                state.rendered.append(render_case(case, lengths))
+            else:
+                state.rendered.append(laid_out)
+                state.laid_out_elsewhere += 1
             # Deferred, the file is made only to measure it, when it may be near the limit
             # (its header and separators take well under 1,000 characters).
-            content = "" if self.deferred and not (
-                self.limit and (sum(map(len, state.rendered)) + 1000) * 4 > self.limit) \
-                else render_rendered(header, state.rendered)
+            near = self.limit and (state.rendered_size() + 1000) * 4 > self.limit
+            if near or not self.deferred:
+                self._laid_out([state])
+            content = "" if self.deferred and not near else render_rendered(header, state.rendered)
             # A character is 1 to 4 bytes in UTF-8: encode only when it might matter.
             if self.limit and len(content) * 4 > self.limit and len(content.encode("utf-8")) > self.limit:
                 state.forget_last()

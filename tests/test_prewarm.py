@@ -92,8 +92,8 @@ def gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     opened = tmp_path / "helper-may-run"
     real = prewarm._helper_command
 
-    def command(fd: int) -> str:
-        line = real(fd)
+    def command(fd: int, *layout_files: tuple) -> str:
+        line = real(fd, *layout_files)
         started, _, redirections = line.partition(" </dev/null")
         return (f"(while [ ! -e {shlex.quote(str(opened))} ]; do sleep 0.01; done; exec {started})"
                 f" </dev/null{redirections}")
@@ -415,8 +415,15 @@ def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
             assert len(finished) == 1 and counts, finished
             modules, taken, passed_over = map(int, counts.groups())
             assert modules == 11 and taken + passed_over == 11 and passed_over <= 2, finished
+            # Its second job: the cases laid out there, or here where it had not reached them.
+            laid_out = [line for line in result.errlines if "layout.finished" in line]
+            counts = re.search(r"cases=(\d+) made_there=(\d+) made_here=(\d+)", laid_out[0]) if laid_out else None
+            assert len(laid_out) == 1 and counts, laid_out
+            cases, there, here = map(int, counts.groups())
+            assert cases == 10 and there + here == 10, laid_out
         else:
             assert finished == []
+            assert not [line for line in result.errlines if "layout.finished" in line]
         folder = pytester.path / f"data-{helper}"
         written[helper] = {path.relative_to(folder): path.read_bytes() for path in sorted(folder.rglob("*.json"))}
     assert len(written[True]) == 10 and written[True] == written[False]

@@ -1,0 +1,218 @@
+"""Data files laid out by the helper process (cleanup_trace.layout_service): the same
+files as laid out here, whatever the helper did or did not reach."""
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from cleanup_trace import layout_helper, layout_service, prewarm
+from cleanup_trace.serialise import dumps_by_key
+from cleanup_trace.writer import DataWriter, render_case
+
+pytestmark = pytest.mark.skipif(not prewarm.supported(), reason="the helper needs a POSIX system with /bin/sh")
+
+
+def _value(chance: random.Random, depth: int = 0):
+    """A stored value's shape: atoms, texts long and short, nested lists and dicts."""
+    kind = chance.randrange(9 if depth < 5 else 5)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return chance.choice([True, False, 0, -7, 10 ** 20, 2.5, float("nan"), -0.0])
+    if kind == 2:
+        return "é\"\n" * chance.randrange(3) + "x" * chance.choice([0, 3, 40, 120])
+    if kind == 3:
+        return {"py/object": "shop.Cart", "items": [chance.randrange(10) for _ in range(chance.randrange(30))]}
+    if kind == 4:
+        return chance.randrange(-5, 5)
+    if kind in (5, 6):
+        return [_value(chance, depth + 1) for _ in range(chance.randrange(12))]
+    return {f"k{index}" * chance.randrange(1, 8): _value(chance, depth + 1) for index in range(chance.randrange(8))}
+
+
+def _cases(count: int, seed: int = 7) -> list:
+    chance = random.Random(seed)
+    return [{"call": {"args": [_value(chance) for _ in range(chance.randrange(4))], "kwargs": {}},
+             "outcome": {"returned": _value(chance)}} for _ in range(count)]
+
+
+def _lengths(case: dict) -> dict:
+    return {key: len(text) for key, text in dumps_by_key(case)[1].items()}
+
+
+@contextlib.contextmanager
+def served(in_thread: bool = True) -> Iterator[layout_service.LayoutService]:
+    """A service whose helper side runs in a thread of this process (``in_thread``), or
+    nowhere (nothing is laid out there)."""
+    requests, results = layout_service.new_files()
+    service = layout_service.LayoutService(requests, results, os.getpid())
+    helper = threading.Thread(target=layout_helper.lay_out, args=(requests, results, os.getpid()), daemon=True)
+    if in_thread:
+        helper.start()
+    try:
+        yield service
+    finally:
+        service._stop()  # (then the thread's files are closed: a process of its own keeps them)
+        if in_thread:
+            helper.join(timeout=10)
+            assert not helper.is_alive()
+        service.close()
+
+
+def _wait_for(service: layout_service.LayoutService, count: int) -> None:
+    """Until the helper side has laid out ``count`` cases (they are read at resolve)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done = 0
+        at = 0
+        data = os.pread(service._results, 1 << 24, 0)
+        while len(data) - at >= layout_helper.RESULT.size:
+            _, length = layout_helper.RESULT.unpack_from(data, at)
+            at += layout_helper.RESULT.size + (0 if length == layout_helper.FAILED else length)
+            done += 1
+        if done >= count:
+            return
+        time.sleep(0.005)
+    pytest.fail("the helper side laid out too little")
+
+
+def test_the_helper_lays_cases_out_as_they_are_laid_out_here() -> None:
+    cases = _cases(300)
+    with served() as service:
+        sent = [service.send(case, _lengths(case)) for case in cases]
+        assert all(pending is not None for pending in sent)
+        _wait_for(service, len(cases))
+        service.resolve(sent)
+        assert [pending.text for pending in sent] == [render_case(case, _lengths(case)) for case in cases]
+        assert service.made_there == len(cases) and service.made_here == 0
+
+
+def test_what_the_helper_has_not_reached_is_laid_out_here_from_the_last_one_back() -> None:
+    cases = _cases(40, seed=3)
+    with served(in_thread=False) as service:  # (a helper that never comes)
+        sent = [service.send(case, _lengths(case)) for case in cases]
+        service.resolve(sent[10:])
+        assert service.made_here == 30 and all(pending.text is None for pending in sent[:10])
+        service.resolve(sent)
+        assert [pending.text for pending in sent] == [render_case(case, _lengths(case)) for case in cases]
+        assert service.made_there == 0 and service.made_here == 40
+
+
+def test_a_case_the_helper_failed_on_is_laid_out_here() -> None:
+    case = _cases(1)[0]
+    with served(in_thread=False) as service:
+        pending = service.send(case, _lengths(case))
+        os.write(service._results, layout_helper.RESULT.pack(pending.index, layout_helper.FAILED))
+        service.resolve([pending])
+        assert pending.text == render_case(case, _lengths(case)) and service.made_here == 1
+
+
+def test_a_value_marshal_does_not_take_is_left_to_the_layout_here() -> None:
+    with served(in_thread=False) as service:
+        assert service.send({"call": {"args": [object()]}}, {"call": 20}) is None
+
+
+def test_a_service_closed_or_in_a_fork_child_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    case = _cases(1)[0]
+    with served(in_thread=False) as service:
+        monkeypatch.setattr(service, "_owner", -1)
+        assert service.send(case, _lengths(case)) is None
+        monkeypatch.undo()
+        service.close()
+        assert service.send(case, _lengths(case)) is None
+
+
+def test_the_helper_side_stops_when_the_recording_process_is_gone() -> None:
+    requests, results = layout_service.new_files()
+    gone = 2 ** 22 + 12345  # (above the default pid_max: no such process)
+    started = time.monotonic()
+    layout_helper.lay_out(requests, results, gone)
+    assert time.monotonic() - started < 5
+    os.close(requests)
+    os.close(results)
+
+
+def _write_all(writer: DataWriter, cases: list) -> tuple:
+    header = {"module": "shop.cart", "qualname": "Cart.total", "role": "", "format": 1}
+    outcomes = []
+    for case in cases:
+        text, texts = dumps_by_key(case)
+        outcomes.append(writer.accept(dict(header, qualname=f"Cart.total{len(text) % 3}"), case, text, texts))
+    writer.flush()
+    return outcomes, {path.name: path.read_bytes() for path in sorted(writer.written)}
+
+
+def test_a_writer_writes_the_same_files_with_the_helper_as_without(tmp_path: Path) -> None:
+    cases = _cases(120, seed=11)
+    without = DataWriter(tmp_path / "without", 0)
+    without.defer()
+    expected = _write_all(without, cases)
+    with served() as service:
+        helped = DataWriter(tmp_path / "with", 0)
+        helped.defer()
+        helped.layout = service
+        assert _write_all(helped, cases) == expected and len(expected[1]) == 3
+        assert service.made_there + service.made_here == expected[0].count("written") > 100
+
+
+def test_a_file_near_the_size_limit_is_measured_with_its_layouts(tmp_path: Path) -> None:
+    """The limit refuses the same cases with the helper as without: a file that may be
+    near it takes its layouts at once to be measured."""
+    cases = [{"call": {"args": ["x" * 3000, index], "kwargs": {}}, "outcome": {"returned": index}}
+             for index in range(12)]
+    outcomes = {}
+    for helper in (False, True):
+        with served(in_thread=helper) as service:
+            writer = DataWriter(tmp_path / f"data-{helper}", 20_000)
+            writer.defer()
+            writer.layout = service if helper else None
+            header = {"module": "shop.cart", "qualname": "Cart.total", "role": "", "format": 1}
+            outcomes[helper] = [writer.accept(header, case, *dumps_by_key(case)) for case in cases]
+            writer.flush()
+            outcomes[helper].append([path.read_bytes() for path in sorted(writer.written)])
+    assert outcomes[True] == outcomes[False]
+    assert outcomes[True].count("data file size limit") >= 5
+
+
+def test_a_real_helper_lays_out_once_its_modules_are_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rewriting helper (prewarm) started with ``lay_out``: a process of its own, no
+    child of this one, which lays the cases out and stops when told."""
+    from cleanup_trace.filters import ModuleFilter
+
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("def double(value):\n    return 2 * value\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(prewarm, "_usable_cpus", lambda: 2)  # (a one-CPU runner tests it all the same)
+    monkeypatch.setattr(prewarm, "MINIMUM_SOURCE_BYTES", 0)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(tmp_path)), lay_out=True)
+    assert warm is not None and warm.layout is not None
+    service = warm.layout
+    try:
+        cases = _cases(50, seed=5)
+        sent = [service.send(case, _lengths(case)) for case in cases]
+        _wait_for(service, len(cases))
+        service.resolve(sent)
+        assert [pending.text for pending in sent] == [render_case(case, _lengths(case)) for case in cases]
+        assert service.made_there == len(cases)
+        with pytest.raises(ChildProcessError):
+            os.waitpid(-1, os.WNOHANG)
+    finally:
+        warm.close()
+        service.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(warm.helper, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail("the helper still runs")
