@@ -26,18 +26,21 @@ from __future__ import annotations
 
 import marshal
 import os
+import time
 from typing import Optional
 
 from cleanup_trace._log import log
-from cleanup_trace.layout_helper import FAILED, REQUEST, REQUESTS_AT, RESULT, STOP_AT
+from cleanup_trace.layout_helper import (ALL_USED, FAILED, REQUEST, REQUESTS_AT, RESULT, STOP_AT, WRITE,
+                                         WRITE_FAILED, WRITTEN, WROTE)
 
-__all__ = ["LayoutService", "Pending", "new_files"]
+__all__ = ["LayoutService", "Pending", "new_files", "WROTE", "ALL_USED", "WRITE_FAILED"]
 
 # A flush reads the helper's results by chunks of this size at most.
 _READ_CHUNK = 1 << 20
-# The recording side's own functions, as found: a test patching ``os.write`` must not see
-# the tool's calls.
+# The recording side's own functions, as found: a test patching ``os.write`` (or
+# ``time.sleep``, freezegun's clock) must not see the tool's calls.
 _pread, _pwrite, _write, _close = os.pread, os.pwrite, os.write, os.close
+_CLOCK = (time.monotonic, time.sleep)  # (in a tuple: freezegun replaces module attributes holding them)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -88,6 +91,9 @@ class LayoutService:
         self._waiting: dict[int, Pending] = {}  # index -> case sent, layout not read yet
         self._read_at = 0  # where the next result starts in the results file
         self._usable = True
+        self._next_job = 0
+        self.writes: dict[int, Optional[tuple]] = {}  # job -> its answer (see write), None until read
+        self.written_here = 0  # write jobs taken back from the helper (see take)
         self.made_there = 0  # layouts taken from the helper
         self.made_here = 0  # layouts made here, the helper not there yet (or failed)
 
@@ -109,13 +115,71 @@ class LayoutService:
         self._next += 1
         return pending
 
+    def write(self, folder: str, stem: str, path: Optional[str], text: str) -> Optional[int]:
+        """Have the helper write a data file (claim ``stem``'s next free file in
+        ``folder``, unless it or ``path`` is claimed already); the job's number, or
+        ``None`` when it is to be written here. Its answer comes in :attr:`writes`:
+        ``(WROTE, path)``, ``(ALL_USED, "")``, ``(WRITE_FAILED, error)``."""
+        if not self._usable or os.getpid() != self._owner or self._next_job >= WRITTEN:
+            return None
+        job = self._next_job
+        data = marshal.dumps((WRITE, job, folder, stem, path or "", text))
+        try:
+            _write_all(self._requests, REQUEST.pack(len(data)) + data)
+        except OSError as error:
+            self._give_up(error)
+            return None
+        self._next_job += 1
+        self.writes[job] = None
+        return job
+
+    def take(self, job: int) -> bool:
+        """Take a write job the helper has not started (then it is this side's to do, and
+        has no answer); ``False``: the helper has it."""
+        if not self._usable or os.getpid() != self._owner or self.helper == os.getpid():
+            return False  # (a helper in this process, tests': the locks are this process's)
+        from cleanup_trace.layout_helper import lock_job
+
+        if not lock_job(self._requests, job):
+            return False
+        self.writes.pop(job, None)
+        self.written_here += 1
+        return True
+
+    def wait_for_writes(self, seconds: float) -> bool:
+        """Read the answers of the writes sent until all are there (``True``), or the
+        helper is gone or has answered none for ``seconds``; then it is stopped (after
+        the write it may be doing: the process is gone, or a second has passed)."""
+        from cleanup_trace.prewarm_helper import alive
+
+        last_answer = _CLOCK[0]()
+        answered = sum(answer is not None for answer in self.writes.values())
+        looks = 0
+        while True:
+            self.read()
+            now_answered = sum(answer is not None for answer in self.writes.values())
+            if now_answered == len(self.writes):
+                return True
+            if now_answered > answered:
+                answered, last_answer = now_answered, _CLOCK[0]()
+            gone = looks % 100 == 99 and not alive(self.helper)
+            if gone or not self._usable or _CLOCK[0]() - last_answer > seconds:
+                break
+            _CLOCK[1](0.0002)
+            looks += 1
+        self._give_up(TimeoutError(f"{len(self.writes) - answered} data file(s) not written by the helper"))
+        stopped = _CLOCK[0]() + 1.0
+        while alive(self.helper) and _CLOCK[0]() < stopped:
+            _CLOCK[1](0.001)
+        return False
+
     def resolve(self, wanted: list) -> None:
         """Give every :class:`Pending` of ``wanted`` its text: the helper's where it made
         it, else made here, from the last one back, reading what the helper made after
         each (it goes on from the first)."""
         from cleanup_trace.writer import render_case
 
-        self._read()
+        self.read()
         left = sorted((pending for pending in wanted if pending.text is None), key=lambda pending: pending.index)
         while left:
             last = left.pop()
@@ -124,13 +188,14 @@ class LayoutService:
                 last.data = None
                 self._waiting.pop(last.index, None)
                 self.made_here += 1
-                self._read()
+                self.read()
             while left and left[-1].text is not None:
                 left.pop()
 
-    def _read(self) -> None:
+    def read(self) -> None:
         """Take the results the helper wrote since the last read."""
-        if not self._usable or not self._waiting or os.getpid() != self._owner:
+        if not self._usable or os.getpid() != self._owner or not (
+                self._waiting or None in self.writes.values()):
             return
         wanted = _READ_CHUNK
         while True:
@@ -156,6 +221,10 @@ class LayoutService:
                 break  # (being written, or past this chunk)
             start = at + RESULT.size
             at = start + size
+            if index & WRITTEN:
+                answer = chunk[start:at]
+                self.writes[index & ~WRITTEN] = (answer[:1], answer[1:].decode("utf-8", "surrogateescape"))
+                continue
             pending = self._waiting.get(index)
             if pending is None or length == FAILED:
                 continue  # (laid out here already, or to be when its turn comes)
@@ -182,7 +251,8 @@ class LayoutService:
         """Stop the helper (the cases not laid out yet are laid out here when resolved)."""
         if os.getpid() != self._owner:
             return
-        log.debug("layout.finished", cases=self._next, made_there=self.made_there, made_here=self.made_here)
+        log.debug("layout.finished", cases=self._next, made_there=self.made_there, made_here=self.made_here,
+                  files=self._next_job, written_here=self.written_here)
         self._usable = False
         self._stop()
         for descriptor in (self._requests, self._results):

@@ -164,6 +164,7 @@ class Recorder:
             self._close_layout()
 
     def _close_layout(self) -> None:
+        self.writer.finish_writes()  # (the files it was given)
         layout, self._layout = self._layout, None
         if self.writer.layout is layout:
             self.writer.layout = None
@@ -194,6 +195,7 @@ class Recorder:
             importhook.uninstall()
             filters.set_recording_root(None)
             self.flush()
+            self.writer.finish_writes()
             self._close_layout()
             if report:
                 self.report()
@@ -290,7 +292,7 @@ class Recorder:
             "functions called": len(functions),  # a record is made at a function's first call
             "functions with cases": sum(1 for function in functions if function.accepted),
             "cases written": self.writer.cases_written,
-            "data files": len(self.writer.written),
+            "data files": self.writer.data_file_count(),
             **{key: value for key, value in sorted(stats.items())
                if key.startswith("functions ") and value},
             **({"modules instrumented in place": len(self.instrumented_in_place)}

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import collections
 import os
 import re
 import threading
@@ -19,6 +20,7 @@ from typing import Any, Optional
 
 from cleanup_trace import _json
 from cleanup_trace._log import log
+from cleanup_trace.layout_helper import ALL_USED, WROTE
 
 MAX_FILES = 10
 _SUFFIX = re.compile(r"-(\d\d)\.json$")
@@ -49,6 +51,10 @@ def data_files(directory: Path, module: str, stem: str) -> list[Path]:
 def _sorted_keys(mapping: dict) -> dict:
     return {key: mapping[key] for key in sorted(mapping)}
 
+
+# A helper writing the files of a flush (see layout_service) that answers none for this
+# long is stopped, and what it was given is written here.
+WRITES_WAITED_SECONDS = 10.0
 
 _CASES_SLOT = "\u0000cases\u0000"
 _ATOMS = (str, int, float, bool, type(None))
@@ -277,8 +283,11 @@ class DataWriter:
         self.cases_written = 0
         self.deferred = False
         self._flushed_at = time.monotonic()
-        # Lays out the deferred cases in a helper process (see layout_service), if given.
+        # Lays out the deferred cases in a helper process (see layout_service), if given,
+        # and writes the files of a flush.
         self.layout: Any = None
+        # Files the helper is writing: job -> (module, stem, its state, cases, text).
+        self._in_flight: dict[int, tuple] = {}
 
     def defer(self) -> None:
         """Write at :meth:`flush` instead of at every accepted case: one write per file
@@ -294,6 +303,7 @@ class DataWriter:
         self.cases_written = 0
         self.deferred = False
         self.layout = None  # (the parent's helper)
+        self._in_flight = {}
 
     def flush_due(self, interval: float) -> None:
         """:meth:`flush` if the last one is ``interval`` seconds old."""
@@ -304,10 +314,96 @@ class DataWriter:
         """Write the files holding deferred cases."""
         self._flushed_at = time.monotonic()
         with self._lock:
+            self._answers(wait=False)
             due = [(key, state) for key, state in self._files.items() if state.unwritten]
             self._laid_out([state for _, state in due])
             for (module, stem), state in due:
-                self._write(module, stem, state, render_rendered(state.header, state.rendered))
+                content = render_rendered(state.header, state.rendered)
+                job = self.layout.write(str(self.directory / module), stem, str(state.path) if state.path else None,
+                                        content) if self.layout is not None else None
+                if job is None:
+                    self._write(module, stem, state, content)
+                else:
+                    # (written meanwhile by the helper: see finish_writes)
+                    self._in_flight[job] = (module, stem, state, state.unwritten, content)
+                    state.unwritten = 0
+
+    def finish_writes(self) -> None:
+        """Wait for the files the helper is writing (those it leaves are written here)."""
+        with self._lock:
+            self._answers(wait=True)
+
+    def data_file_count(self) -> int:
+        """The data files written, and those the helper is making."""
+        making = {id(state) for _, _, state, _, _ in self._in_flight.values() if state.path is None}
+        return len(self.written) + len(making)
+
+    def _answers(self, wait: bool) -> None:
+        """Take what the helper did with the files it was given; ``wait``: until it has
+        done them all, and write here those it did not."""
+        if not self._in_flight:
+            return
+        self.layout.read()
+        if wait:
+            self._take_over()
+            self.layout.wait_for_writes(WRITES_WAITED_SECONDS)
+        for job, (module, stem, state, cases, content) in list(self._in_flight.items()):
+            answer = self.layout.writes.get(job)
+            if answer is None and not wait:
+                continue  # (still to come: its entry stays, for the helper's answer)
+            del self._in_flight[job]
+            self.layout.writes.pop(job, None)
+            if answer is None:  # (the helper is stopped by now)
+                self._write_left(module, stem, state, cases, content)
+                continue
+            kind, detail = answer
+            if kind == WROTE:
+                self._written(state, Path(detail))
+                continue
+            self.cases_written -= cases
+            if kind == ALL_USED:
+                log.warning("datafile.all_used", function=f"{module}.{stem}",
+                            hint="all ten files -00..-09 exist; run `python -m cleanup_trace compact`")
+            else:
+                log.error("datafile.write_failed", function=f"{module}.{stem}", error=detail)
+
+    def _take_over(self) -> None:
+        """Write here the last files the helper has not started, while it goes on from the
+        first: they meet half way. Not a file it has an earlier write of still to do (it
+        may be claiming its name)."""
+        left = sorted(job for job in self._in_flight if self.layout.writes.get(job) is None)
+        files = collections.Counter(self._in_flight[job][:2] for job in left)
+        for job in reversed(left):
+            module, stem, state, cases, content = self._in_flight[job]
+            if files[(module, stem)] > 1 or state.unwritten:
+                continue  # (or cases came after this write: written with them, at a flush)
+            if not self.layout.take(job):
+                return  # (the helper has it, and all before it)
+            del self._in_flight[job]
+            state.unwritten = cases
+            self._write(module, stem, state, content)
+
+    def _write_left(self, module: str, stem: str, state: _FunctionFile, cases: int, content: str) -> None:
+        """Write here a file the helper was given and did not say it wrote: a file of the
+        function holding the same text is the one it made."""
+        if state.path is None:
+            data = content.encode("utf-8")
+            for path in data_files(self.directory, module, stem):
+                try:
+                    if path.read_bytes() == data:
+                        self._written(state, path)
+                        return
+                except OSError:
+                    continue
+        state.unwritten += cases  # (with the cases that came after it, if any)
+        self._laid_out([state])
+        self._write(module, stem, state, render_rendered(state.header, state.rendered))
+
+    def _written(self, state: _FunctionFile, path: Path) -> None:
+        state.path = path
+        if path not in self.written:
+            self.written.add(path)
+            log.debug("datafile.written", path=str(path))
 
     def _laid_out(self, states: list) -> None:
         """Every case of these files laid out (see layout_service): their ``rendered``
@@ -330,6 +426,7 @@ class DataWriter:
         """Remove the cases this process wrote for one function (its file, if it made it)."""
         module, stem = header["module"], function_stem(header["qualname"], header["role"])
         with self._lock:
+            self._answers(wait=True)  # (the file the helper may be making for it)
             state = self._files.get((module, stem))
             if state is None or not state.texts:
                 return 0
@@ -424,7 +521,5 @@ class DataWriter:
             self._drop_unwritten(state)
             return "write failed"
         state.unwritten = 0
-        if state.path not in self.written:
-            self.written.add(state.path)
-            log.debug("datafile.written", path=str(state.path))
+        self._written(state, state.path)
         return "written"

@@ -146,6 +146,7 @@ def _write_all(writer: DataWriter, cases: list) -> tuple:
         text, texts = dumps_by_key(case)
         outcomes.append(writer.accept(dict(header, qualname=f"Cart.total{len(text) % 3}"), case, text, texts))
     writer.flush()
+    writer.finish_writes()
     return outcomes, {path.name: path.read_bytes() for path in sorted(writer.written)}
 
 
@@ -162,6 +163,62 @@ def test_a_writer_writes_the_same_files_with_the_helper_as_without(tmp_path: Pat
         assert service.made_there + service.made_here == expected[0].count("written") > 100
 
 
+def test_the_helper_writes_the_files_of_a_flush_and_the_end_waits_for_them(tmp_path: Path) -> None:
+    cases = _cases(60, seed=13)
+    with served() as service:
+        writer = DataWriter(tmp_path / "data", 0)
+        writer.defer()
+        writer.layout = service
+        header = {"module": "shop.cart", "qualname": "Cart.total", "role": "", "format": 1}
+        for case in cases[:30]:
+            writer.accept(header, case, *dumps_by_key(case))
+        writer.flush()
+        assert writer.data_file_count() == 1  # (being made by the helper)
+        for case in cases[30:]:
+            writer.accept(header, case, *dumps_by_key(case))
+        writer.flush()  # (the same file again: the helper claimed it)
+        writer.finish_writes()
+        assert service.writes == {} and writer.data_file_count() == 1
+        (path,) = writer.written
+        assert path.name == "Cart.total-00.json" and sorted(path.parent.iterdir()) == [path]
+        without = DataWriter(tmp_path / "without", 0)
+        without.defer()
+        for case in cases:
+            without.accept(header, case, *dumps_by_key(case))
+        without.flush()
+        assert path.read_bytes() == next(iter(without.written)).read_bytes()
+
+
+def test_files_a_helper_did_not_answer_for_are_written_here_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A helper that stops answering: the end waits so long, then writes here what it was
+    given; a file it made with the same text is taken as it is (no second file)."""
+    from cleanup_trace import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "WRITES_WAITED_SECONDS", 0.2)
+    with served(in_thread=False) as service:  # (it never answers)
+        writer = DataWriter(tmp_path / "data", 0)
+        writer.defer()
+        writer.layout = service
+        for qualname in ("Cart.total", "Cart.count"):
+            header = {"module": "shop.cart", "qualname": qualname, "role": "", "format": 1}
+            writer.accept(header, *_one_case(qualname))
+        writer.flush()
+        assert writer.data_file_count() == 2 and not writer.written
+        # It made one of them, and died before saying so.
+        made = writer_module.claim(tmp_path / "data" / "shop.cart", "Cart.total",
+                                   writer._in_flight[0][4])
+        writer.finish_writes()
+    assert sorted(path.name for path in (tmp_path / "data" / "shop.cart").iterdir()) == [
+        "Cart.count-00.json", "Cart.total-00.json"]
+    assert made in writer.written and writer.data_file_count() == 2 and writer.cases_written == 2
+
+
+def _one_case(qualname: str) -> tuple:
+    case = {"call": {"args": [qualname], "kwargs": {}}, "outcome": {"returned": len(qualname)}}
+    return (case, *dumps_by_key(case))
+
+
 def test_a_file_near_the_size_limit_is_measured_with_its_layouts(tmp_path: Path) -> None:
     """The limit refuses the same cases with the helper as without: a file that may be
     near it takes its layouts at once to be measured."""
@@ -176,6 +233,7 @@ def test_a_file_near_the_size_limit_is_measured_with_its_layouts(tmp_path: Path)
             header = {"module": "shop.cart", "qualname": "Cart.total", "role": "", "format": 1}
             outcomes[helper] = [writer.accept(header, case, *dumps_by_key(case)) for case in cases]
             writer.flush()
+            writer.finish_writes()
             outcomes[helper].append([path.read_bytes() for path in sorted(writer.written)])
     assert outcomes[True] == outcomes[False]
     assert outcomes[True].count("data file size limit") >= 5
@@ -216,3 +274,87 @@ def test_a_real_helper_lays_out_once_its_modules_are_made(tmp_path: Path, monkey
         time.sleep(0.01)
     else:
         pytest.fail("the helper still runs")
+
+
+def test_a_flush_before_the_helper_answered_leaves_its_files_to_it(tmp_path: Path) -> None:
+    """A second flush comes before the helper said it wrote the first one's file: the
+    end still waits for that answer, and the file is made once."""
+    with served(in_thread=False) as service:
+        writer = DataWriter(tmp_path / "data", 0)
+        writer.defer()
+        writer.layout = service
+        header = {"module": "shop.cart", "qualname": "Cart.total", "role": "", "format": 1}
+        writer.accept(header, *_one_case("Cart.total"))
+        writer.flush()
+        writer.flush()  # (no answer yet: nothing is taken)
+        helper = threading.Thread(target=layout_helper.lay_out,
+                                  args=(service._requests, service._results, os.getpid()), daemon=True)
+        helper.start()
+        writer.finish_writes()
+        service._stop()
+        helper.join(timeout=10)
+    assert [path.name for path in (tmp_path / "data" / "shop.cart").iterdir()] == ["Cart.total-00.json"]
+    assert writer.data_file_count() == 1
+
+
+def test_a_write_job_is_done_by_the_process_that_locks_it_first(tmp_path: Path) -> None:
+    """The recording side takes back the last write jobs the helper has not started; one
+    the helper (another process) has locked is left to it."""
+    import subprocess
+    import sys
+
+    requests, results = layout_service.new_files()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         f"fcntl.lockf({requests}, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, {layout_helper.JOB_LOCKS_AT}, os.SEEK_SET)\n"
+         "print('locked', flush=True)\ntime.sleep(30)\n"],
+        pass_fds=(requests,), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        service = layout_service.LayoutService(requests, results, holder.pid)
+        jobs = [service.write(str(tmp_path), f"f{index}", None, "{}\n") for index in range(3)]
+        assert jobs == [0, 1, 2]
+        assert service.take(2) and service.take(1) and not service.take(0)
+        assert service.writes == {0: None} and service.written_here == 2
+        service.close()
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
+def test_with_a_real_helper_the_files_are_written_once_by_one_side_or_the_other(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanup_trace.filters import ModuleFilter
+
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("def double(value):\n    return 2 * value\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(prewarm, "_usable_cpus", lambda: 2)  # (a one-CPU runner tests it all the same)
+    monkeypatch.setattr(prewarm, "MINIMUM_SOURCE_BYTES", 0)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(tmp_path)), lay_out=True)
+    assert warm is not None
+    cases = _cases(90, seed=17)
+    try:
+        helped = DataWriter(tmp_path / "with", 0)
+        helped.defer()
+        helped.layout = warm.layout
+        for index, case in enumerate(cases):
+            header = {"module": f"shop.m{index % 3}", "qualname": f"f{index % 30}", "role": "", "format": 1}
+            helped.accept(header, case, *dumps_by_key(case))
+        helped.flush()
+        helped.finish_writes()
+        assert warm.layout.writes == {} and len(helped.written) == helped.data_file_count() <= 30
+    finally:
+        warm.close()
+        warm.layout.close()
+    without = DataWriter(tmp_path / "without", 0)
+    without.defer()
+    for index, case in enumerate(cases):
+        header = {"module": f"shop.m{index % 3}", "qualname": f"f{index % 30}", "role": "", "format": 1}
+        without.accept(header, case, *dumps_by_key(case))
+    without.flush()
+    made = {path.relative_to(tmp_path / "with"): path.read_bytes() for path in (tmp_path / "with").rglob("*.json")}
+    expected = {path.relative_to(tmp_path / "without"): path.read_bytes()
+                for path in (tmp_path / "without").rglob("*.json")}
+    assert made == expected and len(made) == len(helped.written)
