@@ -21,6 +21,13 @@ ever waited for.
   needs its layout at once. A fork child lays out its own cases.
 * A case the helper fails on, or any failure of the helper, is laid out here: the files
   are the same with or without it (tests compare them).
+* It writes the files of a flush too (:meth:`LayoutService.write`): creating a file costs
+  0.05 to 0.6 ms on a virtual disk (yamale's 95 files: 57 ms at the end of a 0.7 s run).
+  The end of the session takes back the last ones it has not started, while it goes on
+  from the first (whoever holds a job's lock, a POSIX record lock of one byte, does it),
+  and waits for the rest; a helper that answers none for ten seconds is stopped, and what
+  it did not say it wrote is written here (a file of the function with the same text is
+  the one it made).
 """
 from __future__ import annotations
 

@@ -7,6 +7,8 @@
   file and ``os.replace`` — atomic: a reader sees the old or the new file, never a part.
 * Cases already present in earlier files of the function are not written again.
 * A file that would grow past the size limit is not written (the case is refused).
+* A pytest session's files are laid out, and written at its flushes, by the helper
+  process when there is one (see :mod:`cleanup_trace.layout_service`): the same files.
 """
 from __future__ import annotations
 
@@ -311,7 +313,8 @@ class DataWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Write the files holding deferred cases."""
+        """Write the files holding deferred cases (or give them to the helper to write:
+        :meth:`finish_writes` waits for it)."""
         self._flushed_at = time.monotonic()
         with self._lock:
             self._answers(wait=False)
