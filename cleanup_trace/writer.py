@@ -322,7 +322,9 @@ class DataWriter:
             self._laid_out([state for _, state in due])
             for (module, stem), state in due:
                 content = render_rendered(state.header, state.rendered)
-                job = self.layout.write(str(self.directory / module), stem, str(state.path) if state.path else None,
+                # (absolute paths: the helper runs from "/")
+                job = self.layout.write(os.path.abspath(self.directory / module), stem,
+                                        os.path.abspath(state.path) if state.path else None,
                                         content) if self.layout is not None else None
                 if job is None:
                     self._write(module, stem, state, content)
