@@ -86,6 +86,11 @@ def _start_recording(config: pytest.Config) -> None:
     # An xdist controller runs no test (its workers do, on the cores a helper would take).
     options = config.known_args_namespace
     recorder.rewrite_ahead = not (getattr(options, "numprocesses", None) or getattr(options, "dist", "no") != "no")
+    # pytest reaches its end (terminal summary, unconfigure: both flush; the recorder's
+    # exit handler otherwise) even on Ctrl-C, and flushes between tests every few
+    # seconds: about one write per data file, not one per case. (Said before the start:
+    # a helper started with it lays the cases out too.)
+    recorder.write_at_flush()
     recorder.start()
     # (Options are parsed after the initial conftests: the early namespace has it then.)
     basetemp = config.getoption("basetemp", None) or getattr(config.known_args_namespace, "basetemp", None)
@@ -93,10 +98,6 @@ def _start_recording(config: pytest.Config) -> None:
         from cleanup_trace import runtime
 
         runtime.note_temporary_directory(str(basetemp))
-    # pytest reaches its end (terminal summary, unconfigure: both flush; the recorder's
-    # exit handler otherwise) even on Ctrl-C, and flushes between tests every few
-    # seconds: about one write per data file, not one per case.
-    recorder.write_at_flush()
     config.stash[recording_key] = True
 
 

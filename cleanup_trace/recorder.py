@@ -113,7 +113,12 @@ class Recorder:
                 self._close_layout()
                 helper = None
             if helper is None:
-                helper = self._prewarm(late)
+                # (writes at flush, a pytest session's: it lays their cases out too)
+                helper = self._prewarm(late, lay_out=self.writer.deferred)
+                if helper is not None and helper.layout is not None:
+                    self._layout = helper.layout
+            if self.writer.deferred and self._layout is not None:
+                self.writer.layout = self._layout
             self._finder = importhook.install(self.filter, helper)
             never = self.filter.never_included()
             if never:
