@@ -37,23 +37,17 @@ import time
 from typing import Optional
 
 from cleanup_trace._log import log
-from cleanup_trace.layout_helper import (ALL_USED, FAILED, REQUEST, REQUESTS_AT, RESULT, STOP_AT, WRITE,
-                                         WRITE_FAILED, WRITTEN, WROTE)
+from cleanup_trace.layout_helper import FAILED, REQUEST, REQUESTS_AT, RESULT, STOP_AT, WRITE, WRITTEN
+from cleanup_trace.prewarm_helper import write_all
 
-__all__ = ["LayoutService", "Pending", "new_files", "WROTE", "ALL_USED", "WRITE_FAILED"]
+__all__ = ["LayoutService", "Pending", "new_files"]
 
 # A flush reads the helper's results by chunks of this size at most.
 _READ_CHUNK = 1 << 20
-# The recording side's own functions, as found: a test patching ``os.write`` (or
+# The recording side's own functions, as found: a test patching ``os.pread`` (or
 # ``time.sleep``, freezegun's clock) must not see the tool's calls.
-_pread, _pwrite, _write, _close = os.pread, os.pwrite, os.write, os.close
+_pread, _pwrite, _close = os.pread, os.pwrite, os.close
 _CLOCK = (time.monotonic, time.sleep)  # (in a tuple: freezegun replaces module attributes holding them)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[_write(fd, view):]
 
 
 def new_files() -> tuple[int, int]:
@@ -64,7 +58,7 @@ def new_files() -> tuple[int, int]:
         # (not inheritable: no program you start gets them)
         requests, results = os.dup(first.fileno()), os.dup(second.fileno())
     try:
-        _write_all(requests, bytes(REQUESTS_AT))
+        write_all(requests, bytes(REQUESTS_AT))
     except OSError:
         _close(requests)
         _close(results)
@@ -114,7 +108,7 @@ class LayoutService:
         except ValueError:  # (an object of another type: the layout here says what it makes of it)
             return None
         try:
-            _write_all(self._requests, REQUEST.pack(len(data)) + data)
+            write_all(self._requests, REQUEST.pack(len(data)) + data)
         except OSError as error:
             self._give_up(error)
             return None
@@ -126,13 +120,14 @@ class LayoutService:
         """Have the helper write a data file (claim ``stem``'s next free file in
         ``folder``, unless it or ``path`` is claimed already); the job's number, or
         ``None`` when it is to be written here. Its answer comes in :attr:`writes`:
-        ``(WROTE, path)``, ``(ALL_USED, "")``, ``(WRITE_FAILED, error)``."""
+        ``(WROTE, path)``, ``(ALL_USED, "")``, ``(WRITE_FAILED, error)`` (see
+        :mod:`cleanup_trace.layout_helper`)."""
         if not self._usable or os.getpid() != self._owner or self._next_job >= WRITTEN:
             return None
         job = self._next_job
         data = marshal.dumps((WRITE, job, folder, stem, path or "", text))
         try:
-            _write_all(self._requests, REQUEST.pack(len(data)) + data)
+            write_all(self._requests, REQUEST.pack(len(data)) + data)
         except OSError as error:
             self._give_up(error)
             return None

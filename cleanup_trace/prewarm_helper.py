@@ -12,7 +12,7 @@ import os
 import struct
 import sys
 import warnings
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # index of the module in the list, status, its source's hash, length of what follows
 RECORD = struct.Struct("<IB8sI")
@@ -49,10 +49,12 @@ def helper_stamp() -> bytes:
     return importlib.util.MAGIC_NUMBER + bytes([sys.flags.optimize, 0, 0, 0])
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes, write: Any = os.write) -> None:
+    # (``write``: os.write as found when this module was imported; a test patching it does
+    # not see the tool's writes)
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[write(fd, view):]
 
 
 def serve(fd: int, parent: int, layout_files: tuple = ()) -> None:
