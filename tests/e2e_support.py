@@ -24,3 +24,19 @@ def run_script(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch, **files
     result = pytester.run(sys.executable, "script.py")
     assert result.ret == 0, result.stderr.str()
     return result
+
+
+def wait_until_gone(pid: int, seconds: float = 10.0) -> None:
+    """Until process ``pid`` has exited (a helper told to stop); fails the test after
+    ``seconds``."""
+    import os
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+    pytest.fail(f"process {pid} still runs")

@@ -16,6 +16,7 @@ import pytest
 from cleanup_trace import layout_helper, layout_service, prewarm
 from cleanup_trace.serialise import dumps_by_key
 from cleanup_trace.writer import DataWriter, render_case
+from e2e_support import wait_until_gone
 
 pytestmark = pytest.mark.skipif(not prewarm.supported(), reason="the helper needs a POSIX system with /bin/sh")
 
@@ -240,9 +241,10 @@ def test_a_file_near_the_size_limit_is_measured_with_its_layouts(tmp_path: Path)
     assert outcomes[True].count("data file size limit") >= 5
 
 
-def test_a_real_helper_lays_out_once_its_modules_are_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The rewriting helper (prewarm) started with ``lay_out``: a process of its own, no
-    child of this one, which lays the cases out and stops when told."""
+@pytest.fixture
+def real_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[prewarm.Prewarm]:
+    """The rewriting helper (prewarm) of a one-module package, started with ``lay_out``;
+    stopped afterwards, and gone."""
     from cleanup_trace.filters import ModuleFilter
 
     (tmp_path / "shop").mkdir()
@@ -253,28 +255,26 @@ def test_a_real_helper_lays_out_once_its_modules_are_made(tmp_path: Path, monkey
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(tmp_path)), lay_out=True)
     assert warm is not None and warm.layout is not None
-    service = warm.layout
     try:
-        cases = _cases(50, seed=5)
-        sent = [service.send(case, _lengths(case)) for case in cases]
-        _wait_for(service, len(cases))
-        service.resolve(sent)
-        assert [pending.text for pending in sent] == [render_case(case, _lengths(case)) for case in cases]
-        assert service.made_there == len(cases)
-        with pytest.raises(ChildProcessError):
-            os.waitpid(-1, os.WNOHANG)
+        yield warm
     finally:
         warm.close()
-        service.close()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(warm.helper, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.01)
-    else:
-        pytest.fail("the helper still runs")
+        warm.layout.close()
+    wait_until_gone(warm.helper)
+
+
+def test_a_real_helper_lays_out_once_its_modules_are_made(real_helper: prewarm.Prewarm) -> None:
+    """A process of its own, no child of this one, which lays the cases out (and stops
+    when told: see the fixture)."""
+    service = real_helper.layout
+    cases = _cases(50, seed=5)
+    sent = [service.send(case, _lengths(case)) for case in cases]
+    _wait_for(service, len(cases))
+    service.resolve(sent)
+    assert [pending.text for pending in sent] == [render_case(case, _lengths(case)) for case in cases]
+    assert service.made_there == len(cases)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
 
 
 def test_a_flush_before_the_helper_answered_leaves_its_files_to_it(tmp_path: Path) -> None:
@@ -323,76 +323,21 @@ def test_a_write_job_is_done_by_the_process_that_locks_it_first(tmp_path: Path) 
 
 
 def test_with_a_real_helper_the_files_are_written_once_by_one_side_or_the_other(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cleanup_trace.filters import ModuleFilter
-
-    (tmp_path / "shop").mkdir()
-    (tmp_path / "shop" / "__init__.py").write_text("def double(value):\n    return 2 * value\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(prewarm, "_usable_cpus", lambda: 2)  # (a one-CPU runner tests it all the same)
-    monkeypatch.setattr(prewarm, "MINIMUM_SOURCE_BYTES", 0)
-    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
-    warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(tmp_path)), lay_out=True)
-    assert warm is not None
+        real_helper: prewarm.Prewarm, tmp_path: Path) -> None:
     cases = _cases(90, seed=17)
-    try:
-        helped = DataWriter(tmp_path / "with", 0)
-        helped.defer()
-        helped.layout = warm.layout
-        for index, case in enumerate(cases):
-            header = {"module": f"shop.m{index % 3}", "qualname": f"f{index % 30}", "role": "", "format": 1}
-            helped.accept(header, case, *dumps_by_key(case))
-        helped.flush()
-        helped.finish_writes()
-        assert warm.layout.writes == {} and len(helped.written) == helped.data_file_count() <= 30
-    finally:
-        warm.close()
-        warm.layout.close()
+    helped = DataWriter(tmp_path / "with", 0)
+    helped.defer()
+    helped.layout = real_helper.layout
     without = DataWriter(tmp_path / "without", 0)
     without.defer()
-    for index, case in enumerate(cases):
-        header = {"module": f"shop.m{index % 3}", "qualname": f"f{index % 30}", "role": "", "format": 1}
-        without.accept(header, case, *dumps_by_key(case))
-    without.flush()
+    for writer in (helped, without):
+        for index, case in enumerate(cases):
+            header = {"module": f"shop.m{index % 3}", "qualname": f"f{index % 30}", "role": "", "format": 1}
+            writer.accept(header, case, *dumps_by_key(case))
+        writer.flush()
+        writer.finish_writes()
+    assert real_helper.layout.writes == {} and len(helped.written) == helped.data_file_count() <= 30
     made = {path.relative_to(tmp_path / "with"): path.read_bytes() for path in (tmp_path / "with").rglob("*.json")}
     expected = {path.relative_to(tmp_path / "without"): path.read_bytes()
                 for path in (tmp_path / "without").rglob("*.json")}
     assert made == expected and len(made) == len(helped.written)
-
-
-LAYOUT_BY_START = """
-import sys
-from cleanup_trace import prewarm
-prewarm._usable_cpus = lambda: 2  # (a one-CPU runner tests it all the same)
-prewarm.MINIMUM_SOURCE_BYTES = 0
-from cleanup_trace.recorder import Recorder
-
-recorder = Recorder()
-recorder.start()
-print("writes at once, a helper laying out:", recorder.writer.layout is not None)
-recorder.stop(report=False)
-recorder.write_at_flush()
-recorder.start()
-print("writes at flush, a helper laying out:", recorder.writer.layout is not None)
-recorder.stop(report=False)
-print("after the stop:", recorder.writer.layout is not None)
-"""
-
-
-def test_a_recording_writing_at_flush_has_its_helper_lay_out_even_started_late(
-        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
-    """Not started as pytest loads its plugins (``--cleanup-record`` in an ini file's
-    ``addopts``): the helper started with the recording lays out too, when the files are
-    written at flush; not for a recording writing each case at once."""
-    (pytester.path / "shop").mkdir()
-    (pytester.path / "shop" / "__init__.py").write_text("def double(value):\n    return 2 * value\n")
-    (pytester.path / "script.py").write_text(LAYOUT_BY_START)
-    clean_env.setenv("PYTHONPATH", str(pytester.path), prepend=os.pathsep)
-    clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "shop*")
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "data"))
-    clean_env.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    clean_env.delenv("PYTEST_XDIST_WORKER", raising=False)
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
-    result.stdout.fnmatch_lines(["writes at once, a helper laying out: False",
-                                 "writes at flush, a helper laying out: True", "after the stop: False"])

@@ -17,6 +17,7 @@ import pytest
 
 from cleanup_trace import inline, prewarm, rewrite
 from cleanup_trace.filters import ModuleFilter
+from e2e_support import wait_until_gone
 
 pytestmark = pytest.mark.skipif(not prewarm.supported(), reason="the helper needs a POSIX system with /bin/sh")
 
@@ -212,15 +213,7 @@ def test_a_helper_still_working_when_recording_stops_is_stopped(package: Path, t
     warm = prewarm.start(ModuleFilter(("shop*",), ("*",), project_root=str(package)))
     assert warm is not None
     warm.close()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(warm.helper, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.01)
-    else:
-        pytest.fail("the helper still runs")
+    wait_until_gone(warm.helper)
 
 
 def test_the_import_hook_takes_the_helpers_code_and_waits_for_the_one_in_the_making(
