@@ -341,3 +341,41 @@ def test_with_a_real_helper_the_files_are_written_once_by_one_side_or_the_other(
     expected = {path.relative_to(tmp_path / "without"): path.read_bytes()
                 for path in (tmp_path / "without").rglob("*.json")}
     assert made == expected and len(made) == len(helped.written)
+
+
+LAYOUT_BY_START = """
+import sys
+from cleanup_trace import prewarm
+prewarm._usable_cpus = lambda: 2  # (a one-CPU runner tests it all the same)
+prewarm.MINIMUM_SOURCE_BYTES = 0
+from cleanup_trace.recorder import Recorder
+
+recorder = Recorder()
+recorder.start()
+print("writes at once, a helper laying out:", recorder.writer.layout is not None)
+recorder.stop(report=False)
+recorder.write_at_flush()
+recorder.start()
+print("writes at flush, a helper laying out:", recorder.writer.layout is not None)
+recorder.stop(report=False)
+print("after the stop:", recorder.writer.layout is not None)
+"""
+
+
+def test_a_recording_writing_at_flush_has_its_helper_lay_out_even_started_late(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """Not started as pytest loads its plugins (``--cleanup-record`` in an ini file's
+    ``addopts``): the helper started with the recording lays out too, when the files are
+    written at flush; not for a recording writing each case at once."""
+    (pytester.path / "shop").mkdir()
+    (pytester.path / "shop" / "__init__.py").write_text("def double(value):\n    return 2 * value\n")
+    (pytester.path / "script.py").write_text(LAYOUT_BY_START)
+    clean_env.setenv("PYTHONPATH", str(pytester.path), prepend=os.pathsep)
+    clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "shop*")
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "data"))
+    clean_env.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    clean_env.delenv("PYTEST_XDIST_WORKER", raising=False)
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["writes at once, a helper laying out: False",
+                                 "writes at flush, a helper laying out: True", "after the stop: False"])
