@@ -40,3 +40,20 @@ def wait_until_gone(pid: int, seconds: float = 10.0) -> None:
             return
         time.sleep(0.01)
     pytest.fail(f"process {pid} still runs")
+
+
+def run_shop_script(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch, project: Path,
+                    script: str) -> pytest.RunResult:
+    """``python script.py`` recording ``shop*`` (a package in ``project``), into the
+    pytester directory, without the bytecode cache, as no xdist worker; it must succeed."""
+    import os
+
+    (pytester.path / "script.py").write_text(script)
+    clean_env.setenv("PYTHONPATH", str(project), prepend=os.pathsep)
+    clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "shop*")
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "data"))
+    clean_env.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    clean_env.delenv("PYTEST_XDIST_WORKER", raising=False)
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    return result

@@ -16,7 +16,7 @@ import pytest
 from cleanup_trace import layout_helper, layout_service, prewarm
 from cleanup_trace.serialise import dumps_by_key
 from cleanup_trace.writer import DataWriter, render_case
-from e2e_support import wait_until_gone
+from e2e_support import run_shop_script, wait_until_gone
 
 pytestmark = pytest.mark.skipif(not prewarm.supported(), reason="the helper needs a POSIX system with /bin/sh")
 
@@ -369,13 +369,6 @@ def test_a_recording_writing_at_flush_has_its_helper_lay_out_even_started_late(
     written at flush; not for a recording writing each case at once."""
     (pytester.path / "shop").mkdir()
     (pytester.path / "shop" / "__init__.py").write_text("def double(value):\n    return 2 * value\n")
-    (pytester.path / "script.py").write_text(LAYOUT_BY_START)
-    clean_env.setenv("PYTHONPATH", str(pytester.path), prepend=os.pathsep)
-    clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "shop*")
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "data"))
-    clean_env.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    clean_env.delenv("PYTEST_XDIST_WORKER", raising=False)
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    result = run_shop_script(pytester, clean_env, pytester.path, LAYOUT_BY_START)
     result.stdout.fnmatch_lines(["writes at once, a helper laying out: False",
                                  "writes at flush, a helper laying out: True", "after the stop: False"])

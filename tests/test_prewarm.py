@@ -17,7 +17,7 @@ import pytest
 
 from cleanup_trace import inline, prewarm, rewrite
 from cleanup_trace.filters import ModuleFilter
-from e2e_support import wait_until_gone
+from e2e_support import run_shop_script, wait_until_gone
 
 pytestmark = pytest.mark.skipif(not prewarm.supported(), reason="the helper needs a POSIX system with /bin/sh")
 
@@ -171,14 +171,7 @@ def test_a_helper_started_before_recording_is_the_one_the_recording_uses(
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch, package: Path) -> None:
     """pytest's plugin starts the helper as pytest loads its plugins, when the command
     line asks to record (Recorder.start_helper): the recording takes it."""
-    (pytester.path / "script.py").write_text(EARLY_HELPER_SCRIPT)
-    clean_env.setenv("PYTHONPATH", str(package), prepend=os.pathsep)
-    clean_env.setenv("PYTESTCLEANUP_INCLUDE_MODULES", "shop*")
-    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "data"))
-    clean_env.setenv("PYTHONDONTWRITEBYTECODE", "1")
-    clean_env.delenv("PYTEST_XDIST_WORKER", raising=False)
-    result = pytester.run(sys.executable, "script.py")
-    assert result.ret == 0, result.stderr.str()
+    result = run_shop_script(pytester, clean_env, package, EARLY_HELPER_SCRIPT)
     result.stdout.fnmatch_lines(["started early: True", "the recording's: True", "taken: 2 8"])  # (shop, shop.m3)
 
 
