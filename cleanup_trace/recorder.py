@@ -169,7 +169,8 @@ class Recorder:
             self._close_layout()
 
     def _close_layout(self) -> None:
-        self.writer.finish_writes()  # (the files it was given)
+        with runtime.tool_work():  # (its files are not the program's doing)
+            self.writer.finish_writes()  # (the files it was given)
         layout, self._layout = self._layout, None
         if self.writer.layout is layout:
             self.writer.layout = None
@@ -200,8 +201,7 @@ class Recorder:
             importhook.uninstall()
             filters.set_recording_root(None)
             self.flush()
-            self.writer.finish_writes()
-            self._close_layout()
+            self._close_layout()  # (once the files it was given are written)
             if report:
                 self.report()
 
