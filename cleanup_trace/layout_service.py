@@ -135,6 +135,13 @@ class LayoutService:
         self.writes[job] = None
         return job
 
+    def helper_alive(self) -> bool:
+        """Is the helper's process still there? (A job it held when it died is unlocked,
+        though it may have claimed its file's name.)"""
+        from cleanup_trace.prewarm_helper import alive
+
+        return self.helper == os.getpid() or alive(self.helper)
+
     def take(self, job: int) -> bool:
         """Take a write job the helper has not started (then it is this side's to do, and
         has no answer); ``False``: the helper has it."""

@@ -376,6 +376,8 @@ class DataWriter:
         """Write here the last files the helper has not started, while it goes on from the
         first: they meet half way. Not a file it has an earlier write of still to do (it
         may be claiming its name)."""
+        if not self.layout.helper_alive():
+            return  # (a job it died on is unlocked: see _write_left, after the wait)
         left = sorted(job for job in self._in_flight if self.layout.writes.get(job) is None)
         files = collections.Counter(self._in_flight[job][:2] for job in left)
         for job in reversed(left):

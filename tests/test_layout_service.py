@@ -216,6 +216,17 @@ def test_files_a_helper_did_not_answer_for_are_written_here_once(
     assert made in writer.written and writer.data_file_count() == 2 and writer.cases_written == 2
 
 
+def _one_file_flushed(tmp_path: Path, service: layout_service.LayoutService) -> DataWriter:
+    """A writer given ``service``, one case of ``Cart.total`` accepted and flushed."""
+    writer = DataWriter(tmp_path / "data", 0)
+    writer.defer()
+    writer.layout = service
+    header = {"module": "shop.cart", "qualname": "Cart.total", "role": "", "format": 1}
+    writer.accept(header, *_one_case("Cart.total"))
+    writer.flush()
+    return writer
+
+
 def _one_case(qualname: str) -> tuple:
     case = {"call": {"args": [qualname], "kwargs": {}}, "outcome": {"returned": len(qualname)}}
     return (case, *dumps_by_key(case))
@@ -281,12 +292,7 @@ def test_a_flush_before_the_helper_answered_leaves_its_files_to_it(tmp_path: Pat
     """A second flush comes before the helper said it wrote the first one's file: the
     end still waits for that answer, and the file is made once."""
     with served(in_thread=False) as service:
-        writer = DataWriter(tmp_path / "data", 0)
-        writer.defer()
-        writer.layout = service
-        header = {"module": "shop.cart", "qualname": "Cart.total", "role": "", "format": 1}
-        writer.accept(header, *_one_case("Cart.total"))
-        writer.flush()
+        writer = _one_file_flushed(tmp_path, service)
         writer.flush()  # (no answer yet: nothing is taken)
         helper = threading.Thread(target=layout_helper.lay_out,
                                   args=(service._requests, service._results, os.getpid()), daemon=True)
@@ -372,3 +378,24 @@ def test_a_recording_writing_at_flush_has_its_helper_lay_out_even_started_late(
     result = run_shop_script(pytester, clean_env, pytester.path, LAYOUT_BY_START)
     result.stdout.fnmatch_lines(["writes at once, a helper laying out: False",
                                  "writes at flush, a helper laying out: True", "after the stop: False"])
+
+
+def test_files_of_a_helper_gone_are_written_here_once(tmp_path: Path) -> None:
+    """A helper that died while writing: its jobs are not taken back by their locks (it
+    may have claimed the name it held), but written here after the wait, a file of the
+    function with the same text being the one it made."""
+    import subprocess
+
+    requests, results = layout_service.new_files()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    service = layout_service.LayoutService(requests, results, gone.pid)
+    writer = _one_file_flushed(tmp_path, service)
+    # It linked the name, and died before saying so.
+    from cleanup_trace import writer as writer_module
+
+    made = writer_module.claim(tmp_path / "data" / "shop.cart", "Cart.total", writer._in_flight[0][4])
+    writer.finish_writes()
+    service.close()
+    assert [path.name for path in (tmp_path / "data" / "shop.cart").iterdir()] == ["Cart.total-00.json"]
+    assert writer.written == {made} and service.written_here == 0
