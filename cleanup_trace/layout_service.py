@@ -37,8 +37,9 @@ import time
 from typing import Optional
 
 from cleanup_trace._log import log
-from cleanup_trace.layout_helper import FAILED, REQUEST, REQUESTS_AT, RESULT, STOP_AT, WRITE, WRITTEN
-from cleanup_trace.prewarm_helper import write_all
+from cleanup_trace.layout_helper import FAILED, REQUEST, REQUESTS_AT, RESULT, STOP_AT, WRITE, WRITTEN, lock_job
+from cleanup_trace.prewarm_helper import alive, write_all
+from cleanup_trace.writer import render_case
 
 __all__ = ["LayoutService", "Pending", "new_files"]
 
@@ -138,8 +139,6 @@ class LayoutService:
     def helper_alive(self) -> bool:
         """Is the helper's process still there? (A job it held when it died is unlocked,
         though it may have claimed its file's name.)"""
-        from cleanup_trace.prewarm_helper import alive
-
         return self.helper == os.getpid() or alive(self.helper)
 
     def take(self, job: int) -> bool:
@@ -147,8 +146,6 @@ class LayoutService:
         has no answer); ``False``: the helper has it."""
         if not self._usable or os.getpid() != self._owner or self.helper == os.getpid():
             return False  # (a helper in this process, tests': the locks are this process's)
-        from cleanup_trace.layout_helper import lock_job
-
         if not lock_job(self._requests, job):
             return False
         self.writes.pop(job, None)
@@ -159,8 +156,6 @@ class LayoutService:
         """Read the answers of the writes sent until all are there (``True``), or the
         helper is gone or has answered none for ``seconds``; then it is stopped (after
         the write it may be doing: the process is gone, or a second has passed)."""
-        from cleanup_trace.prewarm_helper import alive
-
         last_answer = _CLOCK[0]()
         answered = sum(answer is not None for answer in self.writes.values())
         looks = 0
@@ -186,8 +181,6 @@ class LayoutService:
         """Give every :class:`Pending` of ``wanted`` its text: the helper's where it made
         it, else made here, from the last one back, reading what the helper made after
         each (it goes on from the first)."""
-        from cleanup_trace.writer import render_case
-
         self.read()
         left = sorted((pending for pending in wanted if pending.text is None), key=lambda pending: pending.index)
         while left:

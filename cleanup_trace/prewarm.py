@@ -375,20 +375,21 @@ def _size(path: str) -> int:
         return 0
 
 
-def detached_command(call: str) -> str:
-    """The shell line starting ``call`` (Python code, this package importable) in a helper
-    process as described above (``-S``, in the background, its process id echoed)."""
+def _helper_command(fd: int, layout_files: tuple = ()) -> str:
+    """The shell line starting the helper as described above (``-S``, in the background,
+    its process id echoed)."""
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    script = f"import sys; sys.path.insert(0, {package_parent!r}); {call}"
+    script = (f"import sys; sys.path.insert(0, {package_parent!r}); "
+              f"from cleanup_trace.prewarm_helper import serve; serve({fd}, {os.getpid()}, {tuple(layout_files)!r})")
     flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
     flags += ["-B"] if sys.flags.dont_write_bytecode else []
     command = shlex.join([sys.executable, "-S", *flags, "-c", script])
     return f"{command} </dev/null >/dev/null 2>&1 & echo $!"
 
 
-def spawn_detached(command: str, fds: tuple) -> int:
-    """Run a :func:`detached_command` through ``/bin/sh`` (from ``/``, in a session of its
-    own, given ``fds``); the helper's process id. The shell, this process's child, is
+def _spawn(command: str, fds: tuple) -> int:
+    """Run :func:`_helper_command`'s line through ``/bin/sh`` (from ``/``, in a session of
+    its own, given ``fds``); the helper's process id. The shell, this process's child, is
     waited for here: the helper is not a child of your process."""
     # (from "/": the helper's ``sys.path`` starts with its working directory, where a
     # module of the project named as a standard one must not be found)
@@ -401,11 +402,6 @@ def spawn_detached(command: str, fds: tuple) -> int:
         shell.wait()
         raise
     return int(answer.split()[-1])
-
-
-def _helper_command(fd: int, layout_files: tuple = ()) -> str:
-    return detached_command(f"from cleanup_trace.prewarm_helper import serve; "
-                            f"serve({fd}, {os.getpid()}, {tuple(layout_files)!r})")
 
 
 def start(module_filter: ModuleFilter, in_place: list = (), lay_out: bool = False) -> Optional[Prewarm]:
@@ -431,16 +427,14 @@ def start(module_filter: ModuleFilter, in_place: list = (), lay_out: bool = Fals
                 from cleanup_trace import layout_service
 
                 layout_files = layout_service.new_files()
-            helper = spawn_detached(_helper_command(shared, layout_files), (shared, *layout_files))
+            helper = _spawn(_helper_command(shared, layout_files), (shared, *layout_files))
         except Exception:
             for descriptor in (shared, *layout_files):
                 os.close(descriptor)
             raise
         warm = Prewarm(shared, modules, where, helper)
         if layout_files:
-            from cleanup_trace.layout_service import LayoutService
-
-            warm.layout = LayoutService(*layout_files, helper)
+            warm.layout = layout_service.LayoutService(*layout_files, helper)
         return warm
     except Exception as error:  # never in the way of a recording
         log.debug("prewarm.not_started", error=f"{type(error).__name__}: {error}")

@@ -270,9 +270,7 @@ class Recorder:
         recording stops) instead of at every accepted case: for a pytest session, which
         reaches its end even when interrupted; one killed outright loses the cases
         accepted since the last flush."""
-        self.writer.defer()
-        if self._layout is not None:
-            self.writer.layout = self._layout  # (the cases laid out by the helper meanwhile)
+        self.writer.defer()  # (said before start: the helper lays the cases out too, see start)
 
     def flush_due(self) -> None:
         runtime.put_back_waiting()  # (between tests: a good moment, nothing of yours runs)
