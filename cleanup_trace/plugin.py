@@ -140,7 +140,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from cleanup_trace.recorder import Recorder
 
         config.stash[recording_key] = False
-        Recorder().stop(force=True, report=False)  # the terminal summary said it already
+        recorder = Recorder()
+        recorder.stop(force=True, report=False)  # the terminal summary said it already
+        recorder.release()
 
 
 def pytest_report_header(config: pytest.Config) -> Optional[str]:

@@ -205,6 +205,16 @@ class Recorder:
             if report:
                 self.report()
 
+    def release(self) -> None:
+        """After the last stop of a pytest session: what only the recording needed goes
+        (the functions' records, the files' states), before pytest's last garbage
+        collections go through it (see runtime.release_records)."""
+        with self._lock:
+            if self._depth == 0:
+                runtime.release_records()
+                self.writer.release()
+                self._reachable.clear()
+
     def _at_exit(self) -> None:
         try:
             self.stop(force=True)

@@ -338,6 +338,13 @@ class DataWriter:
         with self._lock:
             self._answers(wait=True)
 
+    def release(self) -> None:
+        """Forget this run's files once all they hold is written (the end of a pytest
+        session): a recording started later writes new ones, as a new run does."""
+        with self._lock:
+            if not self._in_flight:
+                self._files = {key: state for key, state in self._files.items() if state.unwritten}
+
     def data_file_count(self) -> int:
         """The data files written, and those the helper is making."""
         making = {id(state) for _, _, state, _, _ in self._in_flight.values() if state.path is None}

@@ -97,6 +97,30 @@ def test_new_cases_go_to_the_next_file(pytester: pytest.Pytester, app: Path,
         passed=len(first["cases"]) + len(second["cases"]))
 
 
+def test_a_recorded_session_releases_its_records_at_its_end(pytester: pytest.Pytester, app: Path) -> None:
+    """Once its files are written, a recorded session drops what only the recording needed
+    (the functions' records, the files' states): pytest's last garbage collections no
+    longer go through it. A recording started after it in the same process writes anew."""
+    (app / "tests" / "test_fib.py").write_text("import app\n\ndef test_fib():\n    assert app.fib(5) == 5\n")
+    (app / "tests" / "conftest.py").write_text(textwrap.dedent("""
+        import sys
+
+        import pytest
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_unconfigure(config):
+            from cleanup_trace import runtime
+            from cleanup_trace.recorder import Recorder
+
+            files = Recorder().writer._files
+            sys.stderr.write(f"left: records={len(runtime.functions())} files={len(files)}\\n")
+    """))
+    result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "left: records=0 files=0" in result.stderr.str()
+    assert 5 == len(json.loads((app / "tests/test-data/app/fib-00.json").read_text())["cases"])
+
+
 def test_corrupt_data_file_fails_one_item(pytester: pytest.Pytester, app: Path) -> None:
     """A broken file: one failing item naming the file and the reason; the rest runs."""
     run_tool(pytester, "app")

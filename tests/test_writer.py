@@ -57,6 +57,24 @@ def test_a_failed_deferred_write_drops_its_cases(tmp_path: Path) -> None:
     assert 0 == writer.retract(HEADER) - 1 and 0 == writer.cases_written
 
 
+def test_a_released_writer_keeps_what_is_unwritten_and_then_writes_a_new_file(tmp_path: Path) -> None:
+    writer = DataWriter(tmp_path, 0)
+    writer.defer()
+    writer.accept(HEADER, _case(0))
+    writer.flush()
+    writer.accept(HEADER, _case(1))
+    writer.release()  # (case 1 is not written yet: its file stays)
+    writer.flush()
+    (first,) = tmp_path.rglob("*.json")
+    assert [0, 1] == [case["outcome"]["returned"] for case in json.loads(first.read_text())["cases"]]
+    writer.release()
+    assert ["already in an earlier data file", "written"] == [writer.accept(HEADER, _case(n)) for n in (1, 2)]
+    writer.flush()
+    assert ["f-00.json", "f-01.json"] == sorted(path.name for path in tmp_path.rglob("*.json"))
+    assert [2] == [case["outcome"]["returned"]
+                   for case in json.loads((first.parent / "f-01.json").read_text())["cases"]]
+
+
 def test_a_file_is_laid_out_as_indented_json_with_each_case_as_rendered() -> None:
     """The header is written by the C encoder; the layout is ``json.dumps(indent=2)``'s."""
     from cleanup_trace.writer import _CASES_SLOT, render, render_case
