@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cleanup_trace import serialise
+from cleanup_trace._identity import identity
 
 
 # The classes of these values stand for the user's code: values of classes defined in a
@@ -70,6 +71,16 @@ def test_long_texts_count_once_more_per_64_characters() -> None:
 def test_refused_class_stops_the_walk() -> None:
     with pytest.raises(serialise.Unserialisable, match="survey_app.Point values did not survive storing before"):
         serialise.survey([1, [Point(1, 2)]], limit=100, refused={Point})
+
+
+def test_what_refuses_a_value_near_its_top_is_found_before_the_rest_is_walked() -> None:
+    """A parser holding its output stream first and its grammar after: the stream is met
+    after a few values, not after the grammar's thousands (here: before the limit)."""
+    holder = Point(Point(0, 0), [Point(n, n) for n in range(2_000)])
+    with pytest.raises(serialise.Unserialisable, match="did not survive storing before"):
+        serialise.survey({"args": [holder], "kwargs": {}}, limit=1000, failed={identity(holder.x): weakref.ref(holder.x)})
+    with pytest.raises(serialise.TooLarge):  # (the same value, nothing refused in it)
+        serialise.survey({"args": [holder], "kwargs": {}}, limit=1000)
 
 
 class Local:
