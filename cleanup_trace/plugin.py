@@ -106,6 +106,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[settings_key] = _read_settings()
     if config.getoption("--cleanup-record", False) and not config.stash.get(recording_key, False):
         _start_recording(config)
+    if config.stash.get(recording_key, False):
+        # The last of the session's cleanups (registered before pytest's own: they run
+        # the other way round): the helper writes the files given to it at the
+        # session's end while pytest does its last work (its garbage collections).
+        config.add_cleanup(_finish_files)
+
+
+def _finish_files() -> None:
+    from cleanup_trace.recorder import Recorder
+
+    Recorder().finish_files()
 
 
 def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> None:
@@ -141,7 +152,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
         config.stash[recording_key] = False
         recorder = Recorder()
-        recorder.stop(force=True, report=False)  # the terminal summary said it already
+        # (the terminal summary said it already; the files are waited for last)
+        recorder.stop(force=True, report=False, wait_for_files=False)
         recorder.release()
 
 

@@ -190,7 +190,11 @@ class Recorder:
         with runtime.tool_work():  # (its files and process are not the program's doing)
             return prewarm.start(self.filter, instrument_late.sources(late), lay_out)
 
-    def stop(self, force: bool = False, report: bool = True) -> None:
+    def stop(self, force: bool = False, report: bool = True, wait_for_files: bool = True) -> None:
+        """Stop recording (the last of nested starts, or all with ``force``) and write
+        what was recorded. ``wait_for_files=False``: the files the helper was given are
+        left to it, waited for by :meth:`finish_files` (a pytest session's end: it
+        writes them while pytest finishes its own work)."""
         with self._lock:
             if self._depth == 0:
                 return
@@ -201,14 +205,23 @@ class Recorder:
             importhook.uninstall()
             filters.set_recording_root(None)
             self.flush()
-            self._close_layout()  # (once the files it was given are written)
+            if wait_for_files:
+                self._close_layout()  # (once the files it was given are written)
             if report:
                 self.report()
 
+    def finish_files(self) -> None:
+        """Once recording stopped: wait for the files the helper is writing (write
+        here those it leaves), and forget them (see :meth:`release`)."""
+        with self._lock:
+            if self._depth == 0:
+                self._close_layout()
+                self.writer.release()
+
     def release(self) -> None:
         """After the last stop of a pytest session: what only the recording needed goes
-        (the functions' records, the files' states), before pytest's last garbage
-        collections go through it (see runtime.release_records)."""
+        (the functions' records, the states of the files written), before pytest's last
+        garbage collections go through it (see runtime.release_records)."""
         with self._lock:
             if self._depth == 0:
                 runtime.release_records()
@@ -218,6 +231,7 @@ class Recorder:
     def _at_exit(self) -> None:
         try:
             self.stop(force=True)
+            self.finish_files()  # (a session whose end did not wait for them)
         except Exception as error:  # never raise at interpreter exit
             log.error("recorder.exit_failed", error=f"{type(error).__name__}: {error}")
 

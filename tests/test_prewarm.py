@@ -355,6 +355,17 @@ WAIT_FOR_THE_HELPER = textwrap.dedent("""
 """)
 
 
+UNCONFIGURED_LAST = """
+import sys
+
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    sys.stderr.write("set_helper: unconfigured\\n")
+"""
+
+
 @pytest.mark.usefixtures("debug_log")
 def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
         pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
@@ -389,7 +400,7 @@ def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
         # for the helper to finish, which a loaded machine may start after they ran)
         (pytester.path / "set_helper.py").write_text(
             f"import cleanup_trace.prewarm\ncleanup_trace.prewarm.MINIMUM_SOURCE_BYTES = {0 if helper else 10 ** 12}\n"
-            + "import shop.m0\n" + WAIT_FOR_THE_HELPER)
+            + "import shop.m0\n" + WAIT_FOR_THE_HELPER + UNCONFIGURED_LAST)
         plugins = ("-p", "set_helper")
         result = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", *plugins, "tests")
         result.assert_outcomes(passed=10)
@@ -407,6 +418,9 @@ def test_a_recording_session_writes_the_same_files_with_the_helper_as_without(
             assert len(laid_out) == 1 and counts, laid_out
             cases, there, here = map(int, counts.groups())
             assert cases == 10 and there + here == 10, laid_out
+            # The files it was given at the end are waited for after every plugin's
+            # unconfigure (pytest's last collections): it writes them meanwhile.
+            assert result.errlines.index("set_helper: unconfigured") < result.errlines.index(laid_out[0])
         else:
             assert finished == []
             assert not [line for line in result.errlines if "layout.finished" in line]
