@@ -562,8 +562,19 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
     # (as pickling reads it, never the object's own code; no failing look-up for a
     # slotted object: pycparser's nodes, at every call)
     state = instance_dict(value)
-    parts = [(key, _fingerprint(item, depth + 1)) for key, item in itertools.islice(state.items(), 6)] \
-        if state is not None else []
+    if state is None:
+        parts: list = []
+    elif depth:
+        # (what _fingerprint(item, 2) gives, the most frequent attributes told without a
+        # call: a short text, a small int, None, an object's kind. An object's attributes
+        # are fingerprinted at every call of its methods, 5,000 duplicates a run of a
+        # recursive-descent parser's, and a call each was a fifth of the fingerprint.)
+        parts = [(key, item if type(item) is str and len(item) <= 64
+                  or type(item) is int and -(10 ** 12) < item < 10 ** 12 or item is None
+                  else _fingerprint(item, 2) if type(item) in _LOOKED_AT_LAST else type(item))
+                 for key, item in itertools.islice(state.items(), 6)]
+    else:
+        parts = [(key, _fingerprint(item, 1)) for key, item in itertools.islice(state.items(), 6)]
     # The items of a subclass of a builtin container (an OrderedDict, a Counter, a
     # library's dict or list), read by the builtin's own methods: else all of them would
     # look like the first one recorded, and every call given another like a duplicate.
@@ -584,6 +595,10 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
         except AttributeError:  # not set
             pass
     return (kind, *parts)
+
+
+# Kinds whose fingerprint at the last depth is more than the kind (see _fingerprint).
+_LOOKED_AT_LAST = frozenset({str, bytes, int, bool, float, type})
 
 
 class _Live:
@@ -881,7 +896,8 @@ class FunctionRecord:
             handling = sys.exc_info()[1] is not None
             fingerprint = (_fingerprint(full_args), _fingerprint(kwargs) if kwargs else None, handling)
             repeated = fingerprint in live.fingerprints
-            if repeated and not (_guard.calls or _async_calls.get()) and _check_due(live, fingerprint) is None:
+            if repeated and not (_guard.calls or _async_calls.get()) and (
+                    not live.checkable or _check_due(live, fingerprint) is None):
                 # Nothing is stored and no recorded call is running to be told of a patch:
                 # the most frequent call of all needs no look at the globals (a tenth of
                 # tomlkit's and markdown's recording time).
@@ -891,7 +907,8 @@ class FunctionRecord:
             # found its globals unpatched: a test patches between the calls it makes, not
             # inside one (tomlkit: 13,000 looks, most of them in the same few calls).
             outer = _guard.calls[0] if repeated and _guard.calls and not _async_calls.get() else None
-            if outer is not None and live.clean_under is outer and _check_due(live, fingerprint) is None:
+            if outer is not None and live.clean_under is outer and (
+                    not live.checkable or _check_due(live, fingerprint) is None):
                 _state.stats["skipped: duplicate call"] += 1
                 return None
             if not repeated and self.accepted >= _state.budget and (

@@ -7,6 +7,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def run_script(pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch, **modules: str) -> pytest.RunResult:
@@ -277,6 +279,29 @@ def test_fingerprints_tell_apart_what_equality_confuses() -> None:
     first, second = type("RawText", (), {}), type("Emphasis", (), {})
     assert _fingerprint(([first],)) != _fingerprint(([second],))
     assert _fingerprint(([[first]],)) == _fingerprint(([[first]],))
+
+
+class _Holder:
+    pass
+
+
+_LEAF_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8),
+    st.text(min_size=62, max_size=67), st.integers(10 ** 12 - 2, 10 ** 12 + 2).map(lambda n: n * (-1) ** n),
+    st.binary(max_size=80), st.sampled_from([int, str, _Holder, type(None)]), st.lists(st.integers(), max_size=3),
+    st.builds(_Holder), st.integers(-3, 3).map(lambda n: type("Local", (), {"n": n})))
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=5), _LEAF_VALUES, max_size=8))
+def test_an_objects_attributes_are_fingerprinted_as_values_at_the_last_depth(attributes) -> None:
+    """The attributes of an argument's object are told without a call for the most
+    frequent kinds: the same as the fingerprint of each at that depth."""
+    from cleanup_trace.runtime import _fingerprint
+
+    holder = _Holder()
+    holder.__dict__.update(attributes)
+    expected = tuple((key, _fingerprint(value, 2)) for key, value in list(attributes.items())[:6])
+    assert _fingerprint((holder,)) == (tuple, 1, (_Holder, *expected))
 
 
 def test_fingerprints_tell_apart_the_items_of_container_subclasses() -> None:
