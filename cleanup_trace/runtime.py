@@ -541,7 +541,11 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
     if depth >= 2:
         return kind
     if kind is list or kind is tuple:
-        return (kind, len(value), *[_fingerprint(item, depth + 1) for item in value[:4]])
+        # (a short text, a small int or None is its own fingerprint at any depth: the
+        # arguments of most calls, told without a call)
+        return (kind, len(value), *[item if type(item) is str and len(item) <= 64
+                                    or type(item) is int and -(10 ** 12) < item < 10 ** 12 or item is None
+                                    else _fingerprint(item, depth + 1) for item in value[:4]])
     if kind is dict:
         return (kind, len(value), *[(_fingerprint(key, 2), _fingerprint(item, depth + 1))
                                     for key, item in itertools.islice(value.items(), 4)])

@@ -302,6 +302,9 @@ def test_an_objects_attributes_are_fingerprinted_as_values_at_the_last_depth(att
     holder.__dict__.update(attributes)
     expected = tuple((key, _fingerprint(value, 2)) for key, value in list(attributes.items())[:6])
     assert _fingerprint((holder,)) == (tuple, 1, (_Holder, *expected))
+    # The arguments themselves: a short text, a small int or None told without a call too.
+    arguments = tuple(attributes.values())
+    assert _fingerprint(arguments) == (tuple, len(arguments), *[_fingerprint(value, 1) for value in arguments[:4]])
 
 
 def test_fingerprints_tell_apart_the_items_of_container_subclasses() -> None:
