@@ -272,7 +272,8 @@ class Recorder:
                               "defined where replay cannot find it (a registry, a decorator "
                               "without functools.wraps, a class built at run time)")
                 return False
-            outcome = self.writer.accept(header_for(function), case, text, texts)
+            header = header_for(function)
+            outcome = self.writer.accept(header, case, text, texts)
             if outcome == "already in an earlier data file":
                 # Counts against the budget: the same workload recorded twice adds no file.
                 runtime.stats()[f"skipped: {outcome}"] += 1
@@ -280,6 +281,8 @@ class Recorder:
             if outcome != "written":
                 runtime.stats()[f"skipped: {outcome}"] += 1
                 return False
+            if function.accepted + 1 >= self.settings.test_case_count_per_function:
+                self.writer.complete(header)  # (the runtime counts this case once told)
             return True
 
     def retract(self, function: runtime.FunctionRecord) -> int:
@@ -300,6 +303,7 @@ class Recorder:
         runtime.put_back_waiting()  # (between tests: a good moment, nothing of yours runs)
         with self._lock, runtime.tool_work():
             self.writer.flush_due(FLUSH_INTERVAL_SECONDS)
+            self.writer.flush_complete()
 
     def flush(self) -> None:
         with self._lock, runtime.tool_work():

@@ -256,6 +256,7 @@ class _FunctionFile:
         self.refused_size = False
         self.unwritten = 0  # cases accepted since the file was last written (deferred writes)
         self.laid_out_elsewhere = 0  # items of ``rendered`` still a layout_service.Pending
+        self.complete = False  # its function takes no more cases (see DataWriter.complete)
 
     def rendered_size(self) -> int:
         """The length of its cases' layouts, more than it for those still being laid out."""
@@ -290,6 +291,8 @@ class DataWriter:
         self.layout: Any = None
         # Files the helper is writing: job -> (module, stem, its state, cases, text).
         self._in_flight: dict[int, tuple] = {}
+        # Files of functions that take no more cases, not written yet (see complete).
+        self._complete_due: set[tuple] = set()
 
     def defer(self) -> None:
         """Write at :meth:`flush` instead of at every accepted case: one write per file
@@ -306,19 +309,43 @@ class DataWriter:
         self.deferred = False
         self.layout = None  # (the parent's helper)
         self._in_flight = {}
+        self._complete_due = set()
 
     def flush_due(self, interval: float) -> None:
         """:meth:`flush` if the last one is ``interval`` seconds old."""
         if time.monotonic() - self._flushed_at >= interval:
             self.flush()
 
-    def flush(self) -> None:
+    def complete(self, header: dict) -> None:
+        """The function of ``header`` takes no more cases (its budget is full): its file
+        is given to the helper at the next :meth:`flush_complete`, not left to the end."""
+        key = (header["module"], function_stem(header["qualname"], header["role"]))
+        with self._lock:
+            state = self._files.get(key)
+            if state is not None and not state.complete:
+                state.complete = True
+                if self.deferred and self.layout is not None and state.unwritten:
+                    self._complete_due.add(key)
+
+    def flush_complete(self) -> None:
+        """Give the helper the files of the functions that take no more cases (between
+        tests): it writes them on its core while the tests run, instead of at the end of
+        the session, where each file waited for was time of the session's (altgraph's
+        end waited 7-14 ms for 8-16 of its 64 files)."""
+        if self._complete_due:
+            self.flush(only_complete=True)
+
+    def flush(self, only_complete: bool = False) -> None:
         """Write the files holding deferred cases (or give them to the helper to write:
-        :meth:`finish_writes` waits for it)."""
-        self._flushed_at = time.monotonic()
+        :meth:`finish_writes` waits for it); ``only_complete``: those of the functions
+        that take no more cases (see :meth:`complete`)."""
+        if not only_complete:
+            self._flushed_at = time.monotonic()
         with self._lock:
             self._answers(wait=False)
-            due = [(key, state) for key, state in self._files.items() if state.unwritten]
+            due = [(key, state) for key, state in self._files.items()
+                   if state.unwritten and (state.complete or not only_complete)]
+            self._complete_due.clear()
             self._laid_out([state for _, state in due])
             for (module, stem), state in due:
                 content = render_rendered(state.header, state.rendered)

@@ -191,6 +191,36 @@ def test_the_helper_writes_the_files_of_a_flush_and_the_end_waits_for_them(tmp_p
         assert path.read_bytes() == next(iter(without.written)).read_bytes()
 
 
+def test_the_file_of_a_function_taking_no_more_cases_is_given_to_the_helper_between_tests(
+        tmp_path: Path) -> None:
+    """A function whose budget is full: its file goes to the helper at the next flush of
+    complete files (between tests), the others' at the end; the files are the same."""
+    cases = _cases(20, seed=17)
+    headers = [{"module": "shop.cart", "qualname": name, "role": "", "format": 1} for name in ("full", "open")]
+
+    def record(writer: DataWriter, early: bool) -> dict:
+        for index, case in enumerate(cases):
+            writer.accept(headers[index % 2], case, *dumps_by_key(case))
+        writer.complete(headers[0])
+        writer.flush_complete()
+        if early:  # (being written by the helper, or written already)
+            given = {entry[1] for entry in writer._in_flight.values()} | {path.stem for path in writer.written}
+            assert writer.data_file_count() == 1 and given <= {"full", "full-00"}, given
+        writer.flush()
+        writer.finish_writes()
+        return {path.name: path.read_bytes() for path in writer.written}
+
+    without = DataWriter(tmp_path / "without", 0)
+    without.defer()
+    expected = record(without, early=False)
+    assert without.data_file_count() == 2  # (no helper: both at the flush)
+    with served() as service:
+        helped = DataWriter(tmp_path / "with", 0)
+        helped.defer()
+        helped.layout = service
+        assert record(helped, early=True) == expected and len(expected) == 2
+
+
 def test_files_a_helper_did_not_answer_for_are_written_here_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A helper that stops answering: the end waits so long, then writes here what it was
