@@ -39,15 +39,31 @@ _listdir, _open, _write, _close, _replace, _link, _unlink = \
     os.listdir, os.open, os.write, os.close, os.replace, os.link, os.unlink
 
 
-def data_files(directory: Path, module: str, stem: str) -> list[Path]:
-    """Existing data files of one function, in suffix order."""
+def data_files(directory: Path, module: str, stem: str, present: Optional[frozenset] = None) -> list[Path]:
+    """Existing data files of one function, in suffix order (``present``: the names in
+    its module's folder, when listed already)."""
     folder = directory / module
-    try:
-        present = set(_listdir(folder))  # one call, not ten: a recording asks per function
-    except OSError:
+    if present is None:
+        present = folder_listing(folder)  # one call, not ten
+    if not present:
         return []
     names = (f"{stem}-{index:02d}.json" for index in range(MAX_FILES))
     return [folder / name for name in names if name in present]
+
+
+def folder_listing(folder: Path) -> frozenset:
+    """The names in ``folder`` (none when it is missing)."""
+    try:
+        return frozenset(_listdir(folder))
+    except OSError:
+        return frozenset()
+
+
+# How long a module's folder, listed for the earlier files of its first function
+# recorded, answers for its other functions: a recording asks at each function's first
+# case (restrictedpython's 129 functions, 70 us a look on this disk), most of a module's
+# within moments. Files another process writes meanwhile are seen by the next look.
+FOLDER_LISTING_SECONDS = 1.0
 
 
 def _sorted_keys(mapping: dict) -> dict:
@@ -293,6 +309,7 @@ class DataWriter:
         self._in_flight: dict[int, tuple] = {}
         # Files of functions that take no more cases, not written yet (see complete).
         self._complete_due: set[tuple] = set()
+        self._listings: dict[str, tuple] = {}  # module -> (when, its folder's names): see FOLDER_LISTING_SECONDS
 
     def defer(self) -> None:
         """Write at :meth:`flush` instead of at every accepted case: one write per file
@@ -310,6 +327,7 @@ class DataWriter:
         self.layout = None  # (the parent's helper)
         self._in_flight = {}
         self._complete_due = set()
+        self._listings = {}
 
     def flush_due(self, interval: float) -> None:
         """:meth:`flush` if the last one is ``interval`` seconds old."""
@@ -369,6 +387,7 @@ class DataWriter:
         """Forget this run's files once all they hold is written (the end of a pytest
         session): a recording started later writes new ones, as a new run does."""
         with self._lock:
+            self._listings = {}
             if not self._in_flight:
                 self._files = {key: state for key, state in self._files.items() if state.unwritten}
 
@@ -488,8 +507,14 @@ class DataWriter:
     def _load_existing(self, module: str, stem: str) -> set[str]:
         from cleanup_trace import serialise  # loaded by the runtime's first recorded call
 
+        now = time.monotonic()
+        listed = self._listings.get(module)
+        if listed is None or now - listed[0] > FOLDER_LISTING_SECONDS:
+            listed = self._listings[module] = (now, folder_listing(self.directory / module))
         known: set[str] = set()
-        for path in data_files(self.directory, module, stem):
+        if not listed[1]:  # (a folder not made yet: a first recording)
+            return known
+        for path in data_files(self.directory, module, stem, listed[1]):
             try:
                 document = _json.loads(path.read_text(encoding="utf-8"))
                 for case in document.get("cases", []):

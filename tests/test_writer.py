@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -73,6 +74,23 @@ def test_a_released_writer_keeps_what_is_unwritten_and_then_writes_a_new_file(tm
     assert ["f-00.json", "f-01.json"] == sorted(path.name for path in tmp_path.rglob("*.json"))
     assert [2] == [case["outcome"]["returned"]
                    for case in json.loads((first.parent / "f-01.json").read_text())["cases"]]
+
+
+def test_a_modules_folder_is_listed_once_for_its_functions_first_cases(tmp_path: Path, monkeypatch) -> None:
+    """The earlier files of each function are looked for at its first case: one listing
+    of its module's folder serves the module's other functions for a moment; a file
+    another run wrote is seen (a case already in it is not written again)."""
+    earlier = DataWriter(tmp_path, 0)
+    earlier.accept(dict(HEADER, qualname="g"), _case(1))
+    listed = []
+    monkeypatch.setattr(writer, "_listdir", lambda folder: listed.append(folder) or os.listdir(folder))
+    later = DataWriter(tmp_path, 0)
+    later.defer()
+    outcomes = [later.accept(dict(HEADER, qualname=name), _case(1)) for name in ("f", "g", "h")]
+    assert ["written", "already in an earlier data file", "written"] == outcomes and len(listed) == 1
+    monkeypatch.setattr(writer, "FOLDER_LISTING_SECONDS", -1.0)
+    later.accept(dict(HEADER, qualname="k"), _case(1))
+    assert len(listed) == 2
 
 
 def test_a_file_is_laid_out_as_indented_json_with_each_case_as_rendered() -> None:
