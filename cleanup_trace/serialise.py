@@ -104,6 +104,7 @@ if hasattr(_jp_util, "is_cython_function"):
 _ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes})
 _SEQUENCES = ((list, list.__iter__), (tuple, tuple.__iter__), (set, set.__iter__), (frozenset, frozenset.__iter__))
 _TEXT_ONLY = {str}
+_INT_ONLY = frozenset({int})
 # class -> what the survey does with its instances: (of a module other than builtins,
 # a function or class stored by name, how its items are read: ``dict`` for a mapping,
 # a sequence's ``__iter__``, or None). Worked out once per class: the survey meets the
@@ -618,8 +619,12 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     plain = False
                     continue
                 seen.add(identity)
-                # (text keys without a "/", most dicts, told by two C-level passes)
-                if item and (set(map(type, item)) != _TEXT_ONLY or "/" in "".join(item)):
+                # (text keys without a "/", most dicts, told by two C-level passes; int
+                # keys, a graph's nodes and edges, by one: nothing to look at but that)
+                key_types = set(map(type, item)) if item else _TEXT_ONLY
+                if key_types == _INT_ONLY:
+                    plain = False
+                elif key_types != _TEXT_ONLY or "/" in "".join(item):
                     other_key = False
                     for key in item:
                         if type(key) is str:
