@@ -361,8 +361,9 @@ class DataWriter:
             self._flushed_at = time.monotonic()
         with self._lock:
             self._answers(wait=False)
-            due = [(key, state) for key, state in self._files.items()
-                   if state.unwritten and (state.complete or not only_complete)]
+            due = [(key, self._files[key]) for key in self._complete_due if key in self._files] \
+                if only_complete else list(self._files.items())
+            due = [(key, state) for key, state in due if state.unwritten]
             self._complete_due.clear()
             self._laid_out([state for _, state in due])
             for (module, stem), state in due:
@@ -388,6 +389,7 @@ class DataWriter:
         session): a recording started later writes new ones, as a new run does."""
         with self._lock:
             self._listings = {}
+            self._complete_due = set()
             if not self._in_flight:
                 self._files = {key: state for key, state in self._files.items() if state.unwritten}
 
