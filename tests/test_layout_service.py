@@ -410,6 +410,39 @@ def test_a_recording_writing_at_flush_has_its_helper_lay_out_even_started_late(
                                  "writes at flush, a helper laying out: True", "after the stop: False"])
 
 
+COMPLETE_BETWEEN_TESTS = """
+import json, pathlib
+from cleanup_trace import prewarm
+prewarm._usable_cpus = lambda: 2  # (a one-CPU runner tests it all the same)
+prewarm.MINIMUM_SOURCE_BYTES = 0
+from cleanup_trace.recorder import Recorder
+
+recorder = Recorder()
+recorder.write_at_flush()
+recorder.start()
+import shop
+shop.double(1)
+recorder.flush_due()
+print("one case, files given:", recorder.writer.data_file_count())
+shop.double(2)
+recorder.flush_due()
+print("budget full, files given:", recorder.writer.data_file_count())
+shop.double(3)
+recorder.stop(report=False)
+(path,) = pathlib.Path("data").rglob("double-*.json")
+print("cases:", [case["call"]["args"] for case in json.loads(path.read_text())["cases"]])
+"""
+
+
+def test_the_recorder_gives_the_helper_a_functions_file_once_its_budget_is_full(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    (pytester.path / "shop").mkdir()
+    (pytester.path / "shop" / "__init__.py").write_text("def double(value):\n    return 2 * value\n")
+    clean_env.setenv("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "2")
+    result = run_shop_script(pytester, clean_env, pytester.path, COMPLETE_BETWEEN_TESTS)
+    result.stdout.fnmatch_lines(["one case, files given: 0", "budget full, files given: 1", "cases: [[1], [2]]"])
+
+
 def test_files_of_a_helper_gone_are_written_here_once(tmp_path: Path) -> None:
     """A helper that died while writing: its jobs are not taken back by their locks (it
     may have claimed the name it held), but written here after the wait, a file of the
