@@ -272,8 +272,7 @@ class Recorder:
                               "defined where replay cannot find it (a registry, a decorator "
                               "without functools.wraps, a class built at run time)")
                 return False
-            header = header_for(function)
-            outcome = self.writer.accept(header, case, text, texts)
+            outcome = self.writer.accept(header_for(function), case, text, texts)
             if outcome == "already in an earlier data file":
                 # Counts against the budget: the same workload recorded twice adds no file.
                 runtime.stats()[f"skipped: {outcome}"] += 1
@@ -281,9 +280,13 @@ class Recorder:
             if outcome != "written":
                 runtime.stats()[f"skipped: {outcome}"] += 1
                 return False
-            if function.accepted + 1 >= self.settings.test_case_count_per_function:
-                self.writer.complete(header)  # (the runtime counts this case once told)
             return True
+
+    def complete(self, function: runtime.FunctionRecord) -> None:
+        """The runtime takes no more cases of ``function`` (its budget is full): its file
+        may be written before the end (see DataWriter.complete)."""
+        with self._lock:
+            self.writer.complete(header_for(function))
 
     def retract(self, function: runtime.FunctionRecord) -> int:
         """Take back what this process recorded of ``function``; how many cases that was."""

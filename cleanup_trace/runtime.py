@@ -290,6 +290,8 @@ class Sink(Protocol):
 
     def retract(self, function: "FunctionRecord") -> int: ...
 
+    def complete(self, function: "FunctionRecord") -> None: ...  # (it takes no more cases)
+
 
 class _Guard(threading.local):
     busy = False
@@ -1428,8 +1430,10 @@ class FunctionRecord:
                 live.calls_without_news = 0
                 live.tries_without_news = 0
                 self._make_checkable(live, case, texts, snapshot)
-                if self.accepted >= _state.budget and not self._checks_pending():
-                    self.close_gate()
+                if self.accepted >= _state.budget:
+                    sink.complete(self)  # (its cases are all there: its file may be written)
+                    if not self._checks_pending():
+                        self.close_gate()
             else:
                 self._no_news()
 

@@ -589,12 +589,12 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
     # output stream, an argument that is a match object), and found before the value's
     # whole graph is walked (arpeggio's parsers: 7 values in, not 2,000). A value that
     # stores is walked whole either way.
-    stack = collections.deque((value,))
-    take = stack.popleft
+    pending = collections.deque((value,))
+    take = pending.popleft
     seen: set = set()
     count = 0
     try:
-        while stack:
+        while pending:
             item = take()
             kind = type(item)
             count += 1
@@ -612,7 +612,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     plain = False  # shared or cyclic: references in the stored form
                     continue
                 seen.add(identity)
-                stack.extend(item)
+                pending.extend(item)
             elif kind is dict:
                 identity = _identity(item)
                 if identity in seen:
@@ -643,8 +643,8 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                                     raise Unserialisable(
                                         f"a dict keyed by {type(key).__module__}.{type(key).__qualname__} objects, "
                                         "which compare by identity: decoded, its keys are new objects")
-                                stack.append(key)  # a class as a key (a registry by type) is stored too
-                stack.extend(_held_values(item.values(), kinds, dict))
+                                pending.append(key)  # a class as a key (a registry by type) is stored too
+                pending.extend(_held_values(item.values(), kinds, dict))
             elif kind is tuple:
                 # (what the branch below does for one, told without its questions: no tuple
                 # is refused or failed, it holds no attributes; a graph's edges and nodes
@@ -654,7 +654,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 if identity not in seen:
                     seen.add(identity)
                     kinds.add(tuple)
-                    stack.extend(item)
+                    pending.extend(item)
             else:
                 plain = False
                 if kind is not set and kind is not frozenset:
@@ -718,17 +718,17 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     if kind is types.MethodType:
                         if flatten_fast.bound_method_name(item) is None:
                             raise _method_not_found(item)
-                        stack.append(item.__self__)
+                        pending.append(item.__self__)
                     elif kind is types.FunctionType and item.__closure__ and not stored_by_name:
                         # Stored by value (dill): what its cells hold is stored with it, a
                         # test module's function captured by a library's closure included.
-                        stack.extend(_cell_contents(item))
+                        pending.extend(_cell_contents(item))
                 if iterate is dict:
                     keys = dict.keys(item)
                     # (text keys only, most dicts: told by one C-level pass)
                     reordered = reordered or (set(map(type, keys)) != _TEXT_ONLY and _text_key_after_another(keys))
-                    stack.extend(keys)
-                    stack.extend(_held_values(dict.values(item), kinds, kind))
+                    pending.extend(keys)
+                    pending.extend(_held_values(dict.values(item), kinds, kind))
                 elif iterate is set.__iter__ or iterate is frozenset.__iter__:
                     # (found by hash as a dict's keys are: pyleri's ``get_expecting`` returns
                     # a set of its grammar elements, which a replay compares with ``==``)
@@ -738,15 +738,15 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                             raise Unserialisable(
                                 f"a set of {type(member).__module__}.{type(member).__qualname__} objects, which "
                                 "compare by identity: decoded, its items are new objects")
-                    stack.extend(members)
+                    pending.extend(members)
                 elif iterate is not None:
-                    stack.extend(iterate(item))
+                    pending.extend(iterate(item))
                 attributes = instance_dict(item)  # (its descriptor found once per class)
                 if attributes:
-                    stack.extend(_held_values(attributes.values(), kinds, kind))
+                    pending.extend(_held_values(attributes.values(), kinds, kind))
                 for _, slot in slots:  # (a slotted tree node's children make it large)
                     try:
-                        stack.append(slot.__get__(item, kind))
+                        pending.append(slot.__get__(item, kind))
                     except AttributeError:
                         pass  # not set
             if count > limit:
