@@ -108,10 +108,7 @@ class LayoutService:
             data = marshal.dumps((self._next, case, compact_lengths))
         except ValueError:  # (an object of another type: the layout here says what it makes of it)
             return None
-        try:
-            write_all(self._requests, REQUEST.pack(len(data)) + data)
-        except OSError as error:
-            self._give_up(error)
+        if not self._request(data):
             return None
         pending = self._waiting[self._next] = Pending(self._next, data, sum(compact_lengths.values()))
         self._next += 1
@@ -126,15 +123,20 @@ class LayoutService:
         if not self._usable or os.getpid() != self._owner or self._next_job >= WRITTEN:
             return None
         job = self._next_job
-        data = marshal.dumps((WRITE, job, folder, stem, path or "", text))
-        try:
-            write_all(self._requests, REQUEST.pack(len(data)) + data)
-        except OSError as error:
-            self._give_up(error)
+        if not self._request(marshal.dumps((WRITE, job, folder, stem, path or "", text))):
             return None
         self._next_job += 1
         self.writes[job] = None
         return job
+
+    def _request(self, data: bytes) -> bool:
+        """Append one request to the helper's file; ``False`` (and given up) if it failed."""
+        try:
+            write_all(self._requests, REQUEST.pack(len(data)) + data)
+        except OSError as error:
+            self._give_up(error)
+            return False
+        return True
 
     def helper_alive(self) -> bool:
         """Is the helper's process still there? (A job it held when it died is unlocked,
