@@ -261,6 +261,9 @@ def _note_table_items(module: str, namespace: dict, by_module: dict) -> None:
     """Note the items of the module's tables that are objects of your classes (see
     ``_TABLE_DIGEST_LIMIT``), as its body left them."""
     items_left, values_left = _TABLE_ITEMS_NOTED, _TABLE_VALUES_NOTED
+    # Objects whose digest went past its limit: a table holds the same object under many
+    # keys (sqlparse's KEYWORDS: 540 entries, 6 token types), each walked to the limit again.
+    too_big: set = set()
     for name, table in list(namespace.items()):
         if type(table) not in _TABLE_TYPES or name.startswith("__"):
             continue
@@ -268,9 +271,11 @@ def _note_table_items(module: str, namespace: dict, by_module: dict) -> None:
         items_left -= len(items)
         for key, item in items:
             if (type(key) is str or type(key) is int) and type(item).__module__ in by_module \
-                    and _identity(item) not in _module_objects and _storable_by_name(item):
+                    and _identity(item) not in _module_objects and _identity(item) not in too_big \
+                    and _storable_by_name(item):
                 digest = _state_digest(item, min(_TABLE_DIGEST_LIMIT, values_left))
                 if digest is None:
+                    too_big.add(_identity(item))
                     continue
                 _module_objects[_identity(item)] = (module, name, digest, key)
                 values_left -= len(digest)
