@@ -487,11 +487,17 @@ def _tuple_subclass_plan(cls: type, obj: Any) -> int:
     jsonpickle stores its ``__getnewargs__``, its attributes and its items, and never asks
     for a reduction."""
     own = [klass for klass in cls.__mro__[:-1] if of_a_class_statement(klass)]
+    # A ``__getattr__`` of its own is never asked here, as jsonpickle would ask it for
+    # ``_jsonpickle_exclude`` (sqlparse's token types make a child type for any name asked).
+    answering = any("__getattr__" in namespace_of(klass) for klass in own)
     if any(attribute in namespace_of(klass) for klass in own
-           for attribute in _OTHER_PATHS + ("__reduce__", "__reduce_ex__") if attribute != "__getnewargs__") \
-            or "<locals>" in _importable_name(cls) or any(_jp_util.has_reduce(obj)):
+           for attribute in _OTHER_PATHS + ("__reduce__", "__reduce_ex__") if attribute not in _TUPLE_PATHS) \
+            or "<locals>" in _importable_name(cls) or (not answering and any(_jp_util.has_reduce(obj))):
         return _DECLINE
     return _TUPLE
+
+
+_TUPLE_PATHS = ("__getnewargs__", "__getattr__")  # (a named tuple's own, and one not asked)
 
 
 def container_reduction(obj: Any) -> Optional[list]:
@@ -711,7 +717,8 @@ class Flattener:
                 # jsonpickle's decoder drops them: what ``__new__`` sets from the items
                 # comes back (rfc3986's ``encoding``), the rest is found missing by the
                 # decoding check.
-                if "default_factory" in attributes or not all(type(key) is str for key in attributes):
+                if "default_factory" in attributes or not all(type(key) is str for key in attributes) \
+                        or not attributes.keys().isdisjoint(_OTHER_WAYS_IN_ITS_DICT):
                     raise Declined(name)
                 data = self._items(attributes, data)
             data["py/seq"] = self._flat_items(obj)

@@ -1315,11 +1315,14 @@ class _Pickler(_jp_pickler.Pickler):
         if hasattr(type(obj), "__next__"):
             raise Unserialisable(f"{type(obj).__module__}.{type(obj).__qualname__} is an iterator: "
                                  "storing it would consume it", culprit=type(obj))
-        if flatten_fast.answers_missing_attributes(type(obj).__mro__[:-1]) and not isinstance(obj, _BUILTIN_VALUES) \
+        if flatten_fast.answers_missing_attributes(type(obj).__mro__[:-1]) \
                 and not _defined_below_object(type(obj), "__reduce__", "__reduce_ex__"):
-            # (Subclasses of builtin values, and classes pickling themselves their own way,
-            # keep jsonpickle's path: attribute dicts like Munch store as they always did.)
-            return self._flatten_without_getattr(obj)
+            if not isinstance(obj, _BUILTIN_VALUES):
+                return self._flatten_without_getattr(obj)
+            if issubclass(type(obj), tuple):
+                return self._flatten_tuple_without_getattr(obj)
+            # (Other subclasses of builtin values, and classes pickling themselves their own
+            # way, keep jsonpickle's path: attribute dicts like Munch store as they always did.)
         if _container_reducing_itself(type(obj)):
             flat = self._flatten_reduced(obj)
             if flat is not None:
@@ -1373,6 +1376,19 @@ class _Pickler(_jp_pickler.Pickler):
                 raise Unserialisable(f"{name} answers missing attributes and has no instance dict", culprit=kind)
             state = dict(state)
         return {"py/object": name, "py/state": self._flatten(state)}
+
+    def _flatten_tuple_without_getattr(self, obj: Any) -> Any:
+        """A named tuple answering missing attributes itself, stored as jsonpickle stores a
+        named tuple (``__getnewargs__``, attributes, items) without asking it for
+        ``_jsonpickle_exclude``: sqlparse's token types make a child type for any name
+        asked, and the program would see one more in its tree of types."""
+        data = {"py/object": _jp_util.importable_name(type(obj)),
+                "py/newargs": self._flatten(type(obj).__getnewargs__(obj))}
+        attributes = instance_dict(obj)
+        if attributes:
+            self._flatten_dict_obj(dict(attributes), data)
+        data["py/seq"] = [self._flatten(item) for item in obj]
+        return data
 
     def _flatten_newstyle_with_slots(self, obj: Any, data: dict) -> dict:
         # jsonpickle falls back to every dir() attribute (methods included) when no slot

@@ -119,6 +119,15 @@ class Lexeme(collections.namedtuple("Lexeme", "kind text")):  # with an instance
     def __str__(self):
         return self.text
 
+class Kind(tuple):  # answers any name with a child kind it keeps (sqlparse's token types)
+    asked = []
+    def __getattr__(self, name):
+        Kind.asked.append(name)
+        child = Kind(self + (name,))
+        setattr(self, name, child)
+        child.parent = self
+        return child
+
 class Stamp(datetime.date):  # a class made in C below, reducing itself (tomlkit's Date)
     def __new__(cls, year, month, day, note=None):
         made = super().__new__(cls, year, month, day)
@@ -376,11 +385,14 @@ def _shapes(children, unequal_copies: bool):
         | children.map(_cycle) | children.map(_shared)
     )
     if unequal_copies:  # (jsonpickle leaves the lambda out; a copied key is another key;
-        # an OrderedDict compares its values with ==, which a copy may fail)
+        # an OrderedDict compares its values with ==, which a copy may fail; a tuple's
+        # attributes are dropped by decoding)
         # (an exception's ``args`` compare with ==: an item compared by identity differs)
         shaped = shaped | st.builds(lambda value: {"kept": value, "dropped": lambda: value}, children) \
             | st.builds(ValueError, children, children) \
             | children.map(_keyed_by_an_object) \
+            | st.builds(lambda name, value: _with(shapes.Kind(("Token", name)), note=value), st.text(max_size=3),
+                        children) \
             | st.builds(lambda items, note: _with(collections.OrderedDict(items), note=note),
                         st.dictionaries(keys, children, max_size=3), children)
     return shaped
@@ -796,6 +808,23 @@ def test_a_tuple_whose_attributes_decoding_drops_is_refused_by_the_check() -> No
     assert as_text(fast([lexeme])) == as_text(slow([lexeme]))
     with pytest.raises(serialise.Unserialisable, match=r"note: missing"):
         serialise.check_round_trip([lexeme], serialise.encode([lexeme]))
+
+
+def test_a_tuple_answering_missing_attributes_is_asked_nothing_both_ways() -> None:
+    """jsonpickle asks every object for ``_jsonpickle_exclude``: a tuple of yours whose
+    ``__getattr__`` makes what it is asked (sqlparse's token types grew a child type
+    named so) is stored without the question, the same form both ways."""
+    keyword = shapes.Kind(("Token", "Keyword"))
+    keyword.parent = shapes.Kind(("Token",))
+    shapes.Kind.asked.clear()
+    value = {"kinds": [keyword, keyword.parent], "first": keyword}
+    assert as_text(fast(value)) == as_text(slow(value))
+    form = serialise.encode(value)
+    decoded = serialise.decode(form)
+    assert decoded["first"] == ("Token", "Keyword") and decoded["kinds"][0] is decoded["first"]
+    with pytest.raises(serialise.Unserialisable, match=r"parent: missing"):  # (dropped by decoding)
+        serialise.check_round_trip(value, form)
+    assert shapes.Kind.asked == [] and set(vars(keyword)) == {"parent"}
 
 
 def test_a_cached_function_is_stored_by_name_as_pickling_stores_it() -> None:
