@@ -1272,7 +1272,7 @@ class FunctionRecord:
                 if what == "argument":
                     live.arguments_checked = True
                 serialise.check_round_trip(value, data)
-                _state.round_trips.update(kinds)
+                _count_round_trip(kinds)
             return
         arguments = value.get("args") if what == "argument" and type(value) is dict else None
         if not arguments:
@@ -3042,9 +3042,36 @@ def _module_importing() -> Optional[str]:
 def _trusted(kinds: frozenset, here: frozenset = frozenset()) -> bool:
     """Do values of these types come back equal when stored (see TRUSTED_AFTER_ROUND_TRIPS),
     none of them among those that failed for the function storing them (``here``)?"""
-    round_trips, never = _state.round_trips, _state.never_trusted
-    return all(round_trips[kind] >= TRUSTED_AFTER_ROUND_TRIPS and kind not in never and kind not in here
-               for kind in kinds)
+    round_trips, never, families = _state.round_trips, _state.never_trusted, _trust_families
+    return all(round_trips[families.get(kind) or _trust_family(kind)] >= TRUSTED_AFTER_ROUND_TRIPS
+               and kind not in never and kind not in here for kind in kinds)
+
+
+def _count_round_trip(kinds: frozenset) -> None:
+    _state.round_trips.update({_trust_families.get(kind) or _trust_family(kind) for kind in kinds})
+
+
+# The standard library's classes that only add data to a base of theirs (ast's node
+# classes: ``_fields``, made alike in C, reduced and rebuilt by ``ast.AST``'s code) earn
+# trust with that base, counted once a value: restrictedpython's values hold dozens of
+# them, each decoded and compared in five values before it was trusted (186 of its 196
+# argument checks). Distrust stays with the class that failed (``_untrust``).
+_trust_families: dict[type, type] = {}
+_OWN_DATA_ONLY = (type(None), bool, int, float, str, bytes, tuple, frozenset, dict)  # (3.13: `_field_types`)
+
+
+def _trust_family(kind: Any) -> Any:
+    family = kind
+    if isinstance(kind, type) and _from_the_standard_library(kind):
+        for klass in kind.__mro__[:-1]:
+            family = klass
+            if any(type(value) not in _OWN_DATA_ONLY for name, value in namespace_of(klass).items()
+                   if name not in ("__dict__", "__weakref__")):
+                break  # (the first class with behaviour of its own: a method, a slot, a property)
+    if len(_trust_families) >= 4096:
+        _trust_families.clear()  # (it holds classes: a program making classes would grow it)
+    _trust_families[kind] = family
+    return family
 
 
 def _blame_for(error: "serialise.Unserialisable", classes: set, function: tuple) -> None:
