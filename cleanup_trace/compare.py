@@ -7,6 +7,7 @@ functions compare by code. Every difference is reported with its path
 """
 from __future__ import annotations
 
+import datetime
 import functools
 import math
 import re
@@ -411,6 +412,94 @@ def _attribute_differences(left: dict, right: dict, path: str, seen: set, depth:
             yield from _walk(left[name], right[name], sub, seen, depth + 1, strict)
 
 
+# Standard classes whose ``==`` compares values and runs no code of yours (a datetime
+# with a ``tzinfo`` asks it for its offset: not among them).
+_EQUAL_BY_VALUE = frozenset({complex, Decimal, range, bytearray, datetime.date, datetime.timedelta,
+                             datetime.timezone, re.Pattern})
+_NAIVE_BY_VALUE = frozenset({datetime.datetime, datetime.time})
+
+
+def _alike(actual: Any, expected: Any, seen: set, depth: int) -> bool:
+    """``True`` only when :func:`_walk` as storing runs it (``strict``) would find no
+    difference, told without its generators and the path text it makes for every value it enters (the decoding
+    check's comparison of each value stored: half of that check). ``False`` when
+    anything differs or is not judged here: the walk then looks, and words what differs.
+    Mirrors the walk's branches and depths; runs no ``==`` but the standard library's own
+    comparisons of values (a user's ``__eq__`` is called as often as the walk calls it)."""
+    if actual is expected:
+        return True
+    kind = type(expected)
+    if type(actual) is not kind:
+        return False
+    key = (_identity(actual), _identity(expected))
+    if key in seen or depth > _MAX_DEPTH:
+        return True
+    seen.add(key)
+    if kind is list or kind is tuple:
+        return kind.__len__(actual) == kind.__len__(expected) and _alike_items(actual, expected, seen, depth)
+    if kind is dict:
+        return _alike_dicts(actual, expected, seen, depth)
+    if issubclass(kind, (list, tuple)):
+        base = list if issubclass(kind, list) else tuple
+        return base.__len__(actual) == base.__len__(expected) \
+            and _alike_items(base.__iter__(actual), base.__iter__(expected), seen, depth) \
+            and _alike_states(actual, expected, seen, depth)
+    if issubclass(kind, dict) and kind.__eq__ is dict.__eq__:
+        return _alike_dicts(actual, expected, seen, depth) and _alike_states(actual, expected, seen, depth)
+    if issubclass(kind, (types.FunctionType, types.MethodType, BaseException)):
+        return False
+    own_eq = has_own_eq(expected)
+    if own_eq and not is_standard_library(kind.__module__):
+        left, right = _states(actual, expected)
+        if left is not None and right is not None:
+            return _alike(left, right, seen, depth + 1)
+    if own_eq:
+        if kind in _PLAIN_LEAVES or kind in _EQUAL_BY_VALUE or (
+                kind in _NAIVE_BY_VALUE and expected.tzinfo is None and actual.tzinfo is None) or (
+                (kind is set or kind is frozenset) and all(type(member) in _PLAIN_LEAVES for member in expected)):
+            try:
+                return bool(actual == expected)
+            except Exception:
+                return False
+        return False
+    return _alike_states(actual, expected, seen, depth)
+
+
+def _alike_items(actual: Any, expected: Any, seen: set, depth: int) -> bool:
+    for left, right in zip(actual, expected):
+        if left is right or (type(left) is type(right) and type(left) in _PLAIN_LEAVES and left == right):
+            continue
+        if not _alike(left, right, seen, depth + 1):
+            return False
+    return True
+
+
+def _alike_dicts(actual: dict, expected: dict, seen: set, depth: int) -> bool:
+    if dict.keys(actual) != dict.keys(expected):  # (the same keys as the walk's look-ups find)
+        return False
+    for name in dict.keys(expected):
+        left, right = dict.__getitem__(actual, name), dict.__getitem__(expected, name)
+        if left is right or (type(left) is type(right) and type(left) in _PLAIN_LEAVES and left == right):
+            continue
+        if not _alike(left, right, seen, depth + 1):
+            return False
+    return True
+
+
+def _alike_states(actual: Any, expected: Any, seen: set, depth: int) -> bool:
+    left, right = _states(actual, expected)
+    left, right = left or {}, right or {}
+    if left.keys() != right.keys():
+        return False
+    for name, mine in left.items():
+        theirs = right[name]
+        if mine is theirs or (type(mine) is type(theirs) and type(mine) in _PLAIN_LEAVES and mine == theirs):
+            continue
+        if not _alike(mine, theirs, seen, depth + 1):
+            return False
+    return True
+
+
 def differences(actual: Any, expected: Any, limit: int = 20, strict: bool = False) -> list[str]:
     """Paths where ``actual`` and ``expected`` differ (empty list: they are equal), each a
     :class:`Difference` when found inside an object's state.
@@ -418,6 +507,12 @@ def differences(actual: Any, expected: Any, limit: int = 20, strict: bool = Fals
     ``strict=True`` (storing a value: does it come back as itself?) also compares the
     state of objects whose ``__eq__`` says equal.
     """
+    if strict:
+        try:
+            if _alike(actual, expected, set(), 0):
+                return []
+        except RecursionError:
+            pass  # (the walk says what it finds)
     found = []
     for problem in _walk(actual, expected, "", set(), 0, strict):
         found.append(problem)

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cleanup_trace import flatten_fast, restore_fast, serialise
+from cleanup_trace import compare, flatten_fast, restore_fast, serialise
 from cleanup_trace.compare import differences
 
 pytestmark = pytest.mark.skipif(not flatten_fast.ENABLED, reason="the fast paths follow jsonpickle 4")
@@ -435,6 +435,76 @@ def test_decoding_the_form_builds_what_jsonpickle_builds(value) -> None:
         return
     theirs = serialise._strict_unpickler().restore(copy.deepcopy(form), reset=True)
     assert _stored_again(ours) == _stored_again(theirs)
+
+
+def _walked(actual, expected) -> list:
+    return list(compare._walk(actual, expected, "", set(), 0, True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, values)
+def test_the_checks_quick_comparison_finds_alike_only_what_the_walk_finds_equal(value, other) -> None:
+    """The decoding check first asks a comparison without generators or paths
+    (``compare._alike``), and walks only when it says no: never yes where the walk finds
+    a difference, for a value and its decoded copy, or two values."""
+    copied = serialise.decode(serialise.encode(value))
+    changed = serialise.decode(serialise.encode(value))
+    _change_a_leaf(changed, _reachable(value))  # (not what the copy shares: an enum's member)
+    for actual, expected in ((copied, value), (changed, value), (other, value), (copied, other)):
+        if compare._alike(actual, expected, set(), 0):
+            assert _walked(actual, expected) == []
+
+
+def _parts(value) -> list:
+    if type(value) in (list, tuple):
+        return list(value)
+    if type(value) is dict:
+        return list(value.values())
+    attributes = getattr(value, "__dict__", None)
+    return list(attributes.values()) if type(attributes) is dict else []
+
+
+def _reachable(value) -> set:
+    found, pending = set(), [value]
+    while pending:
+        item = pending.pop()
+        if id(item) not in found:
+            found.add(id(item))
+            pending.extend(_parts(item))
+    return found
+
+
+def _change_a_leaf(value, seen: set) -> bool:
+    """Change the first text, number or ``None`` found in a list, a dict or an object's
+    attributes of ``value`` (in place), none of those in ``seen``: a copy that differs
+    in one leaf."""
+    if id(value) in seen:
+        return False
+    seen.add(id(value))
+    holder = value if type(value) in (list, dict) else getattr(value, "__dict__", None)
+    if type(holder) not in (list, dict):
+        return any(_change_a_leaf(item, seen) for item in value) if type(value) is tuple else False
+    places = range(len(holder)) if type(holder) is list else list(holder)
+    for place in places:
+        item = holder[place]
+        if type(item) in (int, float, str, type(None), bool):
+            holder[place] = {int: lambda x: x + 1, float: lambda x: x + 1.5, str: lambda x: x + "!",
+                             bool: lambda x: not x}.get(type(item), lambda x: 0)(item)
+            return True
+    return any(_change_a_leaf(holder[place], seen) for place in places)
+
+
+def test_the_checks_quick_comparison_tells_a_decoded_graph_alike_without_the_walk(monkeypatch) -> None:
+    """A decoded copy of objects in lists and dicts, a named tuple and a set: alike, the
+    walk never entered; one attribute changed deep inside: the walk says where."""
+    value = {"nodes": [shapes.Plain(a=[1, 2.5, None], b={"x": shapes.Plain(a=1, b=(2, 3))})],
+             "lexeme": shapes.Lexeme("name", "x"), "tags": {"a", "b"}, "when": datetime.date(2024, 1, 2)}
+    copied = serialise.decode(serialise.encode(value))
+    with monkeypatch.context() as patched:
+        patched.setattr(compare, "_walk", lambda *arguments: pytest.fail("walked"))
+        assert compare.differences(copied, value, strict=True) == []
+    copied["nodes"][0].b["x"].b = (2, 4)
+    assert compare.differences(copied, value, strict=True) == ["['nodes'][0].b['x'].b[1]: 4 != 3"]
 
 
 def test_a_syntax_tree_is_flattened_here_as_jsonpickle_does() -> None:
