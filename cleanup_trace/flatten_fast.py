@@ -63,7 +63,7 @@ _OTHER_PATHS = ("__getstate__", "__getnewargs__", "__getnewargs_ex__", "__getini
                 "__getattr__", "__getattribute__", "__next__", "_jsonpickle_exclude")
 
 _PLAIN, _NEWARGS, _C_NEWARGS, _TUPLE, _REDUCE, _REDUCE_EX, _CONTAINER, _DECLINE, _SEQ, _SLOTTED, _SLOTS_AND_DICT, \
-    _C_STATE, _ANSWERING, _EXCEPTION, _CLASS_ALONE, _HANDLED, _OWN_STATE = range(17)
+    _C_STATE, _ANSWERING, _EXCEPTION, _CLASS_ALONE, _HANDLED, _OWN_STATE, _DICT = range(18)
 # Left to jsonpickle and the tool's own paths in serialise, or refused there.
 _NOT_AS_C_TYPES = (BaseException, dict, list, tuple, set, str, bytes, bytearray, int, float, type,
                    types.ModuleType, re.Pattern)
@@ -266,6 +266,11 @@ def _plan_for(cls: type, obj: Any) -> tuple:
     if builtin and not reduces_itself:
         if builtin == [list] and not any("__iter__" in namespace_of(klass) for klass in own):
             return _SEQ, name  # a list of yours (markdown's parser ``State``): attributes, then items
+        if builtin == [dict] and not is_standard_library(cls.__module__):
+            if sets_items_its_own_way(cls):
+                return _CONTAINER, name  # (by its reduction: serialise._container_reducing_itself)
+            if not any("default_factory" in namespace_of(klass) for klass in below_object):
+                return _DICT, name  # a dict of yours: its items, then its attributes
         # A str, int or float with attributes: its value as ``__getnewargs__`` gives it.
         return (_NEWARGS if builtin[0] in (str, int, float) else _DECLINE), name
     if builtin and builtin[0] in (dict, list):
@@ -500,6 +505,17 @@ def _tuple_subclass_plan(cls: type, obj: Any) -> int:
 _TUPLE_PATHS = ("__getnewargs__", "__getattr__")  # (a named tuple's own, and one not asked)
 
 
+def sets_items_its_own_way(kind: type) -> bool:
+    """A dict subclass of the user's with its own ``__setitem__`` (prettytable's
+    ``ObservableDict`` calls ``self.callback``; tomlkit's ``OutOfOrderTableProxy`` writes
+    through to its tables): jsonpickle's decoder would call it for each item before the
+    attributes it reads are back. Its default reduction (what ``pickle`` stores) sets the
+    attributes first: the tool stores that."""
+    return issubclass(kind, dict) and any(
+        "__setitem__" in namespace_of(klass) for klass in kind.__mro__
+        if klass is not dict and klass is not object and not is_standard_library(klass.__module__))
+
+
 def container_reduction(obj: Any) -> Optional[list]:
     """The parts of a dict or list subclass's own reduction, as the tool stores them in
     jsonpickle's ``py/reduce`` form (serialise._container_reducing_itself), or ``None``."""
@@ -696,6 +712,8 @@ class Flattener:
             return self._handled(obj, kind, name)
         if how == _CLASS_ALONE:
             return {"py/object": name}
+        if how == _DICT:
+            return self._dict_object(obj, name)
         if how == _ANSWERING:
             attributes = instance_dict(obj)
             if attributes is None:  # (slots only: serialise says why it is refused)
@@ -802,6 +820,26 @@ class Flattener:
         leaves, lead, flatten = self.leaves, self.path_lead, self.flatten
         return [item if type(item) in leaves or (type(item) is str and not item.startswith(lead)) else flatten(item)
                 for item in items]
+
+    def _dict_object(self, obj: dict, name: str) -> dict:
+        """A dict of yours as jsonpickle stores it (``Pickler._flatten_dict_obj``): what its
+        ``items()`` gives, in the two passes of a dict, then its instance dict (an object
+        to number) unless it compares equal to it. Its ``items()`` and ``!=`` are its own
+        (a mapping's mixin reads its ``__iter__`` and ``__getitem__``), asked as jsonpickle
+        asks them, ``items()`` once instead of once a pass. (One setting its items its own
+        way is stored by its reduction: see ``sets_items_its_own_way``.)"""
+        attributes = instance_dict(obj)
+        if attributes and not attributes.keys().isdisjoint(_OTHER_WAYS_IN_ITS_DICT | {"default_factory"}):
+            raise Declined(name)
+        data = self._items(dict(obj.items()), {"py/object": name})
+        if attributes is not None and obj != attributes:
+            index = self.ids.get(_identity(attributes))
+            if index is not None:
+                data["__dict__"] = {"py/id": index}
+            else:
+                self.ids[_identity(attributes)] = len(self.ids)
+                data["__dict__"] = self._items(attributes, {})
+        return data
 
     def _items(self, mapping: dict, data: dict) -> dict:
         """jsonpickle's two passes over a dict: string keys, then the others, escaped."""

@@ -242,7 +242,7 @@ class Restorer:
         if isinstance(instance, tuple):
             return instance  # (jsonpickle reads nothing more: not the items, not "py/seq")
         if isinstance(instance, dict):
-            raise Declined(name)
+            return self._dict_object(data, instance, name)
         for key, item in data.items():
             if key in _RESERVED:
                 continue
@@ -263,6 +263,30 @@ class Restorer:
                     if not isinstance(key, str):
                         raise Declined(name)
                     self._set_attribute(instance, key, value)
+        return instance
+
+    def _dict_object(self, data: dict, instance: dict, name: str) -> dict:
+        """A dict of yours (flatten_fast's ``_dict_object``), as jsonpickle's
+        ``_restore_from_dict`` fills one: each item by its ``__setitem__``, the instance
+        dict set whole, in the stored order; a proxy left in an item is swapped by
+        ``setattr``, as jsonpickle swaps it."""
+        if sum(key in _RESERVED for key in data) != 1:  # (``py/object`` alone)
+            raise Declined(name)
+        for key, item in data.items():
+            if key in _RESERVED:
+                continue
+            if key.startswith(_JSON_KEY):
+                key = self._key(key)
+            value = self.restore(item)
+            try:
+                if key == "__dict__":
+                    setattr(instance, key, value)
+                else:
+                    instance[key] = value
+            except TypeError:
+                raise Declined(name) from None  # (an immutable mapping: jsonpickle builds it anew)
+            if isinstance(value, _Proxy):
+                self.proxies.append((instance, key, value, _obj_setattr))
         return instance
 
     def _handled(self, data: dict, handler: str) -> Any:

@@ -1211,17 +1211,7 @@ def _container_reducing_itself(kind: type) -> bool:
     attribute '_value'"). Pickling them as they ask is what ``pickle`` would do.
     """
     return issubclass(kind, (dict, list)) and not is_standard_library(kind.__module__) \
-        and (_defined_below_object(kind, "__reduce_ex__", "__reduce__") or _sets_items_its_own_way(kind))
-
-
-def _sets_items_its_own_way(kind: type) -> bool:
-    """A dict subclass of the user's with its own ``__setitem__`` (prettytable's
-    ``ObservableDict`` calls ``self.callback``): jsonpickle's decoder would call it for
-    each item before the attributes it reads are back. Its default reduction (what
-    ``pickle`` stores) sets the attributes first: the tool stores that."""
-    return issubclass(kind, dict) and any(
-        "__setitem__" in vars(klass) for klass in kind.__mro__
-        if klass is not dict and klass is not object and not is_standard_library(klass.__module__))
+        and (_defined_below_object(kind, "__reduce_ex__", "__reduce__") or flatten_fast.sets_items_its_own_way(kind))
 
 
 _JSONPICKLE_OWN = frozenset({list, dict, tuple, set})  # what jsonpickle's _get_flattener handles itself

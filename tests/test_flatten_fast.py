@@ -119,6 +119,26 @@ class Lexeme(collections.namedtuple("Lexeme", "kind text")):  # with an instance
     def __str__(self):
         return self.text
 
+class Bag(dict):  # a dict of yours, with attributes beside its items
+    pass
+
+import collections.abc
+
+class Proxy(collections.abc.MutableMapping, dict):  # items of its own (tomlkit's OutOfOrderTableProxy)
+    def __init__(self, inner, note=None):
+        self._inner = dict(inner)
+        self.note = note
+    def __getitem__(self, key):
+        return self._inner[key]
+    def __setitem__(self, key, value):  # (decoding sets the items before the instance dict)
+        self.__dict__.setdefault("_inner", {})[key] = value
+    def __delitem__(self, key):
+        del self._inner[key]
+    def __iter__(self):
+        return iter(self._inner)
+    def __len__(self):
+        return len(self._inner)
+
 class Kind(tuple):  # answers any name with a child kind it keeps (sqlparse's token types)
     asked = []
     def __getattr__(self, name):
@@ -370,6 +390,9 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(shapes.Pair, children, children)
         | st.builds(shapes.Lexeme, children, children)
         | st.builds(lambda first, second: shapes.Answering(first=first, second=second), children, children)
+        | st.builds(lambda items, note: _with(shapes.Bag(items), note=note), st.dictionaries(keys, children, max_size=3),
+                    children)
+        | st.builds(shapes.Proxy, st.dictionaries(keys, children, max_size=3), children)
         | st.builds(shapes.Literalish, st.text(max_size=3), flag=children)
         | st.builds(shapes.Stamp, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), children)
         | st.builds(lambda items: shapes.Listish(items=items), st.lists(children, max_size=2))
