@@ -1210,6 +1210,9 @@ class FunctionRecord:
         except serialise.Unserialisable as error:
             if not self._refused_for_a_patch(error):
                 self.skip(f"unserialisable {what}", str(error))
+                held_by = error.refused_object
+                if held_by is not None and not self.half_built and not _from_the_standard_library(type(held_by)):
+                    _refuse_object(held_by)
             return _REFUSED
         except serialise.HoldsAClock as error:
             self.skip("reads the clock or entropy", f"{what} holds {error}")
@@ -3117,6 +3120,11 @@ def _refused_up_front(first: Any) -> Optional[str]:
         return serialise.refused_class_reason(kind)
     if kind in _state.never_rebuilt and _module_object_reference(first) is None:
         return serialise.not_rebuilt_reason(kind, serialise.never_rebuilt(kind))
+    failed = _state.failed_objects
+    if failed:
+        reference = failed.get(_identity(first))
+        if reference is not None and reference() is first:
+            return serialise.failed_object_reason(kind)
     return None
 
 
@@ -3146,8 +3154,14 @@ def _remember_failed_object(error: "serialise.Unserialisable") -> None:
     if not error.holders_to_blame:
         return
     holder = next((item for item in error.holder_objects if not _from_the_standard_library(type(item))), None)
-    if holder is None:
-        return
+    if holder is not None:
+        _refuse_object(holder)
+
+
+def _refuse_object(holder: Any) -> None:
+    """Refuse ``holder`` up front from now on: the survey stops at it, and a call given it
+    first is refused before its fingerprint (pypubsub's topics hold their parent by a
+    weak reference: 162 calls of their methods walked and refused one by one)."""
     try:
         reference = weakref.ref(holder)
     except TypeError:  # no weak reference: never kept alive by the tool

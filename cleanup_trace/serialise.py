@@ -79,6 +79,11 @@ class Unserialisable(Exception):
         # replaced for the moment, or a class not found under its own name.
         self.differing_class = differing_class
 
+    # An object of yours whose own attributes hold what never stores (a weak reference, a
+    # bound method), found by the survey: refused up front from now on (see
+    # runtime._refuse_object), it holds them for its life.
+    refused_object: Any = None
+
     @property
     def holders(self) -> tuple:
         """The classes of ``holder_objects``: an iterator kept in an attribute fails every
@@ -186,6 +191,11 @@ def _not_rebuilt(kind: type) -> str:
 def refused_class_reason(kind: type) -> str:
     """What the survey says of a value holding an object of a refused class."""
     return f"{kind.__module__}.{kind.__qualname__} values did not survive storing before"
+
+
+def failed_object_reason(kind: type) -> str:
+    """What the survey says of a value holding an object that failed to store before."""
+    return f"this {kind.__module__}.{kind.__qualname__} object did not survive storing before"
 
 
 def not_rebuilt_reason(kind: type, reason: str) -> str:
@@ -665,8 +675,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                 if failed:
                     reference = failed.get(identity)
                     if reference is not None and reference() is item:
-                        raise Unserialisable(f"this {kind.__module__}.{kind.__qualname__} object did not survive "
-                                             "storing before")
+                        raise Unserialisable(failed_object_reason(kind))
                 if identity in seen:
                     continue
                 seen.add(identity)
@@ -728,7 +737,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     # (text keys only, most dicts: told by one C-level pass)
                     reordered = reordered or (set(map(type, keys)) != _TEXT_ONLY and _text_key_after_another(keys))
                     pending.extend(keys)
-                    pending.extend(_held_values(dict.values(item), kinds, kind))
+                    pending.extend(_held_values(dict.values(item), kinds, kind, item))
                 elif iterate is set.__iter__ or iterate is frozenset.__iter__:
                     # (found by hash as a dict's keys are: pyleri's ``get_expecting`` returns
                     # a set of its grammar elements, which a replay compares with ``==``)
@@ -743,7 +752,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     pending.extend(iterate(item))
                 attributes = instance_dict(item)  # (its descriptor found once per class)
                 if attributes:
-                    pending.extend(_held_values(attributes.values(), kinds, kind))
+                    pending.extend(_held_values(attributes.values(), kinds, kind, item))
                 for _, slot in slots:  # (a slotted tree node's children make it large)
                     try:
                         pending.append(slot.__get__(item, kind))
@@ -770,9 +779,10 @@ def _trust_key(function: types.FunctionType) -> Any:
     return types.FunctionType if code.co_filename.startswith("<") else code
 
 
-def _held_values(values: Any, kinds: set, holder: type) -> Any:
+def _held_values(values: Any, kinds: set, holder: type, holder_object: Any = None) -> Any:
     """A dict's values as the encoder stores them: jsonpickle leaves out a bound method
     held in a dict or in an object's attributes (its object is not walked for it).
+    (``holder_object``: the object of ``holder`` holding them, named in the refusal.)
 
     Such a value would decode without it: refused, before any encode, when jsonpickle
     stores the dict or the attributes as they are (a plain dict, ``holder``'s objects when
@@ -789,19 +799,25 @@ def _held_values(values: Any, kinds: set, holder: type) -> Any:
         # each decoded to fail, "could not find weakref.ReferenceType")
         name = "weakref.ref" if weak is weakref.ReferenceType else "weakref.proxy" if weak in _WEAK_PROXIES \
             else f"{weak.__module__}.{weak.__qualname__}"  # (the builtins' names differ from one Python to another)
-        raise Unserialisable(f"holds a weak reference ({name}) in "
-                             f"{'a dict' if holder is dict else 'an object of ' + holder.__qualname__}: "
-                             "it does not decode", holders_to_blame=False)
+        raise _refusing(holder_object, Unserialisable(
+            f"holds a weak reference ({name}) in "
+            f"{'a dict' if holder is dict else 'an object of ' + holder.__qualname__}: "
+            "it does not decode", holders_to_blame=False))
     if types.MethodType not in held:
         return values
     method = next(value for value in values if type(value) is types.MethodType)
     if _stored_as_they_are(holder):
-        raise Unserialisable(f"holds the bound method {getattr(method.__func__, '__qualname__', '?')} in "
-                             f"{'a dict' if holder is dict else 'an object of ' + holder.__qualname__}: "
-                             "jsonpickle leaves such a method out, the value would decode without it",
-                             holders_to_blame=False)
+        raise _refusing(holder_object, Unserialisable(
+            f"holds the bound method {getattr(method.__func__, '__qualname__', '?')} in "
+            f"{'a dict' if holder is dict else 'an object of ' + holder.__qualname__}: "
+            "jsonpickle leaves such a method out, the value would decode without it", holders_to_blame=False))
     kinds.add(None)
     return [value for value in values if type(value) is not types.MethodType]
+
+
+def _refusing(holder_object: Any, error: Unserialisable) -> Unserialisable:
+    error.refused_object = holder_object
+    return error
 
 
 _WEAK_PROXIES = (weakref.ProxyType, weakref.CallableProxyType)

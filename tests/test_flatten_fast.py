@@ -392,7 +392,6 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(lambda first, second: shapes.Answering(first=first, second=second), children, children)
         | st.builds(lambda items, note: _with(shapes.Bag(items), note=note), st.dictionaries(keys, children, max_size=3),
                     children)
-        | st.builds(shapes.Proxy, st.dictionaries(keys, children, max_size=3), children)
         | st.builds(shapes.Literalish, st.text(max_size=3), flag=children)
         | st.builds(shapes.Stamp, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), children)
         | st.builds(lambda items: shapes.Listish(items=items), st.lists(children, max_size=2))
@@ -408,14 +407,15 @@ def _shapes(children, unequal_copies: bool):
         | children.map(_cycle) | children.map(_shared)
     )
     if unequal_copies:  # (jsonpickle leaves the lambda out; a copied key is another key;
-        # an OrderedDict compares its values with ==, which a copy may fail; a tuple's
-        # attributes are dropped by decoding)
+        # an OrderedDict or a mapping's mixin compares its values with ==, which a copy
+        # may fail; a tuple's attributes are dropped by decoding)
         # (an exception's ``args`` compare with ==: an item compared by identity differs)
         shaped = shaped | st.builds(lambda value: {"kept": value, "dropped": lambda: value}, children) \
             | st.builds(ValueError, children, children) \
             | children.map(_keyed_by_an_object) \
             | st.builds(lambda name, value: _with(shapes.Kind(("Token", name)), note=value), st.text(max_size=3),
                         children) \
+            | st.builds(shapes.Proxy, st.dictionaries(keys, children, max_size=3), children) \
             | st.builds(lambda items, note: _with(collections.OrderedDict(items), note=note),
                         st.dictionaries(keys, children, max_size=3), children)
     return shaped

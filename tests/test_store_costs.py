@@ -175,6 +175,62 @@ def test_the_standard_librarys_classes_adding_only_data_earn_trust_with_their_ba
     result.stdout.fnmatch_lines(["name checks: 5", "binop checks: 0", "base checks: 10", "leaf checks: 10"])
 
 
+WEAK_LIB = '''
+import weakref
+
+
+class Topic:  # holds its parent by a weak reference (pypubsub's topics)
+    def __init__(self, name, parent=None):
+        self.name = name
+        self.parent = weakref.ref(parent) if parent is not None else None
+
+    def full_name(self, separator):
+        parent = self.parent() if self.parent is not None else None
+        return (parent.full_name(separator) + separator if parent is not None else "") + self.name
+
+    def depth(self):
+        return 0 if self.parent is None else 1 + self.parent().depth()
+'''
+
+WEAK_SCRIPT = '''
+from cleanup_trace import Recorder, serialise
+
+surveyed = []
+original = serialise.survey
+
+
+def counting(value, *arguments, **keywords):
+    surveyed.append(value)
+    return original(value, *arguments, **keywords)
+
+
+serialise.survey = counting
+with Recorder() as recorder:
+    import weak
+    root = weak.Topic("root")
+    child = weak.Topic("child", root)
+    surveyed.clear()
+    for separator in ".:/-":
+        child.full_name(separator)
+    print("full_name surveys:", len([value for value in surveyed if value["args"][0] is child]))
+    surveyed.clear()
+    child.depth(), child.depth()
+    print("depth surveys:", len([value for value in surveyed if value["args"][0] is child]))
+    print("root surveys:", len([value for value in surveyed if value["args"][0] is root]))
+'''
+
+
+def test_an_object_whose_attributes_hold_a_weak_reference_is_refused_before_its_calls_are_walked(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """An object whose own attributes hold what never stores (a weak reference, a bound
+    method) is refused by the survey once; its later calls, of any method, are refused
+    before their fingerprint and walk (pypubsub: 162 calls of its topics' methods), the
+    same refusal counted. Another object of its class is still walked: it may not."""
+    result = run_script(pytester, clean_env, weak=WEAK_LIB, script=WEAK_SCRIPT)
+    result.stdout.fnmatch_lines(["full_name surveys: 1", "depth surveys: 0", "root surveys: *"])
+    result.stderr.fnmatch_lines(["*unserialisable argument: 6*"])
+
+
 NESTED_LIB = '''
 def nest(depth):
     if depth == 0:
@@ -1190,7 +1246,7 @@ with Recorder():
     local = guarded.local_class()
     print(sum(local(n).twice() for n in range(30)))  # (a new object each time: its class tells)
     first, second = guarded.Guarded([1]), guarded.Guarded([1, 2])
-    print(sum(first.size(0) for _ in range(3)), second.size(0))
+    print(first.size(0), second.size(0), sum(first.size(0) for _ in range(2)))
 print("fingerprinted:", fingerprinted.count("Local"), fingerprinted.count("Guarded"))
 print("unserialisable:", runtime.stats()["skipped: unserialisable argument"])
 '''
@@ -1201,15 +1257,16 @@ def test_calls_given_an_object_of_a_class_the_survey_refuses_are_refused_before_
     """Objects of a class made inside a function never store: once one was refused as a
     first argument, calls given any object of that class are refused before their
     arguments are fingerprinted, as refusals (three in a row give the function up). An
-    object refused for what it holds (an iterator) is not noted by this: it is
-    fingerprinted at each call."""
+    object refused for what it holds (an iterator) is not noted by its class: another
+    object of its class is fingerprinted, the same object is refused up front."""
     clean_env.setenv("PYTESTCLEANUP_LOG_LEVEL", "DEBUG")
     result = run_script(pytester, clean_env, guarded=GUARDED_LIB, script=GUARDED_SCRIPT)
     # Local.__init__ and Local.twice: one fingerprint each (the first call, refused by the
     # survey, notes the class for twice: a half-built self never is), then refused up
-    # front until each is given up; Guarded.size: fingerprinted each time.
-    result.stdout.fnmatch_lines(["870", "3 2", "fingerprinted: 2 6",
-                                 "unserialisable: 8"])
+    # front until each is given up; Guarded: its two constructors, then size once for
+    # each object (the first one's later calls refused up front, as refusals).
+    result.stdout.fnmatch_lines(["870", "1 2 2", "fingerprinted: 2 4",
+                                 "unserialisable: 9"])
     result.stderr.fnmatch_lines(["*function=guarded.Base.twice reason='unserialisable argument' detail='guarded.local_"
                                  "class.<locals>.Local objects are of a class made inside a function*"])
     assert "function=guarded.Base.twice" in result.stderr.str()
