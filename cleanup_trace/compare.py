@@ -421,11 +421,12 @@ _NAIVE_BY_VALUE = frozenset({datetime.datetime, datetime.time})
 
 def _alike(actual: Any, expected: Any, seen: set, depth: int) -> bool:
     """``True`` only when :func:`_walk` as storing runs it (``strict``) would find no
-    difference, told without its generators and the path text it makes for every value it enters (the decoding
-    check's comparison of each value stored: half of that check). ``False`` when
-    anything differs or is not judged here: the walk then looks, and words what differs.
-    Mirrors the walk's branches and depths; runs no ``==`` but the standard library's own
-    comparisons of values (a user's ``__eq__`` is called as often as the walk calls it)."""
+    difference, told without its generators and the path text it makes for every value
+    it enters (the decoding check's comparison of each value stored: half of that
+    check). ``False`` when anything differs or is not judged here: the walk then looks,
+    and words what differs. Mirrors the walk's branches and depths; runs no ``==`` but
+    the standard library's own comparisons of values (a user's ``__eq__`` is never
+    called here: the walk calls it, as often as it did)."""
     if actual is expected:
         return True
     kind = type(expected)
