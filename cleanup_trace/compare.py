@@ -424,9 +424,9 @@ def _alike(actual: Any, expected: Any, seen: set, depth: int) -> bool:
     difference, told without its generators and the path text it makes for every value
     it enters (the decoding check's comparison of each value stored: half of that
     check). ``False`` when anything differs or is not judged here: the walk then looks,
-    and words what differs. Mirrors the walk's branches and depths; runs no ``==`` but
-    the standard library's own comparisons of values (a user's ``__eq__`` is never
-    called here: the walk calls it, as often as it did)."""
+    and words what differs. Mirrors the walk's branches and depths; compares no value
+    with a user's ``__eq__`` (only the standard library's comparisons of values; a
+    dict's keys are looked up as the walk looks them up)."""
     if actual is expected:
         return True
     kind = type(expected)
