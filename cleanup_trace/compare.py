@@ -437,13 +437,13 @@ def _alike(actual: Any, expected: Any, seen: set, depth: int) -> bool:
         return True
     seen.add(key)
     if kind is list or kind is tuple:
-        return kind.__len__(actual) == kind.__len__(expected) and _alike_items(actual, expected, seen, depth)
+        return kind.__len__(actual) == kind.__len__(expected) and _alike_pairs(zip(actual, expected), seen, depth)
     if kind is dict:
         return _alike_dicts(actual, expected, seen, depth)
     if issubclass(kind, (list, tuple)):
         base = list if issubclass(kind, list) else tuple
         return base.__len__(actual) == base.__len__(expected) \
-            and _alike_items(base.__iter__(actual), base.__iter__(expected), seen, depth) \
+            and _alike_pairs(zip(base.__iter__(actual), base.__iter__(expected)), seen, depth) \
             and _alike_states(actual, expected, seen, depth)
     if issubclass(kind, dict) and kind.__eq__ is dict.__eq__:
         return _alike_dicts(actual, expected, seen, depth) and _alike_states(actual, expected, seen, depth)
@@ -466,8 +466,9 @@ def _alike(actual: Any, expected: Any, seen: set, depth: int) -> bool:
     return _alike_states(actual, expected, seen, depth)
 
 
-def _alike_items(actual: Any, expected: Any, seen: set, depth: int) -> bool:
-    for left, right in zip(actual, expected):
+def _alike_pairs(pairs: Any, seen: set, depth: int) -> bool:
+    """Is each pair alike (:func:`_alike`)? Equal plain leaves are told inline."""
+    for left, right in pairs:
         if left is right or (type(left) is type(right) and type(left) in _PLAIN_LEAVES and left == right):
             continue
         if not _alike(left, right, seen, depth + 1):
@@ -476,29 +477,17 @@ def _alike_items(actual: Any, expected: Any, seen: set, depth: int) -> bool:
 
 
 def _alike_dicts(actual: dict, expected: dict, seen: set, depth: int) -> bool:
-    if dict.keys(actual) != dict.keys(expected):  # (the same keys as the walk's look-ups find)
-        return False
-    for name in dict.keys(expected):
-        left, right = dict.__getitem__(actual, name), dict.__getitem__(expected, name)
-        if left is right or (type(left) is type(right) and type(left) in _PLAIN_LEAVES and left == right):
-            continue
-        if not _alike(left, right, seen, depth + 1):
-            return False
-    return True
+    # (the same keys as the walk's look-ups find, and the dict's own look-up of each)
+    return dict.keys(actual) == dict.keys(expected) and _alike_pairs(
+        ((dict.__getitem__(actual, name), dict.__getitem__(expected, name)) for name in dict.keys(expected)),
+        seen, depth)
 
 
 def _alike_states(actual: Any, expected: Any, seen: set, depth: int) -> bool:
     left, right = _states(actual, expected)
     left, right = left or {}, right or {}
-    if left.keys() != right.keys():
-        return False
-    for name, mine in left.items():
-        theirs = right[name]
-        if mine is theirs or (type(mine) is type(theirs) and type(mine) in _PLAIN_LEAVES and mine == theirs):
-            continue
-        if not _alike(mine, theirs, seen, depth + 1):
-            return False
-    return True
+    return left.keys() == right.keys() and _alike_pairs(((mine, right[name]) for name, mine in left.items()),
+                                                        seen, depth)
 
 
 def differences(actual: Any, expected: Any, limit: int = 20, strict: bool = False) -> list[str]:

@@ -104,133 +104,6 @@ def test_values_of_types_that_came_back_equal_five_times_skip_the_check(
     assert 12 == sum(point["y"] == -point["x"] for point in points_given)  # (the first loop's, all kept)
 
 
-FAMILY_LIB = '''
-import ast
-
-
-class Base:
-    def __init__(self, name):
-        self.name = name
-
-    def describe(self):
-        return self.name
-
-
-class Leaf(Base):  # adds nothing but is a class of yours: it earns trust on its own
-    pass
-
-
-def size(node):
-    return len(list(ast.walk(node)))
-
-
-def describe(thing):
-    return thing.describe()
-'''
-
-FAMILY_SCRIPT = '''
-import ast
-from cleanup_trace import Recorder, serialise
-
-checked = []
-original = serialise.check_round_trip
-
-
-def counting(value, data):
-    checked.append(value)
-    return original(value, data)
-
-
-serialise.check_round_trip = counting
-with Recorder():
-    import family
-    for n in range(8):
-        family.size(ast.Name(id=f"x{n}", ctx=ast.Load()))
-    print("name checks:", len(checked))
-    checked.clear()
-    for n in range(8):
-        family.size(ast.BinOp(left=ast.Name(id="y", ctx=ast.Load()), op=ast.Add(),
-                              right=ast.Name(id="z", ctx=ast.Load()), lineno=n))
-    print("binop checks:", len(checked))
-    checked.clear()
-    for n in range(8):
-        family.describe(family.Base(f"base{n}"))
-    print("base checks:", len(checked))
-    checked.clear()
-    for n in range(8):
-        family.describe(family.Leaf(f"leaf{n}"))
-    print("leaf checks:", len(checked))
-'''
-
-
-def test_the_standard_librarys_classes_adding_only_data_earn_trust_with_their_base(
-        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
-    """ast's node classes (``_fields`` on ``ast.AST``'s code) earn trust together, once a
-    value: values of new node kinds are not decoded and compared five times each
-    (restrictedpython: 330 checks, 73 now). A class of yours adding nothing to its base
-    still earns its own."""
-    clean_env.setenv("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "40")
-    result = run_script(pytester, clean_env, family=FAMILY_LIB, script=FAMILY_SCRIPT)
-    # (a class of yours: its constructor's half-built ``self`` is counted apart, five more)
-    result.stdout.fnmatch_lines(["name checks: 5", "binop checks: 0", "base checks: 10", "leaf checks: 10"])
-
-
-WEAK_LIB = '''
-import weakref
-
-
-class Topic:  # holds its parent by a weak reference (pypubsub's topics)
-    def __init__(self, name, parent=None):
-        self.name = name
-        self.parent = weakref.ref(parent) if parent is not None else None
-
-    def full_name(self, separator):
-        parent = self.parent() if self.parent is not None else None
-        return (parent.full_name(separator) + separator if parent is not None else "") + self.name
-
-    def depth(self):
-        return 0 if self.parent is None else 1 + self.parent().depth()
-'''
-
-WEAK_SCRIPT = '''
-from cleanup_trace import Recorder, serialise
-
-surveyed = []
-original = serialise.survey
-
-
-def counting(value, *arguments, **keywords):
-    surveyed.append(value)
-    return original(value, *arguments, **keywords)
-
-
-serialise.survey = counting
-with Recorder() as recorder:
-    import weak
-    root = weak.Topic("root")
-    child = weak.Topic("child", root)
-    surveyed.clear()
-    for separator in ".:/-":
-        child.full_name(separator)
-    print("full_name surveys:", len([value for value in surveyed if value["args"][0] is child]))
-    surveyed.clear()
-    child.depth(), child.depth()
-    print("depth surveys:", len([value for value in surveyed if value["args"][0] is child]))
-    print("root surveys:", len([value for value in surveyed if value["args"][0] is root]))
-'''
-
-
-def test_an_object_whose_attributes_hold_a_weak_reference_is_refused_before_its_calls_are_walked(
-        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
-    """An object whose own attributes hold what never stores (a weak reference, a bound
-    method) is refused by the survey once; its later calls, of any method, are refused
-    before their fingerprint and walk (pypubsub: 162 calls of its topics' methods), the
-    same refusal counted. Another object of its class is still walked: it may not."""
-    result = run_script(pytester, clean_env, weak=WEAK_LIB, script=WEAK_SCRIPT)
-    result.stdout.fnmatch_lines(["full_name surveys: 1", "depth surveys: 0", "root surveys: *"])
-    result.stderr.fnmatch_lines(["*unserialisable argument: 6*"])
-
-
 NESTED_LIB = '''
 def nest(depth):
     if depth == 0:
@@ -356,6 +229,123 @@ def counting(value, data):
 
 
 '''
+
+FAMILY_LIB = '''
+import ast
+
+
+class Base:
+    def __init__(self, name):
+        self.name = name
+
+    def describe(self):
+        return self.name
+
+
+class Leaf(Base):  # adds nothing but is a class of yours: it earns trust on its own
+    pass
+
+
+def size(node):
+    return len(list(ast.walk(node)))
+
+
+def describe(thing):
+    return thing.describe()
+'''
+
+FAMILY_SCRIPT = COUNTING_CHECKS + '''
+import ast
+
+serialise.check_round_trip = counting
+with Recorder():
+    import family
+    for n in range(8):
+        family.size(ast.Name(id=f"x{n}", ctx=ast.Load()))
+    print("name checks:", len(checked))
+    checked.clear()
+    for n in range(8):
+        family.size(ast.BinOp(left=ast.Name(id="y", ctx=ast.Load()), op=ast.Add(),
+                              right=ast.Name(id="z", ctx=ast.Load()), lineno=n))
+    print("binop checks:", len(checked))
+    checked.clear()
+    for n in range(8):
+        family.describe(family.Base(f"base{n}"))
+    print("base checks:", len(checked))
+    checked.clear()
+    for n in range(8):
+        family.describe(family.Leaf(f"leaf{n}"))
+    print("leaf checks:", len(checked))
+'''
+
+
+def test_the_standard_librarys_classes_adding_only_data_earn_trust_with_their_base(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """ast's node classes (``_fields`` on ``ast.AST``'s code) earn trust together, once a
+    value: values of new node kinds are not decoded and compared five times each
+    (restrictedpython: 330 checks, 73 now). A class of yours adding nothing to its base
+    still earns its own."""
+    clean_env.setenv("PYTESTCLEANUP_TEST_CASE_COUNT_PER_FUNCTION", "40")
+    result = run_script(pytester, clean_env, family=FAMILY_LIB, script=FAMILY_SCRIPT)
+    # (a class of yours: its constructor's half-built ``self`` is counted apart, five more)
+    result.stdout.fnmatch_lines(["name checks: 5", "binop checks: 0", "base checks: 10", "leaf checks: 10"])
+
+
+WEAK_LIB = '''
+import weakref
+
+
+class Topic:  # holds its parent by a weak reference (pypubsub's topics)
+    def __init__(self, name, parent=None):
+        self.name = name
+        self.parent = weakref.ref(parent) if parent is not None else None
+
+    def full_name(self, separator):
+        parent = self.parent() if self.parent is not None else None
+        return (parent.full_name(separator) + separator if parent is not None else "") + self.name
+
+    def depth(self):
+        return 0 if self.parent is None else 1 + self.parent().depth()
+'''
+
+WEAK_SCRIPT = '''
+from cleanup_trace import Recorder, serialise
+
+surveyed = []
+original = serialise.survey
+
+
+def counting(value, *arguments, **keywords):
+    surveyed.append(value)
+    return original(value, *arguments, **keywords)
+
+
+serialise.survey = counting
+with Recorder() as recorder:
+    import weak
+    root = weak.Topic("root")
+    child = weak.Topic("child", root)
+    surveyed.clear()
+    for separator in ".:/-":
+        child.full_name(separator)
+    print("full_name surveys:", len([value for value in surveyed if value["args"][0] is child]))
+    surveyed.clear()
+    child.depth(), child.depth()
+    print("depth surveys:", len([value for value in surveyed if value["args"][0] is child]))
+    print("root surveys:", len([value for value in surveyed if value["args"][0] is root]))
+'''
+
+
+def test_an_object_whose_attributes_hold_a_weak_reference_is_refused_before_its_calls_are_walked(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """An object whose own attributes hold what never stores (a weak reference, a bound
+    method) is refused by the survey once; its later calls, of any method, are refused
+    before their fingerprint and walk (pypubsub: 162 calls of its topics' methods), the
+    same refusal counted. Another object of its class is still walked: it may not."""
+    result = run_script(pytester, clean_env, weak=WEAK_LIB, script=WEAK_SCRIPT)
+    result.stdout.fnmatch_lines(["full_name surveys: 1", "depth surveys: 0", "root surveys: *"])
+    result.stderr.fnmatch_lines(["*unserialisable argument: 6*"])
+
 
 OBSERVED_SCRIPT = COUNTING_CHECKS + '''
 serialise.check_round_trip = counting
