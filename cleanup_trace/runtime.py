@@ -849,14 +849,18 @@ class FunctionRecord:
     def skip(self, reason: str, detail: str = "", for_good: bool = True) -> None:
         """Count a skipped case; log the first one of each reason for this function.
         (``for_good=False``: refused for the moment only, not a step towards giving up.)"""
-        _state.stats[f"skipped: {reason}"] += 1
         live = self.live
         live.refused_in_a_row += for_good
         if live.refused_in_a_row >= REFUSALS_IN_A_ROW and self.gate:
             self.close_gate()
             _state.stats["functions given up (cases kept being refused)"] += 1
         self._no_news()
-        reported = live.reported
+        self._count_skip(reason, detail)
+
+    def _count_skip(self, reason: str, detail: str) -> None:
+        """Count a skipped case and log the first one of each reason for this function."""
+        _state.stats[f"skipped: {reason}"] += 1
+        reported = self.live.reported
         if reason not in reported:
             reported.add(reason)
             log.debug("call.skipped", function=self.name, reason=reason, detail=detail)
@@ -901,6 +905,11 @@ class FunctionRecord:
                 # (before the fingerprint: the methods of objects of a class made inside a
                 # function, bleach's html5lib tree builders, are called many times over)
                 self._refuse_up_front(live, refusal)
+                return None
+            if full_args and _state.failed_objects and _failed_before(full_args[0]):
+                # (the object, not its class: a step towards giving the function up only as
+                # much as a repeated call was, which its fingerprint would have told)
+                self._refuse_up_front(live, serialise.failed_object_reason(type(full_args[0])), towards=False)
                 return None
             # Called from an except block or not: one reads its caller's exception (see
             # clock_read), the other may not; as many cases as the same arguments.
@@ -1041,13 +1050,13 @@ class FunctionRecord:
             return True
         return False
 
-    def _refuse_up_front(self, live: _Live, refusal: str) -> None:
+    def _refuse_up_front(self, live: _Live, refusal: str, towards: bool = True) -> None:
         """Refuse a call whose first argument the survey refuses whatever else it is
         given (see _refused_up_front), without its fingerprint: a refusal as the
-        survey's (towards giving the function up). A recorded call running is still told
-        of a patch this function meets, as by any call (once per outermost call, as for
-        a repeated call; not when every running call watches this function's globals
-        itself)."""
+        survey's (``towards`` giving the function up; else counted and logged alone). A
+        recorded call running is still told of a patch this function meets, as by any
+        call (once per outermost call, as for a repeated call; not when every running
+        call watches this function's globals itself)."""
         running = _guard.calls
         if running or _async_calls.get():
             outer = running[0] if running and not _async_calls.get() else None
@@ -1056,7 +1065,10 @@ class FunctionRecord:
                     return
                 if outer is not None:
                     live.clean_under = outer
-        self.skip("unserialisable argument", refusal)
+        if towards:
+            self.skip("unserialisable argument", refusal)
+        else:
+            self._count_skip("unserialisable argument", refusal)
 
     def _running_here(self) -> int:
         """This function's recorded calls running in this thread (sync ones)."""
@@ -3120,12 +3132,13 @@ def _refused_up_front(first: Any) -> Optional[str]:
         return serialise.refused_class_reason(kind)
     if kind in _state.never_rebuilt and _module_object_reference(first) is None:
         return serialise.not_rebuilt_reason(kind, serialise.never_rebuilt(kind))
-    failed = _state.failed_objects
-    if failed:
-        reference = failed.get(_identity(first))
-        if reference is not None and reference() is first:
-            return serialise.failed_object_reason(kind)
     return None
+
+
+def _failed_before(first: Any) -> bool:
+    """Is ``first`` an object that failed to store before (see _refuse_object)?"""
+    reference = _state.failed_objects.get(_identity(first))
+    return reference is not None and reference() is first
 
 
 def _note_refused_argument(first: Any) -> None:

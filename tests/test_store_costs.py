@@ -1248,15 +1248,17 @@ def test_calls_given_an_object_of_a_class_the_survey_refuses_are_refused_before_
     first argument, calls given any object of that class are refused before their
     arguments are fingerprinted, as refusals (three in a row give the function up). An
     object refused for what it holds (an iterator) is not noted by its class: another
-    object of its class is fingerprinted, the same object is refused up front."""
+    object of its class is fingerprinted, the same object is refused up front (as often
+    as it comes, the function not given up for it)."""
     clean_env.setenv("PYTESTCLEANUP_LOG_LEVEL", "DEBUG")
     result = run_script(pytester, clean_env, guarded=GUARDED_LIB, script=GUARDED_SCRIPT)
     # Local.__init__ and Local.twice: one fingerprint each (the first call, refused by the
     # survey, notes the class for twice: a half-built self never is), then refused up
     # front until each is given up; Guarded: its two constructors, then size once for
-    # each object (the first one's later calls refused up front, as refusals).
+    # each object (the first one's later calls refused up front, counted, but no step
+    # towards giving size up: a repeated call was none).
     result.stdout.fnmatch_lines(["870", "1 2 2", "fingerprinted: 2 4",
-                                 "unserialisable: 9"])
+                                 "unserialisable: 10"])
     result.stderr.fnmatch_lines(["*function=guarded.Base.twice reason='unserialisable argument' detail='guarded.local_"
                                  "class.<locals>.Local objects are of a class made inside a function*"])
     assert "function=guarded.Base.twice" in result.stderr.str()
