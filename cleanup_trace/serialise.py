@@ -1327,6 +1327,8 @@ class _Pickler(_jp_pickler.Pickler):
                 return self._flatten_without_getattr(obj)
             if issubclass(type(obj), tuple):
                 return self._flatten_tuple_without_getattr(obj)
+            if issubclass(type(obj), dict) and not flatten_fast.sets_items_its_own_way(type(obj)):
+                return self._flatten_dict_without_getattr(obj)
             # (Other subclasses of builtin values, and classes pickling themselves their own
             # way, keep jsonpickle's path: attribute dicts like Munch store as they always did.)
         if _container_reducing_itself(type(obj)):
@@ -1394,6 +1396,21 @@ class _Pickler(_jp_pickler.Pickler):
         if attributes:
             self._flatten_dict_obj(dict(attributes), data)
         data["py/seq"] = [self._flatten(item) for item in obj]
+        return data
+
+    def _flatten_dict_without_getattr(self, obj: dict) -> Any:
+        """A dict of yours answering missing attributes itself, stored as jsonpickle stores
+        a dict subclass (its items, then its instance dict unless equal to it) without
+        asking it for ``_jsonpickle_exclude`` or ``default_factory``: a ``Box`` with
+        default boxes would keep an item named so."""
+        data = {"py/object": _jp_util.importable_name(type(obj))}
+        self._flatten_dict_obj(dict(obj.items()), data)
+        attributes = instance_dict(obj)
+        if attributes is not None and obj != attributes:
+            if self._mkref(attributes):
+                data["__dict__"] = self._flatten_dict_obj(attributes, {})
+            else:
+                data["__dict__"] = self._getref(attributes)
         return data
 
     def _flatten_newstyle_with_slots(self, obj: Any, data: dict) -> dict:

@@ -148,6 +148,14 @@ class Kind(tuple):  # answers any name with a child kind it keeps (sqlparse's to
         child.parent = self
         return child
 
+class Box(dict):  # answers any name with a new box it keeps (python-box's default_box)
+    asked = []
+    def __getattr__(self, name):
+        Box.asked.append(name)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.setdefault(name, Box())
+
 class Stamp(datetime.date):  # a class made in C below, reducing itself (tomlkit's Date)
     def __new__(cls, year, month, day, note=None):
         made = super().__new__(cls, year, month, day)
@@ -391,6 +399,8 @@ def _shapes(children, unequal_copies: bool):
         | st.builds(shapes.Lexeme, children, children)
         | st.builds(lambda first, second: shapes.Answering(first=first, second=second), children, children)
         | st.builds(lambda items, note: _with(shapes.Bag(items), note=note), st.dictionaries(keys, children, max_size=3),
+                    children)
+        | st.builds(lambda items, note: _with(shapes.Box(items), note=note), st.dictionaries(keys, children, max_size=3),
                     children)
         | st.builds(shapes.Literalish, st.text(max_size=3), flag=children)
         | st.builds(shapes.Stamp, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), children)
@@ -918,6 +928,24 @@ def test_a_tuple_answering_missing_attributes_is_asked_nothing_both_ways() -> No
     with pytest.raises(serialise.Unserialisable, match=r"parent: missing"):  # (dropped by decoding)
         serialise.check_round_trip(value, form)
     assert shapes.Kind.asked == [] and set(vars(keyword)) == {"parent"}
+
+
+def test_a_dict_answering_missing_attributes_is_asked_nothing_both_ways() -> None:
+    """A dict of yours whose ``__getattr__`` makes an item for any name asked (a ``Box``
+    with default boxes) would keep one named ``_jsonpickle_exclude``, and one named
+    ``default_factory``, once stored by jsonpickle's path: stored as a dict of yours is
+    (its items, then its instance dict), asked nothing, the same form both ways."""
+    settings = shapes.Box(name="demo", depth=2)
+    settings.note = "kept"
+    value = {"settings": settings, "again": settings, "inner": shapes.Box(level=shapes.Box())}
+    shapes.Box.asked.clear()
+    assert as_text(fast(value)) == as_text(slow(value))
+    form = serialise.encode(value)
+    serialise.check_round_trip(value, form)
+    assert shapes.Box.asked == [] and dict(settings) == {"name": "demo", "depth": 2}
+    for decoded in (serialise.decode(form), restore_fast.restore(form)):
+        assert decoded["again"] is decoded["settings"] and decoded["settings"] == {"name": "demo", "depth": 2}
+        assert type(decoded["inner"]["level"]) is shapes.Box and decoded["settings"].__dict__ == {"note": "kept"}
 
 
 def test_a_cached_function_is_stored_by_name_as_pickling_stores_it() -> None:

@@ -3491,3 +3491,40 @@ def test_a_generator_its_object_keeps_and_resumes_call_after_call_is_not_recorde
     assert not (data / "Parser._events_gen-00.json").exists()
     assert (data / "countdown-00.json").exists()
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3, skipped=1)
+
+
+
+BOX_APP = '''
+class Box(dict):
+    """Answers any name with a new box it keeps (python-box's ``default_box``)."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.setdefault(name, Box())
+
+
+def size(box):
+    return len(box)
+
+
+def main():
+    settings = Box(name="demo")
+    settings.note = "an attribute beside the items"
+    sizes = []
+    for n in range(4):
+        settings["k%d" % n] = n
+        sizes.append(size(settings))
+    print("sizes:", sizes, "keys:", sorted(settings))
+'''
+
+
+def test_a_dict_making_an_item_for_any_name_asked_is_stored_unchanged(pytester: pytest.Pytester) -> None:
+    """Storing a ``Box``-like dict asks it for no attribute: jsonpickle's path asked it for
+    ``_jsonpickle_exclude`` (the program's box gained an item so named and its calls were
+    refused); now the program sees what it sees unrecorded and its calls replay."""
+    pytester.makepyfile(boxes=textwrap.dedent(BOX_APP))
+    result = run_tool(pytester, "boxes")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["sizes: [2, 3, 4, 5] keys: ['k0', 'k1', 'k2', 'k3', 'name']"])
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "size").assert_outcomes(passed=4)
