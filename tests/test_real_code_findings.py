@@ -3494,7 +3494,7 @@ def test_a_generator_its_object_keeps_and_resumes_call_after_call_is_not_recorde
 
 
 
-BOX_APP = '''
+DEFAULT_BOX_APP = '''
 class Box(dict):
     """Answers any name with a new box it keeps (python-box's ``default_box``)."""
 
@@ -3523,8 +3523,8 @@ def test_a_dict_making_an_item_for_any_name_asked_is_stored_unchanged(pytester: 
     """Storing a ``Box``-like dict asks it for no attribute: jsonpickle's path asked it for
     ``_jsonpickle_exclude`` (the program's box gained an item so named and its calls were
     refused); now the program sees what it sees unrecorded and its calls replay."""
-    pytester.makepyfile(boxes=textwrap.dedent(BOX_APP))
-    result = run_tool(pytester, "boxes")
+    pytester.makepyfile(default_boxes=textwrap.dedent(DEFAULT_BOX_APP))
+    result = run_tool(pytester, "default_boxes")
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["sizes: [2, 3, 4, 5] keys: ['k0', 'k1', 'k2', 'k3', 'name']"])
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "size").assert_outcomes(passed=4)
