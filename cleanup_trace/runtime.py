@@ -612,6 +612,21 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
 _LOOKED_AT_LAST = frozenset({str, bytes, int, bool, float, type})
 
 
+_NO_TOKEN = object()  # (no running call's token: see _outer_token)
+_NO_KINDS: frozenset = frozenset()
+
+
+def _outer_token(outer: dict) -> object:
+    """The token of the outermost running call ``outer`` (its snapshot), for
+    ``_Live.clean_under``: told apart by identity as the snapshot itself was, without
+    keeping the snapshot alive once its call ended (its forms and watches: 3,000 objects
+    in pypubsub's run, which every garbage collection walked). Made at first need."""
+    token = outer.get("token")
+    if token is None:
+        token = outer["token"] = object()  # (not tracked by the collector: nothing inside)
+    return token
+
+
 class _Live:
     """The part of a function's recording state needed only once it is called."""
 
@@ -627,15 +642,16 @@ class _Live:
         # fingerprint -> [call text, outcome text, checks made] of recorded plain cases
         self.checkable: dict = {}
         self.fingerprints: set = set()
-        self.cases: set[str] = set()
-        self.reported: set[str] = set()
+        # (tuples of texts, which the garbage collector stops tracking: a few each)
+        self.cases: tuple[str, ...] = ()
+        self.reported: tuple[str, ...] = ()
         self.lock = threading.Lock()
-        # The outermost recorded call (its snapshot) running in this thread when this
-        # function's globals were last found as its module made them (see _snapshot).
-        self.clean_under: Optional[dict] = None
+        # The outermost recorded call running in this thread when this function's
+        # globals were last found as its module made them (its token: see _outer_token).
+        self.clean_under: object = _NO_TOKEN
         # Types whose values stored for this function failed the decoding check: checked
         # again at its every store (see FunctionRecord._untrust).
-        self.untrusted: frozenset = frozenset()
+        self.untrusted: frozenset = _NO_KINDS
         # Were arguments it stored checked once? (see _writes_its_own_state)
         self.arguments_checked = False
 
@@ -860,9 +876,9 @@ class FunctionRecord:
     def _count_skip(self, reason: str, detail: str) -> None:
         """Count a skipped case and log the first one of each reason for this function."""
         _state.stats[f"skipped: {reason}"] += 1
-        reported = self.live.reported
-        if reason not in reported:
-            reported.add(reason)
+        live = self.live
+        if reason not in live.reported:
+            live.reported += (reason,)
             log.debug("call.skipped", function=self.name, reason=reason, detail=detail)
 
     def _no_news(self) -> None:
@@ -927,7 +943,7 @@ class FunctionRecord:
             # found its globals unpatched: a test patches between the calls it makes, not
             # inside one (tomlkit: 13,000 looks, most of them in the same few calls).
             outer = _guard.calls[0] if repeated and _guard.calls and not _async_calls.get() else None
-            if outer is not None and live.clean_under is outer and (
+            if outer is not None and live.clean_under is outer.get("token") and (
                     not live.checkable or _check_due(live, fingerprint) is None):
                 _state.stats["skipped: duplicate call"] += 1
                 return None
@@ -943,7 +959,7 @@ class FunctionRecord:
                 return None
             watched = self._globals_read  # (made by _patched_global, unless its module is importing)
             if outer is not None:
-                live.clean_under = outer
+                live.clean_under = _outer_token(outer)
             if repeated:
                 check = self._consistency_probe(live, fingerprint, full_args, kwargs, handling)
                 if check is None:
@@ -1060,11 +1076,11 @@ class FunctionRecord:
         running = _guard.calls
         if running or _async_calls.get():
             outer = running[0] if running and not _async_calls.get() else None
-            if (outer is None or live.clean_under is not outer) and not self._watched_by_running():
+            if (outer is None or live.clean_under is not outer.get("token")) and not self._watched_by_running():
                 if self._module_state_changed():
                     return
                 if outer is not None:
-                    live.clean_under = outer
+                    live.clean_under = _outer_token(outer)
         if towards:
             self.skip("unserialisable argument", refusal)
         else:
@@ -1110,7 +1126,7 @@ class FunctionRecord:
         _state.stats[f"skipped: {reason}"] += 1
         live = self.live
         if reason not in live.reported:
-            live.reported.add(reason)
+            live.reported += (reason,)
             log.debug("call.skipped", function=self.name, reason=reason, detail=detail)
 
     def _skip_patched(self, name: str) -> None:
@@ -1443,7 +1459,7 @@ class FunctionRecord:
             if sink is None or not self.gate or self.accepted >= _state.budget:
                 _state.stats["skipped: budget"] += 1
                 return
-            live.cases.add(text)
+            live.cases += (text,)
             if sink.accept(self, case, text, texts):
                 self.accepted += 1
                 live.refused_in_a_row = 0
@@ -1531,18 +1547,18 @@ class _Watched:
         self.rebound_reads: tuple = ()  # names its module's functions assign that it reads
         groups: dict = {}
         absent: dict = {}
-        self.others = []  # a name that may be absent or hold an object, or one of several objects
+        others = []  # a name that may be absent or hold an object, or one of several objects
         for entry in entries:
             namespace, name, defined = entry
             if defined == (_ABSENT,):
                 absent.setdefault(_identity(namespace), (namespace, []))[1].append(name)
             elif len(defined) != 1 or _ABSENT in defined:
-                self.others.append(entry)
+                others.append(entry)
             else:
                 names, identities = groups.setdefault(_identity(namespace), (namespace, [], []))[1:]
                 names.append(name)
                 identities.extend(defined)
-        self.grouped = []
+        grouped = []
         for namespace, names, identities in groups.values():
             # (a getter of one name returns the object, of two or more a tuple: the first name twice)
             get = operator.itemgetter(names[0], *names)
@@ -1556,8 +1572,12 @@ class _Watched:
             # Python each: 55 µs for 100 names, 3 µs this way; tomlkit's watches made
             # 267,000 of them).
             objects = now if now is not None and tuple(map(_identity, now)) == expected else None
-            self.grouped.append((namespace, get, objects, expected, [names[0]] + names))
-        self.absent = [(namespace, frozenset(names), names) for namespace, names in absent.values()]
+            grouped.append((namespace, get, objects, expected, (names[0], *names)))
+        # (tuples: those of names alone the garbage collector stops walking, and a function's
+        # watch lives as long as its record; 1,100 lists in pypubsub's run)
+        self.grouped = tuple(grouped)
+        self.absent = tuple((namespace, frozenset(names), tuple(names)) for namespace, names in absent.values())
+        self.others = tuple(others)
 
     def first_changed(self) -> Optional[str]:
         """``module.name`` of a global not holding what its module defined (the first in
@@ -1952,7 +1972,7 @@ def _globals_named(function: Any, owner: ModuleInstrumenter) -> tuple[tuple, fro
 _facts_of_readers: dict = {}
 
 
-def _reader_facts(reader: Any, owner: ModuleInstrumenter, by_module: dict) -> tuple[list, list]:
+def _reader_facts(reader: Any, owner: ModuleInstrumenter, by_module: dict) -> tuple[Any, list]:
     """``(globals it reads, (callee, its module's instrumenter) it may call)`` for ``reader``."""
     # (a module of another's noted since may be one the code imports in its body)
     modules_key = (_by_module[0], len(_foreign_callables))
@@ -1968,8 +1988,8 @@ def _reader_facts(reader: Any, owner: ModuleInstrumenter, by_module: dict) -> tu
     callees.extend((method, owner) for name in names
                    for _, _, method in owner.class_methods.get(name, ()) if method is not None)
     try:
-        _facts_of_readers[_identity(reader)] = (weakref.ref(reader), modules_key, entries,
-                                         [(weakref.ref(callee), callee_owner) for callee, callee_owner in callees])
+        _facts_of_readers[_identity(reader)] = (weakref.ref(reader), modules_key, tuple(entries),
+                                                tuple((weakref.ref(callee), callee_owner) for callee, callee_owner in callees))
     except TypeError:  # (a callable that takes no weak reference: looked at again next time)
         pass
     return entries, callees
