@@ -244,8 +244,8 @@ def _plan_for(cls: type, obj: Any) -> tuple:
         return _reducing_subclass_plan(cls, obj, own, builtin), name
     if not builtin and answers_missing_attributes(own):
         return _answering_plan(own, name), name
-    if builtin == [dict] and _dict_answering_plan(cls, own, name):
-        return _DICT, name  # (asked nothing: see _dict_answering_plan)
+    if builtin == [dict] and "<locals>" not in name and dict_answering_missing_names(cls):
+        return _DICT, name
     if any(attribute in namespace_of(klass) for klass in own
            for attribute in _OTHER_PATHS if attribute != "__getnewargs__"):
         return _DECLINE, name
@@ -507,16 +507,20 @@ def _tuple_subclass_plan(cls: type, obj: Any) -> int:
 _TUPLE_PATHS = ("__getnewargs__", "__getattr__")  # (a named tuple's own, and one not asked)
 
 
-def _dict_answering_plan(cls: type, own: list, name: str) -> bool:
+def dict_answering_missing_names(cls: type) -> bool:
     """A dict of yours answering missing attributes with a ``__getattr__`` (a ``Munch``, a
-    ``Box``): stored as any dict of yours is, items then instance dict, never asked for
-    ``_jsonpickle_exclude`` or ``default_factory`` as jsonpickle would ask it (a ``Box``
-    with default boxes keeps an item for each name asked)."""
-    return any("__getattr__" in namespace_of(klass) for klass in own) \
+    ``Box``) and pickled as a plain dict subclass: stored as any dict of yours is, items
+    then instance dict, by both encoders, never asked for ``_jsonpickle_exclude`` or
+    ``default_factory`` as jsonpickle asks (a ``Box`` with default boxes keeps an item for
+    each name asked)."""
+    below_object = cls.__mro__[:-1]
+    own = [klass for klass in below_object if of_a_class_statement(klass)]
+    return [klass for klass in below_object if not of_a_class_statement(klass)] == [dict] \
+        and any("__getattr__" in namespace_of(klass) for klass in own) \
         and not any(attribute in namespace_of(klass) for klass in own
                     for attribute in _OTHER_PATHS + ("__reduce__", "__reduce_ex__", "default_factory")
                     if attribute != "__getattr__") \
-        and "<locals>" not in name and not is_standard_library(cls.__module__) and not sets_items_its_own_way(cls)
+        and not is_standard_library(cls.__module__) and not sets_items_its_own_way(cls)
 
 
 def sets_items_its_own_way(kind: type) -> bool:

@@ -619,8 +619,8 @@ _NO_KINDS: frozenset = frozenset()
 def _outer_token(outer: dict) -> object:
     """The token of the outermost running call ``outer`` (its snapshot), for
     ``_Live.clean_under``: told apart by identity as the snapshot itself was, without
-    keeping the snapshot alive once its call ended (its forms and watches: 3,000 objects
-    in pypubsub's run, which every garbage collection walked). Made at first need."""
+    keeping the snapshot (its arguments' forms) alive once its call ended, for every
+    function it called. Made at first need."""
     token = outer.get("token")
     if token is None:
         token = outer["token"] = object()  # (not tracked by the collector: nothing inside)

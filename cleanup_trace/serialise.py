@@ -1327,10 +1327,10 @@ class _Pickler(_jp_pickler.Pickler):
                 return self._flatten_without_getattr(obj)
             if issubclass(type(obj), tuple):
                 return self._flatten_tuple_without_getattr(obj)
-            if issubclass(type(obj), dict) and not flatten_fast.sets_items_its_own_way(type(obj)):
+            if flatten_fast.dict_answering_missing_names(type(obj)):
                 return self._flatten_dict_without_getattr(obj)
             # (Other subclasses of builtin values, and classes pickling themselves their own
-            # way, keep jsonpickle's path: attribute dicts like Munch store as they always did.)
+            # way, keep jsonpickle's path.)
         if _container_reducing_itself(type(obj)):
             flat = self._flatten_reduced(obj)
             if flat is not None:
