@@ -514,7 +514,30 @@ def _qualified_type_name(klass: type) -> str:
     return f"{klass.__module__}.{klass.__qualname__}"
 
 
-_TRUE_PRINT, _FALSE_PRINT = (bool, True), (bool, False)
+# A kind in a fingerprint is its number here (a method's function too): fingerprints are
+# kept as long as their function's record, and a tuple holding a class stays one the
+# garbage collector walks at every collection, a tuple of numbers and texts not (tomlkit:
+# 7,000 of them, a full collection 10-25% slower). The numbers start past every int a
+# fingerprint holds as itself, and are never given twice: equal fingerprints stay as
+# equal, unequal ones as unequal, as with the kinds themselves. (Emptied with the records,
+# but for the builtin kinds: a class of yours is not kept alive once recording is over.)
+_FIRST_TOKEN = 10 ** 12
+_BUILTIN_KIND_TOKENS = {kind: _FIRST_TOKEN + number for number, kind in enumerate(
+    (str, bytes, int, float, bool, type, list, tuple, dict, set, frozenset, types.FunctionType, types.MethodType))}
+_kind_tokens: dict = dict(_BUILTIN_KIND_TOKENS)
+_next_token = itertools.count(_FIRST_TOKEN + len(_BUILTIN_KIND_TOKENS)).__next__
+
+
+def _token(kind: Any) -> int:
+    token = _kind_tokens.get(kind)
+    if token is None:
+        token = _kind_tokens.setdefault(kind, _next_token())  # (one number, whichever thread asks)
+    return token
+
+
+_STR, _BYTES, _INT, _FLOAT, _BOOL, _TYPE, _LIST, _TUPLE, _DICT, _SET, _FROZENSET, _FUNCTION, _METHOD = \
+    _BUILTIN_KIND_TOKENS.values()
+_TRUE_PRINT, _FALSE_PRINT = (_BOOL, True), (_BOOL, False)
 # Strings up to this length are told apart by their hash (cached by the string object, so
 # the same text given again costs nothing); longer ones by length and ends.
 _HASHED_LENGTH = 1 << 16
@@ -523,41 +546,44 @@ _HASHED_LENGTH = 1 << 16
 def _fingerprint(value: Any, depth: int = 0) -> Any:
     """Cheap and hashable: equal fingerprints are *probably* equal calls.
 
-    Types, lengths, small scalars and a few items; the exact comparison happens later, on
-    the serialised form, only for calls whose fingerprint is new. Runs at every call of a
-    function whose gate is open: no generator, no list of all items.
+    Kinds (as numbers, see _token), lengths, small scalars and a few items; the exact
+    comparison happens later, on the serialised form, only for calls whose fingerprint is
+    new. Runs at every call of a function whose gate is open: no generator, no list of
+    all items.
     """
     kind = type(value)
     if kind is str or kind is bytes:
         size = len(value)
         if size <= 64:
             return value
-        return (kind, size, hash(value)) if size <= _HASHED_LENGTH else (kind, size, value[:32], value[-32:])
+        token = _STR if kind is str else _BYTES
+        return (token, size, hash(value)) if size <= _HASHED_LENGTH else (token, size, value[:32], value[-32:])
     if kind is int:
-        return value if -(10 ** 12) < value < 10 ** 12 else (int, value.bit_length())
+        return value if -(10 ** 12) < value < 10 ** 12 else (_INT, value.bit_length())
     if value is None:
         return None
     if kind is bool:  # (True == 1 == 1.0: tagged, or f(True) would hide f(1))
         return _TRUE_PRINT if value else _FALSE_PRINT
     if kind is float:
-        return (float, "nan") if value != value else (float, value)
+        return (_FLOAT, "nan") if value != value else (_FLOAT, value)
     if kind is type or (depth < 2 and issubclass(kind, type)):
         # A class given as a value (stored by its name): which one, at any depth (a list of
         # token classes). Its namespace's first items say little: every class starts alike.
-        return (kind, _identity(value))
+        return (_token(kind), _identity(value))
     if depth >= 2:
-        return kind
+        return _token(kind)
     if kind is list or kind is tuple:
         # (a short text, a small int or None is its own fingerprint at any depth: the
         # arguments of most calls, told without a call)
-        return (kind, len(value), *[item if type(item) is str and len(item) <= 64
-                                    or type(item) is int and -(10 ** 12) < item < 10 ** 12 or item is None
-                                    else _fingerprint(item, depth + 1) for item in value[:4]])
+        return (_LIST if kind is list else _TUPLE, len(value),
+                *[item if type(item) is str and len(item) <= 64
+                  or type(item) is int and -(10 ** 12) < item < 10 ** 12 or item is None
+                  else _fingerprint(item, depth + 1) for item in value[:4]])
     if kind is dict:
-        return (kind, len(value), *[(_fingerprint(key, 2), _fingerprint(item, depth + 1))
-                                    for key, item in itertools.islice(value.items(), 4)])
+        return (_DICT, len(value), *[(_fingerprint(key, 2), _fingerprint(item, depth + 1))
+                                     for key, item in itertools.islice(value.items(), 4)])
     if kind is set or kind is frozenset:
-        return (kind, len(value))
+        return (_SET if kind is set else _FROZENSET, len(value))
     if kind is types.FunctionType:
         # Functions passed as values: different lambdas, or one closure over different
         # cells, are different calls.
@@ -567,9 +593,9 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
                 cells.append(_fingerprint(cell.cell_contents, depth + 1))
             except ValueError:  # an empty cell
                 cells.append(None)
-        return (kind, value.__qualname__, _identity(value.__code__), tuple(cells))
+        return (_FUNCTION, value.__qualname__, _identity(value.__code__), tuple(cells))
     if kind is types.MethodType:  # (stored as its object's attribute: told apart by both)
-        return (kind, value.__func__, _fingerprint(value.__self__, depth))  # (a view of its object)
+        return (_METHOD, _token(value.__func__), _fingerprint(value.__self__, depth))  # (a view of its object)
     # (as pickling reads it, never the object's own code; no failing look-up for a
     # slotted object: pycparser's nodes, at every call)
     state = instance_dict(value)
@@ -582,7 +608,7 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
         # recursive-descent parser's, and a call each was a fifth of the fingerprint.)
         parts = [(key, item if type(item) is str and len(item) <= 64
                   or type(item) is int and -(10 ** 12) < item < 10 ** 12 or item is None
-                  else _fingerprint(item, 2) if type(item) in _LOOKED_AT_LAST else type(item))
+                  else _fingerprint(item, 2) if type(item) in _LOOKED_AT_LAST else _token(type(item)))
                  for key, item in itertools.islice(state.items(), 6)]
     else:
         parts = [(key, _fingerprint(item, 1)) for key, item in itertools.islice(state.items(), 6)]
@@ -605,7 +631,7 @@ def _fingerprint(value: Any, depth: int = 0) -> Any:
             parts.append((name, _fingerprint(descriptor.__get__(value, kind), depth + 1)))
         except AttributeError:  # not set
             pass
-    return (kind, *parts)
+    return (_token(kind), *parts)
 
 
 # Kinds whose fingerprint at the last depth is more than the kind (see _fingerprint).
@@ -3568,6 +3594,8 @@ def release_records() -> None:
         for instrumenter in _state.modules:
             instrumenter.records.clear()
     _facts_of_readers.clear()
+    _kind_tokens.clear()  # (the kinds its fingerprints named: new numbers from now on)
+    _kind_tokens.update(_BUILTIN_KIND_TOKENS)
 
 
 def instrumented_count() -> int:

@@ -413,15 +413,48 @@ _LEAF_VALUES = st.one_of(
 def test_an_objects_attributes_are_fingerprinted_as_values_at_the_last_depth(attributes) -> None:
     """The attributes of an argument's object are told without a call for the most
     frequent kinds: the same as the fingerprint of each at that depth."""
-    from cleanup_trace.runtime import _fingerprint
+    from cleanup_trace.runtime import _fingerprint, _token
 
     holder = _Holder()
     holder.__dict__.update(attributes)
     expected = tuple((key, _fingerprint(value, 2)) for key, value in list(attributes.items())[:6])
-    assert _fingerprint((holder,)) == (tuple, 1, (_Holder, *expected))
+    assert _fingerprint((holder,)) == (_token(tuple), 1, (_token(_Holder), *expected))
     # The arguments themselves: a short text, a small int or None told without a call too.
     arguments = tuple(attributes.values())
-    assert _fingerprint(arguments) == (tuple, len(arguments), *[_fingerprint(value, 1) for value in arguments[:4]])
+    assert _fingerprint(arguments) == (_token(tuple), len(arguments),
+                                       *[_fingerprint(value, 1) for value in arguments[:4]])
+
+
+def test_fingerprints_name_kinds_by_number_and_leave_the_garbage_collector() -> None:
+    """A fingerprint names kinds (and a method's function) by numbers given once each:
+    made of numbers and texts, it stops being walked by the garbage collector, yet tells
+    the same calls and other calls apart as the kinds did; a class of yours is forgotten
+    with the records."""
+    import gc
+
+    from cleanup_trace import runtime
+
+    class First:
+        def __init__(self, value):
+            self.value = value
+
+        def method(self):
+            return self.value
+
+    class Second(First):
+        pass
+
+    calls = [(First(1),), (First(1),), (Second(1),), (First(2),), ([First(1)],), (First(1).method,),
+             (First,), (Second,), (True,), (1,), (1.0,), ("x" * 100,), (b"x" * 100,), (10 ** 13,)]
+    prints = [runtime._fingerprint(call) for call in calls]
+    assert prints[0] == prints[1] and len(set(prints)) == len(prints) - 1
+    for _ in range(6):  # (a nested tuple is let go once the ones inside it were)
+        gc.collect()
+    assert not any(gc.is_tracked(fingerprint) for fingerprint in prints)
+    assert First in runtime._kind_tokens
+    runtime.release_records()
+    assert First not in runtime._kind_tokens and tuple in runtime._kind_tokens
+    assert runtime._fingerprint((First(1),)) != prints[0]  # (a number never given twice)
 
 
 def test_fingerprints_tell_apart_the_items_of_container_subclasses() -> None:
