@@ -47,6 +47,11 @@ def localised(text: str) -> str:
     return _MARK.sub(directory, text)
 
 
+def _in_a_test_directory(relative: str) -> bool:
+    """Does a path relative to a package (``/tests/data.yaml``) go through a test directory?"""
+    return any(part in TEST_DIRECTORY_NAMES for part in relative.split(os.sep))
+
+
 class PackagePaths:
     """The directories of the packages the tool instruments (the outermost ones), looked
     for again only when ``sys.modules`` grew."""
@@ -104,15 +109,21 @@ class PackagePaths:
             return text in self._packages
         prefix = next(prefix for prefix in self.prefixes if text.startswith(prefix))
         # (the test directory itself too: radon's ``iter_filenames([".../radon/tests"])``)
-        return not any(part in TEST_DIRECTORY_NAMES for part in text[len(prefix):].split(os.sep))
+        return not _in_a_test_directory(text[len(prefix):])
 
     def masked(self, text: str) -> str:
         """``text`` with the directory of every package in it as ``<package NAME>``: an
         error message naming a file of the package (mako's ``KeyError`` of a module path)
-        replays wherever the package is. (after :meth:`refresh`)"""
+        replays wherever the package is. (after :meth:`refresh`) Not a path into a test
+        directory of the package, which an argument keeps as it is (see :meth:`holds`):
+        yamale's error naming the fixture file it was given gives back that path, the
+        package's tests in the source tree, wherever the replay imports the package from."""
+        separator = re.escape(os.sep)
         for directory, name in sorted(self._packages.items(), key=lambda item: -len(item[0])):
             if directory in text:  # (not ``pkg_extra`` beside ``pkg``)
-                text = re.sub(re.escape(directory) + r"(?![\w.-])", lambda _: f"<package {name}>", text)
+                text = re.sub(re.escape(directory) + rf"(?![\w.-])((?:{separator}[\w.-]+)*)",
+                              lambda found, name=name: found.group(0) if _in_a_test_directory(found.group(1))
+                              else f"<package {name}>{found.group(1)}", text)
         return text
 
     def parts(self, text: str) -> Optional[tuple[str, str]]:

@@ -39,3 +39,20 @@ def test_a_package_imported_later_is_found_and_only_it_is_looked_at(two_packages
     importlib.import_module("pkg_one")
     assert 2 == len(paths.refresh()) and ["pkg_one"] == asked
     assert old is not sys.modules["pkg_one"]
+
+
+def test_a_message_names_the_package_by_its_mark_but_not_a_path_into_its_tests(two_packages) -> None:
+    """An error message naming a file of a package replays wherever the package is
+    imported from; a path into a test directory of it is kept as it is, as an argument
+    naming it is (yamale's error gives back the fixture path it was given, in the source
+    tree, while the replay imported the package from site-packages)."""
+    paths = PackagePaths(lambda module: module.__name__.startswith("pkg_"))
+    importlib.import_module("pkg_one")
+    paths.refresh()
+    package = str(two_packages / "pkg_one")
+    fixture = os.path.join(package, "tests", "fixtures", "data.yaml")
+    module = os.path.join(package, "core.py")
+    message = f"Error validating '{fixture}' with '{module}' (also {package}_extra, {package})"
+    assert paths.masked(message) == (f"Error validating '{fixture}' with '<package pkg_one>{os.sep}core.py' "
+                                     f"(also {package}_extra, <package pkg_one>)")
+    assert not paths.holds(fixture) and paths.holds(module)
