@@ -523,6 +523,28 @@ def dict_answering_missing_names(cls: type) -> bool:
         and not is_standard_library(cls.__module__) and not sets_items_its_own_way(cls)
 
 
+def class_found_by_name(cls: type) -> bool:
+    """Does a class of a class statement of yours (outside the standard library) have its
+    module and qualified name find it, or at least no other class? Stored by that name, a
+    class made at run time (attrs' ``_AndValidatorAttributes``) is found by no decoder, and
+    one a class decorator replaces (attrs' ``slots=True`` makes another class), given to a
+    function while it is being decorated, would replay as the class that replaced it. (A
+    name a test patched for the moment, finding a mock, is the decoding check's to tell:
+    a patched global, not a refusal.) Read from the namespaces, no module ``__getattr__``
+    asked."""
+    if not of_a_class_statement(cls) or is_standard_library(cls.__module__):
+        return True
+    found: Any = sys.modules.get(cls.__module__)
+    for part in cls.__qualname__.split("."):
+        if type(found) is types.ModuleType:
+            found = found.__dict__.get(part)
+        elif isinstance(found, type):
+            found = namespace_of(found).get(part)
+        elif found is not None:
+            return True  # (a mock of the module or of an outer class: see above)
+    return found is cls or (found is not None and not isinstance(found, type))
+
+
 def sets_items_its_own_way(kind: type) -> bool:
     """A dict subclass of the user's with its own ``__setitem__`` (prettytable's
     ``ObservableDict`` calls ``self.callback``; tomlkit's ``OutOfOrderTableProxy`` writes
@@ -643,6 +665,9 @@ class Flattener:
                 name = _importable_name(value)
                 if "<locals>" in name:
                     raise Declined(name)
+                if not class_found_by_name(value):
+                    raise self.refusal(f"class {name} is not what its name finds (made at run time, "
+                                       "or replaced since: a class decorator making another)")
                 return {"py/type": name}
             if kind is types.MethodType:
                 index = self.ids.get(_identity(value))  # (a ``py/reduce``: an object to the decoder)

@@ -948,6 +948,27 @@ def test_a_dict_answering_missing_attributes_is_asked_nothing_both_ways() -> Non
         assert type(decoded["inner"]["level"]) is shapes.Box and decoded["settings"].__dict__ == {"note": "kept"}
 
 
+def test_a_class_its_name_does_not_find_is_refused_by_both_encoders() -> None:
+    """A class is stored by its module and qualified name: one made at run time (attrs'
+    ``_AndValidatorAttributes``) or one a decorator replaced by another (attrs'
+    ``slots=True``), given while it is being decorated, would not replay as itself."""
+    module = types.ModuleType("cleanup_trace_made_classes")
+    sys.modules[module.__name__] = module
+    try:
+        exec("class Kept:\n    class Inner:\n        pass\n", module.__dict__)
+        made = type("Made", (), {"__module__": module.__name__})
+        replaced = type("Kept", (), {"__module__": module.__name__})
+        stored = [module.Kept, module.Kept.Inner, int]
+        assert as_text(fast(stored)) == as_text(slow(stored))
+        assert serialise.decode(serialise.encode(stored)) == stored
+        for refused in (made, replaced):
+            for encoder in (fast, slow):
+                with pytest.raises(serialise.Unserialisable, match=r"is not what its name finds"):
+                    encoder({"args": [refused]})
+    finally:
+        del sys.modules[module.__name__]
+
+
 def test_a_cached_function_is_stored_by_name_as_pickling_stores_it() -> None:
     """``functools.lru_cache`` makes a C object whose pickling names it: stored so, it
     decodes as the very function (jsonpickle stored its attributes under a class name no
