@@ -545,6 +545,12 @@ def class_found_by_name(cls: type) -> bool:
     return found is cls or (found is not None and not isinstance(found, type))
 
 
+def unfound_class_reason(cls: type) -> str:
+    """Why a class :func:`class_found_by_name` says no of is refused."""
+    return (f"class {_importable_name(cls)} is not what its name finds (made at run time, "
+            "or replaced since: a class decorator making another)")
+
+
 def sets_items_its_own_way(kind: type) -> bool:
     """A dict subclass of the user's with its own ``__setitem__`` (prettytable's
     ``ObservableDict`` calls ``self.callback``; tomlkit's ``OutOfOrderTableProxy`` writes
@@ -666,8 +672,7 @@ class Flattener:
                 if "<locals>" in name:
                     raise Declined(name)
                 if not class_found_by_name(value):
-                    raise self.refusal(f"class {name} is not what its name finds (made at run time, "
-                                       "or replaced since: a class decorator making another)")
+                    raise self.refusal(unfound_class_reason(value))
                 return {"py/type": name}
             if kind is types.MethodType:
                 index = self.ids.get(_identity(value))  # (a ``py/reduce``: an object to the decoder)

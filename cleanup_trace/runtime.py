@@ -897,15 +897,7 @@ class FunctionRecord:
             self.close_gate()
             _state.stats["functions given up (cases kept being refused)"] += 1
         self._no_news()
-        self._count_skip(reason, detail)
-
-    def _count_skip(self, reason: str, detail: str) -> None:
-        """Count a skipped case and log the first one of each reason for this function."""
-        _state.stats[f"skipped: {reason}"] += 1
-        live = self.live
-        if reason not in live.reported:
-            live.reported += (reason,)
-            log.debug("call.skipped", function=self.name, reason=reason, detail=detail)
+        self._pass_over(reason, detail)
 
     def _no_news(self) -> None:
         live = self.live
@@ -1095,7 +1087,7 @@ class FunctionRecord:
     def _refuse_up_front(self, live: _Live, refusal: str, towards: bool = True) -> None:
         """Refuse a call whose first argument the survey refuses whatever else it is
         given (see _refused_up_front), without its fingerprint: a refusal as the
-        survey's (``towards`` giving the function up; else counted and logged alone). A
+        survey's (``towards`` giving the function up; else passed over). A
         recorded call running is still told of a patch this function meets, as by any
         call (once per outermost call, as for a repeated call; not when every running
         call watches this function's globals itself)."""
@@ -1110,7 +1102,7 @@ class FunctionRecord:
         if towards:
             self.skip("unserialisable argument", refusal)
         else:
-            self._count_skip("unserialisable argument", refusal)
+            self._pass_over("unserialisable argument", refusal)
 
     def _running_here(self) -> int:
         """This function's recorded calls running in this thread (sync ones)."""
@@ -1148,7 +1140,8 @@ class FunctionRecord:
 
     def _pass_over(self, reason: str, detail: str) -> None:
         """This call is not recorded, for a reason of the moment, not of the function
-        (its other calls are recorded as usual): counted, logged once per function."""
+        (its other calls are recorded as usual): counted, logged once per function (and
+        what :meth:`skip` counts and logs)."""
         _state.stats[f"skipped: {reason}"] += 1
         live = self.live
         if reason not in live.reported:

@@ -1258,8 +1258,7 @@ class _Pickler(_jp_pickler.Pickler):
 
     def _flatten_impl(self, obj: Any) -> Any:
         if isinstance(obj, type) and not flatten_fast.class_found_by_name(obj) and "<locals>" not in obj.__qualname__:
-            raise Unserialisable(f"class {_jp_util.importable_name(obj)} is not what its name finds (made at run "
-                                 "time, or replaced since: a class decorator making another)", culprit=obj)
+            raise Unserialisable(flatten_fast.unfound_class_reason(obj), culprit=obj)
         if flatten_fast.is_type_hint(obj):  # (as flatten_fast stores them)
             if not self._mkref(obj):
                 return self._getref(obj)
