@@ -97,7 +97,7 @@ class _FunctionPickler(pickle.Pickler):
             self.modules.add(module)
             return NotImplemented
         if kind is types.CodeType:
-            return _load_code, (_VERSION, marshal.dumps(obj))
+            return _load_code, (_VERSION, _marshalled(obj))
         if kind is types.CellType:
             if id(obj) not in self.closure_cells:
                 raise pickle.PicklingError("a cell outside a function's closure")
@@ -150,6 +150,32 @@ class _FunctionPickler(pickle.Pickler):
                 state, None, None, _set_function_state)
 
 
+# Code objects never change: each is marshalled once (with the code, kept alive while
+# its entry is: an id is not reused meanwhile), and a payload already loaded gives its
+# code again. parsy's parsers hold closures of a few dozen functions, pickled at every
+# value storing one (146 pickles a run) and loaded again by the decoding check (98).
+_CODES_KEPT = 2048
+_marshalled_codes: dict = {}  # id(code) -> (code, its marshal bytes)
+_loaded_codes: dict = {}  # marshal bytes -> a code object loaded from them
+
+
+def _marshalled(code: types.CodeType) -> bytes:
+    known = _marshalled_codes.get(id(code))
+    if known is not None and known[0] is code:
+        return known[1]
+    data = marshal.dumps(code)
+    if len(_marshalled_codes) >= _CODES_KEPT:
+        _marshalled_codes.clear()  # (code made at run time, exec's: bounded)
+    _marshalled_codes[id(code)] = (code, data)
+    return data
+
+
+def forget_codes() -> None:
+    """Let the code objects marshalled or loaded go (the recording is over)."""
+    _marshalled_codes.clear()
+    _loaded_codes.clear()
+
+
 def _named(function: types.FunctionType) -> Any:
     """What the function's module and qualified name lead to now."""
     target: Any = sys.modules[function.__module__]
@@ -171,7 +197,13 @@ def _load_code(version: tuple, data: bytes) -> types.CodeType:
     if tuple(version) != _VERSION:
         raise WrongPython(f"a function stored by value on Python {version[0]}.{version[1]} cannot be rebuilt "
                           f"on Python {_VERSION[0]}.{_VERSION[1]}: record again with this Python")
-    return marshal.loads(data)
+    code = _loaded_codes.get(data)
+    if code is None:
+        code = marshal.loads(data)
+        if len(_loaded_codes) >= _CODES_KEPT:
+            _loaded_codes.clear()
+        _loaded_codes[data] = code
+    return code
 
 
 def _namespace_of(module: str) -> dict:

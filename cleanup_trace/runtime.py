@@ -3589,6 +3589,8 @@ def release_records() -> None:
     _facts_of_readers.clear()
     _kind_tokens.clear()  # (the kinds its fingerprints named: new numbers from now on)
     _kind_tokens.update(_BUILTIN_KIND_TOKENS)
+    if serialise is not None:
+        serialise.forget_codes()  # (the code objects of the functions stored by value)
 
 
 def instrumented_count() -> int:

@@ -851,6 +851,13 @@ def load_pickled(payload: str) -> Any:
     return function_pickle.loads(base64.b64decode(payload.encode("ascii")))
 
 
+def forget_codes() -> None:
+    """The recording is over: the code objects kept by the pickling of functions go."""
+    function_pickle = sys.modules.get("cleanup_trace.function_pickle")  # (imported only if one was pickled)
+    if function_pickle is not None:
+        function_pickle.forget_codes()
+
+
 # Where a decorator object keeps the function it decorates: ``functools.wraps`` and
 # ``lru_cache`` (``__wrapped__``), a method (``__func__``), ``partial`` and toolz's
 # ``curry`` (``func``).

@@ -572,6 +572,39 @@ def test_a_class_statement_holding_another_class_s_slot_wrapper_is_still_one() -
     assert flatten_fast.of_a_class_statement(ast.Name)
 
 
+class _HashRefusing(type):
+    """A metaclass whose classes refuse to be hashed or compared: a table keyed by them
+    would run this code."""
+
+    def __hash__(cls):
+        raise AssertionError("a class hashed")
+
+    def __eq__(cls, other):
+        raise AssertionError("a class compared")
+
+
+def test_a_class_statement_is_told_once_by_identity_and_kept_for_a_bounded_number(monkeypatch) -> None:
+    """The answer is kept per class (its namespace scanned once: yamale's schemas hold
+    its validator classes, stored by name at every call), looked up by identity (the
+    class's own ``__hash__`` is never run), and no more classes are kept than plans."""
+    monkeypatch.setattr(flatten_fast, "_PLANS_KEPT", 3)
+    monkeypatch.setattr(flatten_fast, "_class_statements", {})
+    scans = []
+    real_namespace_of = flatten_fast.namespace_of
+    monkeypatch.setattr(flatten_fast, "namespace_of", lambda klass: scans.append(klass) or real_namespace_of(klass))
+    refusing = _HashRefusing("Refusing", (), {})
+    for _ in range(3):
+        assert flatten_fast.of_a_class_statement(refusing)
+        assert not flatten_fast.of_a_class_statement(ast.AST)
+        assert not flatten_fast.of_a_class_statement(int)  # (not a heap type: no scan)
+    assert scans == [refusing, ast.AST]
+    made = [type(f"Made{index}", (), {}) for index in range(10)]
+    for klass in made:
+        assert flatten_fast.of_a_class_statement(klass)
+        assert len(flatten_fast._class_statements) <= 3
+    assert flatten_fast.of_a_class_statement(made[-1]) and sum(klass is made[-1] for klass in scans) == 1
+
+
 def test_a_class_that_cannot_be_imported_is_named() -> None:
     with pytest.raises(serialise._jp_errors.ClassNotFoundError, match="could not find nowhere.Gone"):
         restore_fast.restore([{"py/object": "nowhere.Gone", "a": 1}])

@@ -151,6 +151,41 @@ def test_code_from_another_python_is_refused_by_name() -> None:
 
 
 
+def test_each_code_object_is_marshalled_and_loaded_once(monkeypatch) -> None:
+    """Code objects never change: pickling the closures of one function again (parsy's
+    parsers, at every value holding one) marshals its code once, and the decoding check
+    loading the payload again gets the code it loaded before; the functions rebuilt keep
+    their own cells. The recording's end lets the code objects go."""
+    import marshal
+
+    monkeypatch.setattr(function_pickle, "_marshalled_codes", {})
+    monkeypatch.setattr(function_pickle, "_loaded_codes", {})
+    dumped, loaded = [], []
+    dumps, loads = marshal.dumps, marshal.loads
+    monkeypatch.setattr(marshal, "dumps", lambda code: dumped.append(code) or dumps(code))
+    monkeypatch.setattr(marshal, "loads", lambda data: loaded.append(data) or loads(data))
+    pairs = [_counter_pair() for _ in range(3)]
+    rebuilt = [_round_trip(bump) for bump, _ in pairs]
+    assert len(dumped) == 1 and len(loaded) == 1
+    assert rebuilt[0].__code__ is rebuilt[2].__code__ is not pairs[0][0].__code__
+    assert [bump(step) for step, bump in enumerate(rebuilt, start=1)] == [1, 2, 3]  # (cells of their own)
+    serialise.forget_codes()
+    assert not function_pickle._marshalled_codes and not function_pickle._loaded_codes
+
+
+def test_the_codes_kept_are_bounded(monkeypatch) -> None:
+    """Code made at run time (``exec``) is new at each call: the tables of codes do not
+    grow past their bound."""
+    monkeypatch.setattr(function_pickle, "_CODES_KEPT", 4)
+    monkeypatch.setattr(function_pickle, "_marshalled_codes", {})
+    monkeypatch.setattr(function_pickle, "_loaded_codes", {})
+    for index in range(12):
+        namespace: dict = {}
+        exec(f"def made(x):\n    return x + {index}", namespace)
+        assert _round_trip(namespace["made"])(1) == index + 1
+        assert len(function_pickle._marshalled_codes) <= 4 and len(function_pickle._loaded_codes) <= 4
+
+
 def test_a_sentinel_in_a_closure_stays_itself(factories, monkeypatch) -> None:
     """A module-level sentinel compared with ``is`` (``_MISSING = object()``) held by a
     closure is pickled by name: a copy would be another object."""
