@@ -102,6 +102,16 @@ VOLATILE_CALLS = VOLATILE_CALLS | CURRENT_DIRECTORY_CALLS
 # ``if entropy is None: entropy = os.urandom``): the attribute read goes through the hook.
 _VOLATILE_ATTRIBUTES = frozenset(name.rpartition(".")[2] for name in VOLATILE_CALLS)
 _VOLATILE_MODULES = ("secrets.",)
+# The methods a ``random.Random`` draws with. Called on an object (pyotp's
+# ``random = SystemRandom()`` in a module of its own, ``random.choice(chars)``), the call
+# goes through ``CLOCK_HOOK``, which tells the recorded calls running only when the
+# object is a ``random.SystemRandom`` (entropy, no state to store). The random module's
+# own functions draw from the global generator, whose state is stored: not hooked.
+RANDOM_METHODS = frozenset({
+    "random", "uniform", "randint", "randrange", "choice", "choices", "sample", "shuffle", "getrandbits",
+    "randbytes", "triangular", "gauss", "normalvariate", "lognormvariate", "expovariate", "vonmisesvariate",
+    "gammavariate", "betavariate", "paretovariate", "weibullvariate", "binomialvariate"})
+SYSTEM_RANDOM_METHOD = "a method of a random.SystemRandom: "
 # Calls that read the exception being handled. Outside an ``except`` block of the
 # function's own that is its caller's exception, which replay does not have
 # (jinja2's ``rewrite_traceback_stack()``): they go through ``CLOCK_HOOK`` as well.
@@ -156,7 +166,7 @@ _HINT_NAMES = frozenset(
     {name.rpartition(".")[2] for name in
      _FRAME_INSPECTOR_CALLS | VOLATILE_CALLS | set(_CLOCK_BY_DEFAULT) | HANDLED_EXCEPTION_CALLS | TRACEBACK_CALLS}
     | _FRAME_INSPECTOR_NAMES | CLOCK_ATTRIBUTES | {"hash", "id"}
-    | {name.rpartition(".")[2] for name in RELATIVE_PATH_CALLS} | RELATIVE_PATH_METHODS)
+    | {name.rpartition(".")[2] for name in RELATIVE_PATH_CALLS} | RELATIVE_PATH_METHODS | RANDOM_METHODS)
 
 
 _NEWLINE = re.compile("\r\n?|\n")  # what ast counts as a line end
@@ -540,6 +550,8 @@ class _Findings:
         elif not dotted and type(function) is ast.Attribute and function.attr in RELATIVE_PATH_METHODS \
                 and not call.args:
             self.hooked_reads.append((function, f"{RELATIVE_PATH}Path.{function.attr}"))
+        elif type(function) is ast.Attribute and function.attr in RANDOM_METHODS and not dotted.startswith("random."):
+            self.hooked_calls.append((call, SYSTEM_RANDOM_METHOD + (dotted or ast.unparse(function))))
         else:
             counter = _counter_advanced(call, self.counters)
             if counter and not self.counter_drawn:

@@ -46,6 +46,7 @@ import itertools
 import operator
 import os
 import pathlib
+import random
 import re
 import sys
 import tempfile
@@ -64,8 +65,8 @@ from cleanup_trace.effects import (SETTING_TYPES, SIDE_EFFECT_EVENTS, bytecode_c
 from cleanup_trace.compare import (has_own_eq, instance_dict, namespace_of, object_state, same_text,
                                    slot_descriptors)
 from cleanup_trace.rewrite import (CLOCK_HOOK, CURRENT_DIRECTORY_CALLS, HANDLED_EXCEPTION_READS, HELPER_NAME,
-                                   RELATIVE_PATH, SHARED_COUNTER, THREAD_LOCAL, STDIN_READ, THREAD_LOCAL_CHANGE,
-                                   TRACEBACK_ATTRIBUTE, TRACEBACK_CALLS)
+                                   RELATIVE_PATH, SHARED_COUNTER, STDIN_READ, SYSTEM_RANDOM_METHOD, THREAD_LOCAL,
+                                   THREAD_LOCAL_CHANGE, TRACEBACK_ATTRIBUTE, TRACEBACK_CALLS)
 from cleanup_trace._log import log
 
 ITEM_LIMIT = 50  # generator items recorded per case
@@ -2504,6 +2505,11 @@ def clock_read(function: Any, source: str) -> Any:
             elif source.startswith(RELATIVE_PATH):
                 if _relative_path(function):  # (here the path, not a callable)
                     _tell_running("volatile", source)
+            elif source.startswith(SYSTEM_RANDOM_METHOD):
+                # (a method's object read as the method keeps it, its class by type():
+                # never the object's own code)
+                if type(function) in _BOUND_METHODS and issubclass(type(function.__self__), random.SystemRandom):
+                    _tell_running("volatile", source[len(SYSTEM_RANDOM_METHOD):])
             else:
                 # The exception its caller handles: only the calls that started inside a
                 # handler depend on it (a call that raised and handled it itself replays).
@@ -2513,6 +2519,7 @@ def clock_read(function: Any, source: str) -> Any:
     return function
 
 
+_BOUND_METHODS = frozenset({types.MethodType, types.BuiltinMethodType})
 _EMPTY_VALUES = frozenset({type(None), list, dict, tuple, set, str, bytes})
 
 

@@ -600,12 +600,26 @@ VOLATILE_APP = '''
 import datetime as dt
 import gzip
 import itertools
+import random
 import time
 import traceback
 from uuid import uuid4
 
 _serials = itertools.count(1)
 _labels = {}
+_secure = random.SystemRandom()
+
+
+def secret(length):
+    """Entropy through a SystemRandom of the module's (pyotp's ``random_base32``)."""
+    return "".join(_secure.choice("ab") for _ in range(length))
+
+
+def shuffled(items, seed):
+    """A generator of its own, made in the call from the seed given: replays."""
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    return items
 
 
 def depth(error):
@@ -672,6 +686,7 @@ def main():
     print(elapsed(start) > 0, elapsed(start, dt.datetime(2020, 1, 3)), len(token()), pack(b"abc"))
     print(list(ticks(2)), list(years(2)), Expiring().age(0) > 0)
     print(year_or(1999), year_or() > 2000, labels(["a", "b"]), labels(["b"]))
+    print(len(secret(4)), sorted(shuffled([1, 2, 3], 5)))
     try:
         int("x")
     except ValueError as error:
@@ -686,14 +701,17 @@ def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester,
     program's output does not change."""
     (app / "volatile.py").write_text(textwrap.dedent(VOLATILE_APP))
     result = run_tool(pytester, "volatile")
-    result.stdout.fnmatch_lines(["True 2 4 *", "[1, 1] [True, True] True", "1999 True ['a-1', 'b-2'] ['b-2']", "depth 1"])
+    result.stdout.fnmatch_lines(["True 2 4 *", "[1, 1] [True, True] True", "1999 True ['a-1', 'b-2'] ['b-2']",
+                                 "4 [1, 2, 3]", "depth 1"])
     data = app / "tests/test-data/volatile"
     cases = json.loads((data / "elapsed-00.json").read_text())["cases"]
     assert [2] == [case["outcome"]["returned"] for case in cases]
     # Building an Expiring reads no clock: only its age() does.
     assert sorted(path.name for path in data.glob("*.json")) == ["Expiring.__init__-00.json", "elapsed-00.json",
-                                                                  "pack-00.json", "year_or-00.json"]
+                                                                  "pack-00.json", "shuffled-00.json", "year_or-00.json"]
     assert [[1999]] == [case["call"]["args"] for case in json.loads((data / "year_or-00.json").read_text())["cases"]]
+    result.stderr.fnmatch_lines(["*call.skipped function=volatile.secret reason='reads the clock or entropy'"
+                                 " detail='through _secure.choice*"])
     result.stderr.fnmatch_lines(["*call.skipped function=volatile._now reason='reads the clock or entropy'"
                                  " detail='through datetime.datetime.now*"])
     result.stderr.fnmatch_lines(["*call.skipped function=volatile.main reason='reads the clock or entropy'*"])
@@ -740,6 +758,12 @@ def test_functions_reading_the_clock_are_not_recorded(pytester: pytest.Pytester,
     ("import datetime\ndef f(d):\n    return d.time()\n", ""),
     ("def f(self):\n    return self.time()\n", ""),
     ("import random\ndef f():\n    return random.random()\n", ""),  # its state is stored instead
+    ("from random import choice\ndef f(s):\n    return choice(s)\n", ""),
+    # A method a Random draws with, called on an object: told when that is a SystemRandom
+    # (pyotp's ``random = SystemRandom()`` in a module of its own).
+    ("from .compat import random\ndef f(s):\n    return ''.join(random.choice(s) for _ in s)\n",
+     "a method of a random.SystemRandom: random.choice"),  # (a relative import: by its text)
+    ("def f(self, s):\n    return self.rng.sample(s, 2)\n", "a method of a random.SystemRandom: self.rng.sample"),
     ("import os\n_join = os.path.join\ndef f(a):\n    return _join(a, 'b')\n", ""),
     ("def f(console):\n    return console.stdin\n", ""),  # someone else's
     # The exception being handled: its caller's, unless read in a handler of its own.
