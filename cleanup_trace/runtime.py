@@ -496,9 +496,14 @@ def _module_names_in(args: tuple, kwargs: dict) -> tuple:
     return tuple(value for value in values if type(value) is str and len(value) < 200 and _MODULE_NAME.fullmatch(value))
 
 
-def _a_test_module_among(names: Optional[tuple]) -> Optional[str]:
-    """A module named by the call's arguments that it (or the run before it) imported from
-    a test directory: a test's package put on ``sys.path``, which replay does not have."""
+def _a_module_replay_lacks(names: Optional[tuple]) -> Optional[tuple[str, str]]:
+    """Why (skip reason, detail) a module named by the call's arguments is one replay does
+    not have, or None: it
+    (or the run before it) imported it from a test directory (a test's package put on
+    ``sys.path``), or it is found, imported or not, in a directory the run put on
+    ``sys.path`` (pyhocon's ``find_package_dirs("my_module")``, a package a test made in a
+    temporary directory and put there: at replay, "No module named 'my_module'")."""
+    added: Optional[list] = None
     for name in names or ():
         # (a dotted name may go on past its module: ``record_test.Something``)
         parts = name.split(".")
@@ -506,9 +511,22 @@ def _a_test_module_among(names: Optional[tuple]) -> Optional[str]:
             module = ".".join(parts[:length])
             if module in sys.modules:
                 if serialise._is_test_module(module):
-                    return module
+                    return "names a test module", f"{module} is imported from the tests: replay does not have it"
+                directory = _found_on_added_path(module)
+                if directory is not None:
+                    return _ADDED_MODULE, f"{module} is imported from {directory}, which the run put on sys.path"
                 break
+        else:  # imported by nobody yet: found through a directory the run added?
+            if added is None:
+                added = [entry for entry in list(sys.path) if isinstance(entry, str) and entry
+                         and filters.real_directory(os.path.abspath(entry)) not in _state.search_path]
+            for entry in added:  # (most runs: none)
+                if os.path.isdir(os.path.join(entry, parts[0])) or os.path.isfile(os.path.join(entry, parts[0] + ".py")):
+                    return _ADDED_MODULE, f"{parts[0]} is found in {entry}, which the run put on sys.path"
     return None
+
+
+_ADDED_MODULE = "names a module replay does not have"
 
 
 def _qualified_type_name(klass: type) -> str:
@@ -1200,9 +1218,9 @@ class FunctionRecord:
             if "check" in snapshot:
                 self._check_consistency(snapshot["check"], returned, raised)
                 return
-            test_module = _a_test_module_among(snapshot.get("module_names"))
-            if test_module:
-                self.skip("names a test module", f"{test_module} is imported from the tests: replay does not have it")
+            lacked = _a_module_replay_lacks(snapshot.get("module_names"))
+            if lacked is not None:
+                self.skip(*lacked)
                 return
             side_effect = snapshot.get("side_effect")
             if side_effect:

@@ -222,6 +222,11 @@ def _why_not_rebuilt(kind: type) -> Optional[str]:
         # cachebox 5.2's LRUCache, given back its own pickled state (plain pickle does the
         # same), corrupts memory: the garbage collector later crashed deepdiff's suite.
         return COMPILED_ELSEWHERE
+    if issubclass(kind, (set, frozenset)):
+        own = [namespace_of(klass) for klass in kind.__mro__ if klass not in _SET_BASES]
+        if any("__iter__" in namespace for namespace in own) and not any(
+                "__reduce__" in namespace or "__reduce_ex__" in namespace for namespace in own):
+            return _OWN_SET_ITEMS
     if _defined_below_object(kind, "__reduce_ex__", "__reduce__"):
         return ""  # (a reduction of its own may name a callable that is found)
     if "<locals>" in qualname:
@@ -254,6 +259,12 @@ def _why_not_rebuilt(kind: type) -> Optional[str]:
 
 
 _LOST = "are stored by a name that does not find their class again"
+# A set of yours whose own ``__iter__`` gives other items than the set holds (deepmerge's
+# ``ExtendedSet``, a set indexing unhashable values beside it): stored, its items are
+# what that ``__iter__`` gives, and decoding puts them into the set itself ("unhashable
+# type: 'dict'"), where the class never keeps them.
+_OWN_SET_ITEMS = "are sets whose own __iter__ gives their items: decoding would put those into the set itself"
+_SET_BASES = (set, frozenset, object)
 _LOCAL = "are of a class made inside a function: no name finds it again"
 # (made at run time under the name of another class: marko's ``type("TocRendererMixin",
 # (TocRendererMixin,), options)``)
@@ -752,6 +763,8 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     pending.extend(iterate(item))
                 attributes = instance_dict(item)  # (its descriptor found once per class)
                 if attributes:
+                    if not attributes.keys().isdisjoint(_SPECIAL_NAMES):
+                        raise Unserialisable(_special_name_reason(kind, attributes), holders_to_blame=False)
                     pending.extend(_held_values(attributes.values(), kinds, kind, item))
                 for _, slot in slots:  # (a slotted tree node's children make it large)
                     try:
@@ -766,6 +779,23 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
         plain = builtin = False
         kinds.add(None)  # not known: never trusted
     return Survey(classes, plain, builtin, frozenset(kinds), reordered)
+
+
+# Special names an object of yours may hold in its instance dict (``self.__doc__ = doc``:
+# blinker's signals; ``functools.update_wrapper(self, function)``: a decorator class).
+# Decoding sets every attribute whose name starts with two underscores as a private one
+# of its class (jsonpickle's decoder, and the tool's, which decodes as it does):
+# ``__doc__`` comes back as ``_Signal__doc__``. Told by one test of the dict's keys; another
+# name starting so (rare: ``setattr(self, "__x", v)``) is the decoding check's to tell.
+_SPECIAL_NAMES = frozenset({"__doc__", "__module__", "__name__", "__qualname__", "__wrapped__", "__annotations__",
+                            "__type_params__", "__signature__", "__defaults__", "__kwdefaults__", "__self__",
+                            "__func__", "__code__", "__version__", "__all__"})
+
+
+def _special_name_reason(kind: type, attributes: dict) -> str:
+    name = min(_SPECIAL_NAMES.intersection(attributes))
+    return (f"a {kind.__module__}.{kind.__qualname__} object holds an attribute named {name}: decoding would "
+            f"set it as _{kind.__name__}{name}")
 
 
 def _trust_key(function: types.FunctionType) -> Any:

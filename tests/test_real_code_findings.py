@@ -2167,6 +2167,53 @@ def test_a_call_naming_a_test_package_is_not_recorded(pytester: pytest.Pytester,
     assert [[["settings.VALUE"]]] == [case["call"]["args"] for case in json.loads(data.read_text())["cases"]]
 
 
+FINDER_APP = '''
+import importlib.util
+
+
+def dirs(name):
+    """pyhocon's ``find_package_dirs``: where a package is, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        raise ImportError(f"No module named {name!r}")
+    return list(spec.submodule_search_locations or [])
+'''
+
+FINDER_SCRIPT = '''
+import os
+import sys
+import tempfile
+
+from cleanup_trace import Recorder
+
+with Recorder():
+    import finder
+    made = tempfile.mkdtemp()  # (pyhocon's test_include_package_file)
+    os.mkdir(os.path.join(made, "made_pkg"))
+    open(os.path.join(made, "made_pkg", "__init__.py"), "w").close()
+    sys.path.insert(0, made)
+    print(len(finder.dirs("made_pkg")), len(finder.dirs("json")))
+'''
+
+
+@pytest.mark.usefixtures("debug_log")
+def test_a_call_naming_a_package_found_where_the_run_put_it_is_not_recorded(
+        pytester: pytest.Pytester, clean_env: pytest.MonkeyPatch) -> None:
+    """A call given the name of a package found, not imported, in a directory the run put
+    on sys.path (a test's package made in a temporary directory) would not find it at
+    replay ("No module named 'my_module'", pyhocon's ``find_package_dirs``): not recorded.
+    A package replay finds is."""
+    pytester.makepyfile(finder=textwrap.dedent(FINDER_APP), script=textwrap.dedent(FINDER_SCRIPT))
+    clean_env.setenv("PYTESTCLEANUP_TEST_DIRECTORY", str(pytester.path / "tests"))
+    result = pytester.run(sys.executable, "script.py")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["1 1"])
+    result.stderr.fnmatch_lines(["*call.skipped function=finder.dirs reason='names a module replay does not have'"
+                                 " detail='made_pkg is found in *, which the run put on sys.path'*"])
+    [data] = (pytester.path / "tests" / "test-data" / "finder").glob("dirs-*.json")
+    assert [["json"]] == [case["call"]["args"] for case in json.loads(data.read_text())["cases"]]
+
+
 THREAD_LOCAL_APP = '''
 import threading
 

@@ -933,3 +933,78 @@ def test_a_weak_reference_stored_as_it_is_is_refused_unencoded() -> None:
     with pytest.raises(serialise.Unserialisable, match=r"weak reference \(weakref\.proxy\) in a dict"):
         serialise.survey({"listener": weakref.proxy(target)}, 100)
     serialise.survey(WeakHolderStoringItself(target), 100)
+
+
+class IndexingSet(set):
+    """deepmerge's ``ExtendedSet``: a set keeping unhashable items in a list beside it,
+    which its own ``__iter__`` gives."""
+
+    __module__ = USER_MODULE
+
+    def __init__(self, items=()):
+        super().__init__()
+        self.items = list(items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+class IndexingSetReducingItself(IndexingSet):
+    __module__ = USER_MODULE
+
+    def __reduce__(self):
+        return IndexingSetReducingItself, (self.items,)
+
+
+class TaggedSet(set):
+    __module__ = USER_MODULE
+
+    def tag(self):
+        return "tagged"
+
+
+def test_a_set_whose_own_iter_gives_its_items_is_refused_unencoded(user_module) -> None:
+    """Stored, its items are what its ``__iter__`` gives, and decoding puts them into the set
+    itself: deepmerge's dicts, "unhashable type: 'dict'" at replay (its empty sets had
+    earned its class the decoding check's trust first). One saying how to pickle itself,
+    or a set of yours iterating as a set, is stored."""
+    with pytest.raises(serialise.Unserialisable, match=r"survey_app\.IndexingSet objects are sets whose own "
+                                                       r"__iter__ gives their items"):
+        serialise.survey({"args": [IndexingSet([{"a": 1}])], "kwargs": {}}, 100)
+    serialise.survey({"args": [IndexingSetReducingItself([{"a": 1}])], "kwargs": {}}, 100)
+    serialise.survey({"args": [TaggedSet({1, 2})], "kwargs": {}}, 100)
+
+
+class Documented:
+    """blinker's ``Signal``: ``self.__doc__ = doc`` when given one."""
+
+    __module__ = USER_MODULE
+
+    def __init__(self, doc=None):
+        self.receivers = {}
+        if doc:
+            self.__doc__ = doc
+
+
+class Decorating:
+    """A decorator class: ``functools.update_wrapper(self, function)``."""
+
+    __module__ = USER_MODULE
+
+    def __init__(self, function):
+        import functools
+
+        functools.update_wrapper(self, function)
+
+
+def test_an_object_holding_a_special_name_is_refused_unencoded(user_module) -> None:
+    """Decoding sets an attribute whose name starts with two underscores as a private one
+    of its class: ``__doc__`` came back as ``_Signal__doc__`` (blinker), each object of
+    its class without one having passed the decoding check."""
+    assert "_Documented__doc__" in vars(serialise.decode(serialise.encode(Documented("x"))))
+    with pytest.raises(serialise.Unserialisable, match=r"a survey_app\.Documented object holds an attribute named "
+                                                       r"__doc__: decoding would set it as _Documented__doc__"):
+        serialise.survey({"args": [Documented("x")], "kwargs": {}}, 100)
+    with pytest.raises(serialise.Unserialisable, match=r"named __doc__"):  # (the first of its special names)
+        serialise.survey({"args": [Decorating(len)], "kwargs": {}}, 100)
+    serialise.survey({"args": [Documented()], "kwargs": {}}, 100)
