@@ -19,6 +19,7 @@ import cleanup_trace
 # staging run), this module is rewritten all the same, but not those imported from now on.
 cleanup_trace._skip_assertion_rewriting()
 
+from cleanup_trace import _unrewritten  # noqa: E402
 from cleanup_trace.config import ConfigError, Settings, describe_options  # noqa: E402
 from cleanup_trace.scaffold import ASYNC_TEST, SYNC_TEST  # noqa: E402
 
@@ -47,6 +48,7 @@ def _start_helper_early() -> None:
         settings = Settings.from_env()
     except ConfigError:
         return  # (said when the recording starts)
+    _unrewritten.install()  # (before the recorder's imports: see _unrewritten)
     from cleanup_trace.recorder import Recorder
 
     Recorder(settings).start_helper()
@@ -80,6 +82,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 def _start_recording(config: pytest.Config) -> None:
+    _unrewritten.install()
     from cleanup_trace.recorder import Recorder
 
     recorder = Recorder(config.stash[settings_key])

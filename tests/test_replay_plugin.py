@@ -132,6 +132,44 @@ def test_the_tools_modules_are_not_assertion_rewritten(pytester: pytest.Pytester
     result.assert_outcomes(passed=1)
 
 
+def test_nothing_the_recording_imports_is_assertion_rewritten_whatever_python_files_says(
+        pytester: pytest.Pytester, app: Path) -> None:
+    """``python_files = *.py`` (license-expression's settings) has pytest rewrite every
+    module imported once its hook is in: recording, the tool's modules and the libraries it
+    runs on (wrapt, jsonpickle, ctypes...) were parsed and compiled from source in every
+    run, a third of the suite's time. They are imported past that hook while a session
+    records; a session that does not record imports as before."""
+    (app / "pytest.ini").write_text("[pytest]\npython_files = *.py\ntestpaths = tests\n")
+    (app / "tests" / "test_loaders.py").write_text(textwrap.dedent("""
+        import sys
+
+        import app
+
+        def rewritten():
+            return sorted(name for name, module in list(sys.modules.items())
+                          if type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook")
+
+        def finders():
+            return [getattr(finder, "__name__", type(finder).__name__) for finder in sys.meta_path]
+
+        def test_loaders():
+            app.fib(3)
+            print("REWRITTEN", ",".join(rewritten()))
+            print("FINDERS", ",".join(finders()))
+    """))
+    recorded = pytester.runpytest_subprocess("--cleanup-record", "-p", "no:cacheprovider", "-s", "tests/test_loaders.py")
+    recorded.assert_outcomes(passed=1)
+    [line] = [line for line in recorded.outlines if "REWRITTEN" in line]
+    names = set(line.split("REWRITTEN", 1)[1].strip().split(","))
+    assert {"cleanup_trace.runtime", "cleanup_trace.recorder", "cleanup_trace.serialise", "wrapt", "jsonpickle",
+            "ctypes"}.isdisjoint(names), names
+    assert "test_loaders" in names  # (the user's modules are rewritten as before)
+    plain = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "tests/test_loaders.py")
+    plain.assert_outcomes(passed=1)
+    [line] = [line for line in plain.outlines if "FINDERS" in line]
+    assert "AssertionRewritingHook" in line and "UnrewrittenFinder" not in line
+
+
 @pytest.mark.parametrize("interval, written_between_tests", [(None, False), (0.0, True)])
 def test_cases_reach_their_files_between_tests_once_the_interval_passed(
         pytester: pytest.Pytester, app: Path, interval: object, written_between_tests: bool) -> None:
