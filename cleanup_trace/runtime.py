@@ -391,6 +391,7 @@ def note_search_path() -> None:
     for the conftests and test files it collected, which a replay's run collects too."""
     _state.search_path.update(filters.real_directory(os.path.abspath(entry or os.curdir))
                               for entry in list(sys.path) if isinstance(entry, str))
+    _added_seen[0] = None  # (see _added_search_path)
 
 
 def _found_on_added_path(module_name: str) -> Optional[str]:
@@ -498,12 +499,12 @@ def _module_names_in(args: tuple, kwargs: dict) -> tuple:
 
 def _a_module_replay_lacks(names: Optional[tuple]) -> Optional[tuple[str, str]]:
     """Why (skip reason, detail) a module named by the call's arguments is one replay does
-    not have, or None: it
-    (or the run before it) imported it from a test directory (a test's package put on
-    ``sys.path``), or it is found, imported or not, in a directory the run put on
-    ``sys.path`` (pyhocon's ``find_package_dirs("my_module")``, a package a test made in a
-    temporary directory and put there: at replay, "No module named 'my_module'")."""
-    added: Optional[list] = None
+    not have, or None: the call (or the run before it) imported it from a test directory
+    (a test's package put on ``sys.path``), or it is found, imported or not, in a
+    directory the run put on ``sys.path`` (pyhocon's ``find_package_dirs("my_module")``,
+    a package a test made in a temporary directory and put there: at replay, "No module
+    named 'my_module'")."""
+    added: Optional[tuple] = None
     for name in names or ():
         # (a dotted name may go on past its module: ``record_test.Something``)
         parts = name.split(".")
@@ -518,8 +519,7 @@ def _a_module_replay_lacks(names: Optional[tuple]) -> Optional[tuple[str, str]]:
                 break
         else:  # imported by nobody yet: found through a directory the run added?
             if added is None:
-                added = [entry for entry in list(sys.path) if isinstance(entry, str) and entry
-                         and filters.real_directory(os.path.abspath(entry)) not in _state.search_path]
+                added = _added_search_path()
             for entry in added:  # (most runs: none)
                 if os.path.isdir(os.path.join(entry, parts[0])) or os.path.isfile(os.path.join(entry, parts[0] + ".py")):
                     return _ADDED_MODULE, f"{parts[0]} is found in {entry}, which the run put on sys.path"
@@ -527,6 +527,18 @@ def _a_module_replay_lacks(names: Optional[tuple]) -> Optional[tuple[str, str]]:
 
 
 _ADDED_MODULE = "names a module replay does not have"
+_added_seen: list = [None, ()]  # (sys.path as last looked at, the entries of it the run added)
+
+
+def _added_search_path() -> tuple:
+    """The entries of sys.path the run put there (see note_search_path): worked out again
+    only when sys.path changed (a realpath each: most stored calls are given a text that
+    could name a module)."""
+    now = tuple(sys.path)
+    if now != _added_seen[0]:
+        _added_seen[:] = [now, tuple(entry for entry in now if isinstance(entry, str) and entry and
+                                     filters.real_directory(os.path.abspath(entry)) not in _state.search_path)]
+    return _added_seen[1]
 
 
 def _qualified_type_name(klass: type) -> str:
