@@ -763,7 +763,7 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
                     pending.extend(iterate(item))
                 attributes = instance_dict(item)  # (its descriptor found once per class)
                 if attributes:
-                    if not attributes.keys().isdisjoint(_SPECIAL_NAMES):
+                    if not attributes.keys().isdisjoint(_SPECIAL_NAMES) and _stored_as_they_are(kind):
                         raise Unserialisable(_special_name_reason(kind, attributes), holders_to_blame=False)
                     pending.extend(_held_values(attributes.values(), kinds, kind, item))
                 for _, slot in slots:  # (a slotted tree node's children make it large)
@@ -786,7 +786,8 @@ def survey(value: Any, limit: int, refused: Any = (), failed: Optional[dict] = N
 # Decoding sets every attribute whose name starts with two underscores as a private one
 # of its class (jsonpickle's decoder, and the tool's, which decodes as it does):
 # ``__doc__`` comes back as ``_Signal__doc__``. Told by one test of the dict's keys; another
-# name starting so (rare: ``setattr(self, "__x", v)``) is the decoding check's to tell.
+# name starting so (rare: ``setattr(self, "__x", v)``) is the decoding check's to tell. A
+# class saying how to store itself (toolz's ``curry``: ``__reduce__``) is stored so.
 _SPECIAL_NAMES = frozenset({"__doc__", "__module__", "__name__", "__qualname__", "__wrapped__", "__annotations__",
                             "__type_params__", "__signature__", "__defaults__", "__kwdefaults__", "__self__",
                             "__func__", "__code__", "__version__", "__all__"})

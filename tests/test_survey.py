@@ -1008,3 +1008,13 @@ def test_an_object_holding_a_special_name_is_refused_unencoded(user_module) -> N
     with pytest.raises(serialise.Unserialisable, match=r"named __doc__"):  # (the first of its special names)
         serialise.survey({"args": [Decorating(len)], "kwargs": {}}, 100)
     serialise.survey({"args": [Documented()], "kwargs": {}}, 100)
+    serialise.survey({"args": [ReducingDocumented("x")], "kwargs": {}}, 100)  # (stored by its reduction)
+
+
+class ReducingDocumented(Documented):
+    """toolz's ``curry``: ``self.__doc__`` set, and stored by its own ``__reduce__``."""
+
+    __module__ = USER_MODULE
+
+    def __reduce__(self):
+        return ReducingDocumented, (self.__doc__,)
